@@ -1,0 +1,81 @@
+"""`make run`: the embedded servers and every service under honcho, until Ctrl-C.
+
+Data lives in .data/ (git-ignored) and survives a restart; so does the admin token.
+"""
+
+import os
+import shlex
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from secrets import token_urlsafe
+
+import httpx
+from honcho.manager import Manager
+from honcho.printer import Message
+
+from vidar.devstack.servers import HOST, Ports
+from vidar.devstack.stack import embedded_servers, service_env
+
+DATA_DIR = Path(".data")
+GATEWAY_PORT = 8000
+# The services that exist so far, each with the command that runs it.
+SERVICES = {"gateway": ["vidar-gateway", "serve"]}
+
+
+def admin_token(path: Path) -> str:
+    if not path.exists():
+        path.write_text(token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def announce_when_ready(manager: Manager, api_url: str, token: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{api_url}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    else:
+        text = f"the gateway is not ready after 120 s: see the log above ({api_url}/readyz)\n"
+        manager.events.put(Message("line", text, datetime.now(), "vidar", None))
+        return
+    banner = (
+        "\n"
+        f"  vidar is ready\n"
+        f"  API:         {api_url}/videos/\n"
+        f"  API docs:    {api_url}/docs\n"
+        f"  admin token: {token}\n"
+        f"  try:  curl -H 'Authorization: Token {token}' {api_url}/videos/\n"
+        "  Ctrl-C stops everything.\n"
+    )
+    manager.events.put(Message("line", banner, datetime.now(), "vidar", None))
+
+
+def main() -> None:
+    DATA_DIR.mkdir(exist_ok=True)
+    ports = Ports()
+    token = admin_token(DATA_DIR / "admin-token")
+    api_url = f"http://{HOST}:{GATEWAY_PORT}"
+    env = {
+        **os.environ,
+        **service_env(ports, admin_token=token, host=HOST, port=str(GATEWAY_PORT), public_url=api_url),
+    }
+    manager = Manager()
+    for server in embedded_servers(ports, DATA_DIR.resolve()):
+        manager.add_process(server.name, shlex.join(server.command))
+    bin_dir = Path(sys.executable).parent
+    for name, (program, *args) in SERVICES.items():
+        manager.add_process(name, shlex.join([str(bin_dir / program), *args]), env=env)
+    threading.Thread(target=announce_when_ready, args=(manager, api_url, token), daemon=True).start()
+    manager.loop()
+    sys.exit(manager.returncode)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""The processing state machine of a video archive: one enum and the allowed transitions."""
+
+from enum import StrEnum
+from typing import Literal
+
+HealthCode = Literal["green", "yellow", "red"]
+
+
+class ProcessingStatus(StrEnum):
+    WAITING_FOR_SYNC = "WAITING_FOR_SYNC"
+    NOT_STARTED = "NOT_STARTED"
+    QUEUED = "QUEUED"
+    INPROGRESS = "INPROGRESS"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    STOPPED = "STOPPED"
+
+
+# (code, code_desc) shown by UIs; the WAITING_FOR_SYNC and COMPLETED texts are the contract's.
+STATUS_DISPLAY: dict[ProcessingStatus, tuple[HealthCode, str]] = {
+    ProcessingStatus.WAITING_FOR_SYNC: ("red", "Videomanager job is missing. Wait for synchronization."),
+    ProcessingStatus.NOT_STARTED: ("yellow", "Video processing has not been started"),
+    ProcessingStatus.QUEUED: ("yellow", "Video is queued for processing"),
+    ProcessingStatus.INPROGRESS: ("green", "Video is being processed"),
+    ProcessingStatus.COMPLETED: ("green", "Video processing is done"),
+    ProcessingStatus.FAILED: ("red", "Video processing failed"),
+    ProcessingStatus.STOPPED: ("yellow", "Video processing was stopped"),
+}
+
+_S = ProcessingStatus
+_ALLOWED: dict[ProcessingStatus, frozenset[ProcessingStatus]] = {
+    _S.WAITING_FOR_SYNC: frozenset({_S.NOT_STARTED}),
+    _S.NOT_STARTED: frozenset({_S.QUEUED}),
+    _S.QUEUED: frozenset({_S.INPROGRESS, _S.STOPPED, _S.FAILED}),
+    _S.INPROGRESS: frozenset({_S.COMPLETED, _S.FAILED, _S.STOPPED, _S.QUEUED}),
+    _S.COMPLETED: frozenset({_S.QUEUED}),
+    _S.FAILED: frozenset({_S.QUEUED}),
+    _S.STOPPED: frozenset({_S.QUEUED}),
+}
+
+
+def can_transition(current: ProcessingStatus, target: ProcessingStatus) -> bool:
+    """Whether `current -> target` is a legal step (INPROGRESS -> QUEUED is a redelivered job)."""
+    return target in _ALLOWED[current]

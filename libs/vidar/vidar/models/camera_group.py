@@ -1,0 +1,36 @@
+"""Camera groups: the minimal resource a video archive's `camera_group` must point at."""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+GroupName = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class CameraGroupCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: GroupName
+    comment: str = Field("", max_length=2048)
+
+
+class CameraGroupPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: GroupName | None = None
+    comment: str | None = Field(None, max_length=2048)
+
+
+class CameraGroup(BaseModel):
+    id: int
+    name: str
+    comment: str
+    created_date: datetime
+    modified_date: datetime
+
+
+class CameraGroupPage(BaseModel):
+    next_page: str | None
+    prev_page: str | None
+    results: list[CameraGroup]

@@ -1,0 +1,116 @@
+"""`stream_settings` of a video archive: the contract's fields, its GET example as defaults.
+
+A setting vidar cannot honour for a recorded file is rejected here, never silently stored.
+"""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+# "WxH+X+Y" in pixels of the source frame, as ImageMagick geometry; "" means the whole frame.
+GEOMETRY_PATTERN = r"^(\d+x\d+\+\d+\+\d+)?$"
+Geometry = Annotated[str, Field(pattern=GEOMETRY_PATTERN, examples=["", "640x480+100+50"])]
+
+VideoTransform = Literal["", "Flip", "Flop", "Transpose", "Transverse", "Rotate90", "Rotate180", "Rotate270"]
+TrackerType = Literal["simple_iou", "deep_sort"]
+DetectorType = Literal["face", "body", "car"]
+DETECTOR_TYPES: tuple[DetectorType, ...] = ("face", "body", "car")
+
+
+def _unsupported(reason: str) -> AfterValidator:
+    def reject(value: Any) -> Any:
+        if value:
+            raise ValueError(f"not supported: {reason}")
+        return value
+
+    return AfterValidator(reject)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DetectorSettings(_Strict):
+    """Detection, tracking and posting settings of one object type (face, body or car)."""
+
+    filter_max_size: int = Field(8192, ge=1, description="Largest accepted box side, in pixels (the longer side).")
+    filter_min_quality: float = Field(0.42, ge=0, le=1, description="Lowest accepted detection quality.")
+    filter_min_size: int = Field(60, ge=0, description="Smallest accepted box side, in pixels (the shorter side).")
+    fullframe_crop_rot: bool = False
+    fullframe_use_png: bool = False
+    jpeg_quality: int = Field(95, ge=1, le=100)
+    overall_only: bool = True
+    post_best_track_frame: bool = True
+    post_best_track_normalize: bool = True
+    post_first_track_frame: bool = False
+    post_last_track_frame: bool = False
+    realtime_post_every_interval: bool = False
+    realtime_post_first_immediately: bool = False
+    realtime_post_interval: float = Field(1, gt=0, description="Seconds between realtime posts.")
+    roi: Geometry = ""
+    track_interpolate_bboxes: bool = True
+    track_max_duration_frames: int = Field(0, ge=0, description="0: tracks are never split.")
+    track_miss_interval: float = Field(1, ge=0, description="Seconds a track survives without a detection.")
+    track_overlap_threshold: float = Field(0.25, ge=0, le=1)
+    track_send_history: bool = False
+    tracker_type: TrackerType = "simple_iou"
+    track_deep_sort_matching_threshold: float = Field(0.65, ge=0, le=1)
+    track_deep_sort_filter_unconfirmed_tracks: bool = True
+    filter_track_min_duration_frames: int = Field(1, ge=0)
+
+    @model_validator(mode="after")
+    def _size_range(self) -> "DetectorSettings":
+        if self.filter_min_size > self.filter_max_size:
+            raise ValueError("filter_min_size must not exceed filter_max_size")
+        return self
+
+
+class Detectors(_Strict):
+    """One entry per object type; `null` turns that detector off."""
+
+    face: DetectorSettings | None = Field(default_factory=DetectorSettings)
+    body: DetectorSettings | None = None
+    car: DetectorSettings | None = None
+
+
+class StreamSettings(_Strict):
+    """How a video is decoded and processed. Defaults are the contract's GET example."""
+
+    detectors: Detectors = Field(default_factory=Detectors)
+    disable_drops: bool = True
+    ffmpeg_format: str = ""
+    ffmpeg_params: list[str] = Field(default_factory=list)
+    imotion_threshold: float = Field(0, ge=0)
+    play_speed: float = Field(-1, description="<= 0: as fast as possible; otherwise a multiple of real time.")
+    rot: Geometry = ""
+    router_timeout_ms: int = Field(15000, ge=1)
+    router_verify_ssl: bool = True
+    start_stream_timestamp: float = Field(0, ge=0)
+    stream_data_filter: Annotated[str, Field(max_length=0), _unsupported("a video archive has no data streams")] = ""
+    use_stream_timestamp: bool = False
+    video_transform: VideoTransform = ""
+    enable_recorder: Annotated[
+        bool, Field(json_schema_extra={"const": False}), _unsupported("a video archive is already recorded")
+    ] = False
+    enable_liveness: Annotated[
+        bool, Field(json_schema_extra={"const": False}), _unsupported("liveness needs a live camera")
+    ] = False
+    record_audio: Annotated[
+        bool, Field(json_schema_extra={"const": False}), _unsupported("a video archive is not recorded again")
+    ] = False
+    use_rtsp_time: bool = Field(True, description="Accepted for compatibility: a file has no RTSP clock.")
+
+
+def merge_settings(base: dict[str, Any] | None, change: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge a partial settings dict into a full one: PATCH semantics for nested objects.
+
+    A `null` in `change` replaces (turns a detector off); a dict onto `null` starts from the
+    model's defaults when validated.
+    """
+    merged = dict(base or {})
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_settings(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -1,0 +1,140 @@
+"""Video archive resources of the HTTP API, field for field as the contract."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from vidar.health import STATUS_DISPLAY, HealthCode, ProcessingStatus
+from vidar.models.stream_settings import StreamSettings
+
+VideoName = Annotated[str, Field(min_length=1, max_length=256)]
+_HTTP_URL = TypeAdapter(AnyHttpUrl)
+
+
+def _http_url(value: str) -> str:
+    _HTTP_URL.validate_python(value)
+    return value
+
+
+HttpUrl = Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^https?://"), AfterValidator(_http_url)]
+ObjectId = Annotated[int, Field(ge=1, le=2**53)]
+
+# Read-only fields a client may send back from a GET (DRF style): dropped, never stored.
+READ_ONLY_FIELDS = frozenset(
+    {
+        "id",
+        "processing_start_date",
+        "active",
+        "screenshot",
+        "source_len",
+        "health_status",
+        "finished",
+        "queued",
+        "face_count",
+        "file_size",
+        "created_date",
+        "body_count",
+        "car_count",
+        "face_cluster_count",
+        "body_cluster_count",
+        "car_cluster_count",
+        "frame_height",
+        "frame_width",
+        "error",
+    }
+)
+
+
+class HealthStatus(BaseModel):
+    enabled: bool = False
+    status: ProcessingStatus
+    msg: str = ""
+    statistic: dict[str, Any] = Field(default_factory=dict)
+    code: HealthCode
+    code_desc: str
+
+    @classmethod
+    def of(cls, status: ProcessingStatus, **fields: Any) -> "HealthStatus":
+        code, code_desc = STATUS_DISPLAY[status]
+        return cls(status=status, code=code, code_desc=code_desc, **fields)
+
+
+class _VideoWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_read_only(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if key not in READ_ONLY_FIELDS}
+        return data
+
+
+class VideoCreate(_VideoWrite):
+    """POST /videos/ and PUT /videos/{id}/ (PUT replaces: what is left out returns to defaults)."""
+
+    camera_group: ObjectId
+    name: VideoName | None
+    url: HttpUrl | None = None
+    camera: ObjectId | None = None
+    router_url: HttpUrl | None = None
+    stream_settings: StreamSettings | None = None
+    case: ObjectId | None = None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"camera_group": 1, "name": "Pitt&Jolie"}]})
+
+
+class VideoPatch(_VideoWrite):
+    """PATCH /videos/{id}/: only the fields sent change; stream_settings merge deeply."""
+
+    camera_group: ObjectId | None = None
+    name: VideoName | None = None
+    url: HttpUrl | None = None
+    camera: ObjectId | None = None
+    router_url: HttpUrl | None = None
+    stream_settings: StreamSettings | None = None
+    case: ObjectId | None = None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Pitt&Jolie, take 2"}]})
+
+
+class Video(BaseModel):
+    """A video archive as the API returns it."""
+
+    id: int
+    camera_group: int
+    name: str | None
+    url: str | None
+    camera: int | None
+    processing_start_date: datetime | None
+    active: bool
+    router_url: str | None
+    screenshot: str
+    stream_settings: StreamSettings
+    source_len: float | None
+    health_status: HealthStatus
+    finished: bool
+    queued: bool
+    face_count: int
+    file_size: int
+    created_date: datetime
+    body_count: int
+    car_count: int
+    case: int | None
+    face_cluster_count: int | None
+    body_cluster_count: int | None
+    car_cluster_count: int | None
+    frame_height: int | None
+    frame_width: int | None
+    error: str | None
+
+
+class VideoPage(BaseModel):
+    next_page: str | None
+    prev_page: str | None
+    results: list[Video]
+
+
+class Count(BaseModel):
+    count: int

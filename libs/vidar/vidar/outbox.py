@@ -1,0 +1,73 @@
+"""Transactional outbox: an event is written in the same MongoDB transaction as the change it
+announces, then published. A crash between commit and publish loses nothing: the relay
+re-publishes what is left, and the event id (`Nats-Msg-Id`) lets JetStream drop a copy.
+"""
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from faststream.nats import JStream, NatsBroker
+from pydantic import BaseModel
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from vidar.models.events import Envelope
+
+OUTBOX = "outbox"
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    def __init__(self, db: AsyncDatabase, broker: NatsBroker, stream: JStream) -> None:
+        self._entries = db[OUTBOX]
+        self._broker = broker
+        self._stream = stream
+
+    async def stage(self, event: Envelope[BaseModel], session: AsyncClientSession) -> dict:
+        """Record `event` inside the caller's transaction; returns the entry for `deliver`."""
+        entry = {
+            "_id": event.event_id,
+            "subject": event.type,
+            "body": event.model_dump_json(),
+            "staged_at": datetime.now(UTC),
+        }
+        await self._entries.insert_one(entry, session=session)
+        return entry
+
+    async def deliver(self, entry: dict) -> None:
+        """Publish a committed entry now; if NATS is away the relay will do it later."""
+        await self._publish(entry)
+
+    async def relay(self, *, older_than: timedelta) -> int:
+        """Publish every entry staged before `older_than` ago; returns how many were sent."""
+        cutoff = datetime.now(UTC) - older_than
+        sent = 0
+        async for entry in self._entries.find({"staged_at": {"$lt": cutoff}}).sort("staged_at", 1):
+            if not await self._publish(entry):
+                break
+            sent += 1
+        return sent
+
+    async def relay_forever(self, *, interval: float = 5.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.relay(older_than=timedelta(seconds=interval))
+            except Exception:
+                log.exception("outbox relay failed; retrying in %.0f s", interval)
+
+    async def _publish(self, entry: dict) -> bool:
+        try:
+            await self._broker.publish(
+                entry["body"].encode(),
+                entry["subject"],
+                headers={"Nats-Msg-Id": entry["_id"], "content-type": "application/json"},
+                stream=self._stream.name,
+                timeout=5,
+            )
+        except Exception:
+            log.warning("publishing event %s deferred: bus unavailable", entry["_id"], exc_info=True)
+            return False
+        await self._entries.delete_one({"_id": entry["_id"]})
+        return True

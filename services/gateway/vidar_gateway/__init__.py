@@ -1,0 +1,1 @@
+"""vidar gateway: the HTTP API, auth, video documents and their lifecycle events."""

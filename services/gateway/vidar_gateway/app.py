@@ -1,0 +1,34 @@
+"""The gateway's ASGI application."""
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from vidar_gateway import errors, health
+from vidar_gateway.camera_groups.router import router as camera_groups_router
+from vidar_gateway.runtime import running
+from vidar_gateway.settings import GatewaySettings
+from vidar_gateway.videos.router import router as videos_router
+
+DESCRIPTION = """The FindFace Multi "Videos" API: video archives, their processing and results.
+
+Every endpoint but `/healthz`, `/readyz` and the docs needs `Authorization: Token <token>`.
+Errors are `{"code", "desc", "param"}`."""
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with running(settings) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    app = FastAPI(title="vidar", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(videos_router)
+    app.include_router(camera_groups_router)
+    return app

@@ -1,0 +1,77 @@
+"""Camera groups in MongoDB. Group 1 is the default, created at start and never deleted."""
+
+from datetime import UTC, datetime
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from vidar.models.camera_group import CameraGroupCreate, CameraGroupPatch
+from vidar.mongo import next_id
+from vidar_gateway.errors import ApiError, not_found
+from vidar_gateway.pagination import Ordering, Page, paginate
+from vidar_gateway.videos.store import CAMERA_GROUPS, VIDEOS
+
+DEFAULT_GROUP_ID = 1
+BY_ID = Ordering(name="id", field="_id", ascending=True)
+
+
+class CameraGroupStore:
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._db = db
+        self._groups = db[CAMERA_GROUPS]
+        self._videos = db[VIDEOS]
+
+    async def ensure_default(self) -> None:
+        now = datetime.now(UTC)
+        try:
+            await self._groups.insert_one(
+                {"_id": DEFAULT_GROUP_ID, "name": "Default", "comment": "", "created_date": now, "modified_date": now}
+            )
+        except DuplicateKeyError:
+            return
+        # Keep the id sequence past the default group's id.
+        await self._db["counters"].update_one(
+            {"_id": CAMERA_GROUPS}, {"$max": {"value": DEFAULT_GROUP_ID}}, upsert=True
+        )
+
+    async def list(self, limit: int, page: str | None) -> Page:
+        return await paginate(self._groups, {}, BY_ID, limit, page)
+
+    async def get(self, group_id: int) -> dict:
+        doc = await self._groups.find_one({"_id": group_id})
+        if doc is None:
+            raise not_found("camera group", group_id)
+        return doc
+
+    async def create(self, data: CameraGroupCreate) -> dict:
+        now = datetime.now(UTC)
+        doc = {
+            "_id": await next_id(self._db, CAMERA_GROUPS),
+            **data.model_dump(),
+            "created_date": now,
+            "modified_date": now,
+        }
+        await self._groups.insert_one(doc)
+        return doc
+
+    async def patch(self, group_id: int, data: CameraGroupPatch) -> dict:
+        change = {key: value for key, value in data.model_dump(exclude_unset=True).items() if value is not None}
+        doc = await self._groups.find_one_and_update(
+            {"_id": group_id},
+            {"$set": {**change, "modified_date": datetime.now(UTC)}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            raise not_found("camera group", group_id)
+        return doc
+
+    async def delete(self, group_id: int) -> None:
+        if group_id == DEFAULT_GROUP_ID:
+            raise ApiError(409, "the default camera group cannot be deleted", param="id")
+        in_use = await self._videos.count_documents({"camera_group": group_id}, limit=1)
+        if in_use:
+            raise ApiError(409, f"camera group {group_id} has video archives; move or delete them first", param="id")
+        result = await self._groups.delete_one({"_id": group_id})
+        if result.deleted_count == 0:
+            raise not_found("camera group", group_id)

@@ -1,0 +1,53 @@
+"""Route dependencies as short aliases, so a route's signature reads as a sentence."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from vidar_gateway.auth import Role
+from vidar_gateway.camera_groups.store import CameraGroupStore
+from vidar_gateway.errors import ApiError
+from vidar_gateway.runtime import Runtime
+from vidar_gateway.videos.store import VideoStore
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_SCHEME = "token"
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+async def _caller(request: Request) -> Role:
+    """Authenticate the request and refuse writes to read-only tokens."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != _SCHEME or not token.strip():
+        raise ApiError(401, "Authorization header must be 'Token <token>'", param="Authorization")
+    role = await _runtime(request).tokens.role_of(token.strip())
+    if role is None:
+        raise ApiError(401, "invalid or revoked token", param="Authorization")
+    if request.method not in _READ_METHODS and not role.can_write:
+        raise ApiError(403, f"a {role} token cannot change anything")
+    return role
+
+
+def _require_json(request: Request) -> None:
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise ApiError(415, f"expected application/json, got {media_type or 'no content type'}", param="Content-Type")
+
+
+def _videos(request: Request) -> VideoStore:
+    return _runtime(request).videos
+
+
+def _camera_groups(request: Request) -> CameraGroupStore:
+    return _runtime(request).camera_groups
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+Caller = Annotated[Role, Depends(_caller)]
+VideosRepo = Annotated[VideoStore, Depends(_videos)]
+CameraGroupsRepo = Annotated[CameraGroupStore, Depends(_camera_groups)]
+authenticated = Depends(_caller)
+json_body = Depends(_require_json)

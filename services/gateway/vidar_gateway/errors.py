@@ -1,0 +1,72 @@
+"""One error shape everywhere: {"code", "desc", "param"}, FindFace style."""
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from vidar.models.errors import ErrorBody
+
+_CODES = {
+    400: "BAD_PARAM",
+    401: "UNAUTHORIZED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+# The `loc` prefixes FastAPI adds that are not part of the field's name.
+_LOCATIONS = {"body", "query", "path", "header"}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, desc: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(desc)
+        self.status = status
+        self.body = ErrorBody(code=code or _CODES.get(status, "ERROR"), desc=desc, param=param)
+
+
+def not_found(kind: str, object_id: int) -> ApiError:
+    return ApiError(404, f"{kind} {object_id} does not exist", param="id")
+
+
+def error_response(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def _param_of(loc: tuple) -> str | None:
+    names = [str(part) for part in loc if part not in _LOCATIONS]
+    return ".".join(names) or None
+
+
+async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+    return error_response(exc.status, exc.body)
+
+
+async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0]
+    param = _param_of(tuple(first.get("loc", ())))
+    if first.get("type") == "extra_forbidden":
+        desc = f"{param}: unknown parameter"
+    else:
+        desc = f"{param}: {first.get('msg')}" if param else str(first.get("msg"))
+    return error_response(400, ErrorBody(code="BAD_PARAM", desc=desc, param=param))
+
+
+async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    body = ErrorBody(code=_CODES.get(exc.status_code, "ERROR"), desc=str(exc.detail))
+    return error_response(exc.status_code, body, headers=getattr(exc, "headers", None))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+
+
+# For route declarations: the error responses documented in OpenAPI.
+ERROR_RESPONSES: dict[int | str, dict] = {
+    status: {"model": ErrorBody, "description": code} for status, code in _CODES.items() if status != 413
+}

@@ -1,0 +1,114 @@
+"""Keyset pagination with opaque cursors.
+
+A cursor holds the sort key of the row at the page's edge, not an offset, so pages stay stable
+when rows are inserted or deleted between requests. Ties are broken by `_id`.
+"""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from vidar_gateway.errors import ApiError
+
+Direction = Literal["next", "prev"]
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """An `ordering` query value: API name, Mongo field, ascending or not."""
+
+    name: str
+    field: str
+    ascending: bool
+
+    @classmethod
+    def parse(cls, value: str, fields: dict[str, str]) -> "Ordering":
+        name = value.removeprefix("-")
+        return cls(name=value, field=fields[name], ascending=not value.startswith("-"))
+
+
+@dataclass(frozen=True)
+class Cursor:
+    ordering: str
+    direction: Direction
+    value: Any
+    id: int
+    inclusive: bool = False
+
+    def encode(self) -> str:
+        value = {"$date": self.value.isoformat()} if isinstance(self.value, datetime) else self.value
+        raw = json.dumps([self.ordering, self.direction, value, self.id, self.inclusive], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str, ordering: Ordering) -> "Cursor":
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            name, direction, value, row_id, inclusive = json.loads(raw)
+            if isinstance(value, dict):
+                value = datetime.fromisoformat(value["$date"])
+            cursor = cls(name, direction, value, int(row_id), bool(inclusive))
+        except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
+            raise ApiError(400, "page: not a cursor this API returned", param="page") from None
+        if cursor.ordering != ordering.name or cursor.direction not in ("next", "prev"):
+            raise ApiError(400, f"page: cursor was made for ordering={cursor.ordering}", param="page")
+        return cursor
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[dict]
+    next_page: str | None
+    prev_page: str | None
+
+
+def _beyond(ordering: Ordering, value: Any, row_id: int, *, forward: bool, inclusive: bool = False) -> dict:
+    """Rows strictly after (forward) or before the key (value, row_id) in this ordering."""
+    ascending = ordering.ascending == forward
+    op = "$gt" if ascending else "$lt"
+    id_op = op + ("e" if inclusive else "")
+    if ordering.field == "_id":
+        return {"_id": {id_op: row_id}}
+    return {"$or": [{ordering.field: {op: value}}, {ordering.field: value, "_id": {id_op: row_id}}]}
+
+
+async def paginate(collection: AsyncCollection, query: dict, ordering: Ordering, limit: int, page: str | None) -> Page:
+    cursor = Cursor.decode(page, ordering) if page else None
+    forward = cursor is None or cursor.direction == "next"
+    window = dict(query)
+    if cursor is not None:
+        window = {
+            "$and": [query, _beyond(ordering, cursor.value, cursor.id, forward=forward, inclusive=cursor.inclusive)]
+        }
+    order = 1 if ordering.ascending == forward else -1
+    found = collection.find(window).sort([(ordering.field, order), ("_id", order)]).limit(limit + 1)
+    rows = await found.to_list()
+    more = len(rows) > limit
+    rows = rows[:limit] if forward else rows[:limit][::-1]
+
+    def edge(row: dict | None, direction: Direction, inclusive: bool = False) -> str:
+        key = (row[ordering.field], row["_id"]) if row else (cursor.value, cursor.id)
+        return Cursor(ordering.name, direction, key[0], key[1], inclusive).encode()
+
+    async def exists_beyond(row: dict, *, ahead: bool) -> bool:
+        probe = {"$and": [query, _beyond(ordering, row[ordering.field], row["_id"], forward=ahead)]}
+        return await collection.find_one(probe, projection={"_id": 1}) is not None
+
+    if not rows:
+        # Past an edge (rows deleted meanwhile): offer the way back, the anchor row included.
+        if cursor is None:
+            return Page([], None, None)
+        back = edge(None, "prev" if forward else "next", inclusive=True)
+        return Page([], None, back) if forward else Page([], back, None)
+    has_next = more if forward else await exists_beyond(rows[-1], ahead=True)
+    has_prev = (not forward and more) or (forward and cursor is not None and await exists_beyond(rows[0], ahead=False))
+    return Page(
+        rows,
+        edge(rows[-1], "next") if has_next else None,
+        edge(rows[0], "prev") if has_prev else None,
+    )

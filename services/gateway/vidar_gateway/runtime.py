@@ -1,0 +1,81 @@
+"""The gateway's connections and stores, built once at start-up and shared by every request."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from faststream.nats import NatsBroker
+from pymongo import AsyncMongoClient
+from tenacity import retry, stop_after_delay, wait_exponential
+
+from vidar import mongo, subjects
+from vidar.bus import EVENTS_STREAM, make_broker
+from vidar.models.events import Envelope, VideoChanged, VideoDeleted
+from vidar.objectstore import ObjectStore
+from vidar.outbox import Outbox
+from vidar_gateway.auth import Role, TokenStore
+from vidar_gateway.camera_groups.store import CameraGroupStore
+from vidar_gateway.settings import GatewaySettings
+from vidar_gateway.videos.store import VideoStore
+
+# Servers may still be starting (make run, compose): wait for them rather than crash-loop.
+_until_servers_answer = retry(stop=stop_after_delay(60), wait=wait_exponential(max=3), reraise=True)
+
+
+def declare_publishers(broker: NatsBroker) -> None:
+    """The gateway's events, for the AsyncAPI document and the stream declaration."""
+    for subject, payload in (
+        (subjects.VIDEO_CREATED, VideoChanged),
+        (subjects.VIDEO_UPDATED, VideoChanged),
+        (subjects.VIDEO_DELETED, VideoDeleted),
+    ):
+        broker.publisher(subject, stream=EVENTS_STREAM, schema=Envelope[payload], title=subject)
+
+
+@dataclass
+class Runtime:
+    settings: GatewaySettings
+    mongo: AsyncMongoClient
+    broker: NatsBroker
+    objects: ObjectStore
+    outbox: Outbox
+    videos: VideoStore
+    camera_groups: CameraGroupStore
+    tokens: TokenStore
+
+
+@contextlib.asynccontextmanager
+async def running(settings: GatewaySettings) -> AsyncIterator[Runtime]:
+    client = mongo.connect(settings)
+    db = client[settings.mongo_db]
+    broker = make_broker(settings, name="gateway")
+    declare_publishers(broker)
+    outbox = Outbox(db, broker, EVENTS_STREAM)
+    runtime = Runtime(
+        settings=settings,
+        mongo=client,
+        broker=broker,
+        objects=ObjectStore(settings),
+        outbox=outbox,
+        videos=VideoStore(client, db, outbox, settings.default_stream_settings),
+        camera_groups=CameraGroupStore(db),
+        tokens=TokenStore(db),
+    )
+    await _until_servers_answer(_prepare)(runtime)
+    relay = asyncio.create_task(outbox.relay_forever(interval=settings.outbox_relay_interval))
+    try:
+        yield runtime
+    finally:
+        relay.cancel()
+        await broker.stop()
+        await client.close()
+
+
+async def _prepare(runtime: Runtime) -> None:
+    await runtime.videos.ensure_indexes()
+    await runtime.camera_groups.ensure_default()
+    if runtime.settings.admin_token:
+        await runtime.tokens.add(runtime.settings.admin_token.get_secret_value(), Role.ADMIN, "bootstrap admin")
+    await runtime.objects.ensure_bucket()
+    await runtime.broker.start()

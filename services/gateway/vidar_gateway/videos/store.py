@@ -1,0 +1,177 @@
+"""Video archive documents in MongoDB: create, read, update, delete, each change announced
+through the outbox in the same transaction."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from vidar import subjects
+from vidar.health import ProcessingStatus
+from vidar.models.events import Envelope, VideoChanged, VideoDeleted
+from vidar.models.stream_settings import StreamSettings, merge_settings
+from vidar.models.video import HealthStatus, Video, VideoCreate, VideoPatch
+from vidar.mongo import in_transaction, next_id
+from vidar.outbox import Outbox
+from vidar_gateway.errors import ApiError, not_found
+from vidar_gateway.pagination import Ordering, Page, paginate
+from vidar_gateway.videos.filters import ORDER_FIELDS, VideoFilters, VideoListQuery
+
+VIDEOS = "videos"
+CAMERA_GROUPS = "camera_groups"
+# Each ordering, and each filter that can narrow a scan, has its index; ties sort by _id.
+INDEXES = [
+    [("created_date", ASCENDING), ("_id", ASCENDING)],
+    [("sort_name", ASCENDING), ("_id", ASCENDING)],
+    [("camera_group", ASCENDING), ("_id", ASCENDING)],
+    [("case", ASCENDING), ("_id", ASCENDING)],
+]
+_UPDATE_ATTEMPTS = 5
+
+
+def _now() -> datetime:
+    # BSON keeps milliseconds: truncate so a response equals what a later GET returns.
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def _writable_fields(data: VideoCreate | VideoPatch, stream_settings: StreamSettings) -> dict[str, Any]:
+    fields = data.model_dump(exclude={"stream_settings"}, exclude_unset=isinstance(data, VideoPatch))
+    fields["stream_settings"] = stream_settings.model_dump()
+    if "name" in fields:
+        fields["sort_name"] = fields["name"] or ""
+    return fields
+
+
+class VideoStore:
+    def __init__(
+        self, client: AsyncMongoClient, db: AsyncDatabase, outbox: Outbox, default_settings: StreamSettings
+    ) -> None:
+        self._client = client
+        self._videos = db[VIDEOS]
+        self._groups = db[CAMERA_GROUPS]
+        self._db = db
+        self._outbox = outbox
+        self._defaults = default_settings.model_dump()
+
+    async def ensure_indexes(self) -> None:
+        for keys in INDEXES:
+            await self._videos.create_index(keys)
+
+    async def get(self, video_id: int) -> dict:
+        doc = await self._videos.find_one({"_id": video_id})
+        if doc is None:
+            raise not_found("video", video_id)
+        return doc
+
+    async def list(self, query: VideoListQuery, zone: Any, now: datetime) -> Page:
+        ordering = Ordering.parse(query.ordering, ORDER_FIELDS)
+        return await paginate(self._videos, query.to_query(zone, now), ordering, query.limit, query.page)
+
+    async def count(self, filters: VideoFilters, zone: Any, now: datetime) -> int:
+        return await self._videos.count_documents(filters.to_query(zone, now))
+
+    async def create(self, data: VideoCreate, present: Callable[[dict], Video]) -> dict:
+        await self._check_camera_group(data.camera_group)
+        settings = self.settings_from(self._defaults, data.stream_settings)
+        doc = {
+            "_id": await next_id(self._db, VIDEOS),
+            **_writable_fields(data, settings),
+            "created_date": _now(),
+            "processing_start_date": None,
+            "active": False,
+            "finished": False,
+            "queued": False,
+            "health_status": HealthStatus.of(ProcessingStatus.WAITING_FOR_SYNC).model_dump(),
+            "source_len": None,
+            "file_size": 0,
+            "face_count": 0,
+            "body_count": 0,
+            "car_count": 0,
+            "face_cluster_count": None,
+            "body_cluster_count": None,
+            "car_cluster_count": None,
+            "frame_width": None,
+            "frame_height": None,
+            "error": None,
+            "revision": 1,
+        }
+
+        async def insert(session: AsyncClientSession) -> dict:
+            await self._videos.insert_one(doc, session=session)
+            return await self._stage(subjects.VIDEO_CREATED, VideoChanged(video=present(doc)), session)
+
+        await self._outbox.deliver(await in_transaction(self._client, insert))
+        return doc
+
+    async def replace(self, video_id: int, data: VideoCreate, present: Callable[[dict], Video]) -> dict:
+        """PUT: every writable field is set; stream_settings start again from the defaults."""
+        return await self._update(
+            video_id, lambda _: (data, self.settings_from(self._defaults, data.stream_settings)), present
+        )
+
+    async def patch(self, video_id: int, data: VideoPatch, present: Callable[[dict], Video]) -> dict:
+        """PATCH: only the fields sent; stream_settings merge into the stored ones."""
+        return await self._update(
+            video_id, lambda doc: (data, self.settings_from(doc["stream_settings"], data.stream_settings)), present
+        )
+
+    async def delete(self, video_id: int) -> None:
+        async def remove(session: AsyncClientSession) -> dict | None:
+            doc = await self._videos.find_one_and_delete({"_id": video_id}, session=session)
+            if doc is None:
+                return None
+            payload = VideoDeleted(video_id=video_id, camera_group=doc["camera_group"])
+            return await self._stage(subjects.VIDEO_DELETED, payload, session)
+
+        entry = await in_transaction(self._client, remove)
+        if entry is None:
+            raise not_found("video", video_id)
+        await self._outbox.deliver(entry)
+
+    @staticmethod
+    def settings_from(base: dict, change: StreamSettings | None) -> StreamSettings:
+        if change is None:
+            return StreamSettings.model_validate(base)
+        return StreamSettings.model_validate(merge_settings(base, change.model_dump(exclude_unset=True)))
+
+    async def _update(
+        self,
+        video_id: int,
+        change: Callable[[dict], tuple[VideoCreate | VideoPatch, StreamSettings]],
+        present: Callable[[dict], Video],
+    ) -> dict:
+        """Optimistic concurrency: a concurrent write bumps `revision` and this one re-reads."""
+        for _ in range(_UPDATE_ATTEMPTS):
+            current = await self.get(video_id)
+            data, settings = change(current)
+            if data.camera_group is not None and data.camera_group != current["camera_group"]:
+                await self._check_camera_group(data.camera_group)
+            fields = _writable_fields(data, settings)
+
+            async def write(session: AsyncClientSession) -> tuple[dict, dict] | None:
+                doc = await self._videos.find_one_and_update(
+                    {"_id": video_id, "revision": current["revision"]},
+                    {"$set": fields, "$inc": {"revision": 1}},
+                    return_document=ReturnDocument.AFTER,
+                    session=session,
+                )
+                if doc is None:
+                    return None
+                return doc, await self._stage(subjects.VIDEO_UPDATED, VideoChanged(video=present(doc)), session)
+
+            written = await in_transaction(self._client, write)
+            if written is not None:
+                await self._outbox.deliver(written[1])
+                return written[0]
+        raise ApiError(409, f"video {video_id} is being changed by another request; try again")
+
+    async def _check_camera_group(self, group_id: int) -> None:
+        if await self._groups.find_one({"_id": group_id}, projection={"_id": 1}) is None:
+            raise ApiError(400, f"camera_group: camera group {group_id} does not exist", param="camera_group")
+
+    async def _stage(self, subject: str, payload: VideoChanged | VideoDeleted, session: AsyncClientSession) -> dict:
+        return await self._outbox.stage(Envelope(type=subject, payload=payload), session)

@@ -1,0 +1,63 @@
+"""The real stack for integration tests and benchmarks: embedded servers and a gateway process."""
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from vidar.devstack.servers import HOST, Ports, free_port
+from vidar.devstack.stack import embedded_servers, running, service_env
+
+
+@dataclass(frozen=True)
+class Gateway:
+    url: str
+    admin_token: str
+    ports: Ports
+    env: dict[str, str]
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Token {token or self.admin_token}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+@contextlib.contextmanager
+def servers(data_dir: Path) -> Iterator[Ports]:
+    ports = Ports.free()
+    with running(embedded_servers(ports, data_dir), data_dir / "logs"):
+        yield ports
+
+
+@contextlib.contextmanager
+def gateway(ports: Ports, log_dir: Path, **settings: str) -> Iterator[Gateway]:
+    port = free_port()
+    token = "test-admin-token"
+    env = service_env(ports, admin_token=token, host=HOST, port=str(port), **settings)
+    log = (log_dir / f"gateway-{port}.log").open("ab")
+    program = Path(sys.executable).parent / "vidar-gateway"
+    process = subprocess.Popen([str(program), "serve"], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://{HOST}:{port}"
+    try:
+        _wait_ready(url, process)
+        yield Gateway(url=url, admin_token=token, ports=ports, env=env)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gateway exited with {process.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"gateway at {url} not ready after {timeout} s")
