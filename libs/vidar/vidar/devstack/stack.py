@@ -39,7 +39,7 @@ def running(commands: Sequence[Server], log_dir: Path, env: dict[str, str] | Non
                 server.command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
             )
             started.append(process)
-            servers.wait_until_ready(server, alive=lambda: process.poll() is None)
+            servers.wait_until_ready(server, alive=lambda child=process: child.poll() is None)
         yield
     finally:
         for process in reversed(started):

@@ -150,24 +150,30 @@ class VideoStore:
             data, settings = change(current)
             if data.camera_group is not None and data.camera_group != current["camera_group"]:
                 await self._check_camera_group(data.camera_group)
-            fields = _writable_fields(data, settings)
-
-            async def write(session: AsyncClientSession) -> tuple[dict, dict] | None:
-                doc = await self._videos.find_one_and_update(
-                    {"_id": video_id, "revision": current["revision"]},
-                    {"$set": fields, "$inc": {"revision": 1}},
-                    return_document=ReturnDocument.AFTER,
-                    session=session,
-                )
-                if doc is None:
-                    return None
-                return doc, await self._stage(subjects.VIDEO_UPDATED, VideoChanged(video=present(doc)), session)
-
-            written = await in_transaction(self._client, write)
-            if written is not None:
-                await self._outbox.deliver(written[1])
-                return written[0]
+            updated = await self._write_if_unchanged(current, _writable_fields(data, settings), present)
+            if updated is not None:
+                return updated
         raise ApiError(409, f"video {video_id} is being changed by another request; try again")
+
+    async def _write_if_unchanged(self, current: dict, fields: dict, present: Callable[[dict], Video]) -> dict | None:
+        """Apply `fields` unless the document changed since `current` was read."""
+
+        async def write(session: AsyncClientSession) -> tuple[dict, dict] | None:
+            doc = await self._videos.find_one_and_update(
+                {"_id": current["_id"], "revision": current["revision"]},
+                {"$set": fields, "$inc": {"revision": 1}},
+                return_document=ReturnDocument.AFTER,
+                session=session,
+            )
+            if doc is None:
+                return None
+            return doc, await self._stage(subjects.VIDEO_UPDATED, VideoChanged(video=present(doc)), session)
+
+        written = await in_transaction(self._client, write)
+        if written is None:
+            return None
+        await self._outbox.deliver(written[1])
+        return written[0]
 
     async def _check_camera_group(self, group_id: int) -> None:
         if await self._groups.find_one({"_id": group_id}, projection={"_id": 1}) is None:
