@@ -17,7 +17,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ports]:
 
 @pytest.fixture(scope="session")
 def gw(stack: Ports, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    with gateway(stack, tmp_path_factory.mktemp("gateway")) as running_gateway:
+    with gateway(stack, tmp_path_factory.mktemp("gateway"), outbox_relay_interval="0.5") as running_gateway:
         yield running_gateway
 
 

@@ -1,5 +1,7 @@
 """One error shape everywhere: {"code", "desc", "param"}, FindFace style."""
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -17,6 +19,7 @@ _CODES = {
     413: "TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
+log = logging.getLogger(__name__)
 # The `loc` prefixes FastAPI adds that are not part of the field's name.
 _LOCATIONS = {"body", "query", "path", "header"}
 
@@ -60,7 +63,13 @@ async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
     return error_response(exc.status_code, body, headers=getattr(exc, "headers", None))
 
 
+async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, ErrorBody(code="INTERNAL", desc="internal error; see the gateway log"))
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, _unexpected_error)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 GroupName = Annotated[str, Field(min_length=1, max_length=256)]
 
@@ -20,6 +20,14 @@ class CameraGroupPatch(BaseModel):
 
     name: GroupName | None = None
     comment: str | None = Field(None, max_length=2048)
+
+    @field_validator("name", "comment")
+    @classmethod
+    def _not_null(cls, value: str | None) -> str:
+        # Only runs when sent: leaving a field out keeps it, null is refused.
+        if value is None:
+            raise ValueError("may not be null")
+        return value
 
 
 class CameraGroup(BaseModel):

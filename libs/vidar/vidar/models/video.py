@@ -3,7 +3,16 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 from vidar.health import STATUS_DISPLAY, HealthCode, ProcessingStatus
 from vidar.models.stream_settings import StreamSettings
@@ -97,6 +106,14 @@ class VideoPatch(_VideoWrite):
     case: ObjectId | None = None
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Pitt&Jolie, take 2"}]})
+
+    @field_validator("camera_group")
+    @classmethod
+    def _camera_group_not_null(cls, value: int | None) -> int:
+        # Only runs when sent: leaving it out keeps the current group, null is refused.
+        if value is None:
+            raise ValueError("a video archive always belongs to a camera group")
+        return value
 
 
 class Video(BaseModel):

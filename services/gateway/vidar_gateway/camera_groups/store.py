@@ -56,7 +56,7 @@ class CameraGroupStore:
         return doc
 
     async def patch(self, group_id: int, data: CameraGroupPatch) -> dict:
-        change = {key: value for key, value in data.model_dump(exclude_unset=True).items() if value is not None}
+        change = data.model_dump(exclude_unset=True)
         doc = await self._groups.find_one_and_update(
             {"_id": group_id},
             {"$set": {**change, "modified_date": datetime.now(UTC)}},

@@ -6,12 +6,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from vidar.models.video import ObjectId
+
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
 # API ordering name -> document field; `name` sorts on a copy where null is "".
 ORDER_FIELDS = {"id": "_id", "created_date": "created_date", "name": "sort_name"}
 VideoOrdering = Literal["id", "-id", "created_date", "-created_date", "name", "-name"]
-Ids = Annotated[list[Annotated[int, Field(ge=1)]], Field(default_factory=list)]
+Ids = Annotated[list[ObjectId], Field(default_factory=list)]
 
 
 def _split_commas(value: Any) -> Any:
