@@ -3,6 +3,7 @@
 Data lives in .data/ (git-ignored) and survives a restart; so does the admin token.
 """
 
+import argparse
 import os
 import shlex
 import sys
@@ -16,7 +17,7 @@ import httpx
 from honcho.manager import Manager
 from honcho.printer import Message
 
-from vidar.devstack.servers import HOST, Ports
+from vidar.devstack.servers import HOST, Ports, free_port
 from vidar.devstack.stack import embedded_servers, service_env
 
 DATA_DIR = Path(".data")
@@ -57,17 +58,26 @@ def announce_when_ready(manager: Manager, api_url: str, token: str) -> None:
     manager.events.put(Message("line", banner, datetime.now(), "vidar", None))
 
 
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="make run", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="where the servers keep their data")
+    parser.add_argument("--free-ports", action="store_true", help="any free ports instead of the standard ones")
+    return parser.parse_args()
+
+
 def main() -> None:
-    DATA_DIR.mkdir(exist_ok=True)
-    ports = Ports()
-    token = admin_token(DATA_DIR / "admin-token")
-    api_url = f"http://{HOST}:{GATEWAY_PORT}"
+    args = parse_args()
+    data_dir: Path = args.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ports, gateway_port = (Ports.free(), free_port()) if args.free_ports else (Ports(), GATEWAY_PORT)
+    token = admin_token(data_dir / "admin-token")
+    api_url = f"http://{HOST}:{gateway_port}"
     env = {
         **os.environ,
-        **service_env(ports, admin_token=token, host=HOST, port=str(GATEWAY_PORT), public_url=api_url),
+        **service_env(ports, admin_token=token, host=HOST, port=str(gateway_port), public_url=api_url),
     }
     manager = Manager()
-    for server in embedded_servers(ports, DATA_DIR.resolve()):
+    for server in embedded_servers(ports, data_dir):
         manager.add_process(server.name, shlex.join(server.command))
     bin_dir = Path(sys.executable).parent
     for name, (program, *args) in SERVICES.items():
