@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from vidar.health import STATUS_DISPLAY, HealthCode, ProcessingStatus
+from vidar.models.examples import VIDEO_EXAMPLE
 from vidar.models.stream_settings import StreamSettings
 
 VideoName = Annotated[str, Field(min_length=1, max_length=256)]
@@ -119,6 +120,8 @@ class VideoPatch(_VideoWrite):
 class Video(BaseModel):
     """A video archive as the API returns it."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [VIDEO_EXAMPLE]})
+
     id: int
     camera_group: int
     name: str | None
@@ -148,6 +151,10 @@ class Video(BaseModel):
 
 
 class VideoPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"next_page": None, "prev_page": None, "results": [VIDEO_EXAMPLE]}]}
+    )
+
     next_page: str | None
     prev_page: str | None
     results: list[Video]
