@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from vidar.devstack.servers import HOST, Ports, free_port
-from vidar.devstack.stack import embedded_servers, running, service_env
+from vidar.devstack.servers import HOST, Ports, Server, free_port
+from vidar.devstack.stack import ServerProcesses, embedded_servers, running, service_env
 
 
 @dataclass(frozen=True)
@@ -27,11 +27,33 @@ class Gateway:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
+@dataclass(frozen=True)
+class Servers:
+    """The embedded servers of one test stack; each can be stopped and started again."""
+
+    ports: Ports
+    processes: ServerProcesses
+    specs: dict[str, Server]
+
+    def stop(self, name: str) -> None:
+        self.processes.stop(name)
+
+    def start(self, name: str) -> None:
+        self.processes.start(self.specs[name])
+
+
+@contextlib.contextmanager
+def controllable_servers(data_dir: Path) -> Iterator[Servers]:
+    ports = Ports.free()
+    specs = embedded_servers(ports, data_dir)
+    with running(specs, data_dir / "logs") as processes:
+        yield Servers(ports, processes, {spec.name: spec for spec in specs})
+
+
 @contextlib.contextmanager
 def servers(data_dir: Path) -> Iterator[Ports]:
-    ports = Ports.free()
-    with running(embedded_servers(ports, data_dir), data_dir / "logs"):
-        yield ports
+    with controllable_servers(data_dir) as stack:
+        yield stack.ports
 
 
 @contextlib.contextmanager

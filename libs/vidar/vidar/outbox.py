@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from vidar.bus import is_connected
 from vidar.models.events import Envelope
 
 OUTBOX = "outbox"
@@ -36,8 +37,10 @@ class Outbox:
         return entry
 
     async def deliver(self, entry: dict) -> None:
-        """Publish a committed entry now; if NATS is away the relay will do it later."""
-        await self._publish(entry)
+        """Publish a committed entry now; while NATS is away the relay does it later, and the
+        request that made the change does not wait for a publish timeout."""
+        if is_connected(self._broker):
+            await self._publish(entry)
 
     async def relay(self, *, older_than: timedelta) -> int:
         """Publish every entry staged before `older_than` ago; returns how many were sent."""

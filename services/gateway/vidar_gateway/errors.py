@@ -5,6 +5,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException
 
 from vidar.models.errors import ErrorBody
@@ -63,6 +64,11 @@ async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
     return error_response(exc.status_code, body, headers=getattr(exc, "headers", None))
 
 
+async def _database_unavailable(_: Request, exc: ConnectionFailure) -> JSONResponse:
+    log.warning("MongoDB unavailable: %s", exc)
+    return error_response(503, ErrorBody(code="UNAVAILABLE", desc="the database is unavailable; try again"))
+
+
 async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return error_response(500, ErrorBody(code="INTERNAL", desc="internal error; see the gateway log"))
@@ -70,6 +76,7 @@ async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
+    app.add_exception_handler(ConnectionFailure, _database_unavailable)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -27,26 +27,40 @@ def embedded_servers(ports: Ports, data_dir: Path) -> list[Server]:
     return [servers.nats(ports, data_dir), servers.mongo(ports, data_dir), servers.s3(ports, data_dir)]
 
 
-@contextlib.contextmanager
-def running(commands: Sequence[Server], log_dir: Path, env: dict[str, str] | None = None) -> Iterator[None]:
-    """Start each command, wait until it answers, and stop them all (by PID) on exit."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    started: list[subprocess.Popen] = []
-    try:
-        for server in commands:
-            log = (log_dir / f"{server.name}.log").open("ab")
-            process = subprocess.Popen(
-                server.command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
-            )
-            started.append(process)
-            servers.wait_until_ready(server, alive=lambda child=process: child.poll() is None)
-        yield
-    finally:
-        for process in reversed(started):
+class ServerProcesses:
+    """Child processes started by name and stopped by PID; a stopped one can start again."""
+
+    def __init__(self, log_dir: Path, env: dict[str, str] | None = None) -> None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self._log_dir = log_dir
+        self._env = {**os.environ, **(env or {})}
+        self._running: dict[str, subprocess.Popen] = {}
+
+    def start(self, server: Server) -> None:
+        log = (self._log_dir / f"{server.name}.log").open("ab")
+        process = subprocess.Popen(server.command, stdout=log, stderr=subprocess.STDOUT, env=self._env)
+        self._running[server.name] = process
+        servers.wait_until_ready(server, alive=lambda: process.poll() is None)
+
+    def stop(self, *names: str) -> None:
+        stopping = [self._running.pop(name) for name in names or list(self._running)[::-1]]
+        for process in stopping:
             process.send_signal(signal.SIGTERM)
-        for process in started:
+        for process in stopping:
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextlib.contextmanager
+def running(commands: Sequence[Server], log_dir: Path, env: dict[str, str] | None = None) -> Iterator[ServerProcesses]:
+    """Start each command, wait until it answers, and stop them all on exit."""
+    processes = ServerProcesses(log_dir, env)
+    try:
+        for server in commands:
+            processes.start(server)
+        yield processes
+    finally:
+        processes.stop()
