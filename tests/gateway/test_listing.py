@@ -193,3 +193,11 @@ def test_date_filters_at_day_and_week_boundaries(api: Client, camera_group: int,
     within = now - monday + timedelta(days=1)
     assert "this_monday_midnight" in selected(created_date_last_n_days=within.days)
     assert "two_weeks_ago_monday" not in selected(created_date_last_n_days=within.days)
+
+
+def test_each_ordering_and_filter_has_an_index(api: Client, db: Database) -> None:
+    api.get("/videos/")  # the gateway is up, so its indexes exist
+    keys = [list(index["key"].items()) for index in db.videos.list_indexes()]
+    for field in ("created_date", "sort_name", "camera_group", "case"):
+        assert [(field, 1), ("_id", 1)] in keys
+    assert [("_id", 1)] in keys

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,13 +26,13 @@ def readiness(gw: Gateway) -> tuple[int, dict]:
     return response.status_code, response.json()["checks"]
 
 
-async def next_created_event(nats_url: str, video_id: int, timeout: float = 20) -> dict:
+async def next_created_event(nats_url: str, video_id: int) -> dict:
     connection = await nats.connect(nats_url)
     try:
         subscription = await connection.jetstream().subscribe("video.created", ordered_consumer=True)
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(20):
             while True:
-                event = json.loads((await subscription.next_msg(timeout=timeout)).data)
+                event = json.loads((await subscription.next_msg(timeout=20)).data)
                 if event["payload"]["video"]["id"] == video_id:
                     return event
     finally:
@@ -39,12 +40,10 @@ async def next_created_event(nats_url: str, video_id: int, timeout: float = 20) 
 
 
 def wait_ready(gw: Gateway, timeout: float = 20) -> None:
-    async def poll() -> None:
-        async with asyncio.timeout(timeout):
-            while readiness(gw)[0] != 200:
-                await asyncio.sleep(0.2)
-
-    asyncio.run(poll())
+    deadline = time.monotonic() + timeout
+    while readiness(gw)[0] != 200:
+        assert time.monotonic() < deadline, "gateway not ready again"
+        time.sleep(0.2)
 
 
 def test_a_change_made_while_nats_is_down_is_published_when_it_returns(own_stack) -> None:

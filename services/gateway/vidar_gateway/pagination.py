@@ -26,6 +26,11 @@ class Ordering:
     field: str
     ascending: bool
 
+    def sort_keys(self, direction: int) -> list[tuple[str, int]]:
+        """This ordering's sort, `_id` breaking ties; `direction` -1 walks it backwards."""
+        keys = [(self.field, direction), ("_id", direction)]
+        return keys[:1] if self.field == "_id" else keys
+
     @classmethod
     def parse(cls, value: str, fields: dict[str, str]) -> "Ordering":
         name = value.removeprefix("-")
@@ -86,7 +91,7 @@ async def paginate(collection: AsyncCollection, query: dict, ordering: Ordering,
             "$and": [query, _beyond(ordering, cursor.value, cursor.id, forward=forward, inclusive=cursor.inclusive)]
         }
     order = 1 if ordering.ascending == forward else -1
-    found = collection.find(window).sort([(ordering.field, order), ("_id", order)]).limit(limit + 1)
+    found = collection.find(window).sort(ordering.sort_keys(order)).limit(limit + 1)
     rows = await found.to_list()
     more = len(rows) > limit
     rows = rows[:limit] if forward else rows[:limit][::-1]
