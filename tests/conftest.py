@@ -1,11 +1,12 @@
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from tests.stack import Gateway, gateway, servers
+from tests.stack import Gateway, gateway, servers, service
 from vidar.devstack.servers import HOST, Ports
 
 
@@ -15,10 +16,31 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ports]:
         yield ports
 
 
+# Low enough that a test can pass it, high enough for every test video.
+MAX_SOURCE_BYTES = 20_000_000
+VIDEOS = Path(__file__).parents[1] / ".cache" / "videos"
+
+
 @pytest.fixture(scope="session")
 def gw(stack: Ports, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    with gateway(stack, tmp_path_factory.mktemp("gateway"), outbox_relay_interval="0.5") as running_gateway:
-        yield running_gateway
+    log_dir = tmp_path_factory.mktemp("gateway")
+    with gateway(stack, log_dir, outbox_relay_interval="0.5", max_source_bytes=str(MAX_SOURCE_BYTES)) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def storage(stack: Ports, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The storage service; URL sources may reach 127.0.0.1 (the tests' own HTTP servers)."""
+    settings = {"url_allowlist": '["127.0.0.1"]', "url_timeout": "2", "max_source_bytes": str(MAX_SOURCE_BYTES)}
+    with service("vidar-storage", stack, tmp_path_factory.mktemp("storage"), **settings) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def videos() -> Path:
+    if not (VIDEOS / ".complete").exists():
+        pytest.fail("the test videos are missing: `make test` fetches them (tests/data/fetch_videos.sh)")
+    return VIDEOS
 
 
 @pytest.fixture

@@ -57,29 +57,36 @@ def servers(data_dir: Path) -> Iterator[Ports]:
 
 
 @contextlib.contextmanager
-def gateway(ports: Ports, log_dir: Path, **settings: str) -> Iterator[Gateway]:
+def service(program: str, ports: Ports, log_dir: Path, **settings: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """Run `program serve` (a vidar service) on a free port; yields its URL and environment."""
     port = free_port()
-    token = "test-admin-token"
-    env = service_env(ports, admin_token=token, host=HOST, port=str(port), **settings)
-    log = (log_dir / f"gateway-{port}.log").open("ab")
-    program = Path(sys.executable).parent / "vidar-gateway"
-    process = subprocess.Popen([str(program), "serve"], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    env = service_env(ports, host=HOST, port=str(port), **settings)
+    log = (log_dir / f"{program}-{port}.log").open("ab")
+    command = [str(Path(sys.executable).parent / program), "serve"]
+    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://{HOST}:{port}"
     try:
         _wait_ready(url, process)
-        yield Gateway(url=url, admin_token=token, ports=ports, env=env)
+        yield url, env
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+@contextlib.contextmanager
+def gateway(ports: Ports, log_dir: Path, **settings: str) -> Iterator[Gateway]:
+    token = "test-admin-token"
+    with service("vidar-gateway", ports, log_dir, admin_token=token, **settings) as (url, env):
+        yield Gateway(url=url, admin_token=token, ports=ports, env=env)
 
 
 def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gateway exited with {process.returncode}")
+            raise RuntimeError(f"service at {url} exited with {process.returncode}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"{url}/readyz", timeout=2).is_success:
                 return
         time.sleep(0.2)
-    raise TimeoutError(f"gateway at {url} not ready after {timeout} s")
+    raise TimeoutError(f"service at {url} not ready after {timeout} s")

@@ -1,8 +1,14 @@
 """The NATS JetStream set-up every service shares: one broker factory, the stream definitions."""
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
+from typing import Any
 
-from faststream.nats import JStream, NatsBroker
+from faststream import AckPolicy
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
+from faststream.nats.message import NatsMessage
 
 from vidar.settings import VidarSettings
 
@@ -14,6 +20,12 @@ EVENTS_STREAM = JStream(
     duplicate_window=timedelta(minutes=10).total_seconds(),
     max_age=timedelta(days=7).total_seconds(),
 )
+
+
+# A handler that keeps failing gives up after this many deliveries (a poison message must not
+# loop for ever); a long one reports progress before ACK_WAIT runs out (see `keeping_alive`).
+MAX_DELIVER = 5
+ACK_WAIT = timedelta(seconds=60)
 
 
 def make_broker(settings: VidarSettings, *, name: str) -> NatsBroker:
@@ -29,3 +41,33 @@ def make_broker(settings: VidarSettings, *, name: str) -> NatsBroker:
 
 def is_connected(broker: NatsBroker) -> bool:
     return bool(broker.config.connection_state) and broker.config.connection_state.connection.is_connected
+
+
+def durable_subscriber(broker: NatsBroker, subject: str, *, durable: str, title: str) -> Callable[[Any], Any]:
+    """A JetStream pull consumer shared by every replica of a service: each event is handled
+    once per service, acknowledged after the handler returns, redelivered if it raises."""
+    return broker.subscriber(
+        subject,
+        stream=EVENTS_STREAM,
+        durable=durable,
+        pull_sub=PullSub(batch_size=1, timeout=5),
+        config=ConsumerConfig(max_deliver=MAX_DELIVER, ack_wait=ACK_WAIT.total_seconds()),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title=title,
+    )
+
+
+@contextlib.asynccontextmanager
+async def keeping_alive(message: NatsMessage) -> AsyncIterator[None]:
+    """Tell JetStream a long handler is still at work, so it does not redeliver meanwhile."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(ACK_WAIT.total_seconds() / 4)
+            await message.in_progress()
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()

@@ -42,3 +42,18 @@ _ALLOWED: dict[ProcessingStatus, frozenset[ProcessingStatus]] = {
 def can_transition(current: ProcessingStatus, target: ProcessingStatus) -> bool:
     """Whether `current -> target` is a legal step (INPROGRESS -> QUEUED is a redelivered job)."""
     return target in _ALLOWED[current]
+
+
+# While a video is queued or processed its source file may neither change nor go away.
+BUSY = frozenset({ProcessingStatus.QUEUED, ProcessingStatus.INPROGRESS})
+
+
+def display(status: ProcessingStatus) -> dict[str, str]:
+    """The health_status display fields of `status`, as a MongoDB `$set` fragment."""
+    code, code_desc = STATUS_DISPLAY[status]
+    return {"health_status.code": code, "health_status.code_desc": code_desc, "health_status.msg": ""}
+
+
+def source_problem(message: str) -> dict[str, str]:
+    """Display fields while the source file cannot be processed, whatever the status."""
+    return {"health_status.code": "red", "health_status.code_desc": "Source file problem", "health_status.msg": message}

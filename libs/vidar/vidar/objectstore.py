@@ -1,13 +1,24 @@
 """S3-compatible object storage (MinIO, SeaweedFS) through the synchronous `minio` client.
 
-The client blocks, so every call runs in a worker thread.
+The client blocks, so every call from async code runs in a worker thread; `ObjectReader` is
+for code that already runs in a thread (decoders).
 """
 
 import asyncio
+import io
+from typing import BinaryIO
 
 from minio import Minio
+from minio.deleteobjects import DeleteObject
+from minio.error import S3Error
+from urllib3 import BaseHTTPResponse
 
 from vidar.settings import VidarSettings
+
+# Multipart part size for streams of unknown length. The client keeps about four parts in
+# memory (one being read, three uploading), so this bounds an upload's memory.
+PART_SIZE = 8 * 1024 * 1024
+_MISSING = {"NoSuchKey", "NoSuchObject"}
 
 
 class ObjectStore:
@@ -27,3 +38,130 @@ class ObjectStore:
 
     async def bucket_exists(self) -> bool:
         return await asyncio.to_thread(self._client.bucket_exists, bucket_name=self.bucket)
+
+    def put_stream(self, key: str, stream: BinaryIO, content_type: str) -> None:
+        """Blocking: upload a stream of unknown length; a failed upload leaves no object."""
+        self._client.put_object(
+            bucket_name=self.bucket,
+            object_name=key,
+            data=stream,
+            length=-1,
+            part_size=PART_SIZE,
+            content_type=content_type,
+        )
+
+    async def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        await asyncio.to_thread(
+            self._client.put_object,
+            bucket_name=self.bucket,
+            object_name=key,
+            data=io.BytesIO(data),
+            length=len(data),
+            content_type=content_type,
+        )
+
+    async def get_bytes(self, key: str) -> bytes | None:
+        """A small object's content, or None if there is no such object."""
+
+        def read() -> bytes | None:
+            try:
+                response = self._client.get_object(bucket_name=self.bucket, object_name=key)
+            except S3Error as error:
+                if error.code in _MISSING:
+                    return None
+                raise
+            try:
+                return response.read()
+            finally:
+                response.close()
+                response.release_conn()
+
+        return await asyncio.to_thread(read)
+
+    async def size_of(self, key: str) -> int | None:
+        try:
+            stat = await asyncio.to_thread(self._client.stat_object, bucket_name=self.bucket, object_name=key)
+        except S3Error as error:
+            if error.code in _MISSING:
+                return None
+            raise
+        return stat.size
+
+    async def remove(self, key: str) -> None:
+        """Idempotent: removing a missing object is not an error."""
+        await asyncio.to_thread(self._client.remove_object, bucket_name=self.bucket, object_name=key)
+
+    async def remove_prefix(self, prefix: str) -> int:
+        """Remove every object under `prefix`; returns how many there were."""
+
+        def remove_all() -> int:
+            keys = [
+                DeleteObject(item.object_name)
+                for item in self._client.list_objects(bucket_name=self.bucket, prefix=prefix, recursive=True)
+                if item.object_name
+            ]
+            for error in self._client.remove_objects(bucket_name=self.bucket, delete_object_list=keys):
+                raise RuntimeError(f"could not remove {error.name}: {error.message}")
+            return len(keys)
+
+        return await asyncio.to_thread(remove_all)
+
+    async def keys(self, prefix: str) -> list[str]:
+        def list_keys() -> list[str]:
+            found = self._client.list_objects(bucket_name=self.bucket, prefix=prefix, recursive=True)
+            return [item.object_name for item in found if item.object_name]
+
+        return await asyncio.to_thread(list_keys)
+
+    def reader(self, key: str, size: int) -> "ObjectReader":
+        return ObjectReader(self._client, self.bucket, key, size)
+
+
+class ObjectReader(io.RawIOBase):
+    """A seekable, blocking file over one object: reads stream from the current offset and a
+    seek reopens there, so a decoder reads the object without downloading it first."""
+
+    def __init__(self, client: Minio, bucket: str, key: str, size: int) -> None:
+        super().__init__()
+        self._client, self._bucket, self._key, self._size = client, bucket, key, size
+        self._position = 0
+        self._response: BaseHTTPResponse | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        target = max(0, base + offset)
+        if target != self._position:
+            self._drop_response()
+            self._position = target
+        return self._position
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._position >= self._size or len(buffer) == 0:
+            return 0
+        if self._response is None:
+            self._response = self._client.get_object(
+                bucket_name=self._bucket, object_name=self._key, offset=self._position
+            )
+        data = self._response.read(len(buffer))
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._drop_response()
+        super().close()
+
+    def _drop_response(self) -> None:
+        if self._response is not None:
+            self._response.close()
+            self._response.release_conn()
+            self._response = None

@@ -3,7 +3,7 @@
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_S3_SECRET = "vidar-dev-secret"
@@ -15,6 +15,9 @@ class VidarSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIDAR_", extra="ignore")
 
     environment: Literal["development", "production"] = "development"
+    # Where the service answers HTTP: the API for the gateway, health probes for the others.
+    host: str = "127.0.0.1"
+    port: int = 8000
     mongo_url: str = "mongodb://127.0.0.1:27017"
     mongo_db: str = "vidar"
     nats_url: str = "nats://127.0.0.1:4222"
@@ -25,6 +28,8 @@ class VidarSettings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_bucket: str = "vidar"
     timezone: str = "UTC"
+    # The largest source file accepted, uploaded or fetched from a URL.
+    max_source_bytes: int = Field(20 * 1024**3, gt=0)
 
     @field_validator("timezone")
     @classmethod

@@ -9,6 +9,7 @@ from vidar_gateway import errors, health
 from vidar_gateway.camera_groups.router import router as camera_groups_router
 from vidar_gateway.runtime import running
 from vidar_gateway.settings import GatewaySettings
+from vidar_gateway.videos.files import router as video_files_router
 from vidar_gateway.videos.router import router as videos_router
 
 DESCRIPTION = """The FindFace Multi "Videos" API: video archives, their processing and results.
@@ -30,5 +31,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(health.router)
     app.include_router(videos_router)
+    app.include_router(video_files_router)
     app.include_router(camera_groups_router)
     return app

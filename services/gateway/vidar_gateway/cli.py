@@ -22,17 +22,12 @@ T = TypeVar("T")
 def serve(workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1) -> None:
     """Serve the API on VIDAR_HOST:VIDAR_PORT."""
     settings = GatewaySettings()
+    # lifespan="on": a start-up that fails (servers unreachable) ends the process.
+    server = {"host": settings.host, "port": settings.port, "proxy_headers": True, "lifespan": "on"}
     if workers == 1:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, proxy_headers=True)
+        uvicorn.run(create_app(settings), **server)
     else:
-        uvicorn.run(
-            "vidar_gateway.app:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=workers,
-            proxy_headers=True,
-        )
+        uvicorn.run("vidar_gateway.app:create_app", factory=True, workers=workers, **server)
 
 
 def _with_tokens(work: Callable[[TokenStore], Awaitable[T]]) -> T:

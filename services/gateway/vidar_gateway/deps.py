@@ -8,6 +8,7 @@ from vidar_gateway.auth import Role
 from vidar_gateway.camera_groups.store import CameraGroupStore
 from vidar_gateway.errors import ApiError
 from vidar_gateway.runtime import Runtime
+from vidar_gateway.videos.sources import Sources
 from vidar_gateway.videos.store import VideoStore
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -41,6 +42,10 @@ def _videos(request: Request) -> VideoStore:
     return _runtime(request).videos
 
 
+def _sources(request: Request) -> Sources:
+    return _runtime(request).sources
+
+
 def _camera_groups(request: Request) -> CameraGroupStore:
     return _runtime(request).camera_groups
 
@@ -48,6 +53,7 @@ def _camera_groups(request: Request) -> CameraGroupStore:
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 Caller = Annotated[Role, Depends(_caller)]
 VideosRepo = Annotated[VideoStore, Depends(_videos)]
+SourcesRepo = Annotated[Sources, Depends(_sources)]
 CameraGroupsRepo = Annotated[CameraGroupStore, Depends(_camera_groups)]
 authenticated = Depends(_caller)
 json_body = Depends(_require_json)

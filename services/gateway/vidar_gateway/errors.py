@@ -19,6 +19,7 @@ _CODES = {
     409: "CONFLICT",
     413: "TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    503: "UNAVAILABLE",
 }
 log = logging.getLogger(__name__)
 # The `loc` prefixes FastAPI adds that are not part of the field's name.
@@ -84,5 +85,5 @@ def install(app: FastAPI) -> None:
 
 # For route declarations: the error responses documented in OpenAPI.
 ERROR_RESPONSES: dict[int | str, dict] = {
-    status: {"model": ErrorBody, "description": code} for status, code in _CODES.items() if status != 413
+    status: {"model": ErrorBody, "description": code} for status, code in _CODES.items()
 }

@@ -7,20 +7,18 @@ from dataclasses import dataclass
 
 from faststream.nats import NatsBroker
 from pymongo import AsyncMongoClient
-from tenacity import retry, stop_after_delay, wait_exponential
 
 from vidar import mongo, subjects
 from vidar.bus import EVENTS_STREAM, make_broker
-from vidar.models.events import Envelope, VideoChanged, VideoDeleted
+from vidar.models.events import Envelope, VideoChanged, VideoDeleted, VideoFileDeleted, VideoUploaded
 from vidar.objectstore import ObjectStore
 from vidar.outbox import Outbox
+from vidar.startup import until_servers_answer
 from vidar_gateway.auth import Role, TokenStore
 from vidar_gateway.camera_groups.store import CameraGroupStore
 from vidar_gateway.settings import GatewaySettings
+from vidar_gateway.videos.sources import Sources
 from vidar_gateway.videos.store import VideoStore
-
-# Servers may still be starting (make run, compose): wait for them rather than crash-loop.
-_until_servers_answer = retry(stop=stop_after_delay(60), wait=wait_exponential(max=3), reraise=True)
 
 
 def declare_publishers(broker: NatsBroker) -> None:
@@ -29,6 +27,8 @@ def declare_publishers(broker: NatsBroker) -> None:
         (subjects.VIDEO_CREATED, VideoChanged),
         (subjects.VIDEO_UPDATED, VideoChanged),
         (subjects.VIDEO_DELETED, VideoDeleted),
+        (subjects.VIDEO_UPLOADED, VideoUploaded),
+        (subjects.VIDEO_FILE_DELETED, VideoFileDeleted),
     ):
         broker.publisher(subject, stream=EVENTS_STREAM, schema=Envelope[payload], title=subject)
 
@@ -41,6 +41,7 @@ class Runtime:
     objects: ObjectStore
     outbox: Outbox
     videos: VideoStore
+    sources: Sources
     camera_groups: CameraGroupStore
     tokens: TokenStore
 
@@ -52,17 +53,19 @@ async def running(settings: GatewaySettings) -> AsyncIterator[Runtime]:
     broker = make_broker(settings, name="gateway")
     declare_publishers(broker)
     outbox = Outbox(db, broker, EVENTS_STREAM)
+    objects = ObjectStore(settings)
     runtime = Runtime(
         settings=settings,
         mongo=client,
         broker=broker,
-        objects=ObjectStore(settings),
+        objects=objects,
         outbox=outbox,
         videos=VideoStore(client, db, outbox, settings.default_stream_settings),
+        sources=Sources(client, db, objects, outbox, settings.max_source_bytes),
         camera_groups=CameraGroupStore(db),
         tokens=TokenStore(db),
     )
-    await _until_servers_answer(_prepare)(runtime)
+    await until_servers_answer(_prepare)(runtime)
     relay = asyncio.create_task(outbox.relay_forever(interval=settings.outbox_relay_interval))
     try:
         yield runtime

@@ -5,8 +5,6 @@ from vidar.settings import VidarSettings
 
 
 class GatewaySettings(VidarSettings):
-    host: str = "127.0.0.1"
-    port: int = 8000
     # Base of absolute URLs in responses (`screenshot`); the request's own base when unset.
     public_url: str | None = None
     # Ensured to exist as an admin token at start; `make run` generates and prints one.

@@ -23,7 +23,7 @@ from vidar.devstack.stack import embedded_servers, service_env
 DATA_DIR = Path(".data")
 GATEWAY_PORT = 8000
 # The services that exist so far, each with the command that runs it.
-SERVICES = {"gateway": ["vidar-gateway", "serve"]}
+SERVICES = {"gateway": ["vidar-gateway", "serve"], "storage": ["vidar-storage", "serve"]}
 
 
 def admin_token(path: Path) -> str:
@@ -69,19 +69,19 @@ def main() -> None:
     args = parse_args()
     data_dir: Path = args.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    ports, gateway_port = (Ports.free(), free_port()) if args.free_ports else (Ports(), GATEWAY_PORT)
+    ports = Ports.free() if args.free_ports else Ports()
+    # Each service's HTTP port (API or health probes): 8000 for the gateway, then one each.
+    http_ports = {name: free_port() if args.free_ports else GATEWAY_PORT + index for index, name in enumerate(SERVICES)}
     token = admin_token(data_dir / "admin-token")
-    api_url = f"http://{HOST}:{gateway_port}"
-    env = {
-        **os.environ,
-        **service_env(ports, admin_token=token, host=HOST, port=str(gateway_port), public_url=api_url),
-    }
+    api_url = f"http://{HOST}:{http_ports['gateway']}"
+    env = {**os.environ, **service_env(ports, admin_token=token, host=HOST, public_url=api_url)}
     manager = Manager()
     for server in embedded_servers(ports, data_dir):
         manager.add_process(server.name, shlex.join(server.command))
     bin_dir = Path(sys.executable).parent
     for name, (program, *args) in SERVICES.items():
-        manager.add_process(name, shlex.join([str(bin_dir / program), *args]), env=env)
+        command = shlex.join([str(bin_dir / program), *args])
+        manager.add_process(name, command, env={**env, "VIDAR_PORT": str(http_ports[name])})
     threading.Thread(target=announce_when_ready, args=(manager, api_url, token), daemon=True).start()
     manager.loop()
     sys.exit(manager.returncode)

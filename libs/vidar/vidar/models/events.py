@@ -40,3 +40,48 @@ class VideoDeleted(BaseModel):
 
     video_id: int
     camera_group: int
+
+
+class VideoUploaded(BaseModel):
+    """`video.uploaded`: a new source file is complete in object storage and the archive points
+    at it. `replaced_key` is the previous source, to be removed."""
+
+    video_id: int
+    object_key: str
+    size: int
+    content_type: str
+    sha256: str
+    replaced_key: str | None = None
+
+
+class VideoFileDeleted(BaseModel):
+    """`video.file.deleted`: the archive no longer has a source file; the object is to be removed."""
+
+    video_id: int
+    object_key: str
+
+
+class VideoProbed(BaseModel):
+    """`video.probed`: what the source file is; `error` says why it cannot be processed."""
+
+    video_id: int
+    object_key: str
+    source_len: float | None = None
+    frame_width: int | None = None
+    frame_height: int | None = None
+    fps: float | None = None
+    codec: str | None = None
+    frame_count: int | None = None
+    error: str | None = None
+
+
+class ScreenshotRequest(BaseModel):
+    """Request-reply on `storage.screenshot`: draw the archive's screenshot again."""
+
+    video_id: int
+    timestamp: float | None = None
+
+
+class ScreenshotReply(BaseModel):
+    key: str | None = None
+    error: str | None = None

@@ -6,11 +6,11 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from vidar.archive import CAMERA_GROUPS, VIDEOS
 from vidar.models.camera_group import CameraGroupCreate, CameraGroupPatch
 from vidar.mongo import next_id
 from vidar_gateway.errors import ApiError, not_found
 from vidar_gateway.pagination import Ordering, Page, paginate
-from vidar_gateway.videos.store import CAMERA_GROUPS, VIDEOS
 
 DEFAULT_GROUP_ID = 1
 BY_ID = Ordering(name="id", field="_id", ascending=True)

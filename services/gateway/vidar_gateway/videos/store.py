@@ -10,6 +10,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import subjects
+from vidar.archive import CAMERA_GROUPS, VIDEOS
 from vidar.health import ProcessingStatus
 from vidar.models.events import Envelope, VideoChanged, VideoDeleted
 from vidar.models.stream_settings import StreamSettings, merge_settings
@@ -20,8 +21,6 @@ from vidar_gateway.errors import ApiError, not_found
 from vidar_gateway.pagination import Ordering, Page, paginate
 from vidar_gateway.videos.filters import ORDER_FIELDS, VideoFilters, VideoListQuery
 
-VIDEOS = "videos"
-CAMERA_GROUPS = "camera_groups"
 # Each ordering, and each filter that can narrow a scan, has its index; ties sort by _id.
 INDEXES = [
     [("created_date", ASCENDING), ("_id", ASCENDING)],
@@ -97,6 +96,9 @@ class VideoStore:
             "frame_width": None,
             "frame_height": None,
             "error": None,
+            "source": None,
+            "upload": None,
+            "screenshot_key": None,
             "revision": 1,
         }
 

@@ -1,0 +1,23 @@
+"""Where a video archive's records and files live: collection names and object keys.
+
+Every object of archive N is under `videos/N/`, so deleting an archive deletes one prefix.
+"""
+
+from uuid import uuid4
+
+VIDEOS = "videos"
+CAMERA_GROUPS = "camera_groups"
+DETECTIONS = "detections"
+
+
+def prefix(video_id: int) -> str:
+    return f"videos/{video_id}/"
+
+
+def new_source_key(video_id: int) -> str:
+    """A fresh key per upload: a re-upload never overwrites the object the archive points at."""
+    return f"{prefix(video_id)}source/{uuid4().hex}"
+
+
+def screenshot_key(video_id: int) -> str:
+    return f"{prefix(video_id)}screenshot.jpg"

@@ -1,0 +1,162 @@
+"""A video archive's source file: streamed uploads that replace it atomically, and its removal.
+
+An upload holds a lock in the archive's document (refreshed while it runs, so a gateway that
+dies mid-upload does not block the archive for ever), writes a new object, then in one
+transaction points the archive at it and stages `video.uploaded`; the storage service removes
+the object it replaced.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from vidar import archive, subjects
+from vidar.health import BUSY
+from vidar.models.events import Envelope, VideoFileDeleted, VideoUploaded
+from vidar.mongo import in_transaction
+from vidar.objectstore import ObjectStore
+from vidar.outbox import Outbox
+from vidar.streams import AsyncStreamReader, StreamTooLarge, first_chunk
+from vidar_gateway.errors import ApiError, not_found
+
+LOCK_REFRESH = timedelta(seconds=10)
+LOCK_STALE = timedelta(seconds=60)
+_BUSY_VALUES = [status.value for status in BUSY]
+
+
+def _is_free(now: datetime) -> dict:
+    """Not being processed, and no live upload."""
+    return {
+        "health_status.status": {"$nin": _BUSY_VALUES},
+        "$or": [{"upload": None}, {"upload.refreshed_at": {"$lt": now - LOCK_STALE}}],
+    }
+
+
+class Sources:
+    def __init__(
+        self, client: AsyncMongoClient, db: AsyncDatabase, objects: ObjectStore, outbox: Outbox, limit: int
+    ) -> None:
+        self._client = client
+        self._videos = db[archive.VIDEOS]
+        self._objects = objects
+        self._outbox = outbox
+        self.limit = limit
+
+    async def upload(self, video_id: int, body: AsyncIterator[bytes], content_type: str) -> dict:
+        upload_id = uuid4().hex
+        await self._lock(video_id, upload_id)
+        try:
+            async with self._refreshing(video_id, upload_id):
+                key = archive.new_source_key(video_id)
+                reader = await self._store(key, body, content_type)
+            committed = await self._commit(video_id, upload_id, key, reader, content_type)
+            if committed is None:
+                await self._objects.remove(key)
+                raise ApiError(409, f"video {video_id}: another upload took over; try again")
+            return committed
+        finally:
+            await self._videos.update_one({"_id": video_id, "upload.id": upload_id}, {"$set": {"upload": None}})
+
+    async def delete(self, video_id: int) -> None:
+        async def remove(session: AsyncClientSession) -> dict | None:
+            doc = await self._videos.find_one_and_update(
+                {"_id": video_id, **_is_free(datetime.now(UTC))},
+                {"$set": {"source": None, "file_size": 0}},
+                session=session,
+            )
+            if doc is None or doc.get("source") is None:
+                return None
+            event = VideoFileDeleted(video_id=video_id, object_key=doc["source"]["key"])
+            return await self._outbox.stage(Envelope(type=subjects.VIDEO_FILE_DELETED, payload=event), session)
+
+        entry = await in_transaction(self._client, remove)
+        if entry is not None:
+            await self._outbox.deliver(entry)
+            return
+        await self._explain_refusal(video_id)
+
+    async def _lock(self, video_id: int, upload_id: str) -> None:
+        now = datetime.now(UTC)
+        locked = await self._videos.update_one(
+            {"_id": video_id, **_is_free(now)}, {"$set": {"upload": {"id": upload_id, "refreshed_at": now}}}
+        )
+        if locked.matched_count == 0:
+            await self._explain_refusal(video_id)
+
+    async def _explain_refusal(self, video_id: int) -> None:
+        """Raise why the archive's source cannot change now (or nothing if it can)."""
+        doc = await self._videos.find_one({"_id": video_id}, projection={"health_status.status": 1, "upload": 1})
+        if doc is None:
+            raise not_found("video", video_id)
+        if doc["health_status"]["status"] in _BUSY_VALUES:
+            raise ApiError(409, f"video {video_id} is being processed; stop it first")
+        if doc.get("upload") is not None:
+            raise ApiError(409, f"video {video_id} is receiving another upload")
+
+    @contextlib.asynccontextmanager
+    async def _refreshing(self, video_id: int, upload_id: str) -> AsyncIterator[None]:
+        async def refresh() -> None:
+            while True:
+                await asyncio.sleep(LOCK_REFRESH.total_seconds())
+                await self._videos.update_one(
+                    {"_id": video_id, "upload.id": upload_id}, {"$set": {"upload.refreshed_at": datetime.now(UTC)}}
+                )
+
+        task = asyncio.create_task(refresh())
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    async def _store(self, key: str, body: AsyncIterator[bytes], content_type: str) -> AsyncStreamReader:
+        first = await first_chunk(body)
+        if not first:
+            raise ApiError(400, "the request body is empty: send the video file", param="source_file")
+        reader = AsyncStreamReader(first, body, asyncio.get_running_loop(), self.limit)
+        try:
+            await asyncio.to_thread(self._objects.put_stream, key, reader, content_type)
+        except StreamTooLarge as error:
+            raise ApiError(413, str(error), param="source_file") from None
+        return reader
+
+    async def _commit(
+        self, video_id: int, upload_id: str, key: str, reader: AsyncStreamReader, content_type: str
+    ) -> dict | None:
+        source = {
+            "key": key,
+            "size": reader.size,
+            "content_type": content_type,
+            "sha256": reader.sha256,
+            "uploaded_at": datetime.now(UTC),
+        }
+
+        async def point_at_new_source(session: AsyncClientSession) -> dict | None:
+            before = await self._videos.find_one_and_update(
+                {"_id": video_id, "upload.id": upload_id},
+                {"$set": {"source": source, "file_size": reader.size, "upload": None, "error": None}},
+                session=session,
+            )
+            if before is None:
+                return None
+            replaced = (before.get("source") or {}).get("key")
+            event = VideoUploaded(
+                video_id=video_id,
+                object_key=key,
+                size=reader.size,
+                content_type=content_type,
+                sha256=reader.sha256,
+                replaced_key=replaced,
+            )
+            return await self._outbox.stage(Envelope(type=subjects.VIDEO_UPLOADED, payload=event), session)
+
+        entry = await in_transaction(self._client, point_at_new_source)
+        if entry is None:
+            return None
+        await self._outbox.deliver(entry)
+        return await self._videos.find_one({"_id": video_id})

@@ -1,0 +1,1 @@
+"""vidar storage: source files and what is derived from them."""

@@ -1,0 +1,81 @@
+"""The storage service's FastStream application: bus subscriptions wired to `Storage`."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from faststream.asgi import AsgiFastStream
+from faststream.nats import NatsBroker
+from faststream.nats.annotations import NatsMessage
+
+from vidar import mongo, subjects
+from vidar.bus import EVENTS_STREAM, durable_subscriber, keeping_alive, make_broker
+from vidar.models.events import (
+    Envelope,
+    ScreenshotReply,
+    ScreenshotRequest,
+    VideoChanged,
+    VideoDeleted,
+    VideoFileDeleted,
+    VideoProbed,
+    VideoUploaded,
+)
+from vidar.objectstore import ObjectStore
+from vidar.outbox import Outbox
+from vidar.probes import health_routes
+from vidar.startup import until_servers_answer
+from vidar_storage.service import Storage
+from vidar_storage.settings import StorageSettings
+
+
+def subscribe(broker: NatsBroker, storage: Storage) -> None:
+    @durable_subscriber(broker, subjects.VIDEO_UPLOADED, durable="storage-uploaded", title="probe the new source")
+    async def source_uploaded(event: Envelope[VideoUploaded], message: NatsMessage) -> None:
+        async with keeping_alive(message):
+            await storage.source_uploaded(event.payload)
+
+    @durable_subscriber(broker, subjects.VIDEO_FILE_DELETED, durable="storage-file-deleted", title="remove the source")
+    async def source_file_deleted(event: Envelope[VideoFileDeleted]) -> None:
+        await storage.source_file_deleted(event.payload)
+
+    @durable_subscriber(broker, subjects.VIDEO_DELETED, durable="storage-deleted", title="remove the archive's files")
+    async def archive_deleted(event: Envelope[VideoDeleted]) -> None:
+        await storage.archive_deleted(event.payload)
+
+    for subject in (subjects.VIDEO_CREATED, subjects.VIDEO_UPDATED):
+        durable = f"storage-{subject.replace('.', '-')}"
+
+        @durable_subscriber(broker, subject, durable=durable, title="fetch a url source")
+        async def archive_changed(event: Envelope[VideoChanged], message: NatsMessage) -> None:
+            async with keeping_alive(message):
+                await storage.archive_changed(event.payload.video.id)
+
+    @broker.subscriber(subjects.SCREENSHOT_REQUEST, queue="storage", title="draw a screenshot")
+    async def redraw_screenshot(request: ScreenshotRequest) -> ScreenshotReply:
+        return await storage.redraw_screenshot(request)
+
+    broker.publisher(
+        subjects.VIDEO_PROBED, stream=EVENTS_STREAM, schema=Envelope[VideoProbed], title=subjects.VIDEO_PROBED
+    )
+
+
+def create_app(settings: StorageSettings | None = None) -> AsgiFastStream:
+    settings = settings or StorageSettings()
+    broker = make_broker(settings, name="storage")
+    client = mongo.connect(settings)
+    db = client[settings.mongo_db]
+    objects = ObjectStore(settings)
+    outbox = Outbox(db, broker, EVENTS_STREAM)
+    subscribe(broker, Storage(settings, client, db, objects, outbox))
+
+    @contextlib.asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        await until_servers_answer(objects.ensure_bucket)()
+        relay = asyncio.create_task(outbox.relay_forever())
+        try:
+            yield
+        finally:
+            relay.cancel()
+            await client.close()
+
+    return AsgiFastStream(broker, lifespan=lifespan, asgi_routes=health_routes(broker))

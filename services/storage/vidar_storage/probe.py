@@ -1,0 +1,96 @@
+"""What a source file is (PyAV), and a frame of it as a JPEG screenshot."""
+
+import io
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import av
+from av.container import InputContainer
+
+# Where the default screenshot is taken: a tenth into the video, past black lead-ins.
+SCREENSHOT_AT = 0.1
+
+
+class NotAVideo(Exception):
+    """The file cannot be processed; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    source_len: float
+    frame_width: int
+    frame_height: int
+    fps: float
+    codec: str
+    frame_count: int
+
+
+def probe(file: BinaryIO) -> Probe:
+    with _open(file) as container:
+        stream = _video_stream(container)
+        fps = float(stream.average_rate or stream.guessed_rate or 0)
+        duration = _duration(container)
+        _first_frame(container)
+        return Probe(
+            source_len=duration,
+            frame_width=stream.codec_context.width,
+            frame_height=stream.codec_context.height,
+            fps=fps,
+            codec=stream.codec_context.name,
+            frame_count=stream.frames or round(duration * fps),
+        )
+
+
+def screenshot(file: BinaryIO, timestamp: float | None, jpeg_quality: int) -> bytes:
+    """A JPEG of the frame at `timestamp` seconds (default: a tenth into the video)."""
+    with _open(file) as container:
+        stream = _video_stream(container)
+        at = SCREENSHOT_AT * _duration(container) if timestamp is None else timestamp
+        frame = _frame_at(container, stream, at)
+        image = io.BytesIO()
+        frame.to_image().save(image, format="JPEG", quality=jpeg_quality)
+        return image.getvalue()
+
+
+def _open(file: BinaryIO) -> InputContainer:
+    try:
+        return av.open(file, mode="r")
+    except av.error.FFmpegError as error:
+        raise NotAVideo("The file is not a readable video: it is corrupt, truncated or not a video at all.") from error
+
+
+def _video_stream(container: InputContainer) -> av.VideoStream:
+    if not container.streams.video:
+        raise NotAVideo("The file has no video stream (is it audio only?).")
+    stream = container.streams.video[0]
+    if not stream.codec_context.width:
+        raise NotAVideo(f"The video stream ({stream.codec_context.name}) has no frame size: it cannot be decoded.")
+    return stream
+
+
+def _duration(container: InputContainer) -> float:
+    stream = container.streams.video[0]
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / av.time_base
+    raise NotAVideo("The video does not say how long it is: it is probably truncated.")
+
+
+def _first_frame(container: InputContainer) -> av.VideoFrame:
+    return _frame_at(container, container.streams.video[0], 0.0)
+
+
+def _frame_at(container: InputContainer, stream: av.VideoStream, at: float) -> av.VideoFrame:
+    if at > 0 and stream.time_base:
+        container.seek(int(at / stream.time_base), stream=stream, backward=True, any_frame=False)
+    frame = None
+    try:
+        for frame in container.decode(stream):
+            if frame.time is None or frame.time >= at:
+                return frame
+    except av.error.FFmpegError as error:
+        raise NotAVideo(f"The video is corrupt: decoding failed ({error.strerror}).") from error
+    if frame is None:
+        raise NotAVideo("The video is corrupt or truncated: no frame could be decoded.")
+    return frame
