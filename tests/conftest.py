@@ -1,13 +1,14 @@
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from minio import Minio
 from pymongo import MongoClient
 from pymongo.database import Database
 
 from tests.stack import Gateway, gateway, servers, service
-from vidar.devstack.servers import HOST, Ports
+from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY, Ports
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +62,16 @@ def camera_group(api: httpx.Client) -> int:
     response = api.post("/camera-groups/", json={"name": "test group"})
     assert response.status_code == 201, response.text
     return response.json()["id"]
+
+
+@pytest.fixture(scope="session")
+def object_keys(stack: Ports) -> Callable[[str], list[str]]:
+    """Lists the keys under a prefix in the bucket, straight from S3."""
+    client = Minio(endpoint=f"{HOST}:{stack.s3}", access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY, secure=False)
+
+    def keys(prefix: str) -> list[str]:
+        return sorted(
+            item.object_name for item in client.list_objects(bucket_name="vidar", prefix=prefix, recursive=True)
+        )
+
+    return keys

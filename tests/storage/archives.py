@@ -1,0 +1,35 @@
+"""Helpers shared by the storage tests: archives with uploaded sources, and waiting for probes."""
+
+from pathlib import Path
+
+import httpx
+
+from tests.polling import eventually
+
+TYPES = {".avi": "video/x-msvideo", ".mp4": "video/mp4"}
+
+
+def new_archive(api: httpx.Client, **fields) -> int:
+    response = api.post("/videos/", json={"camera_group": 1, "name": "storage test", **fields})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def upload(api: httpx.Client, video_id: int, content: bytes, content_type: str = "video/mp4") -> httpx.Response:
+    return api.put(f"/videos/{video_id}/upload/source_file/", content=content, headers={"Content-Type": content_type})
+
+
+def upload_file(api: httpx.Client, video_id: int, path: Path) -> dict:
+    response = upload(api, video_id, path.read_bytes(), TYPES[path.suffix])
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def probed(api: httpx.Client, video_id: int) -> dict:
+    """The archive once the storage service has probed its current source (or found it unusable)."""
+
+    def done() -> dict | None:
+        video = api.get(f"/videos/{video_id}/").json()
+        return video if video["source_len"] is not None or video["error"] else None
+
+    return eventually(done, what=f"video {video_id} to be probed")
