@@ -43,11 +43,11 @@ class Allowlist:
 
 def _why_not_public(address: IpAddress) -> str | None:
     for kind, flagged in (
+        ("an unspecified", address.is_unspecified),
         ("a loopback", address.is_loopback),
         ("a link-local (cloud metadata)", address.is_link_local),
         ("a private", address.is_private),
         ("a multicast", address.is_multicast),
-        ("an unspecified", address.is_unspecified),
         ("a reserved", address.is_reserved or not address.is_global),
     ):
         if flagged:
@@ -69,9 +69,9 @@ async def check(url: str, allowlist: Allowlist) -> None:
         address = ipaddress.ip_address(sockaddr[0])
         reason = _why_not_public(address)
         if reason and not allowlist.permits(parts.hostname, address):
+            named = f"{address} is" if parts.hostname == str(address) else f"{parts.hostname} is {address},"
             raise UrlRefused(
-                f"Refused to fetch {url}: {parts.hostname} is {address}, {reason} address "
-                "(add it to VIDAR_URL_ALLOWLIST to allow it)."
+                f"Refused to fetch {url}: {named} {reason} address (add it to VIDAR_URL_ALLOWLIST to allow it)."
             )
 
 
