@@ -3,12 +3,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from minio import Minio
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from tests.stack import Gateway, gateway, servers, service
-from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY, Ports
+from tests.stack import Gateway, ServiceProcess, bucket_keys, gateway, servers, service
+from vidar.devstack.servers import HOST, Ports
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +19,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ports]:
 # Low enough that a test can pass it, high enough for every test video.
 MAX_SOURCE_BYTES = 20_000_000
 VIDEOS = Path(__file__).parents[1] / ".cache" / "videos"
+STORAGE_SETTINGS = {"url_allowlist": '["127.0.0.1"]', "url_timeout": "2", "max_source_bytes": str(MAX_SOURCE_BYTES)}
 
 
 @pytest.fixture(scope="session")
@@ -30,11 +30,10 @@ def gw(stack: Ports, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gatew
 
 
 @pytest.fixture(scope="session")
-def storage(stack: Ports, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def storage(stack: Ports, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     """The storage service; URL sources may reach 127.0.0.1 (the tests' own HTTP servers)."""
-    settings = {"url_allowlist": '["127.0.0.1"]', "url_timeout": "2", "max_source_bytes": str(MAX_SOURCE_BYTES)}
-    with service("vidar-storage", stack, tmp_path_factory.mktemp("storage"), **settings) as (url, _):
-        yield url
+    with service("vidar-storage", stack, tmp_path_factory.mktemp("storage"), **STORAGE_SETTINGS) as process:
+        yield process
 
 
 @pytest.fixture(scope="session")
@@ -67,11 +66,4 @@ def camera_group(api: httpx.Client) -> int:
 @pytest.fixture(scope="session")
 def object_keys(stack: Ports) -> Callable[[str], list[str]]:
     """Lists the keys under a prefix in the bucket, straight from S3."""
-    client = Minio(endpoint=f"{HOST}:{stack.s3}", access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY, secure=False)
-
-    def keys(prefix: str) -> list[str]:
-        return sorted(
-            item.object_name for item in client.list_objects(bucket_name="vidar", prefix=prefix, recursive=True)
-        )
-
-    return keys
+    return bucket_keys(stack)

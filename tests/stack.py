@@ -2,16 +2,18 @@
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from minio import Minio
 
-from vidar.devstack.servers import HOST, Ports, Server, free_port
+from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY, Ports, Server, free_port
 from vidar.devstack.stack import ServerProcesses, embedded_servers, running, service_env
 
 
@@ -56,28 +58,44 @@ def servers(data_dir: Path) -> Iterator[Ports]:
         yield stack.ports
 
 
+class ServiceProcess:
+    """A vidar service (`program serve`) on a free port, which a test may kill and start again."""
+
+    def __init__(self, program: str, ports: Ports, log_dir: Path, **settings: str) -> None:
+        port = free_port()
+        self.url = f"http://{HOST}:{port}"
+        self.env = service_env(ports, host=HOST, port=str(port), **settings)
+        self._command = [str(Path(sys.executable).parent / program), "serve"]
+        self._log = log_dir / f"{program}-{port}.log"
+        self._process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = self._log.open("ab")
+        self._process = subprocess.Popen(self._command, env={**os.environ, **self.env}, stdout=log, stderr=log)
+        _wait_ready(self.url, self._process)
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        if self._process is not None:
+            self._process.send_signal(sig)
+            self._process.wait(timeout=15)
+            self._process = None
+
+
 @contextlib.contextmanager
-def service(program: str, ports: Ports, log_dir: Path, **settings: str) -> Iterator[tuple[str, dict[str, str]]]:
-    """Run `program serve` (a vidar service) on a free port; yields its URL and environment."""
-    port = free_port()
-    env = service_env(ports, host=HOST, port=str(port), **settings)
-    log = (log_dir / f"{program}-{port}.log").open("ab")
-    command = [str(Path(sys.executable).parent / program), "serve"]
-    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://{HOST}:{port}"
+def service(program: str, ports: Ports, log_dir: Path, **settings: str) -> Iterator[ServiceProcess]:
+    process = ServiceProcess(program, ports, log_dir, **settings)
+    process.start()
     try:
-        _wait_ready(url, process)
-        yield url, env
+        yield process
     finally:
-        process.terminate()
-        process.wait(timeout=15)
+        process.stop()
 
 
 @contextlib.contextmanager
 def gateway(ports: Ports, log_dir: Path, **settings: str) -> Iterator[Gateway]:
     token = "test-admin-token"
-    with service("vidar-gateway", ports, log_dir, admin_token=token, **settings) as (url, env):
-        yield Gateway(url=url, admin_token=token, ports=ports, env=env)
+    with service("vidar-gateway", ports, log_dir, admin_token=token, **settings) as process:
+        yield Gateway(url=process.url, admin_token=token, ports=ports, env=process.env)
 
 
 def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
@@ -90,3 +108,14 @@ def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 90) -> Non
                 return
         time.sleep(0.2)
     raise TimeoutError(f"service at {url} not ready after {timeout} s")
+
+
+def bucket_keys(ports: Ports) -> Callable[[str], list[str]]:
+    """Lists the keys under a prefix in the stack's bucket, straight from S3."""
+    client = Minio(endpoint=f"{HOST}:{ports.s3}", access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY, secure=False)
+
+    def keys(prefix: str) -> list[str]:
+        found = client.list_objects(bucket_name="vidar", prefix=prefix, recursive=True)
+        return sorted(item.object_name for item in found)
+
+    return keys

@@ -1,0 +1,104 @@
+"""The storage service dies or sees an event twice: nothing is lost and nothing happens twice."""
+
+import asyncio
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from tests.conftest import STORAGE_SETTINGS
+from tests.polling import eventually
+from tests.stack import Gateway, ServiceProcess, bucket_keys, controllable_servers, gateway, service
+from tests.storage.archives import new_archive, probed, upload_file
+from vidar.devstack.servers import HOST
+from vidar.models.events import Envelope, VideoUploaded
+
+Keys = Callable[[str], list[str]]
+
+
+@pytest.fixture(scope="module")
+def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, ServiceProcess, Database, Keys]]:
+    """A stack of this module alone, since it kills its storage service."""
+    data_dir = tmp_path_factory.mktemp("redelivery")
+    with (
+        controllable_servers(data_dir) as servers,
+        gateway(servers.ports, data_dir, outbox_relay_interval="0.5") as gw,
+        service("vidar-storage", servers.ports, data_dir, **STORAGE_SETTINGS) as storage,
+        MongoClient(HOST, servers.ports.mongo, tz_aware=True) as mongo,
+    ):
+        yield gw, storage, mongo["vidar"], bucket_keys(servers.ports)
+
+
+def republish(gw: Gateway, event: Envelope) -> None:
+    async def send() -> None:
+        connection = await nats.connect(gw.env["VIDAR_NATS_URL"])
+        await connection.jetstream().publish(
+            event.type, event.model_dump_json().encode(), headers={"Nats-Msg-Id": event.event_id}
+        )
+        await connection.close()
+
+    asyncio.run(send())
+
+
+def uploaded_event(db: Database, video_id: int) -> Envelope[VideoUploaded]:
+    source = db.videos.find_one({"_id": video_id})["source"]
+    payload = VideoUploaded(
+        video_id=video_id,
+        object_key=source["key"],
+        size=source["size"],
+        content_type=source["content_type"],
+        sha256=source["sha256"],
+    )
+    return Envelope(type="video.uploaded", payload=payload)
+
+
+def test_events_wait_for_a_killed_storage_service(own_stack, videos: Path) -> None:
+    gw, storage, _, _ = own_stack
+    storage.stop(signal.SIGKILL)
+    try:
+        with gw.client() as api:
+            video_id = new_archive(api)
+            upload_file(api, video_id, videos / "carphone_pristine.mp4")
+            assert api.get(f"/videos/{video_id}/").json()["source_len"] is None
+    finally:
+        storage.start()
+    with gw.client() as api:
+        assert probed(api, video_id)["frame_width"] == 176
+
+
+def storage_caught_up(gw: Gateway) -> bool:
+    """Whether the storage service has acknowledged every video.uploaded event."""
+
+    async def pending() -> int:
+        connection = await nats.connect(gw.env["VIDAR_NATS_URL"])
+        info = await connection.jetstream().consumer_info("VIDAR_EVENTS", "storage-uploaded")
+        await connection.close()
+        return info.num_pending + info.num_ack_pending
+
+    return asyncio.run(pending()) == 0
+
+
+def test_a_redelivered_upload_event_changes_nothing(own_stack, videos: Path) -> None:
+    gw, _, db, keys = own_stack
+    fields = ("frame_width", "source_len", "file_size", "error")
+    with gw.client() as api:
+        video_id = new_archive(api)
+        upload_file(api, video_id, videos / "carphone_pristine.mp4")
+        probed(api, video_id)
+        stale = uploaded_event(db, video_id)
+        upload_file(api, video_id, videos / "vtest.avi")
+        current = eventually(lambda: (v := api.get(f"/videos/{video_id}/").json())["frame_width"] == 768 and v)
+        eventually(lambda: storage_caught_up(gw), what="storage to catch up")
+
+        republish(gw, stale)  # an old upload's event, after a newer upload
+        republish(gw, uploaded_event(db, video_id))  # the current upload's event, again
+        eventually(lambda: storage_caught_up(gw), what="storage to handle the copies")
+
+        after = api.get(f"/videos/{video_id}/").json()
+        assert {key: after[key] for key in fields} == {key: current[key] for key in fields}
+        assert keys(f"videos/{video_id}/source/") == [db.videos.find_one({"_id": video_id})["source"]["key"]]
+        assert api.get(f"/videos/{video_id}/screenshot/").status_code == 200
