@@ -23,6 +23,7 @@ class Gateway:
     admin_token: str
     ports: Ports
     env: dict[str, str]
+    pid: int
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Token {token or self.admin_token}"}
@@ -74,6 +75,11 @@ class ServiceProcess:
         self._process = subprocess.Popen(self._command, env={**os.environ, **self.env}, stdout=log, stderr=log)
         _wait_ready(self.url, self._process)
 
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "not running"
+        return self._process.pid
+
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
         if self._process is not None:
             self._process.send_signal(sig)
@@ -95,7 +101,7 @@ def service(program: str, ports: Ports, log_dir: Path, **settings: str) -> Itera
 def gateway(ports: Ports, log_dir: Path, **settings: str) -> Iterator[Gateway]:
     token = "test-admin-token"
     with service("vidar-gateway", ports, log_dir, admin_token=token, **settings) as process:
-        yield Gateway(url=process.url, admin_token=token, ports=ports, env=process.env)
+        yield Gateway(url=process.url, admin_token=token, ports=ports, env=process.env, pid=process.pid)
 
 
 def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
