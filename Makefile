@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 VIDEOS := .cache/videos/.complete
-PACKAGES := libs/vidar services/gateway services/storage
+PACKAGES := libs/vidar services/gateway services/storage services/scheduler services/detector
 
 .PHONY: install run test lint bench clean
 

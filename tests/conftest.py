@@ -67,3 +67,22 @@ def camera_group(api: httpx.Client) -> int:
 def object_keys(stack: Ports) -> Callable[[str], list[str]]:
     """Lists the keys under a prefix in the bucket, straight from S3."""
     return bucket_keys(stack)
+
+
+# Short enough that the crash tests finish quickly.
+HEARTBEAT_TIMEOUT = "3"
+
+
+@pytest.fixture(scope="session")
+def scheduler(stack: Ports, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    log_dir = tmp_path_factory.mktemp("scheduler")
+    settings = {"heartbeat_timeout": HEARTBEAT_TIMEOUT, "max_in_flight": "1", "tick": "0.2"}
+    with service("vidar-scheduler", stack, log_dir, **settings) as process:
+        yield process
+
+
+@pytest.fixture(scope="session")
+def detector(stack: Ports, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    log_dir = tmp_path_factory.mktemp("detector")
+    with service("vidar-detector", stack, log_dir, heartbeat_timeout=HEARTBEAT_TIMEOUT) as process:
+        yield process

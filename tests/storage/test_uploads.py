@@ -17,6 +17,7 @@ from pymongo.database import Database
 
 from tests.conftest import MAX_SOURCE_BYTES
 from tests.polling import eventually
+from vidar.health import STATUS_DISPLAY, ProcessingStatus
 from tests.storage.archives import new_archive, probed, upload, upload_file
 
 pytestmark = pytest.mark.usefixtures("storage")
@@ -87,7 +88,8 @@ def test_a_file_that_is_not_a_playable_video_is_explained(
     recovered = eventually(lambda: (v := api.get(f"/videos/{video_id}/").json())["source_len"] and v)
     assert recovered["error"] is None
     assert recovered["source_len"] == pytest.approx(4.004)
-    assert recovered["health_status"]["code_desc"] == "Videomanager job is missing. Wait for synchronization."
+    status = recovered["health_status"]["status"]
+    assert recovered["health_status"]["code_desc"] == STATUS_DISPLAY[ProcessingStatus(status)][1]
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "image/jpeg", "application/json", None])

@@ -38,7 +38,7 @@ def run_once(data_dir: Path, work) -> str:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
     assert "SIGINT received" in output
-    for name in ("nats", "mongo", "s3", "gateway", "storage"):
+    for name in ("nats", "mongo", "s3", "gateway", "storage", "scheduler", "detector"):
         assert re.search(rf"{name}\s+stopped", output), f"{name} did not stop:\n{output}"
     return output
 

@@ -7,19 +7,31 @@ from datetime import timedelta
 from typing import Any
 
 from faststream import AckPolicy
-from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub, RetentionPolicy
 from faststream.nats.message import NatsMessage
 
+from vidar import subjects
 from vidar.settings import VidarSettings
 
 # Archive lifecycle and detections, for vidar's services and outside consumers alike.
 # The duplicate window is how long a re-published event (same Nats-Msg-Id) is dropped.
 EVENTS_STREAM = JStream(
     "VIDAR_EVENTS",
-    subjects=["video.>", "detection.>"],
+    subjects=["video.>", "detection.>", *subjects.JOB_REPORTS],
     duplicate_window=timedelta(minutes=10).total_seconds(),
     max_age=timedelta(days=7).total_seconds(),
 )
+# Jobs for the detectors: a work queue, so each job is removed once a detector acknowledges it.
+JOBS_STREAM = JStream(
+    "VIDAR_JOBS",
+    subjects=[subjects.JOB_DISPATCH],
+    retention=RetentionPolicy.WORK_QUEUE,
+    duplicate_window=timedelta(minutes=10).total_seconds(),
+)
+
+
+def stream_of(subject: str) -> JStream:
+    return JOBS_STREAM if subject == subjects.JOB_DISPATCH else EVENTS_STREAM
 
 
 # A handler that keeps failing gives up after this many deliveries (a poison message must not
@@ -43,27 +55,37 @@ def is_connected(broker: NatsBroker) -> bool:
     return bool(broker.config.connection_state) and broker.config.connection_state.connection.is_connected
 
 
-def durable_subscriber(broker: NatsBroker, subject: str, *, durable: str, title: str) -> Callable[[Any], Any]:
+def durable_subscriber(
+    broker: NatsBroker,
+    subject: str,
+    *,
+    durable: str,
+    title: str,
+    stream: JStream = EVENTS_STREAM,
+    ack_wait: timedelta = ACK_WAIT,
+    max_deliver: int = MAX_DELIVER,
+) -> Callable[[Any], Any]:
     """A JetStream pull consumer shared by every replica of a service: each event is handled
-    once per service, acknowledged after the handler returns, redelivered if it raises."""
+    once per service, acknowledged after the handler returns, redelivered if it raises or if
+    the handler goes silent for `ack_wait`."""
     return broker.subscriber(
         subject,
-        stream=EVENTS_STREAM,
+        stream=stream,
         durable=durable,
         pull_sub=PullSub(batch_size=1, timeout=5),
-        config=ConsumerConfig(max_deliver=MAX_DELIVER, ack_wait=ACK_WAIT.total_seconds()),
+        config=ConsumerConfig(max_deliver=max_deliver, ack_wait=ack_wait.total_seconds()),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title=title,
     )
 
 
 @contextlib.asynccontextmanager
-async def keeping_alive(message: NatsMessage) -> AsyncIterator[None]:
+async def keeping_alive(message: NatsMessage, ack_wait: timedelta = ACK_WAIT) -> AsyncIterator[None]:
     """Tell JetStream a long handler is still at work, so it does not redeliver meanwhile."""
 
     async def beat() -> None:
         while True:
-            await asyncio.sleep(ACK_WAIT.total_seconds() / 4)
+            await asyncio.sleep(ack_wait.total_seconds() / 4)
             await message.in_progress()
 
     task = asyncio.create_task(beat())

@@ -7,12 +7,12 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
-from faststream.nats import JStream, NatsBroker
+from faststream.nats import NatsBroker
 from pydantic import BaseModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from vidar.bus import is_connected
+from vidar.bus import is_connected, stream_of
 from vidar.models.events import Envelope
 
 OUTBOX = "outbox"
@@ -20,10 +20,9 @@ log = logging.getLogger(__name__)
 
 
 class Outbox:
-    def __init__(self, db: AsyncDatabase, broker: NatsBroker, stream: JStream) -> None:
+    def __init__(self, db: AsyncDatabase, broker: NatsBroker) -> None:
         self._entries = db[OUTBOX]
         self._broker = broker
-        self._stream = stream
 
     async def stage(self, event: Envelope[BaseModel], session: AsyncClientSession) -> dict:
         """Record `event` inside the caller's transaction; returns the entry for `deliver`."""
@@ -66,7 +65,7 @@ class Outbox:
                 entry["body"].encode(),
                 entry["subject"],
                 headers={"Nats-Msg-Id": entry["_id"], "content-type": "application/json"},
-                stream=self._stream.name,
+                stream=stream_of(entry["subject"]).name,
                 timeout=5,
             )
         except Exception:

@@ -9,3 +9,22 @@ VIDEO_PROBED = "video.probed"
 
 # Core NATS request-reply (not in a stream): the gateway asks, one storage replica answers.
 SCREENSHOT_REQUEST = "storage.screenshot"
+
+VIDEO_PROCESS_REQUESTED = "video.process.requested"
+VIDEO_STOP_REQUESTED = "video.stop.requested"
+# One per status change, for outside consumers: video.processing.queued, ....inprogress, ...
+VIDEO_PROCESSING = "video.processing.{status}"
+
+# Work for the detectors: a work-queue stream, each job taken by one detector.
+JOB_DISPATCH = "job.dispatch"
+# What a detector reports about the job it runs.
+JOB_STARTED = "job.started"
+JOB_PROGRESS = "job.progress"
+JOB_FINISHED = "job.finished"
+JOB_FAILED = "job.failed"
+JOB_STOPPED = "job.stopped"
+JOB_REPORTS = (JOB_STARTED, JOB_PROGRESS, JOB_FINISHED, JOB_FAILED, JOB_STOPPED)
+
+
+def video_processing(status: str) -> str:
+    return VIDEO_PROCESSING.format(status=status.lower())

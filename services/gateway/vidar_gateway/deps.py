@@ -8,6 +8,7 @@ from vidar_gateway.auth import Role
 from vidar_gateway.camera_groups.store import CameraGroupStore
 from vidar_gateway.errors import ApiError
 from vidar_gateway.runtime import Runtime
+from vidar_gateway.videos.processing import ProcessingRequests
 from vidar_gateway.videos.sources import Sources
 from vidar_gateway.videos.store import VideoStore
 
@@ -46,6 +47,10 @@ def _sources(request: Request) -> Sources:
     return _runtime(request).sources
 
 
+def _processing(request: Request) -> ProcessingRequests:
+    return _runtime(request).processing
+
+
 def _camera_groups(request: Request) -> CameraGroupStore:
     return _runtime(request).camera_groups
 
@@ -54,6 +59,7 @@ RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 Caller = Annotated[Role, Depends(_caller)]
 VideosRepo = Annotated[VideoStore, Depends(_videos)]
 SourcesRepo = Annotated[Sources, Depends(_sources)]
+Processing = Annotated[ProcessingRequests, Depends(_processing)]
 CameraGroupsRepo = Annotated[CameraGroupStore, Depends(_camera_groups)]
 authenticated = Depends(_caller)
 json_body = Depends(_require_json)

@@ -11,12 +11,14 @@ from pymongo import AsyncMongoClient
 from vidar import mongo, subjects
 from vidar.bus import EVENTS_STREAM, make_broker
 from vidar.models.events import Envelope, VideoChanged, VideoDeleted, VideoFileDeleted, VideoUploaded
+from vidar.models.jobs import ProcessRequested, StopRequested
 from vidar.objectstore import ObjectStore
 from vidar.outbox import Outbox
 from vidar.startup import until_servers_answer
 from vidar_gateway.auth import Role, TokenStore
 from vidar_gateway.camera_groups.store import CameraGroupStore
 from vidar_gateway.settings import GatewaySettings
+from vidar_gateway.videos.processing import ProcessingRequests
 from vidar_gateway.videos.sources import Sources
 from vidar_gateway.videos.store import VideoStore
 
@@ -29,6 +31,8 @@ def declare_publishers(broker: NatsBroker) -> None:
         (subjects.VIDEO_DELETED, VideoDeleted),
         (subjects.VIDEO_UPLOADED, VideoUploaded),
         (subjects.VIDEO_FILE_DELETED, VideoFileDeleted),
+        (subjects.VIDEO_PROCESS_REQUESTED, ProcessRequested),
+        (subjects.VIDEO_STOP_REQUESTED, StopRequested),
     ):
         broker.publisher(subject, stream=EVENTS_STREAM, schema=Envelope[payload], title=subject)
 
@@ -42,6 +46,7 @@ class Runtime:
     outbox: Outbox
     videos: VideoStore
     sources: Sources
+    processing: ProcessingRequests
     camera_groups: CameraGroupStore
     tokens: TokenStore
 
@@ -52,16 +57,18 @@ async def running(settings: GatewaySettings) -> AsyncIterator[Runtime]:
     db = client[settings.mongo_db]
     broker = make_broker(settings, name="gateway")
     declare_publishers(broker)
-    outbox = Outbox(db, broker, EVENTS_STREAM)
+    outbox = Outbox(db, broker)
     objects = ObjectStore(settings)
+    videos = VideoStore(client, db, outbox, settings.default_stream_settings)
     runtime = Runtime(
         settings=settings,
         mongo=client,
         broker=broker,
         objects=objects,
         outbox=outbox,
-        videos=VideoStore(client, db, outbox, settings.default_stream_settings),
+        videos=videos,
         sources=Sources(client, db, objects, outbox, settings.max_source_bytes),
+        processing=ProcessingRequests(client, videos, outbox),
         camera_groups=CameraGroupStore(db),
         tokens=TokenStore(db),
     )

@@ -65,7 +65,7 @@ def create_app(settings: StorageSettings | None = None) -> AsgiFastStream:
     client = mongo.connect(settings)
     db = client[settings.mongo_db]
     objects = ObjectStore(settings)
-    outbox = Outbox(db, broker, EVENTS_STREAM)
+    outbox = Outbox(db, broker)
     subscribe(broker, Storage(settings, client, db, objects, outbox))
 
     @contextlib.asynccontextmanager

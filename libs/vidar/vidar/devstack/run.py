@@ -23,7 +23,12 @@ from vidar.devstack.stack import embedded_servers, service_env
 DATA_DIR = Path(".data")
 GATEWAY_PORT = 8000
 # The services that exist so far, each with the command that runs it.
-SERVICES = {"gateway": ["vidar-gateway", "serve"], "storage": ["vidar-storage", "serve"]}
+SERVICES = {
+    "gateway": ["vidar-gateway", "serve"],
+    "storage": ["vidar-storage", "serve"],
+    "scheduler": ["vidar-scheduler", "serve"],
+    "detector": ["vidar-detector", "serve"],
+}
 
 
 def admin_token(path: Path) -> str:

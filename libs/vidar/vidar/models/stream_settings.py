@@ -17,6 +17,41 @@ DetectorType = Literal["face", "body", "car"]
 DETECTOR_TYPES: tuple[DetectorType, ...] = ("face", "body", "car")
 
 
+# FFmpeg's generic demuxer options that `ffmpeg_params` may set, as "name=value".
+FFMPEG_OPTIONS = frozenset(
+    {
+        "analyzeduration",
+        "correct_ts_overflow",
+        "duration_probesize",
+        "err_detect",
+        "fflags",
+        "formatprobesize",
+        "fpsprobesize",
+        "max_probe_packets",
+        "max_streams",
+        "max_ts_probe",
+        "probesize",
+        "seek2any",
+        "skip_estimate_duration_from_pts",
+        "skip_initial_bytes",
+        "use_wallclock_as_timestamps",
+    }
+)
+
+
+def _ffmpeg_option(item: str) -> str:
+    name, equals, _ = item.partition("=")
+    if not equals:
+        raise ValueError(f"{item!r} is not name=value")
+    if name not in FFMPEG_OPTIONS:
+        raise ValueError(f"unknown demuxer option {name!r}; known: {', '.join(sorted(FFMPEG_OPTIONS))}")
+    return item
+
+
+def ffmpeg_options(params: list[str]) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in params)
+
+
 def _unsupported(reason: str) -> AfterValidator:
     def reject(value: Any) -> Any:
         if value:
@@ -79,7 +114,9 @@ class StreamSettings(_Strict):
     detectors: Detectors = Field(default_factory=Detectors)
     disable_drops: bool = True
     ffmpeg_format: str = ""
-    ffmpeg_params: list[str] = Field(default_factory=list)
+    ffmpeg_params: list[Annotated[str, AfterValidator(_ffmpeg_option)]] = Field(
+        default_factory=list, description="Demuxer options, each name=value, e.g. probesize=5000000."
+    )
     imotion_threshold: float = Field(0, ge=0)
     play_speed: float = Field(-1, description="<= 0: as fast as possible; otherwise a multiple of real time.")
     rot: Geometry = ""

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from vidar.models.video import Count, Video, VideoCreate, VideoPage, VideoPatch
-from vidar_gateway.deps import RuntimeDep, VideosRepo, authenticated, json_body
+from vidar_gateway.deps import Processing, RuntimeDep, VideosRepo, authenticated, json_body
 from vidar_gateway.errors import ERROR_RESPONSES
 from vidar_gateway.videos.filters import VideoFilters, VideoListQuery
 
@@ -69,3 +69,16 @@ async def patch_video(
 async def delete_video(video_id: VideoId, videos: VideosRepo) -> Response:
     await videos.delete(video_id)
     return Response(status_code=204)
+
+
+@router.post("/{video_id}/process/", summary="Start video archive processing")
+async def process_video(video_id: VideoId, processing: Processing, present: Present) -> Video:
+    """Queues a run (the scheduler takes it from there); asking again while queued or running
+    changes nothing. 409 when there is no usable source."""
+    return present(await processing.process(video_id))
+
+
+@router.post("/{video_id}/stop/", summary="Stop video archive processing")
+async def stop_video(video_id: VideoId, processing: Processing, present: Present) -> Video:
+    """Stops a running run within 2 s, or removes a queued one; an idle video is left as it is."""
+    return present(await processing.stop(video_id))

@@ -1,0 +1,125 @@
+"""Processing: the requests, the jobs the scheduler dispatches, what detectors report, and the
+status changes published for outside consumers."""
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from vidar.health import ProcessingStatus
+from vidar.models.stream_settings import StreamSettings
+
+
+class JobState(StrEnum):
+    """A run's state in the `jobs` collection (the video's status is derived from it)."""
+
+    QUEUED = "queued"
+    DISPATCHED = "dispatched"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+IN_FLIGHT = (JobState.DISPATCHED, JobState.RUNNING, JobState.STOPPING)
+OVER = (JobState.STOPPED, JobState.FINISHED, JobState.FAILED)
+
+
+class ObjectCounters(BaseModel):
+    posted: int = 0
+    failed: int = 0
+    not_posted: int = 0
+
+
+class Statistic(BaseModel):
+    """`health_status.statistic`: every key of the contract's example."""
+
+    processed_duration: float = 0.0
+    faces_posted: int = 0
+    faces_failed: int = 0
+    faces_not_posted: int = 0
+    processing_fps: float = 0.0
+    frames_dropped: int = 0
+    frames_processed: int = 0
+    frames_imotion_skipped: int = 0
+    decoding_soft_errors: int = 0
+    frame_width: int = 0
+    frame_height: int = 0
+    last_stream_timestamp: float = 0.0
+    objects: dict[str, ObjectCounters] = Field(default_factory=dict)
+    extractors: dict[str, dict] = Field(default_factory=dict)
+    job_starts: int = 0
+
+
+class ProcessRequested(BaseModel):
+    """`video.process.requested`, with the settings the run will use."""
+
+    video_id: int
+    stream_settings: StreamSettings
+
+
+class StopRequested(BaseModel):
+    """`video.stop.requested`."""
+
+    video_id: int
+
+
+class SourceFile(BaseModel):
+    key: str
+    size: int
+    fps: float | None = None
+    frame_count: int | None = None
+
+
+class JobDispatch(BaseModel):
+    """`job.dispatch`: one run of one video, for one detector."""
+
+    run_id: str
+    video_id: int
+    camera_group: int
+    source: SourceFile
+    stream_settings: StreamSettings
+
+
+class Checkpoint(BaseModel):
+    """Where a run is: the stream position (pts) of the last frame handled, and the statistic
+    up to it. A redelivered job resumes after it."""
+
+    pts: int | None = None
+    statistic: Statistic = Field(default_factory=Statistic)
+
+
+class JobStarted(BaseModel):
+    run_id: str
+    video_id: int
+    attempt: int
+    worker: str
+
+
+class JobProgress(BaseModel):
+    """`job.progress`, at least once a second: the heartbeat of a running job."""
+
+    run_id: str
+    video_id: int
+    attempt: int
+    checkpoint: Checkpoint
+
+
+class JobEnded(BaseModel):
+    """`job.finished`, `job.stopped` and `job.failed` (with `error`)."""
+
+    run_id: str
+    video_id: int
+    attempt: int
+    statistic: Statistic
+    error: str | None = None
+
+
+class VideoProcessing(BaseModel):
+    """`video.processing.<status>`: a video's processing status changed."""
+
+    video_id: int
+    run_id: str | None
+    status: ProcessingStatus
+    error: str | None = None
+    statistic: Statistic

@@ -1,0 +1,1 @@
+"""vidar detector: decoding and the detection job loop."""

@@ -1,0 +1,46 @@
+"""The detector's FastStream application: one job at a time from the work queue."""
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from faststream.asgi import AsgiFastStream
+from faststream.nats.annotations import NatsMessage
+
+from vidar import mongo, subjects
+from vidar.bus import JOBS_STREAM, durable_subscriber, make_broker
+from vidar.models.events import Envelope
+from vidar.models.jobs import JobDispatch
+from vidar.objectstore import ObjectStore
+from vidar.probes import health_routes
+from vidar_detector.settings import DetectorSettings
+from vidar_detector.worker import Worker
+
+
+def create_app(settings: DetectorSettings | None = None) -> AsgiFastStream:
+    settings = settings or DetectorSettings()
+    broker = make_broker(settings, name="detector")
+    client = mongo.connect(settings)
+    worker = Worker(settings, client[settings.mongo_db], broker, ObjectStore(settings))
+
+    # One delivery more than the attempts, so the detector that gets it can fail the job.
+    @durable_subscriber(
+        broker,
+        subjects.JOB_DISPATCH,
+        durable="detectors",
+        title="run a job",
+        stream=JOBS_STREAM,
+        ack_wait=timedelta(seconds=settings.heartbeat_timeout),
+        max_deliver=settings.max_attempts + 1,
+    )
+    async def run_job(event: Envelope[JobDispatch], message: NatsMessage) -> None:
+        await worker.run(event.payload, message.raw_message.metadata.num_delivered, message)
+
+    @contextlib.asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await client.close()
+
+    return AsgiFastStream(broker, lifespan=lifespan, asgi_routes=health_routes(broker))

@@ -1,0 +1,105 @@
+"""Decoding in a thread of its own: PyAV releases the GIL while FFmpeg decodes, so decoding
+overlaps with whatever the job loop does with the previous frames."""
+
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import av
+
+_END = object()
+_PUT_TIMEOUT = 0.2
+
+
+class NotDecodable(Exception):
+    """The source cannot be decoded at all; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    frame: av.VideoFrame
+    pts: int
+    time: float
+
+
+class FrameSource:
+    """Frames of the first video stream, in order, after `resume_after_pts` if given. Packets
+    that fail to decode are skipped and counted in `soft_errors`."""
+
+    def __init__(
+        self,
+        file: BinaryIO,
+        *,
+        ffmpeg_format: str = "",
+        options: dict[str, str] | None = None,
+        resume_after_pts: int | None = None,
+        capacity: int = 16,
+    ) -> None:
+        try:
+            self._container = av.open(file, mode="r", format=ffmpeg_format or None, options=options or {})
+        except ValueError as error:
+            raise NotDecodable(f"unknown ffmpeg_format {ffmpeg_format!r}") from error
+        except av.error.FFmpegError as error:
+            raise NotDecodable(f"the source cannot be opened: {error.strerror}") from error
+        if not self._container.streams.video:
+            self._container.close()
+            raise NotDecodable("the source has no video stream")
+        self.stream = self._container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        self.soft_errors = 0
+        self._resume_after = resume_after_pts
+        self._frames: queue.Queue = queue.Queue(maxsize=capacity)
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._decode, name="decoder", daemon=True)
+
+    @property
+    def fps(self) -> float:
+        return float(self.stream.average_rate or self.stream.guessed_rate or 25)
+
+    def __iter__(self) -> Iterator[Decoded]:
+        self._thread.start()
+        while (item := self._frames.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._closing.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._container.close()
+
+    def _decode(self) -> None:
+        try:
+            if self._resume_after is not None:
+                self._container.seek(self._resume_after, stream=self.stream, backward=True)
+            for index, frame in enumerate(self._frames_of_packets()):
+                pts = frame.pts if frame.pts is not None else index
+                if self._resume_after is not None and pts <= self._resume_after:
+                    continue
+                time = float(frame.time) if frame.time is not None else index / self.fps
+                if not self._put(Decoded(frame, pts, time)):
+                    return
+        except Exception as error:
+            self._put(error)
+        finally:
+            self._put(_END)
+
+    def _frames_of_packets(self) -> Iterator[av.VideoFrame]:
+        for packet in self._container.demux(self.stream):
+            try:
+                yield from packet.decode()
+            except av.error.InvalidDataError:
+                self.soft_errors += 1
+
+    def _put(self, item: object) -> bool:
+        """Hand over `item` unless the consumer is closing; whether it was handed over."""
+        while not self._closing.is_set():
+            try:
+                self._frames.put(item, timeout=_PUT_TIMEOUT)
+                return True
+            except queue.Full:
+                continue
+        return False

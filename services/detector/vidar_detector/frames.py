@@ -1,0 +1,109 @@
+"""What happens to a decoded frame before detection: crop (`rot`), transform
+(`video_transform`), motion gating (`imotion_threshold`) and pacing (`play_speed`)."""
+
+import re
+import time
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from vidar.models.stream_settings import VideoTransform
+
+_GEOMETRY = re.compile(r"^(\d+)x(\d+)\+(\d+)\+(\d+)$")
+# Motion is measured on a grey thumbnail this wide, so it costs little and ignores noise.
+MOTION_WIDTH = 64
+
+
+@dataclass(frozen=True)
+class Rectangle:
+    width: int
+    height: int
+    x: int
+    y: int
+
+    @classmethod
+    def parse(cls, geometry: str) -> "Rectangle | None":
+        """`WxH+X+Y`, or None for "" (the whole frame)."""
+        if not geometry:
+            return None
+        match = _GEOMETRY.match(geometry)
+        if match is None:
+            raise ValueError(f"{geometry!r} is not WxH+X+Y")
+        return cls(*(int(group) for group in match.groups()))
+
+    def check_inside(self, width: int, height: int, name: str) -> None:
+        if self.width == 0 or self.height == 0 or self.x + self.width > width or self.y + self.height > height:
+            raise ValueError(
+                f"{name} {self.width}x{self.height}+{self.x}+{self.y} is not inside the {width}x{height} frame"
+            )
+
+
+def crop(image: np.ndarray, area: Rectangle | None) -> np.ndarray:
+    if area is None:
+        return image
+    return image[area.y : area.y + area.height, area.x : area.x + area.width]
+
+
+def transform(image: np.ndarray, how: VideoTransform) -> np.ndarray:
+    """ImageMagick's names: Flip mirrors top-bottom, Flop left-right; rotations are clockwise."""
+    match how:
+        case "":
+            return image
+        case "Flip":
+            return image[::-1]
+        case "Flop":
+            return image[:, ::-1]
+        case "Transpose":
+            return image.transpose(1, 0, *range(2, image.ndim))
+        case "Transverse":
+            return image[::-1, ::-1].transpose(1, 0, *range(2, image.ndim))
+        case "Rotate90":
+            return np.rot90(image, k=-1)
+        case "Rotate180":
+            return image[::-1, ::-1]
+        case "Rotate270":
+            return np.rot90(image, k=1)
+    raise ValueError(f"unknown video_transform {how!r}")
+
+
+class MotionGate:
+    """`imotion_threshold`: the mean absolute difference, in grey levels (0-255), between a
+    frame's thumbnail and the last frame that passed. 0 lets every frame through."""
+
+    def __init__(self, threshold: float) -> None:
+        self._threshold = threshold
+        self._last: np.ndarray | None = None
+
+    def passes(self, frame: av.VideoFrame) -> bool:
+        if self._threshold <= 0:
+            return True
+        height = max(1, round(frame.height * MOTION_WIDTH / frame.width))
+        thumbnail = frame.reformat(width=MOTION_WIDTH, height=height, format="gray").to_ndarray().astype(np.int16)
+        if self._last is not None and float(np.abs(thumbnail - self._last).mean()) < self._threshold:
+            return False
+        self._last = thumbnail
+        return True
+
+
+class Pacer:
+    """`play_speed` > 0 holds processing to that multiple of real time; when the worker falls
+    behind, frames are dropped unless `disable_drops`."""
+
+    def __init__(self, play_speed: float, disable_drops: bool) -> None:
+        self._speed = play_speed
+        self._drops = not disable_drops
+        self._origin: tuple[float, float] | None = None  # (wall clock, media time) at the start
+
+    def admit(self, media_time: float, frame_interval: float) -> bool:
+        """Wait until the frame is due; False if it is late enough to be dropped."""
+        if self._speed <= 0:
+            return True
+        now = time.monotonic()
+        if self._origin is None:
+            self._origin = (now, media_time)
+        due = self._origin[0] + (media_time - self._origin[1]) / self._speed
+        if now < due:
+            time.sleep(due - now)
+            return True
+        return not (self._drops and now - due > frame_interval / self._speed)

@@ -1,0 +1,142 @@
+"""One run of one video: decode, gate, pace, hand frames on, count everything, checkpoint.
+
+Runs in a worker thread; `stop` ends it within a frame, and `report` receives a checkpoint at
+least every `progress_interval` seconds.
+"""
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from vidar.models.jobs import Checkpoint, JobDispatch, ObjectCounters, Statistic
+from vidar.models.stream_settings import DETECTOR_TYPES, ffmpeg_options
+from vidar.objectstore import ObjectStore
+from vidar_detector.decode import Decoded, FrameSource, NotDecodable
+from vidar_detector.frames import MotionGate, Pacer, Rectangle, crop, transform
+
+
+class JobFailure(Exception):
+    """The run cannot go on; the message is for the user."""
+
+
+class FrameHandler(Protocol):
+    """What the job loop hands each admitted frame to (the detectors)."""
+
+    needs_image: bool
+
+    def handle(self, image: np.ndarray | None, decoded: Decoded, statistic: Statistic) -> None: ...
+
+
+class CountOnly:
+    """No detector models: frames are only counted."""
+
+    needs_image = False
+
+    def handle(self, image: np.ndarray | None, decoded: Decoded, statistic: Statistic) -> None:
+        return None
+
+
+def starting_statistic(dispatch: JobDispatch, checkpoint: Checkpoint | None) -> Statistic:
+    if checkpoint is not None:
+        return checkpoint.statistic.model_copy(deep=True)
+    detectors = dispatch.stream_settings.detectors
+    enabled = [kind for kind in DETECTOR_TYPES if getattr(detectors, kind) is not None]
+    return Statistic(objects={kind: ObjectCounters() for kind in enabled})
+
+
+class Job:
+    def __init__(
+        self,
+        dispatch: JobDispatch,
+        objects: ObjectStore,
+        checkpoint: Checkpoint | None,
+        report: Callable[[Checkpoint], None],
+        progress_interval: float,
+        handler: FrameHandler | None = None,
+    ) -> None:
+        self.dispatch = dispatch
+        self.statistic = starting_statistic(dispatch, checkpoint)
+        self.stop = threading.Event()
+        self.stopped_early = False
+        self._objects = objects
+        self._resume_after = checkpoint.pts if checkpoint else None
+        self._last_pts = self._resume_after
+        self._report = report
+        self._interval = progress_interval
+        self._handler = handler or CountOnly()
+
+    def run(self) -> Statistic:
+        settings = self.dispatch.stream_settings
+        source = self._open()
+        try:
+            width, height = source.stream.codec_context.width, source.stream.codec_context.height
+            self.statistic.frame_width, self.statistic.frame_height = width, height
+            area = self._area(settings.rot, width, height)
+            gate = MotionGate(settings.imotion_threshold)
+            pacer = Pacer(settings.play_speed, settings.disable_drops)
+            self._loop(source, area, gate, pacer)
+        finally:
+            self.statistic.decoding_soft_errors += source.soft_errors
+            source.close()
+        return self.statistic
+
+    def _open(self) -> FrameSource:
+        file = self._objects.reader(self.dispatch.source.key, self.dispatch.source.size)
+        settings = self.dispatch.stream_settings
+        try:
+            return FrameSource(
+                file,
+                ffmpeg_format=settings.ffmpeg_format,
+                options=ffmpeg_options(settings.ffmpeg_params),
+                resume_after_pts=self._resume_after,
+            )
+        except NotDecodable as error:
+            raise JobFailure(f"The video cannot be decoded: {error}.") from error
+
+    @staticmethod
+    def _area(rot: str, width: int, height: int) -> Rectangle | None:
+        area = Rectangle.parse(rot)
+        if area is not None:
+            try:
+                area.check_inside(width, height, "rot")
+            except ValueError as error:
+                raise JobFailure(str(error)) from error
+        return area
+
+    def _loop(self, source: FrameSource, area: Rectangle | None, gate: MotionGate, pacer: Pacer) -> None:
+        statistic, transform_how = self.statistic, self.dispatch.stream_settings.video_transform
+        frame_interval = 1 / source.fps
+        started = last_report = time.monotonic()
+        handled = 0
+        for decoded in source:
+            if self.stop.is_set():
+                self.stopped_early = True
+                break
+            if not pacer.admit(decoded.time, frame_interval):
+                statistic.frames_dropped += 1
+            elif not gate.passes(decoded.frame):
+                statistic.frames_imotion_skipped += 1
+            else:
+                image = None
+                if self._handler.needs_image:
+                    image = transform(crop(decoded.frame.to_ndarray(format="rgb24"), area), transform_how)
+                self._handler.handle(image, decoded, statistic)
+                statistic.frames_processed += 1
+            statistic.last_stream_timestamp = statistic.processed_duration = decoded.time
+            self._last_pts = decoded.pts
+            handled += 1
+            now = time.monotonic()
+            if now - last_report >= self._interval:
+                statistic.processing_fps = handled / (now - started)
+                self._report(self.checkpoint(source.soft_errors))
+                last_report = now
+        elapsed = time.monotonic() - started
+        statistic.processing_fps = handled / elapsed if elapsed > 0 else 0.0
+
+    def checkpoint(self, pending_soft_errors: int = 0) -> Checkpoint:
+        statistic = self.statistic.model_copy(deep=True)
+        statistic.decoding_soft_errors += pending_soft_errors
+        return Checkpoint(pts=self._last_pts, statistic=statistic)

@@ -1,0 +1,137 @@
+"""The async side of a job: checks before starting, heartbeats, stop requests, and the reports
+to the scheduler. The job loop itself runs in a thread (`vidar_detector.job`)."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import Future
+from datetime import timedelta
+
+from faststream.nats import NatsBroker
+from faststream.nats.message import NatsMessage
+from pydantic import BaseModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from vidar import archive, subjects
+from vidar.bus import EVENTS_STREAM, keeping_alive
+from vidar.models.events import Envelope
+from vidar.models.jobs import OVER, Checkpoint, JobDispatch, JobEnded, JobProgress, JobStarted, JobState
+from vidar.objectstore import ObjectStore
+from vidar_detector.job import Job, JobFailure
+from vidar_detector.settings import DetectorSettings
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, settings: DetectorSettings, db: AsyncDatabase, broker: NatsBroker, objects: ObjectStore) -> None:
+        self._settings = settings
+        self._jobs = db[archive.JOBS]
+        self._broker = broker
+        self._objects = objects
+
+    async def run(self, dispatch: JobDispatch, attempt: int, message: NatsMessage) -> None:
+        record = await self._jobs.find_one({"_id": dispatch.run_id})
+        if record is None or record["state"] in OVER:
+            return  # stopped while queued, or already over: nothing to do
+        if record["state"] == JobState.STOPPING:
+            checkpoint = Checkpoint.model_validate(record.get("checkpoint") or {})
+            await self._end(subjects.JOB_STOPPED, dispatch, attempt, checkpoint.statistic)
+            return
+        if attempt > self._settings.max_attempts:
+            error = (
+                f"Processing gave up after {self._settings.max_attempts} attempts: the detector running it "
+                "was lost each time (the video may crash the decoder)."
+            )
+            checkpoint = Checkpoint.model_validate(record.get("checkpoint") or {})
+            await self._end(subjects.JOB_FAILED, dispatch, attempt, checkpoint.statistic, error)
+            return
+        checkpoint = Checkpoint.model_validate(record["checkpoint"]) if record.get("checkpoint") else None
+        await self._run_job(dispatch, attempt, checkpoint, message)
+
+    async def _run_job(
+        self, dispatch: JobDispatch, attempt: int, checkpoint: Checkpoint | None, message: NatsMessage
+    ) -> None:
+        await self._publish(
+            subjects.JOB_STARTED,
+            JobStarted(
+                run_id=dispatch.run_id, video_id=dispatch.video_id, attempt=attempt, worker=self._settings.worker_name
+            ),
+            f"{dispatch.run_id}-{attempt}-started",
+        )
+        job = Job(
+            dispatch, self._objects, checkpoint, self._reporter(dispatch, attempt), self._settings.progress_interval
+        )
+        ack_wait = timedelta(seconds=self._settings.heartbeat_timeout)
+        async with keeping_alive(message, ack_wait), self._watching(job, attempt) as superseded:
+            try:
+                statistic = await asyncio.to_thread(job.run)
+            except JobFailure as failure:
+                await self._end(subjects.JOB_FAILED, dispatch, attempt, job.statistic, str(failure))
+                return
+        if superseded.is_set():
+            log.warning("run %s attempt %d was taken over by a later attempt", dispatch.run_id, attempt)
+        elif job.stopped_early:
+            await self._end(subjects.JOB_STOPPED, dispatch, attempt, statistic)
+        else:
+            await self._end(subjects.JOB_FINISHED, dispatch, attempt, statistic)
+
+    @contextlib.asynccontextmanager
+    async def _watching(self, job: Job, attempt: int) -> AsyncIterator[asyncio.Event]:
+        """Stops the job when the scheduler asks, or when a later attempt took it over."""
+        superseded = asyncio.Event()
+
+        async def poll() -> None:
+            while not job.stop.is_set():
+                await asyncio.sleep(self._settings.stop_poll_interval)
+                record = await self._jobs.find_one({"_id": job.dispatch.run_id}, projection={"state": 1, "attempt": 1})
+                if record is None or record["state"] in (JobState.STOPPING, *OVER):
+                    job.stop.set()
+                elif record.get("attempt", 0) > attempt:
+                    superseded.set()
+                    job.stop.set()
+
+        task = asyncio.create_task(poll())
+        try:
+            yield superseded
+        finally:
+            job.stop.set()
+            task.cancel()
+
+    def _reporter(self, dispatch: JobDispatch, attempt: int):
+        loop = asyncio.get_running_loop()
+        sent: list[Future] = []
+        sequence = iter(range(1, 1 << 62))
+
+        def report(checkpoint: Checkpoint) -> None:
+            """Called in the job thread: publish without waiting, skip if the last is still going."""
+            if sent and not sent[-1].done():
+                return
+            progress = JobProgress(
+                run_id=dispatch.run_id, video_id=dispatch.video_id, attempt=attempt, checkpoint=checkpoint
+            )
+            message_id = f"{dispatch.run_id}-{attempt}-progress-{next(sequence)}"
+            sent[:] = [
+                asyncio.run_coroutine_threadsafe(self._publish(subjects.JOB_PROGRESS, progress, message_id), loop)
+            ]
+
+        return report
+
+    async def _end(
+        self, subject: str, dispatch: JobDispatch, attempt: int, statistic, error: str | None = None
+    ) -> None:
+        ended = JobEnded(
+            run_id=dispatch.run_id, video_id=dispatch.video_id, attempt=attempt, statistic=statistic, error=error
+        )
+        await self._publish(subject, ended, f"{dispatch.run_id}-{attempt}-{subject}")
+
+    async def _publish(self, subject: str, payload: BaseModel, message_id: str) -> None:
+        event = Envelope(type=subject, payload=payload, event_id=message_id)
+        await self._broker.publish(
+            event.model_dump_json().encode(),
+            subject,
+            headers={"Nats-Msg-Id": message_id, "content-type": "application/json"},
+            stream=EVENTS_STREAM.name,
+            timeout=10,
+        )

@@ -1,0 +1,64 @@
+"""Requests to start and stop processing: checked here, carried out by the scheduler."""
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from vidar import subjects
+from vidar.health import BUSY
+from vidar.models.events import Envelope
+from vidar.models.jobs import ProcessRequested, StopRequested
+from vidar.models.stream_settings import StreamSettings
+from vidar.mongo import in_transaction
+from vidar.outbox import Outbox
+from vidar_gateway.errors import ApiError
+from vidar_gateway.videos.store import VideoStore
+
+_BUSY = {status.value for status in BUSY}
+
+
+def why_not_processable(doc: dict) -> str | None:
+    if not doc.get("source"):
+        if doc.get("url") and not doc.get("error"):
+            return "its url source is still being fetched"
+        return "it has no source file: upload one (PUT /videos/{id}/upload/source_file/) or set url"
+    if doc.get("error"):
+        return doc["error"]
+    if doc.get("source_len") is None:
+        return "its source file is still being probed; try again in a moment"
+    return None
+
+
+class ProcessingRequests:
+    def __init__(self, client: AsyncMongoClient, videos: VideoStore, outbox: Outbox) -> None:
+        self._client = client
+        self._videos = videos
+        self._outbox = outbox
+
+    async def process(self, video_id: int) -> dict:
+        """Ask for a run; asking again while queued or running changes nothing."""
+        doc = await self._videos.get(video_id)
+        if doc["health_status"]["status"] in _BUSY:
+            return doc
+        if reason := why_not_processable(doc):
+            raise ApiError(409, f"video {video_id} cannot be processed: {reason}", param="id")
+        settings = StreamSettings.model_validate(doc["stream_settings"])
+        await self._announce(
+            Envelope(
+                type=subjects.VIDEO_PROCESS_REQUESTED,
+                payload=ProcessRequested(video_id=video_id, stream_settings=settings),
+            )
+        )
+        return doc
+
+    async def stop(self, video_id: int) -> dict:
+        """Stop a running or queued run; stopping an idle video changes nothing."""
+        doc = await self._videos.get(video_id)
+        if doc["health_status"]["status"] in _BUSY:
+            await self._announce(Envelope(type=subjects.VIDEO_STOP_REQUESTED, payload=StopRequested(video_id=video_id)))
+        return doc
+
+    async def _announce(self, event: Envelope) -> None:
+        async def stage(session: AsyncClientSession) -> dict:
+            return await self._outbox.stage(event, session)
+
+        await self._outbox.deliver(await in_transaction(self._client, stage))

@@ -1,0 +1,1 @@
+"""vidar scheduler: the processing lifecycle of video archives."""

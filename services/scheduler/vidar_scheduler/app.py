@@ -1,0 +1,115 @@
+"""The scheduler's FastStream application: bus subscriptions wired to `Scheduler`, and the
+periodic pass (dispatch, heartbeats) of the replica that holds the lease."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+
+from faststream.asgi import AsgiFastStream
+from faststream.nats import NatsBroker
+
+from vidar import mongo, subjects
+from vidar.bus import EVENTS_STREAM, JOBS_STREAM, durable_subscriber, make_broker
+from vidar.models.events import Envelope, VideoChanged
+from vidar.models.jobs import (
+    JobDispatch,
+    JobEnded,
+    JobProgress,
+    JobStarted,
+    JobState,
+    ProcessRequested,
+    StopRequested,
+    VideoProcessing,
+)
+from vidar.outbox import Outbox
+from vidar.probes import health_routes
+from vidar.startup import until_servers_answer
+from vidar_scheduler.lease import Lease
+from vidar_scheduler.scheduler import Scheduler
+from vidar_scheduler.settings import SchedulerSettings
+
+log = logging.getLogger(__name__)
+
+
+def subscribe(broker: NatsBroker, scheduler: Scheduler) -> None:
+    @durable_subscriber(broker, subjects.VIDEO_CREATED, durable="scheduler-created", title="sync a new archive")
+    async def archive_created(event: Envelope[VideoChanged]) -> None:
+        await scheduler.sync(event.payload.video.id)
+
+    @durable_subscriber(broker, subjects.VIDEO_PROCESS_REQUESTED, durable="scheduler-process", title="queue a run")
+    async def process_requested(event: Envelope[ProcessRequested]) -> None:
+        await scheduler.request_processing(event.payload)
+
+    @durable_subscriber(broker, subjects.VIDEO_STOP_REQUESTED, durable="scheduler-stop", title="stop a run")
+    async def stop_requested(event: Envelope[StopRequested]) -> None:
+        await scheduler.request_stop(event.payload.video_id)
+
+    @durable_subscriber(broker, subjects.JOB_STARTED, durable="scheduler-job-started", title="a detector started")
+    async def job_started(event: Envelope[JobStarted]) -> None:
+        await scheduler.job_started(event.payload)
+
+    @durable_subscriber(broker, subjects.JOB_PROGRESS, durable="scheduler-job-progress", title="heartbeat")
+    async def job_progress(event: Envelope[JobProgress]) -> None:
+        await scheduler.job_progress(event.payload)
+
+    for subject, state in (
+        (subjects.JOB_FINISHED, JobState.FINISHED),
+        (subjects.JOB_FAILED, JobState.FAILED),
+        (subjects.JOB_STOPPED, JobState.STOPPED),
+    ):
+        durable_subscriber(broker, subject, durable=f"scheduler-{subject.replace('.', '-')}", title="a run ended")(
+            ending_handler(scheduler, state)
+        )
+
+    broker.publisher(subjects.JOB_DISPATCH, stream=JOBS_STREAM, schema=Envelope[JobDispatch], title="job.dispatch")
+    for status in ("queued", "inprogress", "completed", "failed", "stopped", "not_started"):
+        subject = subjects.video_processing(status)
+        broker.publisher(subject, stream=EVENTS_STREAM, schema=Envelope[VideoProcessing], title=subject)
+
+
+def ending_handler(scheduler: Scheduler, state: JobState) -> Callable[[Envelope[JobEnded]], Awaitable[None]]:
+    async def job_ended(event: Envelope[JobEnded]) -> None:
+        await scheduler.job_ended(event.payload, state)
+
+    return job_ended
+
+
+async def run_periodic(scheduler: Scheduler, lease: Lease, tick: float) -> None:
+    """Only the lease holder dispatches and watches heartbeats."""
+    while True:
+        try:
+            if await lease.hold():
+                await scheduler.watch_heartbeats()
+                await scheduler.dispatch()
+        except Exception:
+            log.exception("scheduler pass failed; retrying")
+        await asyncio.sleep(tick)
+
+
+def create_app(settings: SchedulerSettings | None = None) -> AsgiFastStream:
+    settings = settings or SchedulerSettings()
+    broker = make_broker(settings, name="scheduler")
+    client = mongo.connect(settings)
+    db = client[settings.mongo_db]
+    outbox = Outbox(db, broker)
+    scheduler = Scheduler(settings, client, db, outbox)
+    lease = Lease(db, "scheduler", ttl=timedelta(seconds=max(5 * settings.tick, 5)))
+    subscribe(broker, scheduler)
+
+    @contextlib.asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        await until_servers_answer(scheduler.ensure_indexes)()
+        tasks = [
+            asyncio.create_task(outbox.relay_forever()),
+            asyncio.create_task(run_periodic(scheduler, lease, settings.tick)),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await client.close()
+
+    return AsgiFastStream(broker, lifespan=lifespan, asgi_routes=health_routes(broker))

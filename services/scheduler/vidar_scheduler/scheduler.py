@@ -1,0 +1,276 @@
+"""The processing lifecycle. Each video's status changes in one transaction with its
+`video.processing.<status>` event; jobs live in MongoDB and JetStream, never only in memory,
+so a restarted scheduler carries on where the last one stopped."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from vidar import archive, subjects
+from vidar.health import BUSY, ProcessingStatus, display
+from vidar.models.events import Envelope
+from vidar.models.jobs import (
+    IN_FLIGHT,
+    JobDispatch,
+    JobEnded,
+    JobProgress,
+    JobStarted,
+    JobState,
+    ObjectCounters,
+    ProcessRequested,
+    SourceFile,
+    Statistic,
+    VideoProcessing,
+)
+from vidar.models.stream_settings import DETECTOR_TYPES, StreamSettings
+from vidar.mongo import in_transaction
+from vidar.outbox import Outbox
+from vidar_scheduler.settings import SchedulerSettings
+
+S = ProcessingStatus
+_BUSY = [status.value for status in BUSY]
+_IN_FLIGHT = [state.value for state in IN_FLIGHT]
+# The flags of the contract that go with each status.
+_FLAGS: dict[ProcessingStatus, dict[str, bool]] = {
+    S.NOT_STARTED: {"queued": False, "active": False, "finished": False, "health_status.enabled": False},
+    S.QUEUED: {"queued": True, "active": False, "finished": False, "health_status.enabled": True},
+    S.INPROGRESS: {"queued": False, "active": True, "finished": False, "health_status.enabled": True},
+    S.COMPLETED: {"queued": False, "active": False, "finished": True, "health_status.enabled": False},
+    S.FAILED: {"queued": False, "active": False, "finished": False, "health_status.enabled": False},
+    S.STOPPED: {"queued": False, "active": False, "finished": False, "health_status.enabled": False},
+}
+
+
+def fresh_statistic(settings: StreamSettings, job_starts: int) -> Statistic:
+    enabled = [kind for kind in DETECTOR_TYPES if getattr(settings.detectors, kind) is not None]
+    return Statistic(objects={kind: ObjectCounters() for kind in enabled}, job_starts=job_starts)
+
+
+class Scheduler:
+    def __init__(
+        self, settings: SchedulerSettings, client: AsyncMongoClient, db: AsyncDatabase, outbox: Outbox
+    ) -> None:
+        self._settings = settings
+        self._client = client
+        self._videos = db[archive.VIDEOS]
+        self._jobs = db[archive.JOBS]
+        self._outbox = outbox
+
+    async def ensure_indexes(self) -> None:
+        await self._jobs.create_index([("state", ASCENDING), ("queued_at", ASCENDING)])
+        await self._jobs.create_index([("video_id", ASCENDING)])
+
+    async def sync(self, video_id: int) -> None:
+        """A new archive is known to the scheduler: WAITING_FOR_SYNC -> NOT_STARTED."""
+        await self._transition(video_id, S.NOT_STARTED, only_from=[S.WAITING_FOR_SYNC])
+
+    async def request_processing(self, request: ProcessRequested) -> None:
+        """Queue a new run, unless the video is already queued or running."""
+        doc = await self._videos.find_one({"_id": request.video_id})
+        if doc is None or doc["health_status"]["status"] in _BUSY or not doc.get("source"):
+            return
+        run_id = uuid4().hex
+        job_starts = doc["health_status"].get("statistic", {}).get("job_starts", 0)
+        job = {
+            "_id": run_id,
+            "video_id": request.video_id,
+            "state": JobState.QUEUED.value,
+            "queued_at": datetime.now(UTC),
+            "attempt": 0,
+            "dispatch": JobDispatch(
+                run_id=run_id,
+                video_id=request.video_id,
+                camera_group=doc["camera_group"],
+                source=SourceFile.model_validate(doc["source"]),
+                stream_settings=request.stream_settings,
+            ).model_dump(mode="json"),
+        }
+
+        async def queue(session: AsyncClientSession) -> None:
+            await self._jobs.insert_one(job, session=session)
+
+        statistic = fresh_statistic(request.stream_settings, job_starts)
+        changes = {"current_run": run_id, "error": None, "health_status.statistic": statistic.model_dump()}
+        await self._transition(
+            request.video_id, S.QUEUED, only_from=[s for s in S if s not in BUSY], fields=changes, also=queue
+        )
+        await self.dispatch()
+
+    async def request_stop(self, video_id: int) -> None:
+        """A queued run is dropped; a running one is told to stop (its detector polls)."""
+        doc = await self._videos.find_one({"_id": video_id}, projection={"current_run": 1, "health_status": 1})
+        if doc is None or doc["health_status"]["status"] not in _BUSY:
+            return
+
+        async def stop_job(session: AsyncClientSession) -> None:
+            await self._jobs.update_one(
+                {"_id": doc["current_run"], "state": JobState.QUEUED.value},
+                {"$set": {"state": JobState.STOPPED.value}},
+                session=session,
+            )
+            await self._jobs.update_one(
+                {"_id": doc["current_run"], "state": {"$in": [JobState.DISPATCHED.value, JobState.RUNNING.value]}},
+                {"$set": {"state": JobState.STOPPING.value}},
+                session=session,
+            )
+
+        await self._transition(video_id, S.STOPPED, only_from=list(BUSY), also=stop_job)
+
+    async def job_started(self, started: JobStarted) -> None:
+        job = await self._jobs.find_one_and_update(
+            {"_id": started.run_id, "state": {"$in": [JobState.DISPATCHED.value, JobState.RUNNING.value]}},
+            {
+                "$set": {
+                    "state": JobState.RUNNING.value,
+                    "attempt": started.attempt,
+                    "worker": started.worker,
+                    "heartbeat_at": datetime.now(UTC),
+                    "stalled": False,
+                }
+            },
+        )
+        if job is None:
+            return
+        first_start = {"processing_start_date": datetime.now(UTC)} if started.attempt == 1 else {}
+        await self._transition(
+            started.video_id,
+            S.INPROGRESS,
+            only_from=[S.QUEUED, S.INPROGRESS],
+            run_id=started.run_id,
+            fields=first_start,
+            increment={"health_status.statistic.job_starts": 1},
+        )
+
+    async def job_progress(self, progress: JobProgress) -> None:
+        """The heartbeat: keep the checkpoint and show the statistic so far."""
+        job = await self._jobs.find_one_and_update(
+            {"_id": progress.run_id, "attempt": progress.attempt, "state": {"$in": _IN_FLIGHT}},
+            {
+                "$set": {
+                    "checkpoint": progress.checkpoint.model_dump(),
+                    "heartbeat_at": datetime.now(UTC),
+                    "stalled": False,
+                }
+            },
+        )
+        if job is not None:
+            await self._write_statistic(progress.video_id, progress.run_id, progress.checkpoint.statistic)
+
+    async def job_ended(self, ended: JobEnded, state: JobState) -> None:
+        job = await self._jobs.find_one_and_update(
+            {"_id": ended.run_id, "state": {"$in": _IN_FLIGHT}},
+            {"$set": {"state": state.value, "ended_at": datetime.now(UTC), "error": ended.error}},
+        )
+        if job is None:
+            return
+        await self._write_statistic(ended.video_id, ended.run_id, ended.statistic)
+        if state is JobState.FINISHED:
+            await self._transition(ended.video_id, S.COMPLETED, only_from=[S.INPROGRESS], run_id=ended.run_id)
+        elif state is JobState.FAILED:
+            fields = {"error": ended.error}
+            await self._transition(
+                ended.video_id, S.FAILED, only_from=list(BUSY), run_id=ended.run_id, fields=fields, message=ended.error
+            )
+        await self.dispatch()
+
+    async def dispatch(self) -> None:
+        """Hand queued runs to the detectors, oldest first, up to `max_in_flight` at once."""
+        in_flight = await self._jobs.count_documents({"state": {"$in": _IN_FLIGHT}})
+        free = self._settings.max_in_flight - in_flight
+        if free <= 0:
+            return
+        queued = self._jobs.find({"state": JobState.QUEUED.value}).sort("queued_at", ASCENDING).limit(free)
+        for job in await queued.to_list():
+
+            async def claim(session: AsyncClientSession, job: dict = job) -> dict | None:
+                claimed = await self._jobs.update_one(
+                    {"_id": job["_id"], "state": JobState.QUEUED.value},
+                    {"$set": {"state": JobState.DISPATCHED.value, "heartbeat_at": datetime.now(UTC)}},
+                    session=session,
+                )
+                if claimed.modified_count == 0:
+                    return None
+                event = Envelope(type=subjects.JOB_DISPATCH, payload=JobDispatch.model_validate(job["dispatch"]))
+                event.event_id = f"dispatch-{job['_id']}"
+                return await self._outbox.stage(event, session)
+
+            entry = await in_transaction(self._client, claim)
+            if entry is not None:
+                await self._outbox.deliver(entry)
+
+    async def watch_heartbeats(self) -> None:
+        """A running job whose detector went silent is marked stalled (JetStream redelivers it
+        to a live detector after the same timeout); a stopping one is simply over."""
+        silent_since = datetime.now(UTC) - timedelta(seconds=self._settings.heartbeat_timeout)
+        silent = {"heartbeat_at": {"$lt": silent_since}, "stalled": {"$ne": True}}
+        await self._jobs.update_many(
+            {**silent, "state": JobState.STOPPING.value}, {"$set": {"state": JobState.STOPPED.value}}
+        )
+        async for job in self._jobs.find({**silent, "state": JobState.RUNNING.value}):
+            await self._jobs.update_one(
+                {"_id": job["_id"], "state": JobState.RUNNING.value}, {"$set": {"stalled": True}}
+            )
+            note = (
+                f"The detector stopped answering (no heartbeat for {self._settings.heartbeat_timeout:.0f} s); "
+                "the job resumes on another detector."
+            )
+            await self._videos.update_one(
+                {"_id": job["video_id"], "current_run": job["_id"]}, {"$set": {"health_status.msg": note}}
+            )
+
+    async def _write_statistic(self, video_id: int, run_id: str, statistic: Statistic) -> None:
+        """The detector's figures; job_starts stays the scheduler's count."""
+        figures = statistic.model_dump(exclude={"job_starts"})
+        await self._videos.update_one(
+            {"_id": video_id, "current_run": run_id},
+            {"$set": {f"health_status.statistic.{key}": value for key, value in figures.items()}},
+        )
+
+    async def _transition(
+        self,
+        video_id: int,
+        status: ProcessingStatus,
+        *,
+        only_from: list[ProcessingStatus],
+        run_id: str | None = None,
+        fields: dict[str, Any] | None = None,
+        increment: dict[str, int] | None = None,
+        message: str | None = None,
+        also: Any = None,
+    ) -> None:
+        """Move the video to `status` if it is in one of `only_from` (and on run `run_id`), with
+        `also` and the `video.processing.<status>` event in the same transaction."""
+        guard: dict[str, Any] = {"_id": video_id, "health_status.status": {"$in": [s.value for s in only_from]}}
+        if run_id is not None:
+            guard["current_run"] = run_id
+        shown = {**display(status), "health_status.status": status.value, **_FLAGS.get(status, {})}
+        if message:
+            shown["health_status.msg"] = message
+        update: dict[str, Any] = {"$set": {**shown, **(fields or {})}}
+        if increment:
+            update["$inc"] = increment
+
+        async def write(session: AsyncClientSession) -> dict | None:
+            doc = await self._videos.find_one_and_update(
+                guard, update, return_document=ReturnDocument.AFTER, session=session
+            )
+            if doc is None:
+                return None
+            if also is not None:
+                await also(session)
+            changed = VideoProcessing(
+                video_id=video_id,
+                run_id=doc.get("current_run"),
+                status=status,
+                error=doc.get("error"),
+                statistic=Statistic.model_validate(doc["health_status"].get("statistic") or {}),
+            )
+            return await self._outbox.stage(Envelope(type=subjects.video_processing(status), payload=changed), session)
+
+        entry = await in_transaction(self._client, write)
+        if entry is not None:
+            await self._outbox.deliver(entry)
