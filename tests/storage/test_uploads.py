@@ -17,8 +17,8 @@ from pymongo.database import Database
 
 from tests.conftest import MAX_SOURCE_BYTES
 from tests.polling import eventually
-from vidar.health import STATUS_DISPLAY, ProcessingStatus
 from tests.storage.archives import new_archive, probed, upload, upload_file
+from vidar.health import STATUS_DISPLAY, ProcessingStatus
 
 pytestmark = pytest.mark.usefixtures("storage")
 Keys = Callable[[str], list[str]]

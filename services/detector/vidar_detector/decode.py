@@ -39,10 +39,10 @@ class FrameSource:
     ) -> None:
         try:
             self._container = av.open(file, mode="r", format=ffmpeg_format or None, options=options or {})
+        except av.error.FFmpegError as error:  # before ValueError: some are both
+            raise NotDecodable(f"the source cannot be opened: {error.strerror}") from error
         except ValueError as error:
             raise NotDecodable(f"unknown ffmpeg_format {ffmpeg_format!r}") from error
-        except av.error.FFmpegError as error:
-            raise NotDecodable(f"the source cannot be opened: {error.strerror}") from error
         if not self._container.streams.video:
             self._container.close()
             raise NotDecodable("the source has no video stream")

@@ -1,0 +1,69 @@
+"""Crop, transforms, motion gating and pacing of decoded frames."""
+
+import time
+
+import av
+import numpy as np
+import pytest
+from vidar_detector.frames import MotionGate, Pacer, Rectangle, crop, transform
+
+IMAGE = np.arange(2 * 3 * 3).reshape(2, 3, 3)  # 2 rows, 3 columns, 3 channels
+
+
+def test_geometry_parses_and_checks_bounds() -> None:
+    assert Rectangle.parse("") is None
+    area = Rectangle.parse("2x1+1+0")
+    assert area == Rectangle(width=2, height=1, x=1, y=0)
+    area.check_inside(3, 2, "rot")
+    with pytest.raises(ValueError, match="not inside the 2x2 frame"):
+        area.check_inside(2, 2, "rot")
+    assert crop(IMAGE, area).tolist() == IMAGE[0:1, 1:3].tolist()
+
+
+@pytest.mark.parametrize(
+    ("how", "expected"),
+    [
+        ("", IMAGE),
+        ("Flip", IMAGE[::-1]),
+        ("Flop", IMAGE[:, ::-1]),
+        ("Rotate180", IMAGE[::-1, ::-1]),
+        ("Transpose", np.transpose(IMAGE, (1, 0, 2))),
+        ("Rotate90", np.rot90(IMAGE, -1)),
+        ("Rotate270", np.rot90(IMAGE, 1)),
+        ("Transverse", np.rot90(np.transpose(IMAGE, (1, 0, 2)), 2)),
+    ],
+)
+def test_transforms(how: str, expected: np.ndarray) -> None:
+    assert transform(IMAGE, how).tolist() == expected.tolist()
+
+
+def test_rotate90_is_clockwise() -> None:
+    image = np.array([[1, 2], [3, 4]])[..., None]
+    assert transform(image, "Rotate90")[..., 0].tolist() == [[3, 1], [4, 2]]
+
+
+def frame(level: int) -> av.VideoFrame:
+    return av.VideoFrame.from_ndarray(np.full((72, 128, 3), level, dtype=np.uint8), format="rgb24")
+
+
+def test_motion_gate_skips_still_frames() -> None:
+    gate = MotionGate(threshold=5)
+    assert gate.passes(frame(100))
+    assert not gate.passes(frame(102)), "2 grey levels is below the threshold"
+    assert gate.passes(frame(120))
+    assert MotionGate(threshold=0).passes(frame(120))
+
+
+def test_pacer_holds_to_play_speed_and_drops_late_frames() -> None:
+    assert Pacer(play_speed=-1, disable_drops=True).admit(100.0, 0.1)
+    pacer = Pacer(play_speed=10, disable_drops=False)
+    started = time.monotonic()
+    assert pacer.admit(0.0, 0.1)
+    assert pacer.admit(1.0, 0.1)
+    assert time.monotonic() - started == pytest.approx(0.1, abs=0.05)
+    time.sleep(0.2)
+    assert not pacer.admit(1.1, 0.1), "20 frames late: dropped"
+    keeping = Pacer(play_speed=10, disable_drops=True)
+    keeping.admit(0.0, 0.1)
+    time.sleep(0.2)
+    assert keeping.admit(0.1, 0.1), "disable_drops keeps late frames"

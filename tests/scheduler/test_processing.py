@@ -1,0 +1,181 @@
+"""Processing end to end on real processes: gateway, storage, scheduler and detector."""
+
+import asyncio
+import io
+import json
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+import httpx
+import nats
+import pytest
+from minio import Minio
+
+from tests.polling import eventually
+from tests.scheduler.processing import (
+    STATISTIC_KEYS,
+    ready_archive,
+    status_of,
+    video,
+    wait_for,
+    wait_for_frames,
+)
+from tests.stack import Gateway, ServiceProcess
+from tests.storage.archives import new_archive
+from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY
+
+pytestmark = pytest.mark.usefixtures("storage", "scheduler", "detector")
+VTEST_FRAMES = 795
+
+
+def frame_count(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+def statuses_published(gw: Gateway, video_id: int, action: Callable[[], None], until: str) -> list[str]:
+    """The video.processing.* statuses of `video_id` published while `action` runs, up to `until`."""
+
+    async def record() -> list[str]:
+        connection = await nats.connect(gw.env["VIDAR_NATS_URL"])
+        stream = connection.jetstream()
+        subscription = await stream.subscribe("video.processing.>", ordered_consumer=True, deliver_policy="new")
+        await asyncio.to_thread(action)
+        seen: list[str] = []
+        async with asyncio.timeout(60):
+            while until not in seen:
+                message = await subscription.next_msg(timeout=60)
+                event = json.loads(message.data)
+                if event["payload"]["video_id"] == video_id:
+                    seen.append(event["payload"]["status"])
+        await connection.close()
+        return seen
+
+    return asyncio.run(record())
+
+
+def test_vtest_is_processed_to_the_last_frame(api: httpx.Client, gw: Gateway, videos: Path) -> None:
+    video_id = ready_archive(api, videos / "vtest.avi", play_speed=20)
+    assert video(api, video_id)["health_status"]["status"] == "NOT_STARTED"
+
+    def process() -> None:
+        assert api.post(f"/videos/{video_id}/process/").status_code == 200
+        running = wait_for(api, video_id, "INPROGRESS")
+        assert (running["active"], running["queued"], running["finished"]) == (True, False, False)
+        assert running["processing_start_date"] is not None
+
+    assert statuses_published(gw, video_id, process, until="COMPLETED") == ["QUEUED", "INPROGRESS", "COMPLETED"]
+    done = video(api, video_id)
+    health = done["health_status"]
+    assert (done["finished"], done["active"], done["queued"], done["error"]) == (True, False, False, None)
+    assert (health["code"], health["code_desc"]) == ("green", "Video processing is done")
+    statistic = health["statistic"]
+    assert set(statistic) == STATISTIC_KEYS
+    assert statistic["frames_processed"] == frame_count(videos / "vtest.avi") == VTEST_FRAMES
+    assert (statistic["frame_width"], statistic["frame_height"]) == (768, 576)
+    assert statistic["frames_dropped"] == statistic["frames_imotion_skipped"] == statistic["decoding_soft_errors"] == 0
+    assert statistic["last_stream_timestamp"] == statistic["processed_duration"] == pytest.approx(79.4)
+    assert statistic["job_starts"] == 1
+    assert statistic["processing_fps"] > 0
+    assert statistic["objects"] == {"face": {"posted": 0, "failed": 0, "not_posted": 0}}
+
+
+def test_process_refuses_what_it_cannot_process(api: httpx.Client) -> None:
+    assert api.post("/videos/987654/process/").status_code == 404
+    empty = new_archive(api)
+    refused = api.post(f"/videos/{empty}/process/")
+    assert (refused.status_code, refused.json()["code"]) == (409, "CONFLICT")
+    assert "no source file" in refused.json()["desc"]
+    assert api.post(f"/videos/{empty}/stop/").status_code == 200, "stopping an idle video is a no-op"
+
+
+def test_asking_twice_starts_one_run(api: httpx.Client, videos: Path) -> None:
+    video_id = ready_archive(api, videos / "carphone_pristine.mp4", play_speed=4)
+    for _ in range(3):
+        assert api.post(f"/videos/{video_id}/process/").status_code == 200
+    done = wait_for(api, video_id, "COMPLETED")
+    assert done["health_status"]["statistic"]["job_starts"] == 1
+
+
+def test_stop_mid_run_keeps_partial_figures_and_a_new_run_replaces_them(api: httpx.Client, videos: Path) -> None:
+    video_id = ready_archive(api, videos / "vtest.avi", play_speed=10)
+    api.post(f"/videos/{video_id}/process/")
+    wait_for_frames(api, video_id, 50)
+    asked = time.monotonic()
+    assert api.post(f"/videos/{video_id}/stop/").status_code == 200
+    stopped = wait_for(api, video_id, "STOPPED", timeout=2)
+    assert time.monotonic() - asked < 2
+    assert (stopped["active"], stopped["finished"], stopped["health_status"]["code"]) == (False, False, "yellow")
+    time.sleep(1.5)  # the detector's last report arrives after the status
+    partial = video(api, video_id)["health_status"]["statistic"]
+    assert 50 <= partial["frames_processed"] < VTEST_FRAMES
+
+    api.patch(f"/videos/{video_id}/", json={"stream_settings": {"play_speed": -1}})
+    api.post(f"/videos/{video_id}/process/")
+    again = wait_for(api, video_id, "COMPLETED")["health_status"]["statistic"]
+    assert again["frames_processed"] == VTEST_FRAMES
+    assert again["job_starts"] == 2
+
+
+def test_with_one_slot_the_second_video_waits_queued(api: httpx.Client, videos: Path) -> None:
+    first = ready_archive(api, videos / "vtest.avi", play_speed=20)
+    second = ready_archive(api, videos / "carphone_pristine.mp4")
+    third = ready_archive(api, videos / "carphone_pristine.mp4")
+    for video_id in (first, second, third):
+        api.post(f"/videos/{video_id}/process/")
+    wait_for(api, first, "INPROGRESS")
+    assert video(api, second)["queued"] is True
+    assert status_of(api, second) == status_of(api, third) == "QUEUED"
+    assert api.post(f"/videos/{third}/stop/").status_code == 200
+    assert wait_for(api, third, "STOPPED")["queued"] is False
+    wait_for(api, first, "COMPLETED")
+    assert wait_for(api, second, "COMPLETED")["health_status"]["statistic"]["frames_processed"] == 120
+    time.sleep(1)
+    assert status_of(api, third) == "STOPPED"
+    assert video(api, third)["health_status"]["statistic"]["job_starts"] == 0
+
+
+def test_a_corrupt_source_fails_with_a_clear_error(api: httpx.Client, gw: Gateway, db, videos: Path) -> None:
+    video_id = ready_archive(api, videos / "carphone_pristine.mp4")
+    key = db.videos.find_one({"_id": video_id})["source"]["key"]
+    s3 = Minio(endpoint=f"{HOST}:{gw.ports.s3}", access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY, secure=False)
+    garbage = b"\x00\x17 not a video any more " * 4000
+    s3.put_object(bucket_name="vidar", object_name=key, data=io.BytesIO(garbage), length=len(garbage))
+    api.post(f"/videos/{video_id}/process/")
+    failed = wait_for(api, video_id, "FAILED")
+    assert "cannot be decoded" in failed["error"]
+    assert (failed["health_status"]["code"], failed["active"]) == ("red", False)
+
+
+def test_a_rot_outside_the_frame_fails_with_a_clear_error(api: httpx.Client, videos: Path) -> None:
+    video_id = ready_archive(api, videos / "carphone_pristine.mp4", rot="400x400+0+0")
+    api.post(f"/videos/{video_id}/process/")
+    assert "rot 400x400+0+0 is not inside the 176x144 frame" in wait_for(api, video_id, "FAILED")["error"]
+
+
+def test_a_killed_detector_loses_nothing(api: httpx.Client, videos: Path, detector: ServiceProcess) -> None:
+    video_id = ready_archive(api, videos / "vtest.avi", play_speed=10)
+    api.post(f"/videos/{video_id}/process/")
+    wait_for_frames(api, video_id, 100)
+    detector.stop(signal.SIGKILL)
+    noticed = eventually(lambda: "stopped answering" in video(api, video_id)["health_status"]["msg"], timeout=10)
+    assert noticed
+    detector.start()
+    done = wait_for(api, video_id, "COMPLETED")["health_status"]["statistic"]
+    assert done["frames_processed"] == VTEST_FRAMES, "resumed after the checkpoint: nothing twice, nothing lost"
+    assert done["job_starts"] == 2, "started, lost, started again"
+
+
+def test_a_restarted_scheduler_loses_nothing(api: httpx.Client, videos: Path, scheduler: ServiceProcess) -> None:
+    video_id = ready_archive(api, videos / "vtest.avi", play_speed=20)
+    api.post(f"/videos/{video_id}/process/")
+    wait_for_frames(api, video_id, 50)
+    scheduler.stop(signal.SIGKILL)
+    time.sleep(1)
+    scheduler.start()
+    done = wait_for(api, video_id, "COMPLETED")["health_status"]["statistic"]
+    assert done["frames_processed"] == VTEST_FRAMES
+    assert done["job_starts"] == 1
