@@ -33,6 +33,8 @@ lint: $(STAMP)
 bench: $(STAMP) $(VIDEOS)
 	command -v wrk || (apt-get update && apt-get install -y wrk)
 	$(BIN)/python -m tests.bench.videos_api
+	$(BIN)/python -m tests.bench.uploads
+	$(BIN)/python -m tests.bench.decode
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

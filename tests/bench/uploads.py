@@ -96,9 +96,7 @@ def through_gateway(gw: Gateway) -> tuple[float, int, int]:
 def with_raw_client(port: int) -> float:
     client = Minio(endpoint=f"{HOST}:{port}", access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY, secure=False)
     started = time.perf_counter()
-    client.put_object(
-        bucket_name="vidar", object_name="bench/raw", data=ChunkFile(), length=-1, part_size=PART_SIZE
-    )
+    client.put_object(bucket_name="vidar", object_name="bench/raw", data=ChunkFile(), length=-1, part_size=PART_SIZE)
     elapsed = time.perf_counter() - started
     assert client.stat_object(bucket_name="vidar", object_name="bench/raw").size == SIZE
     return elapsed
@@ -111,11 +109,13 @@ def main() -> None:
             raw = with_raw_client(ports.s3)
             seconds, peak, before = through_gateway(gw)
     mib = SIZE / (1 << 20)
-    print(f"\nUpload of {mib:.0f} MiB to SeaweedFS S3 on loopback ({os.cpu_count()} cores), part size {PART_SIZE >> 20} MiB")
+    cores, part = os.cpu_count(), PART_SIZE >> 20
+    print(f"\nUpload of {mib:.0f} MiB to SeaweedFS S3 on loopback ({cores} cores), part size {part} MiB")
     print(f"  raw minio client     {mib / raw:8.1f} MiB/s  ({raw:.1f} s)")
     print(f"  through the gateway  {mib / seconds:8.1f} MiB/s  ({seconds:.1f} s)")
     print(f"  ratio gateway/raw    {raw / seconds:8.2f}   (goal >= 0.7)")
-    print(f"  gateway RSS          {peak / 1024:8.1f} MiB peak during the upload, {before / 1024:.1f} MiB before (goal < 200)")
+    print(f"  gateway RSS          {peak / 1024:8.1f} MiB peak during the upload (goal < 200)")
+    print(f"                       {before / 1024:8.1f} MiB before it")
 
 
 if __name__ == "__main__":

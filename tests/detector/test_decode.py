@@ -4,6 +4,7 @@ from pathlib import Path
 
 import av
 import pytest
+
 from vidar_detector.decode import FrameSource, NotDecodable
 
 

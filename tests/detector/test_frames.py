@@ -5,6 +5,7 @@ import time
 import av
 import numpy as np
 import pytest
+
 from vidar_detector.frames import MotionGate, Pacer, Rectangle, crop, transform
 
 IMAGE = np.arange(2 * 3 * 3).reshape(2, 3, 3)  # 2 rows, 3 columns, 3 channels

@@ -1,6 +1,7 @@
 """The address checks of URL sources, on IP literals (no DNS, no connection)."""
 
 import pytest
+
 from vidar_storage.url_source import Allowlist, UrlRefused, check
 
 NOBODY = Allowlist.parse([])

@@ -18,6 +18,8 @@ from vidar.settings import VidarSettings
 # Multipart part size for streams of unknown length. The client keeps about four parts in
 # memory (one being read, three uploading), so this bounds an upload's memory.
 PART_SIZE = 8 * 1024 * 1024
+# Decoders read in small pieces; one HTTP read per megabyte keeps S3 reads off their path.
+READ_BUFFER = 1024 * 1024
 _MISSING = {"NoSuchKey", "NoSuchObject"}
 
 
@@ -113,8 +115,9 @@ class ObjectStore:
 
         return await asyncio.to_thread(list_keys)
 
-    def reader(self, key: str, size: int) -> "ObjectReader":
-        return ObjectReader(self._client, self.bucket, key, size)
+    def reader(self, key: str, size: int) -> io.BufferedReader:
+        """A seekable, blocking file over the object, for decoders running in a thread."""
+        return io.BufferedReader(ObjectReader(self._client, self.bucket, key, size), buffer_size=READ_BUFFER)
 
 
 class ObjectReader(io.RawIOBase):

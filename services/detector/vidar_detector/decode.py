@@ -47,7 +47,6 @@ class FrameSource:
             self._container.close()
             raise NotDecodable("the source has no video stream")
         self.stream = self._container.streams.video[0]
-        self.stream.thread_type = "AUTO"
         self.soft_errors = 0
         self._resume_after = resume_after_pts
         self._frames: queue.Queue = queue.Queue(maxsize=capacity)

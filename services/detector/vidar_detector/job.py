@@ -7,6 +7,7 @@ least every `progress_interval` seconds.
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -47,6 +48,22 @@ def starting_statistic(dispatch: JobDispatch, checkpoint: Checkpoint | None) -> 
     return Statistic(objects={kind: ObjectCounters() for kind in enabled})
 
 
+@dataclass(slots=True)
+class Tally:
+    """Per-frame counters of the loop since they were last folded into the statistic."""
+
+    processed: int = 0
+    dropped: int = 0
+    skipped: int = 0
+    last_time: float | None = None
+    fps: float = 0.0
+    handled_before: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.handled_before + self.processed + self.dropped + self.skipped
+
+
 class Job:
     def __init__(
         self,
@@ -67,6 +84,7 @@ class Job:
         self._report = report
         self._interval = progress_interval
         self._handler = handler or CountOnly()
+        self._tally = Tally()
 
     def run(self) -> Statistic:
         settings = self.dispatch.stream_settings
@@ -107,36 +125,48 @@ class Job:
         return area
 
     def _loop(self, source: FrameSource, area: Rectangle | None, gate: MotionGate, pacer: Pacer) -> None:
-        statistic, transform_how = self.statistic, self.dispatch.stream_settings.video_transform
+        settings = self.dispatch.stream_settings
+        pacing, gating = settings.play_speed > 0, settings.imotion_threshold > 0
         frame_interval = 1 / source.fps
+        tally = self._tally
         started = last_report = time.monotonic()
-        handled = 0
         for decoded in source:
             if self.stop.is_set():
                 self.stopped_early = True
                 break
-            if not pacer.admit(decoded.time, frame_interval):
-                statistic.frames_dropped += 1
-            elif not gate.passes(decoded.frame):
-                statistic.frames_imotion_skipped += 1
+            if pacing and not pacer.admit(decoded.time, frame_interval):
+                tally.dropped += 1
+            elif gating and not gate.passes(decoded.frame):
+                tally.skipped += 1
             else:
                 image = None
                 if self._handler.needs_image:
-                    image = transform(crop(decoded.frame.to_ndarray(format="rgb24"), area), transform_how)
-                self._handler.handle(image, decoded, statistic)
-                statistic.frames_processed += 1
-            statistic.last_stream_timestamp = statistic.processed_duration = decoded.time
-            self._last_pts = decoded.pts
-            handled += 1
+                    image = transform(crop(decoded.frame.to_ndarray(format="rgb24"), area), settings.video_transform)
+                self._handler.handle(image, decoded, self.statistic)
+                tally.processed += 1
+            tally.last_time, self._last_pts = decoded.time, decoded.pts
             now = time.monotonic()
             if now - last_report >= self._interval:
-                statistic.processing_fps = handled / (now - started)
+                tally.fps = tally.handled / (now - started)
                 self._report(self.checkpoint(source.soft_errors))
                 last_report = now
         elapsed = time.monotonic() - started
-        statistic.processing_fps = handled / elapsed if elapsed > 0 else 0.0
+        tally.fps = tally.handled / elapsed if elapsed > 0 else 0.0
+        self._fold_tally()
 
     def checkpoint(self, pending_soft_errors: int = 0) -> Checkpoint:
+        self._fold_tally()
         statistic = self.statistic.model_copy(deep=True)
         statistic.decoding_soft_errors += pending_soft_errors
         return Checkpoint(pts=self._last_pts, statistic=statistic)
+
+    def _fold_tally(self) -> None:
+        """Move the loop's plain counters into the statistic (cheaper than updating it per frame)."""
+        tally, statistic = self._tally, self.statistic
+        statistic.frames_processed += tally.processed
+        statistic.frames_dropped += tally.dropped
+        statistic.frames_imotion_skipped += tally.skipped
+        if tally.last_time is not None:
+            statistic.last_stream_timestamp = statistic.processed_duration = tally.last_time
+        statistic.processing_fps = tally.fps
+        self._tally = Tally(fps=tally.fps, last_time=tally.last_time, handled_before=tally.handled)

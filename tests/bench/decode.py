@@ -1,0 +1,99 @@
+"""Decode-only throughput: the detector's job loop (no detectors) vs. PyAV in a bare loop.
+
+Run by `make bench`. The job loop reads the source from S3 (ranged streaming reads), decodes in
+its own thread and does all its per-frame bookkeeping; the goal is at least 0.9 of the bare
+loop, which reads a local file.
+"""
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+import av
+from pydantic import SecretStr
+
+from tests.stack import servers
+from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY
+from vidar.models.jobs import JobDispatch, SourceFile
+from vidar.models.stream_settings import StreamSettings
+from vidar.objectstore import ObjectStore
+from vidar.settings import VidarSettings
+from vidar_detector.job import Job
+
+VIDEOS = Path(".cache/videos")
+CLIP_720P = VIDEOS / "bench-720p-h264.mp4"
+
+
+def make_720p_clip() -> Path:
+    """vtest.avi's 795 frames scaled to 1280x720 and encoded with libx264 (cached)."""
+    if CLIP_720P.exists():
+        return CLIP_720P
+    partial = CLIP_720P.with_suffix(".partial.mp4")
+    with av.open(str(VIDEOS / "vtest.avi")) as source, av.open(str(partial), "w") as clip:
+        stream = clip.add_stream("libx264", rate=25, options={"preset": "veryfast", "crf": "23", "g": "50"})
+        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
+        for frame in source.decode(video=0):
+            clip.mux(stream.encode(frame.reformat(width=1280, height=720, format="yuv420p")))
+        clip.mux(stream.encode(None))
+    partial.rename(CLIP_720P)
+    return CLIP_720P
+
+
+def bare_loop(path: Path, thread_type: str | None) -> tuple[int, float]:
+    started = time.perf_counter()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if thread_type:
+            stream.thread_type = thread_type
+        frames = sum(1 for _ in container.decode(stream))
+    return frames, time.perf_counter() - started
+
+
+def job_loop(objects: ObjectStore, path: Path) -> tuple[int, float]:
+    key = f"bench/{path.name}"
+    asyncio.run(objects.put_bytes(key, path.read_bytes(), "video/mp4"))
+    settings = StreamSettings.model_validate({"detectors": {"face": None}})
+    dispatch = JobDispatch(
+        run_id="bench",
+        video_id=0,
+        camera_group=1,
+        source=SourceFile(key=key, size=path.stat().st_size),
+        stream_settings=settings,
+    )
+    job = Job(dispatch, objects, checkpoint=None, report=lambda _: None, progress_interval=1.0)
+    started = time.perf_counter()
+    statistic = job.run()
+    return statistic.frames_processed, time.perf_counter() - started
+
+
+def best_of(runs: int, measure) -> tuple[int, float]:
+    results = [measure() for _ in range(runs)]
+    return min(results, key=lambda result: result[1])
+
+
+def main() -> None:
+    clips = [VIDEOS / "vtest.avi", make_720p_clip()]
+    with tempfile.TemporaryDirectory(prefix="vidar-bench-") as tmp, servers(Path(tmp)) as ports:
+        objects = ObjectStore(
+            VidarSettings(
+                s3_endpoint=f"{HOST}:{ports.s3}", s3_access_key=S3_ACCESS_KEY, s3_secret_key=SecretStr(S3_SECRET_KEY)
+            )
+        )
+        asyncio.run(objects.ensure_bucket())
+        print("\nDecode-only throughput, best of 3 (frames/s)")
+        print(f"  {'clip':<24}{'bare PyAV':>12}{'bare, threads':>15}{'job loop':>12}{'ratio':>8}")
+        for clip in clips:
+            frames, bare = best_of(3, lambda clip=clip: bare_loop(clip, None))
+            _, threaded = best_of(3, lambda clip=clip: bare_loop(clip, "AUTO"))
+            processed, job = best_of(3, lambda clip=clip: job_loop(objects, clip))
+            assert processed == frames, f"the job loop saw {processed} of {frames} frames"
+            print(
+                f"  {clip.name:<24}{frames / bare:>12.0f}{frames / threaded:>15.0f}{frames / job:>12.0f}"
+                f"{bare / job:>8.2f}"
+            )
+    print("  ratio = job loop / bare PyAV (default threading); goal >= 0.9")
+
+
+if __name__ == "__main__":
+    main()
