@@ -28,7 +28,7 @@ class FrameHandler(Protocol):
 
     needs_image: bool
 
-    def handle(self, image: np.ndarray | None, decoded: Decoded, statistic: Statistic) -> None: ...
+    def handle(self, image: np.ndarray | None, decoded: Decoded, timestamp: float, statistic: Statistic) -> None: ...
 
 
 class CountOnly:
@@ -36,7 +36,7 @@ class CountOnly:
 
     needs_image = False
 
-    def handle(self, image: np.ndarray | None, decoded: Decoded, statistic: Statistic) -> None:
+    def handle(self, image: np.ndarray | None, decoded: Decoded, timestamp: float, statistic: Statistic) -> None:
         return None
 
 
@@ -142,7 +142,7 @@ class Job:
                 image = None
                 if self._handler.needs_image:
                     image = transform(crop(decoded.frame.to_ndarray(format="rgb24"), area), settings.video_transform)
-                self._handler.handle(image, decoded, self.statistic)
+                self._handler.handle(image, decoded, self._timestamp(decoded), self.statistic)
                 tally.processed += 1
             tally.last_time, self._last_pts = decoded.time, decoded.pts
             now = time.monotonic()
@@ -153,6 +153,14 @@ class Job:
         elapsed = time.monotonic() - started
         tally.fps = tally.handled / elapsed if elapsed > 0 else 0.0
         self._fold_tally()
+
+    def _timestamp(self, decoded: Decoded) -> float:
+        """The time objects in this frame carry: the stream's own clock shifted by
+        `start_stream_timestamp` when `use_stream_timestamp`, else the wall clock (Unix seconds)."""
+        settings = self.dispatch.stream_settings
+        if settings.use_stream_timestamp:
+            return settings.start_stream_timestamp + decoded.time
+        return time.time()
 
     def checkpoint(self, pending_soft_errors: int = 0) -> Checkpoint:
         self._fold_tally()
@@ -169,4 +177,5 @@ class Job:
         if tally.last_time is not None:
             statistic.last_stream_timestamp = statistic.processed_duration = tally.last_time
         statistic.processing_fps = tally.fps
-        self._tally = Tally(fps=tally.fps, last_time=tally.last_time, handled_before=tally.handled)
+        tally.handled_before = tally.handled
+        tally.processed = tally.dropped = tally.skipped = 0

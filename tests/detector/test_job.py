@@ -1,0 +1,109 @@
+"""The job loop on real footage, read from local files (a pure in-memory stand-in for S3)."""
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidar.models.jobs import Checkpoint, JobDispatch, SourceFile, Statistic
+from vidar.models.stream_settings import StreamSettings
+from vidar_detector.decode import Decoded
+from vidar_detector.job import Job, JobFailure
+
+
+class LocalFiles:
+    """Object keys are local paths."""
+
+    def reader(self, key: str, size: int):
+        return Path(key).open("rb")
+
+
+class Recorder:
+    needs_image = True
+
+    def __init__(self, stop_after: int | None = None, stop: threading.Event | None = None) -> None:
+        self.shapes: list[tuple[int, ...]] = []
+        self.timestamps: list[float] = []
+        self.pts: list[int] = []
+        self._stop_after, self._stop = stop_after, stop
+
+    def handle(self, image: np.ndarray | None, decoded: Decoded, timestamp: float, statistic: Statistic) -> None:
+        self.shapes.append(image.shape)
+        self.timestamps.append(timestamp)
+        self.pts.append(decoded.pts)
+        if self._stop_after and len(self.pts) == self._stop_after:
+            self._stop.set()
+
+
+def job_for(path: Path, handler: Recorder | None = None, checkpoint: Checkpoint | None = None, **settings) -> Job:
+    dispatch = JobDispatch(
+        run_id="run",
+        video_id=1,
+        camera_group=1,
+        source=SourceFile(key=str(path), size=path.stat().st_size),
+        stream_settings=StreamSettings.model_validate(settings),
+    )
+    reports: list[Checkpoint] = []
+    job = Job(dispatch, LocalFiles(), checkpoint, reports.append, progress_interval=0.0, handler=handler)
+    job.reports = reports
+    return job
+
+
+def test_every_frame_is_counted_and_reported(videos: Path) -> None:
+    job = job_for(videos / "carphone_pristine.mp4")
+    statistic = job.run()
+    assert (statistic.frames_processed, statistic.frame_width, statistic.frame_height) == (120, 176, 144)
+    assert statistic.last_stream_timestamp == pytest.approx(119 / 29.97, abs=0.01)
+    assert statistic.processing_fps > 0
+    assert job.reports, "a checkpoint at least every progress_interval"
+    assert job.reports[-1].statistic.frames_processed <= 120
+
+
+def test_crop_and_transform_shape_what_the_detectors_see(videos: Path) -> None:
+    handler = Recorder()
+    job_for(videos / "carphone_pristine.mp4", handler, rot="100x60+10+20", video_transform="Rotate90").run()
+    assert set(handler.shapes) == {(100, 60, 3)}
+
+
+def test_stream_timestamps_start_where_asked(videos: Path) -> None:
+    handler = Recorder()
+    job_for(videos / "vtest.avi", handler, use_stream_timestamp=True, start_stream_timestamp=1000).run()
+    assert handler.timestamps[0] == pytest.approx(1000.0)
+    assert handler.timestamps[-1] == pytest.approx(1079.4)
+
+
+def test_wall_clock_timestamps_by_default(videos: Path) -> None:
+    import time
+
+    handler = Recorder()
+    job_for(videos / "carphone_pristine.mp4", handler).run()
+    assert abs(handler.timestamps[-1] - time.time()) < 60
+
+
+def test_motion_gate_skips_still_frames_of_real_footage(videos: Path) -> None:
+    statistic = job_for(videos / "vtest.avi", imotion_threshold=4).run()
+    assert statistic.frames_imotion_skipped > 0
+    assert statistic.frames_processed + statistic.frames_imotion_skipped == 795
+
+
+def test_a_stopped_run_resumes_after_its_checkpoint(videos: Path) -> None:
+    stop = threading.Event()
+    first = Recorder(stop_after=300, stop=stop)
+    job = job_for(videos / "vtest.avi", first)
+    job.stop = stop
+    job.run()
+    assert job.stopped_early
+    checkpoint = job.checkpoint()
+    assert checkpoint.statistic.frames_processed == 300
+
+    second = Recorder()
+    resumed = job_for(videos / "vtest.avi", second, checkpoint=checkpoint).run()
+    assert resumed.frames_processed == 795
+    assert first.pts + second.pts == sorted(set(first.pts + second.pts)), "no frame twice, none lost"
+    assert len(first.pts + second.pts) == 795
+
+
+def test_a_rot_outside_the_frame_fails_clearly(videos: Path) -> None:
+    with pytest.raises(JobFailure, match="not inside the 176x144 frame"):
+        job_for(videos / "carphone_pristine.mp4", rot="200x100+0+0").run()
