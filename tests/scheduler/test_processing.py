@@ -179,3 +179,35 @@ def test_a_restarted_scheduler_loses_nothing(api: httpx.Client, videos: Path, sc
     done = wait_for(api, video_id, "COMPLETED")["health_status"]["statistic"]
     assert done["frames_processed"] == VTEST_FRAMES
     assert done["job_starts"] == 1
+
+
+def test_a_video_that_keeps_killing_its_detector_fails_and_never_loops(
+    api: httpx.Client, videos: Path, detector: ServiceProcess
+) -> None:
+    """What a decoder crash looks like from outside: the worker dies on the video every time."""
+    video_id = ready_archive(api, videos / "vtest.avi", play_speed=5)
+    api.post(f"/videos/{video_id}/process/")
+    for attempt in (1, 2, 3):
+        eventually(lambda n=attempt: video(api, video_id)["health_status"]["statistic"].get("job_starts") == n)
+        detector.stop(signal.SIGKILL)
+        detector.start()
+    failed = wait_for(api, video_id, "FAILED")
+    assert "gave up after 3 attempts" in failed["error"]
+    assert failed["health_status"]["statistic"]["job_starts"] == 3
+    time.sleep(4)
+    assert status_of(api, video_id) == "FAILED", "no further attempt"
+
+
+def test_a_detector_shut_down_mid_run_hands_the_job_back(
+    api: httpx.Client, videos: Path, detector: ServiceProcess
+) -> None:
+    video_id = ready_archive(api, videos / "vtest.avi", play_speed=10)
+    api.post(f"/videos/{video_id}/process/")
+    wait_for_frames(api, video_id, 100)
+    asked = time.monotonic()
+    detector.stop(signal.SIGTERM)
+    assert time.monotonic() - asked < 5, "shutting down does not wait for the video to end"
+    detector.start()
+    done = wait_for(api, video_id, "COMPLETED")["health_status"]["statistic"]
+    assert done["frames_processed"] == VTEST_FRAMES
+    assert done["job_starts"] == 2

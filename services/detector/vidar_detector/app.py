@@ -43,4 +43,4 @@ def create_app(settings: DetectorSettings | None = None) -> AsgiFastStream:
         finally:
             await client.close()
 
-    return AsgiFastStream(broker, lifespan=lifespan, asgi_routes=health_routes(broker))
+    return AsgiFastStream(broker, lifespan=lifespan, asgi_routes=health_routes(broker), on_shutdown=[worker.shut_down])

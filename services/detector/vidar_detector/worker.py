@@ -30,6 +30,15 @@ class Worker:
         self._jobs = db[archive.JOBS]
         self._broker = broker
         self._objects = objects
+        self._running: set[Job] = set()
+        self._shutting_down = False
+
+    def shut_down(self) -> None:
+        """Stop the jobs at hand without ending them: their messages go back to the queue and
+        another detector resumes them from their checkpoints."""
+        self._shutting_down = True
+        for job in self._running:
+            job.stop.set()
 
     async def run(self, dispatch: JobDispatch, attempt: int, message: NatsMessage) -> None:
         record = await self._jobs.find_one({"_id": dispatch.run_id})
@@ -64,13 +73,19 @@ class Worker:
             dispatch, self._objects, checkpoint, self._reporter(dispatch, attempt), self._settings.progress_interval
         )
         ack_wait = timedelta(seconds=self._settings.heartbeat_timeout)
-        async with keeping_alive(message, ack_wait), self._watching(job, attempt) as superseded:
-            try:
-                statistic = await asyncio.to_thread(job.run)
-            except JobFailure as failure:
-                await self._end(subjects.JOB_FAILED, dispatch, attempt, job.statistic, str(failure))
-                return
-        if superseded.is_set():
+        self._running.add(job)
+        try:
+            async with keeping_alive(message, ack_wait), self._watching(job, attempt) as superseded:
+                try:
+                    statistic = await asyncio.to_thread(job.run)
+                except JobFailure as failure:
+                    await self._end(subjects.JOB_FAILED, dispatch, attempt, job.statistic, str(failure))
+                    return
+        finally:
+            self._running.discard(job)
+        if self._shutting_down:
+            await message.nack()
+        elif superseded.is_set():
             log.warning("run %s attempt %d was taken over by a later attempt", dispatch.run_id, attempt)
         elif job.stopped_early:
             await self._end(subjects.JOB_STOPPED, dispatch, attempt, statistic)
