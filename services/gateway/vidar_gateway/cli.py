@@ -5,9 +5,9 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
-import uvicorn
 
 from vidar import mongo
+from vidar.cli import run_asgi
 from vidar_gateway.app import create_app
 from vidar_gateway.auth import Role, TokenStore
 from vidar_gateway.settings import GatewaySettings
@@ -22,12 +22,10 @@ T = TypeVar("T")
 def serve(workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1) -> None:
     """Serve the API on VIDAR_HOST:VIDAR_PORT."""
     settings = GatewaySettings()
-    # lifespan="on": a start-up that fails (servers unreachable) ends the process.
-    server = {"host": settings.host, "port": settings.port, "proxy_headers": True, "lifespan": "on"}
     if workers == 1:
-        uvicorn.run(create_app(settings), **server)
+        run_asgi(create_app(settings), settings, proxy_headers=True)
     else:
-        uvicorn.run("vidar_gateway.app:create_app", factory=True, workers=workers, **server)
+        run_asgi("vidar_gateway.app:create_app", settings, factory=True, workers=workers, proxy_headers=True)
 
 
 def _with_tokens(work: Callable[[TokenStore], Awaitable[T]]) -> T:
