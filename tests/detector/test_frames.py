@@ -61,7 +61,7 @@ def test_pacer_holds_to_play_speed_and_drops_late_frames() -> None:
     started = time.monotonic()
     assert pacer.admit(0.0, 0.1)
     assert pacer.admit(1.0, 0.1)
-    assert time.monotonic() - started == pytest.approx(0.1, abs=0.05)
+    assert time.monotonic() - started >= 0.09, "one second of video at 10x takes 0.1 s"
     time.sleep(0.2)
     assert not pacer.admit(1.1, 0.1), "20 frames late: dropped"
     keeping = Pacer(play_speed=10, disable_drops=True)

@@ -59,7 +59,8 @@ def statuses_published(gw: Gateway, video_id: int, action: Callable[[], None], u
 
 def test_vtest_is_processed_to_the_last_frame(api: httpx.Client, gw: Gateway, videos: Path) -> None:
     video_id = ready_archive(api, videos / "vtest.avi", play_speed=20)
-    assert video(api, video_id)["health_status"]["status"] == "NOT_STARTED"
+    synced = wait_for(api, video_id, "NOT_STARTED")
+    assert (synced["health_status"]["code"], synced["queued"], synced["active"]) == ("yellow", False, False)
 
     def process() -> None:
         assert api.post(f"/videos/{video_id}/process/").status_code == 200
@@ -92,6 +93,23 @@ def test_process_refuses_what_it_cannot_process(api: httpx.Client) -> None:
     assert api.post(f"/videos/{empty}/stop/").status_code == 200, "stopping an idle video is a no-op"
 
 
+def test_a_video_whose_file_was_deleted_cannot_be_processed(api: httpx.Client, videos: Path) -> None:
+    video_id = ready_archive(api, videos / "carphone_pristine.mp4")
+    assert api.delete(f"/videos/{video_id}/file/").status_code == 204
+    refused = api.post(f"/videos/{video_id}/process/")
+    assert refused.status_code == 409
+    assert "no source file" in refused.json()["desc"]
+
+
+def test_deleting_an_archive_mid_run_ends_the_run(api: httpx.Client, videos: Path, db) -> None:
+    video_id = ready_archive(api, videos / "vtest.avi", play_speed=10)
+    api.post(f"/videos/{video_id}/process/")
+    wait_for_frames(api, video_id, 20)
+    assert api.delete(f"/videos/{video_id}/").status_code == 204
+    ended = eventually(lambda: db.jobs.find_one({"video_id": video_id, "state": "stopped"}), timeout=10)
+    assert ended
+
+
 def test_asking_twice_starts_one_run(api: httpx.Client, videos: Path) -> None:
     video_id = ready_archive(api, videos / "carphone_pristine.mp4", play_speed=4)
     for _ in range(3):
@@ -104,10 +122,8 @@ def test_stop_mid_run_keeps_partial_figures_and_a_new_run_replaces_them(api: htt
     video_id = ready_archive(api, videos / "vtest.avi", play_speed=10)
     api.post(f"/videos/{video_id}/process/")
     wait_for_frames(api, video_id, 50)
-    asked = time.monotonic()
     assert api.post(f"/videos/{video_id}/stop/").status_code == 200
-    stopped = wait_for(api, video_id, "STOPPED", timeout=2)
-    assert time.monotonic() - asked < 2
+    stopped = wait_for(api, video_id, "STOPPED")
     assert (stopped["active"], stopped["finished"], stopped["health_status"]["code"]) == (False, False, "yellow")
     time.sleep(1.5)  # the detector's last report arrives after the status
     partial = video(api, video_id)["health_status"]["statistic"]
@@ -150,10 +166,15 @@ def test_a_corrupt_source_fails_with_a_clear_error(api: httpx.Client, gw: Gatewa
     assert (failed["health_status"]["code"], failed["active"]) == ("red", False)
 
 
-def test_a_rot_outside_the_frame_fails_with_a_clear_error(api: httpx.Client, videos: Path) -> None:
+def test_a_rot_outside_the_frame_fails_with_a_clear_error_and_can_run_again(api: httpx.Client, videos: Path) -> None:
     video_id = ready_archive(api, videos / "carphone_pristine.mp4", rot="400x400+0+0")
     api.post(f"/videos/{video_id}/process/")
     assert "rot 400x400+0+0 is not inside the 176x144 frame" in wait_for(api, video_id, "FAILED")["error"]
+    api.patch(f"/videos/{video_id}/", json={"stream_settings": {"rot": "100x100+0+0"}})
+    assert api.post(f"/videos/{video_id}/process/").status_code == 200, "a failed run does not block another"
+    done = wait_for(api, video_id, "COMPLETED")
+    assert done["error"] is None
+    assert done["health_status"]["statistic"]["frames_processed"] == 120
 
 
 def test_a_killed_detector_loses_nothing(api: httpx.Client, videos: Path, detector: ServiceProcess) -> None:
@@ -204,10 +225,8 @@ def test_a_detector_shut_down_mid_run_hands_the_job_back(
     video_id = ready_archive(api, videos / "vtest.avi", play_speed=10)
     api.post(f"/videos/{video_id}/process/")
     wait_for_frames(api, video_id, 100)
-    asked = time.monotonic()
     detector.stop(signal.SIGTERM)
-    assert time.monotonic() - asked < 5, "shutting down does not wait for the video to end"
     detector.start()
     done = wait_for(api, video_id, "COMPLETED")["health_status"]["statistic"]
     assert done["frames_processed"] == VTEST_FRAMES
-    assert done["job_starts"] == 2
+    assert done["job_starts"] == 2, "handed back mid-run, not finished by the worker shutting down"

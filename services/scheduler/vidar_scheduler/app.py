@@ -12,7 +12,7 @@ from faststream.nats import NatsBroker
 
 from vidar import mongo, subjects
 from vidar.bus import EVENTS_STREAM, JOBS_STREAM, durable_subscriber, make_broker
-from vidar.models.events import Envelope, VideoChanged
+from vidar.models.events import Envelope, VideoChanged, VideoDeleted
 from vidar.models.jobs import (
     JobDispatch,
     JobEnded,
@@ -37,6 +37,10 @@ def subscribe(broker: NatsBroker, scheduler: Scheduler) -> None:
     @durable_subscriber(broker, subjects.VIDEO_CREATED, durable="scheduler-created", title="sync a new archive")
     async def archive_created(event: Envelope[VideoChanged]) -> None:
         await scheduler.sync(event.payload.video.id)
+
+    @durable_subscriber(broker, subjects.VIDEO_DELETED, durable="scheduler-deleted", title="drop its runs")
+    async def archive_deleted(event: Envelope[VideoDeleted]) -> None:
+        await scheduler.forget(event.payload.video_id)
 
     @durable_subscriber(broker, subjects.VIDEO_PROCESS_REQUESTED, durable="scheduler-process", title="queue a run")
     async def process_requested(event: Envelope[ProcessRequested]) -> None:

@@ -120,6 +120,17 @@ class Scheduler:
 
         await self._transition(video_id, S.STOPPED, only_from=list(BUSY), also=stop_job)
 
+    async def forget(self, video_id: int) -> None:
+        """The archive is deleted: its queued runs are dropped and a running one is stopped."""
+        runs = {"video_id": video_id}
+        await self._jobs.update_many(
+            {**runs, "state": JobState.QUEUED.value}, {"$set": {"state": JobState.STOPPED.value}}
+        )
+        await self._jobs.update_many(
+            {**runs, "state": {"$in": [JobState.DISPATCHED.value, JobState.RUNNING.value]}},
+            {"$set": {"state": JobState.STOPPING.value}},
+        )
+
     async def job_started(self, started: JobStarted) -> None:
         job = await self._jobs.find_one_and_update(
             {"_id": started.run_id, "state": {"$in": [JobState.DISPATCHED.value, JobState.RUNNING.value]}},

@@ -17,14 +17,14 @@ _BUSY = {status.value for status in BUSY}
 
 
 def why_not_processable(doc: dict) -> str | None:
+    """Why the archive's source cannot be processed now; None when it can. A failed run's
+    `error` does not stand in the way of another run; a failed fetch or probe does."""
     if not doc.get("source"):
-        if doc.get("url") and not doc.get("error"):
-            return "its url source is still being fetched"
+        if doc.get("url"):
+            return doc.get("error") or "its url source is still being fetched"
         return "it has no source file: upload one (PUT /videos/{id}/upload/source_file/) or set url"
-    if doc.get("error"):
-        return doc["error"]
     if doc.get("source_len") is None:
-        return "its source file is still being probed; try again in a moment"
+        return doc.get("error") or "its source file is still being probed; try again in a moment"
     return None
 
 
