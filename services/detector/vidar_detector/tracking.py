@@ -1,0 +1,144 @@
+"""`simple_iou` tracking: greedy IoU matching of each frame's detections to the live tracks.
+
+Written here rather than taken from a library because it is FindFace's own contract: the
+matching threshold is `track_overlap_threshold`, a track ends after `track_miss_interval`
+seconds without a match, `track_max_duration_frames` splits long tracks, and
+`track_interpolate_bboxes` fills the frames a track missed. (`deep_sort` uses
+deep-sort-realtime.)
+"""
+
+from dataclasses import dataclass, field
+
+Box = tuple[float, float, float, float]  # x1, y1, x2, y2
+
+
+def iou(a: Box, b: Box) -> float:
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    overlap = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - overlap
+    return overlap / union if union > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """A track's box in one frame; `interpolated` boxes fill frames the detector missed."""
+
+    frame: int
+    time: float
+    box: Box
+    score: float
+    interpolated: bool = False
+
+
+@dataclass
+class Track:
+    id: int
+    sightings: list[Sighting] = field(default_factory=list)
+
+    @property
+    def last(self) -> Sighting:
+        return self.sightings[-1]
+
+    @property
+    def duration_frames(self) -> int:
+        return self.last.frame - self.sightings[0].frame + 1
+
+
+@dataclass
+class Step:
+    """What one frame changed: tracks started, matched again, and ended."""
+
+    started: list[Track] = field(default_factory=list)
+    continued: list[Track] = field(default_factory=list)
+    ended: list[Track] = field(default_factory=list)
+
+
+class IouTracker:
+    def __init__(
+        self, overlap_threshold: float, miss_interval: float, max_duration_frames: int = 0, interpolate: bool = True
+    ) -> None:
+        self._threshold = overlap_threshold
+        self._miss_interval = miss_interval
+        self._max_frames = max_duration_frames
+        self._interpolate = interpolate
+        self._live: list[Track] = []
+        self._next_id = 1
+
+    def update(self, boxes: list[tuple[Box, float]], frame: int, time: float) -> Step:
+        """Match this frame's (box, score) pairs to the live tracks; unmatched boxes start tracks."""
+        step = Step()
+        matches = self._greedy_matches([box for box, _ in boxes])
+        matched_boxes = set()
+        for track, index in matches:
+            box, score = boxes[index]
+            self._extend(track, Sighting(frame, time, box, score))
+            matched_boxes.add(index)
+            step.continued.append(track)
+        for index, (box, score) in enumerate(boxes):
+            if index not in matched_boxes:
+                step.started.append(self._start(Sighting(frame, time, box, score)))
+        self._end_missing_and_long(time, step)
+        return step
+
+    def finish(self) -> list[Track]:
+        """End every live track (the video is over)."""
+        ended, self._live = self._live, []
+        return ended
+
+    def _greedy_matches(self, boxes: list[Box]) -> list[tuple[Track, int]]:
+        pairs = sorted(
+            (
+                (iou(track.last.box, box), track_index, box_index)
+                for track_index, track in enumerate(self._live)
+                for box_index, box in enumerate(boxes)
+            ),
+            reverse=True,
+        )
+        used_tracks: set[int] = set()
+        used_boxes: set[int] = set()
+        matches = []
+        for overlap, track_index, box_index in pairs:
+            if overlap < self._threshold or overlap == 0:
+                break
+            if track_index in used_tracks or box_index in used_boxes:
+                continue
+            used_tracks.add(track_index)
+            used_boxes.add(box_index)
+            matches.append((self._live[track_index], box_index))
+        return matches
+
+    def _start(self, sighting: Sighting) -> Track:
+        track = Track(id=self._next_id, sightings=[sighting])
+        self._next_id += 1
+        self._live.append(track)
+        return track
+
+    def _extend(self, track: Track, sighting: Sighting) -> None:
+        if self._interpolate:
+            track.sightings.extend(_between(track.last, sighting))
+        track.sightings.append(sighting)
+
+    def _end_missing_and_long(self, time: float, step: Step) -> None:
+        ending = {track.id for track in self._live if self._is_over(track, time)}
+        step.ended.extend(track for track in self._live if track.id in ending)
+        self._live = [track for track in self._live if track.id not in ending]
+
+    def _is_over(self, track: Track, time: float) -> bool:
+        missed_too_long = time - track.last.time > self._miss_interval
+        too_long = bool(self._max_frames) and track.duration_frames >= self._max_frames
+        return missed_too_long or too_long
+
+
+def _between(before: Sighting, after: Sighting) -> list[Sighting]:
+    """Linear boxes for the frames strictly between two sightings."""
+    gap = after.frame - before.frame
+    filled = []
+    for offset in range(1, gap):
+        share = offset / gap
+        box = tuple(a + (b - a) * share for a, b in zip(before.box, after.box, strict=True))
+        time = before.time + (after.time - before.time) * share
+        filled.append(Sighting(before.frame + offset, time, box, min(before.score, after.score), interpolated=True))
+    return filled
