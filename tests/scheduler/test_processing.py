@@ -137,14 +137,15 @@ def test_stop_mid_run_keeps_partial_figures_and_a_new_run_replaces_them(api: htt
 
 
 def test_with_one_slot_the_second_video_waits_queued(api: httpx.Client, videos: Path) -> None:
-    first = ready_archive(api, videos / "vtest.avi", play_speed=20)
+    first = ready_archive(api, videos / "vtest.avi", play_speed=10)
     second = ready_archive(api, videos / "carphone_pristine.mp4")
     third = ready_archive(api, videos / "carphone_pristine.mp4")
     for video_id in (first, second, third):
         api.post(f"/videos/{video_id}/process/")
     wait_for(api, first, "INPROGRESS")
-    assert video(api, second)["queued"] is True
-    assert status_of(api, second) == status_of(api, third) == "QUEUED"
+    assert wait_for(api, second, "QUEUED")["queued"] is True
+    wait_for(api, third, "QUEUED")
+    assert status_of(api, first) == "INPROGRESS", "the one slot is still taken"
     assert api.post(f"/videos/{third}/stop/").status_code == 200
     assert wait_for(api, third, "STOPPED")["queued"] is False
     wait_for(api, first, "COMPLETED")
