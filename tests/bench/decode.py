@@ -8,6 +8,7 @@ loop, which reads a local file.
 import asyncio
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -67,7 +68,7 @@ def job_loop(objects: ObjectStore, path: Path) -> tuple[int, float]:
     return statistic.frames_processed, time.perf_counter() - started
 
 
-def best_of(runs: int, measure) -> tuple[int, float]:
+def best_of(runs: int, measure: Callable[[], tuple[int, float]]) -> tuple[int, float]:
     results = [measure() for _ in range(runs)]
     return min(results, key=lambda result: result[1])
 

@@ -4,7 +4,7 @@ to the scheduler. The job loop itself runs in a thread (`vidar_detector.job`).""
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from datetime import timedelta
 
@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from vidar import archive, subjects
 from vidar.bus import EVENTS_STREAM, keeping_alive
 from vidar.models.events import Envelope
-from vidar.models.jobs import OVER, Checkpoint, JobDispatch, JobEnded, JobProgress, JobStarted, JobState
+from vidar.models.jobs import OVER, Checkpoint, JobDispatch, JobEnded, JobProgress, JobStarted, JobState, Statistic
 from vidar.objectstore import ObjectStore
 from vidar_detector.job import Job, JobFailure
 from vidar_detector.settings import DetectorSettings
@@ -114,7 +114,7 @@ class Worker:
             job.stop.set()
             task.cancel()
 
-    def _reporter(self, dispatch: JobDispatch, attempt: int):
+    def _reporter(self, dispatch: JobDispatch, attempt: int) -> Callable[[Checkpoint], None]:
         loop = asyncio.get_running_loop()
         sent: list[Future] = []
         sequence = iter(range(1, 1 << 62))
@@ -134,7 +134,7 @@ class Worker:
         return report
 
     async def _end(
-        self, subject: str, dispatch: JobDispatch, attempt: int, statistic, error: str | None = None
+        self, subject: str, dispatch: JobDispatch, attempt: int, statistic: Statistic, error: str | None = None
     ) -> None:
         ended = JobEnded(
             run_id=dispatch.run_id, video_id=dispatch.video_id, attempt=attempt, statistic=statistic, error=error

@@ -2,6 +2,7 @@
 `video.processing.<status>` event; jobs live in MongoDB and JetStream, never only in memory,
 so a restarted scheduler carries on where the last one stopped."""
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -251,7 +252,7 @@ class Scheduler:
         fields: dict[str, Any] | None = None,
         increment: dict[str, int] | None = None,
         message: str | None = None,
-        also: Any = None,
+        also: Callable[[AsyncClientSession], Awaitable[None]] | None = None,
     ) -> None:
         """Move the video to `status` if it is in one of `only_from` (and on run `run_id`), with
         `also` and the `video.processing.<status>` event in the same transaction."""
