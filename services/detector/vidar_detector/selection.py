@@ -1,0 +1,40 @@
+"""Which detections count, and how good each sighting is for the best frame of its track."""
+
+from vidar.models.stream_settings import DetectorSettings
+from vidar_detector.frames import Rectangle
+from vidar_detector.tracking import Box
+
+# A box this close (pixels) to the frame's edge is taken as cut by it.
+EDGE_MARGIN = 2
+# Quality of a cut box relative to a whole one: a partial face or body makes a poor best frame.
+CUT_PENALTY = 0.5
+
+
+def passes_filters(box: Box, score: float, settings: DetectorSettings) -> bool:
+    """`filter_min_size` applies to the box's shorter side, `filter_max_size` to its longer
+    side; `filter_min_quality` to the detector's score."""
+    width, height = box[2] - box[0], box[3] - box[1]
+    shorter, longer = min(width, height), max(width, height)
+    return (
+        shorter >= settings.filter_min_size
+        and longer <= settings.filter_max_size
+        and score >= settings.filter_min_quality
+    )
+
+
+def quality(box: Box, score: float, frame_width: int, frame_height: int) -> float:
+    """The detector's score, penalised when the box touches the frame's edge."""
+    cut = (
+        box[0] <= EDGE_MARGIN
+        or box[1] <= EDGE_MARGIN
+        or box[2] >= frame_width - EDGE_MARGIN
+        or box[3] >= frame_height - EDGE_MARGIN
+    )
+    return score * CUT_PENALTY if cut else score
+
+
+def to_frame(box: Box, region: Rectangle | None) -> Box:
+    """A box found in the `roi` crop, in the coordinates of the whole frame."""
+    if region is None:
+        return box
+    return (box[0] + region.x, box[1] + region.y, box[2] + region.x, box[3] + region.y)
