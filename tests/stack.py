@@ -1,5 +1,6 @@
 """The real stack for integration tests and benchmarks: embedded servers and a gateway process."""
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import nats
 from minio import Minio
 
 from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY, Ports, Server, free_port
@@ -125,3 +127,17 @@ def bucket_keys(ports: Ports) -> Callable[[str], list[str]]:
         return sorted(item.object_name for item in found)
 
     return keys
+
+
+def consumer_caught_up(nats_url: str, durable: str, stream: str = "VIDAR_EVENTS") -> bool:
+    """Whether a durable consumer has acknowledged every message it was given."""
+
+    async def pending() -> int:
+        connection = await nats.connect(nats_url)
+        try:
+            info = await connection.jetstream().consumer_info(stream, durable)
+        finally:
+            await connection.close()
+        return info.num_pending + info.num_ack_pending
+
+    return asyncio.run(pending()) == 0

@@ -12,7 +12,15 @@ from pymongo.database import Database
 
 from tests.conftest import STORAGE_SETTINGS
 from tests.polling import eventually
-from tests.stack import Gateway, ServiceProcess, bucket_keys, controllable_servers, gateway, service
+from tests.stack import (
+    Gateway,
+    ServiceProcess,
+    bucket_keys,
+    consumer_caught_up,
+    controllable_servers,
+    gateway,
+    service,
+)
 from tests.storage.archives import new_archive, probed, upload_file
 from vidar.devstack.servers import HOST
 from vidar.models.events import Envelope, VideoUploaded
@@ -71,15 +79,7 @@ def test_events_wait_for_a_killed_storage_service(own_stack, videos: Path) -> No
 
 
 def storage_caught_up(gw: Gateway) -> bool:
-    """Whether the storage service has acknowledged every video.uploaded event."""
-
-    async def pending() -> int:
-        connection = await nats.connect(gw.env["VIDAR_NATS_URL"])
-        info = await connection.jetstream().consumer_info("VIDAR_EVENTS", "storage-uploaded")
-        await connection.close()
-        return info.num_pending + info.num_ack_pending
-
-    return asyncio.run(pending()) == 0
+    return consumer_caught_up(gw.env["VIDAR_NATS_URL"], "storage-uploaded")
 
 
 def test_a_redelivered_upload_event_changes_nothing(own_stack, videos: Path) -> None:

@@ -28,3 +28,12 @@ JOB_REPORTS = (JOB_STARTED, JOB_PROGRESS, JOB_FINISHED, JOB_FAILED, JOB_STOPPED)
 
 def video_processing(status: str) -> str:
     return VIDEO_PROCESSING.format(status=status.lower())
+
+
+# One per posted object: detection.face, detection.body, detection.car.
+DETECTION = "detection.{kind}"
+DETECTIONS = "detection.>"
+
+
+def detection(kind: str) -> str:
+    return DETECTION.format(kind=kind)

@@ -20,15 +20,17 @@ from vidar.models.events import (
     VideoProbed,
     VideoUploaded,
 )
+from vidar.models.jobs import DetectionPosted, VideoProcessing
 from vidar.objectstore import ObjectStore
 from vidar.outbox import Outbox
 from vidar.probes import health_routes
 from vidar.startup import until_servers_answer
+from vidar_storage.detections import DetectionRecords
 from vidar_storage.service import Storage
 from vidar_storage.settings import StorageSettings
 
 
-def subscribe(broker: NatsBroker, storage: Storage) -> None:
+def subscribe(broker: NatsBroker, storage: Storage, records: DetectionRecords) -> None:
     @durable_subscriber(broker, subjects.VIDEO_UPLOADED, durable="storage-uploaded", title="probe the new source")
     async def source_uploaded(event: Envelope[VideoUploaded], message: NatsMessage) -> None:
         async with keeping_alive(message):
@@ -50,6 +52,17 @@ def subscribe(broker: NatsBroker, storage: Storage) -> None:
             async with keeping_alive(message):
                 await storage.archive_changed(event.payload.video.id)
 
+    @durable_subscriber(broker, subjects.DETECTIONS, durable="storage-detections", title="record a detection")
+    async def detection_posted(event: Envelope[DetectionPosted]) -> None:
+        await records.record(event.payload)
+
+    queued = subjects.video_processing("queued")
+
+    @durable_subscriber(broker, queued, durable="storage-new-run", title="drop the previous run's detections")
+    async def run_queued(event: Envelope[VideoProcessing]) -> None:
+        if event.payload.run_id:
+            await records.new_run(event.payload.video_id, event.payload.run_id)
+
     @broker.subscriber(subjects.SCREENSHOT_REQUEST, queue="storage", title="draw a screenshot")
     async def redraw_screenshot(request: ScreenshotRequest) -> ScreenshotReply:
         return await storage.redraw_screenshot(request)
@@ -66,11 +79,13 @@ def create_app(settings: StorageSettings | None = None) -> AsgiFastStream:
     db = client[settings.mongo_db]
     objects = ObjectStore(settings)
     outbox = Outbox(db, broker)
-    subscribe(broker, Storage(settings, client, db, objects, outbox))
+    records = DetectionRecords(client, db)
+    subscribe(broker, Storage(settings, client, db, objects, outbox), records)
 
     @contextlib.asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
         await until_servers_answer(objects.ensure_bucket)()
+        await until_servers_answer(records.ensure_indexes)()
         relay = asyncio.create_task(outbox.relay_forever())
         try:
             yield

@@ -2,6 +2,7 @@
 status changes published for outside consumers."""
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -123,3 +124,30 @@ class VideoProcessing(BaseModel):
     status: ProcessingStatus
     error: str | None = None
     statistic: Statistic
+
+
+class DetectionPosted(BaseModel):
+    """`detection.<kind>`: one posted object of a track. Its event id is derived from the video,
+    run, track and post, so a redelivered or resumed job never posts it twice."""
+
+    video_id: int
+    camera_group: int
+    run_id: str
+    kind: Literal["face", "body", "car"]
+    track_id: str
+    post: Literal["best", "first", "last", "realtime"]
+    sequence: int = 0
+    bbox: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in pixels of the source frame")
+    frame: int = Field(description="index of the frame in the run")
+    stream_time: float = Field(description="seconds from the start of the video")
+    timestamp: float = Field(description="the object's time (Unix seconds, or the stream clock)")
+    quality: float
+    thumbnail_key: str | None = None
+    full_frame_key: str | None = None
+    history: list[tuple[float, float, float, float, float]] | None = Field(
+        None, description="the track's boxes: stream_time, x1, y1, x2, y2"
+    )
+
+    @property
+    def event_id(self) -> str:
+        return f"detection-{self.video_id}-{self.run_id}-{self.kind}-{self.track_id}-{self.post}-{self.sequence}"
