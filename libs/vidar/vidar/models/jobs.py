@@ -137,7 +137,9 @@ class DetectionPosted(BaseModel):
     track_id: str
     post: Literal["best", "first", "last", "realtime"]
     sequence: int = 0
-    bbox: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in pixels of the source frame")
+    bbox: tuple[float, float, float, float] = Field(
+        description="x1, y1, x2, y2 in pixels of the frame the detectors see (after rot and video_transform)"
+    )
     frame: int = Field(description="index of the frame in the run")
     stream_time: float = Field(description="seconds from the start of the video")
     timestamp: float = Field(description="the object's time (Unix seconds, or the stream clock)")

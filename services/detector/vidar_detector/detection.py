@@ -1,0 +1,184 @@
+"""The detectors' side of the job loop: detect in each frame, filter, track, choose what to
+post, and post it (images to object storage, a `detection.<kind>` event to the bus)."""
+
+import io
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from PIL import Image
+
+from vidar.models.jobs import DetectionPosted, JobDispatch, ObjectCounters, Statistic
+from vidar.models.stream_settings import DetectorSettings
+from vidar_detector.decode import Decoded
+from vidar_detector.frames import Rectangle, crop
+from vidar_detector.posting import Candidate, Post, PostingPolicy
+from vidar_detector.selection import passes_filters, quality, to_frame
+from vidar_detector.tracking import Box, IouTracker, Track
+
+# Context around a thumbnail's box, as a share of the box's size.
+THUMBNAIL_MARGIN = 0.25
+
+
+@dataclass(frozen=True)
+class Found:
+    """One object a model found: its kind, box (x1, y1, x2, y2 in the image given) and score."""
+
+    kind: str
+    box: Box
+    score: float
+
+
+class Detects(Protocol):
+    def detect(self, image: np.ndarray) -> list[Found]: ...
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A frame kept for a sighting that may be posted, and the time its objects carry."""
+
+    image: np.ndarray
+    timestamp: float
+
+
+@dataclass(frozen=True)
+class Images:
+    thumbnail: bytes
+    full_frame: bytes
+    full_frame_type: str
+
+
+# Receives a detection and its images; publishes them (images first, then the event).
+Publish = Callable[[DetectionPosted, Images], None]
+
+
+class KindPipeline:
+    """Detection, tracking and posting of one object kind in one run."""
+
+    def __init__(self, kind: str, settings: DetectorSettings, model: Detects, track_prefix: str) -> None:
+        self.kind = kind
+        self.settings = settings
+        self.model = model
+        self.region = Rectangle.parse(settings.roi)
+        self.tracker = IouTracker(
+            settings.track_overlap_threshold,
+            settings.track_miss_interval,
+            settings.track_max_duration_frames,
+            settings.track_interpolate_bboxes,
+        )
+        self.policy = PostingPolicy(settings)
+        self.track_prefix = track_prefix
+
+
+class DetectionHandler:
+    """A `FrameHandler` for the job loop; `finish` posts the tracks still open at the end."""
+
+    needs_image = True
+
+    def __init__(self, dispatch: JobDispatch, models: Mapping[str, Detects], attempt: int, publish: Publish) -> None:
+        self._dispatch = dispatch
+        self._publish = publish
+        detectors = dispatch.stream_settings.detectors
+        self._pipelines = [
+            KindPipeline(kind, getattr(detectors, kind), model, track_prefix=f"{attempt}-")
+            for kind, model in models.items()
+        ]
+        self._frame = -1
+
+    def handle(self, image: np.ndarray | None, decoded: Decoded, timestamp: float, statistic: Statistic) -> None:
+        assert image is not None
+        self._frame += 1
+        # One model may serve two kinds (body and car): it runs once per frame and region.
+        found_by_model: dict[tuple[int, Rectangle | None], list[Found]] = {}
+        for pipeline in self._pipelines:
+            area = crop(image, pipeline.region)
+            key = id(pipeline.model), pipeline.region
+            if key not in found_by_model:
+                found_by_model[key] = pipeline.model.detect(area)
+            boxes = [
+                (to_frame(found.box, pipeline.region), found.score)
+                for found in found_by_model[key]
+                if found.kind == pipeline.kind and passes_filters(found.box, found.score, pipeline.settings)
+            ]
+            step = pipeline.tracker.update(boxes, self._frame, decoded.time)
+            for track in step.started + step.continued:
+                self._consider(pipeline, track, image, timestamp, statistic)
+            for track in step.ended:
+                self._end(pipeline, track, statistic)
+
+    def finish(self, statistic: Statistic) -> None:
+        for pipeline in self._pipelines:
+            for track in pipeline.tracker.finish():
+                self._end(pipeline, track, statistic)
+
+    def _consider(
+        self, pipeline: KindPipeline, track: Track, image: np.ndarray, timestamp: float, statistic: Statistic
+    ) -> None:
+        sighting = track.last
+        candidate = Candidate(sighting, quality(sighting.box, sighting.score, image.shape[1], image.shape[0]))
+        if pipeline.policy.keep(track, candidate):
+            # The frame itself, not its encoding: only the candidates actually posted are encoded.
+            candidate.images = Kept(image, timestamp)
+        self._post_all(pipeline, track, pipeline.policy.due(track), statistic)
+
+    def _end(self, pipeline: KindPipeline, track: Track, statistic: Statistic) -> None:
+        posts = pipeline.policy.ended(track)
+        if track.duration_frames < pipeline.settings.filter_track_min_duration_frames:
+            statistic.objects.setdefault(pipeline.kind, ObjectCounters()).not_posted += 1
+        self._post_all(pipeline, track, posts, statistic)
+
+    def _post_all(self, pipeline: KindPipeline, track: Track, posts: list[Post], statistic: Statistic) -> None:
+        counters = statistic.objects.setdefault(pipeline.kind, ObjectCounters())
+        for post in posts:
+            try:
+                self._publish(*self._detection(pipeline, track, post))
+            except Exception:
+                counters.failed += 1
+            else:
+                counters.posted += 1
+        if pipeline.kind == "face":
+            statistic.faces_posted, statistic.faces_failed = counters.posted, counters.failed
+            statistic.faces_not_posted = counters.not_posted
+
+    def _detection(self, pipeline: KindPipeline, track: Track, post: Post) -> tuple[DetectionPosted, Images]:
+        kept = post.candidate.images
+        assert isinstance(kept, Kept), "the policy posts only sightings it asked to keep"
+        sighting = post.candidate.sighting
+        history = None
+        if pipeline.settings.track_send_history:
+            history = [(s.time, *s.box) for s in track.sightings]
+        detection = DetectionPosted(
+            video_id=self._dispatch.video_id,
+            camera_group=self._dispatch.camera_group,
+            run_id=self._dispatch.run_id,
+            kind=pipeline.kind,
+            track_id=f"{pipeline.track_prefix}{track.id}",
+            post=post.kind,
+            sequence=post.sequence,
+            bbox=sighting.box,
+            frame=sighting.frame,
+            stream_time=sighting.time,
+            timestamp=kept.timestamp,
+            quality=post.candidate.quality,
+            history=history,
+        )
+        return detection, self._images(pipeline.settings, kept.image, sighting.box)
+
+    @staticmethod
+    def _images(settings: DetectorSettings, image: np.ndarray, box: Box) -> Images:
+        x1, y1, x2, y2 = box
+        margin_x, margin_y = (x2 - x1) * THUMBNAIL_MARGIN, (y2 - y1) * THUMBNAIL_MARGIN
+        height, width = image.shape[:2]
+        left, top = max(0, int(x1 - margin_x)), max(0, int(y1 - margin_y))
+        right, bottom = min(width, int(x2 + margin_x) + 1), min(height, int(y2 + margin_y) + 1)
+        thumbnail = _encode(image[top:bottom, left:right], "JPEG", settings.jpeg_quality)
+        full_type = "PNG" if settings.fullframe_use_png else "JPEG"
+        return Images(thumbnail, _encode(image, full_type, settings.jpeg_quality), full_type)
+
+
+def _encode(image: np.ndarray, kind: str, jpeg_quality: int) -> bytes:
+    buffer = io.BytesIO()
+    options = {"quality": jpeg_quality} if kind == "JPEG" else {}
+    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format=kind, **options)
+    return buffer.getvalue()

@@ -1,0 +1,111 @@
+"""The detection side of the job loop with a scripted model (a pure in-memory stand-in; the real
+models are tested in test_models.py): filters, tracks, posts, images, counters."""
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from vidar.models.jobs import DetectionPosted, JobDispatch, SourceFile, Statistic
+from vidar.models.stream_settings import StreamSettings
+from vidar_detector.decode import Decoded
+from vidar_detector.detection import DetectionHandler, Found, Images
+
+WIDTH, HEIGHT = 320, 240
+
+
+class Scripted:
+    """Finds what the script says for each call: a list of (kind, box, score) per frame."""
+
+    def __init__(self, frames: list[list[Found]]) -> None:
+        self._frames = iter(frames)
+        self.shapes: list[tuple[int, ...]] = []
+
+    def detect(self, image: np.ndarray) -> list[Found]:
+        self.shapes.append(image.shape)
+        return next(self._frames, [])
+
+
+def walker(frame: int, x0: float = 10, size: float = 80) -> Found:
+    x = x0 + 3 * frame
+    return Found("body", (x, 20.0, x + size / 2, 20.0 + size), 0.6 + 0.01 * frame)
+
+
+def run(frames: list[list[Found]], **body: object) -> tuple[list[tuple[DetectionPosted, Images]], Statistic, Scripted]:
+    settings = StreamSettings.model_validate({"detectors": {"face": None, "body": body}})
+    dispatch = JobDispatch(
+        run_id="run-1", video_id=5, camera_group=1, source=SourceFile(key="k", size=1), stream_settings=settings
+    )
+    model = Scripted(frames)
+    posted: list[tuple[DetectionPosted, Images]] = []
+    handler = DetectionHandler(dispatch, {"body": model}, attempt=2, publish=lambda d, i: posted.append((d, i)))
+    statistic = Statistic()
+    image = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
+    for index in range(len(frames)):
+        decoded = Decoded(frame=None, pts=index, time=index / 10)
+        handler.handle(image, decoded, 1000.0 + index, statistic)
+    handler.finish(statistic)
+    return posted, statistic, model
+
+
+def test_one_walker_is_one_track_with_one_best_post() -> None:
+    posted, statistic, _ = run([[walker(frame)] for frame in range(20)], filter_min_size=10)
+    ((detection, images),) = posted
+    assert (detection.kind, detection.post, detection.track_id) == ("body", "best", "2-1")
+    assert detection.frame == 19, "the best (highest score) sighting"
+    assert detection.timestamp == 1019.0
+    assert detection.event_id == "detection-5-run-1-body-2-1-best-0"
+    assert statistic.objects["body"].posted == 1
+    thumbnail = Image.open(io.BytesIO(images.thumbnail))
+    assert thumbnail.format == "JPEG"
+    assert thumbnail.size[1] > 80, "the box with some context around it"
+    assert Image.open(io.BytesIO(images.full_frame)).size == (WIDTH, HEIGHT)
+
+
+def test_small_and_weak_detections_are_filtered_out() -> None:
+    frames = [[walker(frame, size=40), Found("body", (200, 20, 240, 120), 0.1)] for frame in range(10)]
+    posted, _, _ = run(frames, filter_min_size=30, filter_min_quality=0.5)
+    assert posted == [], "the walker is 20 px wide, the other too weak"
+
+
+def test_roi_limits_what_the_model_sees_and_boxes_return_in_frame_coordinates() -> None:
+    frames = [[Found("body", (5, 5, 45, 85), 0.9)] for _ in range(5)]
+    posted, _, model = run(frames, roi="100x100+50+60", filter_min_size=10)
+    assert set(model.shapes) == {(100, 100, 3)}
+    assert posted[0][0].bbox == (55, 65, 95, 145)
+
+
+def test_short_tracks_are_not_posted_and_counted() -> None:
+    posted, statistic, _ = run(
+        [[walker(frame)] for frame in range(3)], filter_min_size=10, filter_track_min_duration_frames=5
+    )
+    assert posted == []
+    assert statistic.objects["body"].not_posted == 1
+
+
+def test_history_and_png_full_frames_when_asked() -> None:
+    posted, _, _ = run(
+        [[walker(frame)] for frame in range(4)], filter_min_size=10, track_send_history=True, fullframe_use_png=True
+    )
+    ((detection, images),) = posted
+    assert [point[0] for point in detection.history] == [0.0, 0.1, 0.2, 0.3]
+    assert images.full_frame_type == "PNG"
+    assert Image.open(io.BytesIO(images.full_frame)).format == "PNG"
+
+
+def test_a_failed_publish_is_counted_and_does_not_stop_the_run() -> None:
+    settings = StreamSettings.model_validate({"detectors": {"face": None, "body": {"filter_min_size": 10}}})
+    dispatch = JobDispatch(
+        run_id="r", video_id=1, camera_group=1, source=SourceFile(key="k", size=1), stream_settings=settings
+    )
+
+    def refuse(detection: DetectionPosted, images: Images) -> None:
+        raise ConnectionError("bus away")
+
+    model = Scripted([[walker(frame)] for frame in range(3)] + [[]] * 20)
+    handler = DetectionHandler(dispatch, {"body": model}, attempt=1, publish=refuse)
+    statistic = Statistic()
+    image = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
+    for index in range(23):
+        handler.handle(image, Decoded(frame=None, pts=index, time=index / 10), 0.0, statistic)
+    assert statistic.objects["body"].failed == 1
