@@ -107,29 +107,24 @@ class Scheduler:
         if doc is None or doc["health_status"]["status"] not in _BUSY:
             return
 
-        async def stop_job(session: AsyncClientSession) -> None:
-            await self._jobs.update_one(
-                {"_id": doc["current_run"], "state": JobState.QUEUED.value},
-                {"$set": {"state": JobState.STOPPED.value}},
-                session=session,
-            )
-            await self._jobs.update_one(
-                {"_id": doc["current_run"], "state": {"$in": [JobState.DISPATCHED.value, JobState.RUNNING.value]}},
-                {"$set": {"state": JobState.STOPPING.value}},
-                session=session,
-            )
+        async def stop_run(session: AsyncClientSession) -> None:
+            await self._stop_runs({"_id": doc["current_run"]}, session)
 
-        await self._transition(video_id, S.STOPPED, only_from=list(BUSY), also=stop_job)
+        await self._transition(video_id, S.STOPPED, only_from=list(BUSY), also=stop_run)
 
     async def forget(self, video_id: int) -> None:
-        """The archive is deleted: its queued runs are dropped and a running one is stopped."""
-        runs = {"video_id": video_id}
+        """The archive is deleted: its runs end too."""
+        await self._stop_runs({"video_id": video_id})
+
+    async def _stop_runs(self, which: dict, session: AsyncClientSession | None = None) -> None:
+        """Queued runs end now; dispatched and running ones are told to stop (their detector polls)."""
         await self._jobs.update_many(
-            {**runs, "state": JobState.QUEUED.value}, {"$set": {"state": JobState.STOPPED.value}}
+            {**which, "state": JobState.QUEUED.value}, {"$set": {"state": JobState.STOPPED.value}}, session=session
         )
         await self._jobs.update_many(
-            {**runs, "state": {"$in": [JobState.DISPATCHED.value, JobState.RUNNING.value]}},
+            {**which, "state": {"$in": [JobState.DISPATCHED.value, JobState.RUNNING.value]}},
             {"$set": {"state": JobState.STOPPING.value}},
+            session=session,
         )
 
     async def job_started(self, started: JobStarted) -> None:
