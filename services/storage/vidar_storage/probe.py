@@ -25,13 +25,14 @@ class Probe:
     frame_count: int
 
 
-def probe(file: BinaryIO) -> Probe:
+def probe(file: BinaryIO, jpeg_quality: int) -> tuple[Probe, bytes]:
+    """What the file is, and its default screenshot (one pass over one opened container)."""
     with _open(file) as container:
         stream = _video_stream(container)
         fps = float(stream.average_rate or stream.guessed_rate or 0)
         duration = _duration(container)
-        _first_frame(container)
-        return Probe(
+        _frame_at(container, stream, 0.0)  # a file whose first frame does not decode is unusable
+        probed = Probe(
             source_len=duration,
             frame_width=stream.codec_context.width,
             frame_height=stream.codec_context.height,
@@ -39,6 +40,7 @@ def probe(file: BinaryIO) -> Probe:
             codec=stream.codec_context.name,
             frame_count=stream.frames or round(duration * fps),
         )
+        return probed, _jpeg(_frame_at(container, stream, SCREENSHOT_AT * duration), jpeg_quality)
 
 
 def screenshot(file: BinaryIO, timestamp: float | None, jpeg_quality: int) -> bytes:
@@ -46,10 +48,13 @@ def screenshot(file: BinaryIO, timestamp: float | None, jpeg_quality: int) -> by
     with _open(file) as container:
         stream = _video_stream(container)
         at = SCREENSHOT_AT * _duration(container) if timestamp is None else timestamp
-        frame = _frame_at(container, stream, at)
-        image = io.BytesIO()
-        frame.to_image().save(image, format="JPEG", quality=jpeg_quality)
-        return image.getvalue()
+        return _jpeg(_frame_at(container, stream, at), jpeg_quality)
+
+
+def _jpeg(frame: av.VideoFrame, quality: int) -> bytes:
+    image = io.BytesIO()
+    frame.to_image().save(image, format="JPEG", quality=quality)
+    return image.getvalue()
 
 
 def _open(file: BinaryIO) -> InputContainer:
@@ -75,10 +80,6 @@ def _duration(container: InputContainer) -> float:
     if container.duration:
         return container.duration / av.time_base
     raise NotAVideo("The video does not say how long it is: it is probably truncated.")
-
-
-def _first_frame(container: InputContainer) -> av.VideoFrame:
-    return _frame_at(container, container.streams.video[0], 0.0)
 
 
 def _frame_at(container: InputContainer, stream: av.VideoStream, at: float) -> av.VideoFrame:

@@ -114,8 +114,7 @@ class Storage:
 
     def _probe(self, key: str, size: int) -> tuple[video.Probe, bytes]:
         with self._objects.reader(key, size) as file:
-            probed = video.probe(file)
-        return probed, self._screenshot(key, size, None)
+            return video.probe(file, self._settings.screenshot_jpeg_quality)
 
     def _screenshot(self, key: str, size: int, timestamp: float | None) -> bytes:
         with self._objects.reader(key, size) as file:
