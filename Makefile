@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 VIDEOS := .cache/videos/.complete
 PACKAGES := libs/vidar services/gateway services/storage services/scheduler services/detector
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench docs clean
 
 $(STAMP): requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench: $(STAMP) $(VIDEOS)
 	$(BIN)/python -m tests.bench.videos_api
 	$(BIN)/python -m tests.bench.uploads
 	$(BIN)/python -m tests.bench.decode
+
+# The AsyncAPI document of the events (a test checks it is current).
+docs: $(STAMP)
+	$(BIN)/python -m tests.asyncapi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -60,7 +60,7 @@ def durable_subscriber(
     subject: str,
     *,
     durable: str,
-    title: str,
+    description: str,
     stream: JStream = EVENTS_STREAM,
     ack_wait: timedelta = ACK_WAIT,
     max_deliver: int = MAX_DELIVER,
@@ -75,7 +75,8 @@ def durable_subscriber(
         pull_sub=PullSub(batch_size=1, timeout=5),
         config=ConsumerConfig(max_deliver=max_deliver, ack_wait=ack_wait.total_seconds()),
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        title=title,
+        title=durable,
+        description=description,
     )
 
 

@@ -5,16 +5,30 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from faststream.asgi import AsgiFastStream
+from faststream.nats import NatsBroker
 from faststream.nats.annotations import NatsMessage
 
 from vidar import mongo, subjects
-from vidar.bus import JOBS_STREAM, durable_subscriber, make_broker
+from vidar.bus import EVENTS_STREAM, JOBS_STREAM, durable_subscriber, make_broker
 from vidar.models.events import Envelope
-from vidar.models.jobs import JobDispatch
+from vidar.models.jobs import DetectionPosted, JobDispatch, JobEnded, JobProgress, JobStarted
+from vidar.models.stream_settings import DETECTOR_TYPES
 from vidar.objectstore import ObjectStore
 from vidar.probes import health_routes
 from vidar_detector.settings import DetectorSettings
 from vidar_detector.worker import Worker
+
+
+def declare_reports(broker: NatsBroker) -> None:
+    """What a detector publishes, for the AsyncAPI document and the stream declaration."""
+    reports = [
+        (subjects.JOB_STARTED, JobStarted),
+        (subjects.JOB_PROGRESS, JobProgress),
+        *((subject, JobEnded) for subject in (subjects.JOB_FINISHED, subjects.JOB_FAILED, subjects.JOB_STOPPED)),
+        *((subjects.detection(kind), DetectionPosted) for kind in DETECTOR_TYPES),
+    ]
+    for subject, payload in reports:
+        broker.publisher(subject, stream=EVENTS_STREAM, schema=Envelope[payload], title=subject)
 
 
 def create_app(settings: DetectorSettings | None = None) -> AsgiFastStream:
@@ -28,13 +42,15 @@ def create_app(settings: DetectorSettings | None = None) -> AsgiFastStream:
         broker,
         subjects.JOB_DISPATCH,
         durable="detectors",
-        title="run a job",
+        description="run a job",
         stream=JOBS_STREAM,
         ack_wait=timedelta(seconds=settings.heartbeat_timeout),
         max_deliver=settings.max_attempts + 1,
     )
     async def run_job(event: Envelope[JobDispatch], message: NatsMessage) -> None:
         await worker.run(event.payload, message.raw_message.metadata.num_delivered, message)
+
+    declare_reports(broker)
 
     @contextlib.asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:

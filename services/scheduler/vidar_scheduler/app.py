@@ -34,27 +34,29 @@ log = logging.getLogger(__name__)
 
 
 def subscribe(broker: NatsBroker, scheduler: Scheduler) -> None:
-    @durable_subscriber(broker, subjects.VIDEO_CREATED, durable="scheduler-created", title="sync a new archive")
+    @durable_subscriber(broker, subjects.VIDEO_CREATED, durable="scheduler-created", description="sync a new archive")
     async def archive_created(event: Envelope[VideoChanged]) -> None:
         await scheduler.sync(event.payload.video.id)
 
-    @durable_subscriber(broker, subjects.VIDEO_DELETED, durable="scheduler-deleted", title="drop its runs")
+    @durable_subscriber(broker, subjects.VIDEO_DELETED, durable="scheduler-deleted", description="drop its runs")
     async def archive_deleted(event: Envelope[VideoDeleted]) -> None:
         await scheduler.forget(event.payload.video_id)
 
-    @durable_subscriber(broker, subjects.VIDEO_PROCESS_REQUESTED, durable="scheduler-process", title="queue a run")
+    @durable_subscriber(
+        broker, subjects.VIDEO_PROCESS_REQUESTED, durable="scheduler-process", description="queue a run"
+    )
     async def process_requested(event: Envelope[ProcessRequested]) -> None:
         await scheduler.request_processing(event.payload)
 
-    @durable_subscriber(broker, subjects.VIDEO_STOP_REQUESTED, durable="scheduler-stop", title="stop a run")
+    @durable_subscriber(broker, subjects.VIDEO_STOP_REQUESTED, durable="scheduler-stop", description="stop a run")
     async def stop_requested(event: Envelope[StopRequested]) -> None:
         await scheduler.request_stop(event.payload.video_id)
 
-    @durable_subscriber(broker, subjects.JOB_STARTED, durable="scheduler-job-started", title="a detector started")
+    @durable_subscriber(broker, subjects.JOB_STARTED, durable="scheduler-job-started", description="a detector started")
     async def job_started(event: Envelope[JobStarted]) -> None:
         await scheduler.job_started(event.payload)
 
-    @durable_subscriber(broker, subjects.JOB_PROGRESS, durable="scheduler-job-progress", title="heartbeat")
+    @durable_subscriber(broker, subjects.JOB_PROGRESS, durable="scheduler-job-progress", description="heartbeat")
     async def job_progress(event: Envelope[JobProgress]) -> None:
         await scheduler.job_progress(event.payload)
 
@@ -63,9 +65,9 @@ def subscribe(broker: NatsBroker, scheduler: Scheduler) -> None:
         (subjects.JOB_FAILED, JobState.FAILED),
         (subjects.JOB_STOPPED, JobState.STOPPED),
     ):
-        durable_subscriber(broker, subject, durable=f"scheduler-{subject.replace('.', '-')}", title="a run ended")(
-            ending_handler(scheduler, state)
-        )
+        durable_subscriber(
+            broker, subject, durable=f"scheduler-{subject.replace('.', '-')}", description="a run ended"
+        )(ending_handler(scheduler, state))
 
     broker.publisher(subjects.JOB_DISPATCH, stream=JOBS_STREAM, schema=Envelope[JobDispatch], title="job.dispatch")
     for status in ("queued", "inprogress", "completed", "failed", "stopped", "not_started"):

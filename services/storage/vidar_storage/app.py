@@ -31,39 +31,45 @@ from vidar_storage.settings import StorageSettings
 
 
 def subscribe(broker: NatsBroker, storage: Storage, records: DetectionRecords) -> None:
-    @durable_subscriber(broker, subjects.VIDEO_UPLOADED, durable="storage-uploaded", title="probe the new source")
+    @durable_subscriber(broker, subjects.VIDEO_UPLOADED, durable="storage-uploaded", description="probe the new source")
     async def source_uploaded(event: Envelope[VideoUploaded], message: NatsMessage) -> None:
         async with keeping_alive(message):
             await storage.source_uploaded(event.payload)
 
-    @durable_subscriber(broker, subjects.VIDEO_FILE_DELETED, durable="storage-file-deleted", title="remove the source")
+    @durable_subscriber(
+        broker, subjects.VIDEO_FILE_DELETED, durable="storage-file-deleted", description="remove the source"
+    )
     async def source_file_deleted(event: Envelope[VideoFileDeleted]) -> None:
         await storage.source_file_deleted(event.payload)
 
-    @durable_subscriber(broker, subjects.VIDEO_DELETED, durable="storage-deleted", title="remove the archive's files")
+    @durable_subscriber(
+        broker, subjects.VIDEO_DELETED, durable="storage-deleted", description="remove the archive's files"
+    )
     async def archive_deleted(event: Envelope[VideoDeleted]) -> None:
         await storage.archive_deleted(event.payload)
 
     for subject in (subjects.VIDEO_CREATED, subjects.VIDEO_UPDATED):
         durable = f"storage-{subject.replace('.', '-')}"
 
-        @durable_subscriber(broker, subject, durable=durable, title="fetch a url source")
+        @durable_subscriber(broker, subject, durable=durable, description="fetch a url source")
         async def archive_changed(event: Envelope[VideoChanged], message: NatsMessage) -> None:
             async with keeping_alive(message):
                 await storage.archive_changed(event.payload.video.id)
 
-    @durable_subscriber(broker, subjects.DETECTIONS, durable="storage-detections", title="record a detection")
+    @durable_subscriber(broker, subjects.DETECTIONS, durable="storage-detections", description="record a detection")
     async def detection_posted(event: Envelope[DetectionPosted]) -> None:
         await records.record(event.payload)
 
     queued = subjects.video_processing("queued")
 
-    @durable_subscriber(broker, queued, durable="storage-new-run", title="drop the previous run's detections")
+    @durable_subscriber(broker, queued, durable="storage-new-run", description="drop the previous run's detections")
     async def run_queued(event: Envelope[VideoProcessing]) -> None:
         if event.payload.run_id:
             await records.new_run(event.payload.video_id, event.payload.run_id)
 
-    @broker.subscriber(subjects.SCREENSHOT_REQUEST, queue="storage", title="draw a screenshot")
+    @broker.subscriber(
+        subjects.SCREENSHOT_REQUEST, queue="storage", title="storage-screenshot", description="draw a screenshot"
+    )
     async def redraw_screenshot(request: ScreenshotRequest) -> ScreenshotReply:
         return await storage.redraw_screenshot(request)
 
