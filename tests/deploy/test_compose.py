@@ -1,0 +1,79 @@
+"""docker-compose.yml and deploy/Dockerfile, checked by parsing (no Docker engine runs here)."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vidar_detector.settings import DetectorSettings
+from vidar_gateway.settings import GatewaySettings
+from vidar_scheduler.settings import SchedulerSettings
+from vidar_storage.settings import StorageSettings
+
+ROOT = Path(__file__).parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+DOCKERFILE = (ROOT / "deploy" / "Dockerfile").read_text()
+SERVICES = {
+    "gateway": GatewaySettings,
+    "storage": StorageSettings,
+    "scheduler": SchedulerSettings,
+    "detector": DetectorSettings,
+}
+NEEDED = {
+    "VIDAR_ENVIRONMENT",
+    "VIDAR_HOST",
+    "VIDAR_PORT",
+    "VIDAR_MONGO_URL",
+    "VIDAR_NATS_URL",
+    "VIDAR_S3_ENDPOINT",
+    "VIDAR_S3_ACCESS_KEY",
+    "VIDAR_S3_SECRET_KEY",
+}
+
+
+def service(name: str) -> dict:
+    return COMPOSE["services"][name]
+
+
+def test_the_servers_have_health_checks_and_persistent_volumes() -> None:
+    for name, volume in (("nats", "nats-data"), ("mongo", "mongo-data"), ("minio", "minio-data")):
+        assert "healthcheck" in service(name), name
+        assert any(mount.startswith(f"{volume}:") for mount in service(name)["volumes"]), name
+        assert volume in COMPOSE["volumes"]
+    assert "--replSet" in service("mongo")["command"], "transactions need a replica set"
+    assert "-js" in service("nats")["command"]
+    assert "mc mb" in service("minio-bucket")["command"][0], "the bucket is created at start"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_service_is_built_from_its_target_and_starts_after_healthy_servers(name: str) -> None:
+    build = service(name)["build"]
+    assert (build["dockerfile"], build["target"]) == ("deploy/Dockerfile", name)
+    assert re.search(rf"^FROM base AS {name}$", DOCKERFILE, re.MULTILINE)
+    depends = service(name)["depends_on"]
+    assert depends["nats"]["condition"] == depends["mongo"]["condition"] == "service_healthy"
+    assert depends["minio-bucket"]["condition"] == "service_completed_successfully"
+
+
+@pytest.mark.parametrize(("name", "settings"), SERVICES.items())
+def test_every_variable_is_a_setting_of_the_service_and_the_needed_ones_are_set(name: str, settings: type) -> None:
+    environment = service(name)["environment"]
+    unknown = {key for key in environment if key.removeprefix("VIDAR_").lower() not in settings.model_fields}
+    assert unknown == set(), f"{name} does not read {unknown}"
+    assert set(environment) >= NEEDED
+    assert environment["VIDAR_ENVIRONMENT"] == "production"
+    assert int(environment["VIDAR_PORT"]) == settings.model_fields["port"].default
+
+
+def test_the_images_run_as_a_user_with_a_health_check() -> None:
+    assert "HEALTHCHECK" in DOCKERFILE
+    for name in SERVICES:
+        target = DOCKERFILE.split(f"FROM base AS {name}")[1].split("FROM ")[0]
+        assert "USER vidar" in target, name
+
+
+def test_the_gateway_needs_its_secrets_and_the_detector_scales() -> None:
+    assert "VIDAR_ADMIN_TOKEN" in service("gateway")["environment"]
+    assert "ports" not in service("detector"), "a published port would stop --scale detector=3"
+    assert "container_name" not in service("detector")
