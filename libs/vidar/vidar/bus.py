@@ -11,6 +11,7 @@ from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub, Retent
 from faststream.nats.message import NatsMessage
 
 from vidar import subjects
+from vidar.metrics import bus_middleware
 from vidar.settings import VidarSettings
 
 # Archive lifecycle and detections, for vidar's services and outside consumers alike.
@@ -45,6 +46,7 @@ def make_broker(settings: VidarSettings, *, name: str) -> NatsBroker:
     return NatsBroker(
         settings.nats_url,
         name=f"vidar-{name}",
+        middlewares=[bus_middleware(name)],
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         connect_timeout=5,

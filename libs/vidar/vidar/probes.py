@@ -1,9 +1,11 @@
-"""`/healthz` and `/readyz` for the services that are bus consumers (FastStream ASGI apps)."""
+"""`/healthz`, `/readyz` and `/metrics` for the services that are bus consumers (FastStream ASGI apps)."""
 
 from typing import Any
 
 from faststream.asgi import AsgiResponse, get, make_ping_asgi
 from faststream.nats import NatsBroker
+
+from vidar.metrics import metrics_route
 
 
 @get
@@ -12,5 +14,5 @@ async def _alive(scope: Any) -> AsgiResponse:
 
 
 def health_routes(broker: NatsBroker) -> list[tuple[str, Any]]:
-    """Alive: the process answers. Ready: its broker reaches NATS (204, else 500)."""
-    return [("/healthz", _alive), ("/readyz", make_ping_asgi(broker, timeout=2.0))]
+    """Alive: the process answers. Ready: its broker reaches NATS (204, else 500). Metrics."""
+    return [("/healthz", _alive), ("/readyz", make_ping_asgi(broker, timeout=2.0)), metrics_route()]

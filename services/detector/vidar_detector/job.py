@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
+from vidar.metrics import FRAMES, PROCESSING_FPS
 from vidar.models.jobs import Checkpoint, JobDispatch, ObjectCounters, Statistic
 from vidar.models.stream_settings import DETECTOR_TYPES, ffmpeg_options
 from vidar.objectstore import ObjectStore
@@ -171,6 +172,10 @@ class Job:
     def _fold_tally(self) -> None:
         """Move the loop's plain counters into the statistic (cheaper than updating it per frame)."""
         tally, statistic = self._tally, self.statistic
+        FRAMES.labels("processed").inc(tally.processed)
+        FRAMES.labels("dropped").inc(tally.dropped)
+        FRAMES.labels("imotion_skipped").inc(tally.skipped)
+        PROCESSING_FPS.set(tally.fps)
         statistic.frames_processed += tally.processed
         statistic.frames_dropped += tally.dropped
         statistic.frames_imotion_skipped += tally.skipped

@@ -4,6 +4,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from prometheus_fastapi_instrumentator import Instrumentator
 
 from vidar_gateway import errors, health
 from vidar_gateway.camera_groups.router import router as camera_groups_router
@@ -33,4 +34,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(videos_router)
     app.include_router(video_files_router)
     app.include_router(camera_groups_router)
+    # Request latency and counts per route, on /metrics (no token, like the probes).
+    Instrumentator().instrument(app).expose(app, include_in_schema=False)
     return app

@@ -86,6 +86,7 @@ async def run_periodic(scheduler: Scheduler, lease: Lease, tick: float) -> None:
     """Only the lease holder dispatches and watches heartbeats."""
     while True:
         try:
+            await scheduler.count_jobs()
             if await lease.hold():
                 await scheduler.watch_heartbeats()
                 await scheduler.dispatch()

@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, subjects
 from vidar.health import BUSY, ProcessingStatus, display
+from vidar.metrics import JOBS
 from vidar.models.events import Envelope
 from vidar.models.jobs import (
     IN_FLIGHT,
@@ -208,6 +209,15 @@ class Scheduler:
             entry = await in_transaction(self._client, claim)
             if entry is not None:
                 await self._outbox.deliver(entry)
+
+    async def count_jobs(self) -> None:
+        """The `vidar_jobs` gauge: runs by state (queued is the queue's depth)."""
+        counted = {
+            row["_id"]: row["count"]
+            async for row in await self._jobs.aggregate([{"$group": {"_id": "$state", "count": {"$sum": 1}}}])
+        }
+        for state in JobState:
+            JOBS.labels(state.value).set(counted.get(state.value, 0))
 
     async def watch_heartbeats(self) -> None:
         """A running job whose detector went silent is marked stalled (JetStream redelivers it
