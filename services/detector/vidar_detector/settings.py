@@ -1,9 +1,26 @@
 import os
 import socket
+from pathlib import Path
 
 from pydantic import Field
 
+from vidar.models.stream_settings import DetectorType
 from vidar.settings import VidarSettings
+
+# Where the container image mounts its weights (deploy/Dockerfile: VOLUME /models).
+MODELS_DIR = Path("/models")
+
+# Model class names -> object kinds: COCO's (yolo11n.pt and most ultralytics models) and the
+# test body model's (`Normal`, `Fall`: both persons). Classes not named here are ignored.
+DEFAULT_CLASS_MAP: dict[str, DetectorType] = {
+    "person": "body",
+    "car": "car",
+    "truck": "car",
+    "bus": "car",
+    "motorcycle": "car",
+    "Normal": "body",
+    "Fall": "body",
+}
 
 
 class DetectorSettings(VidarSettings):
@@ -18,3 +35,22 @@ class DetectorSettings(VidarSettings):
     # Seconds between checks for a stop request.
     stop_poll_interval: float = Field(0.5, gt=0)
     worker_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+
+    # Detector models, always local files (nothing is downloaded at run time). Any ultralytics
+    # model (.pt, .onnx, an OpenVINO folder) serves bodies and cars; naming the same file for
+    # both loads it once.
+    body_model: Path = MODELS_DIR / "yolo11n.pt"
+    car_model: Path = MODELS_DIR / "yolo11n.pt"
+    # OpenCV's DNN SSD face detector (res10 300x300, Caffe).
+    face_model_prototxt: Path = MODELS_DIR / "deploy.prototxt.txt"
+    face_model_caffemodel: Path = MODELS_DIR / "res10_300x300_ssd_iter_140000.caffemodel"
+    # Side in pixels that ultralytics models resize frames to (a multiple of their stride, 32).
+    model_image_size: int = Field(640, ge=32, multiple_of=32)
+    # "cpu", "cuda" or "cuda:N".
+    model_device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
+    # Threads torch and OpenCV use for inference (ultralytics alone would take cores - 1).
+    model_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    class_map: dict[str, DetectorType] = Field(default_factory=lambda: dict(DEFAULT_CLASS_MAP))
+    # Detections below this confidence (0..1) are dropped by the models themselves; the
+    # archive's own filters apply after.
+    model_min_score: float = Field(0.25, ge=0, le=1)

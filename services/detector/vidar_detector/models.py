@@ -1,0 +1,205 @@
+"""The object detectors a detector worker runs on each decoded frame: ultralytics models for bodies
+and cars, OpenCV's DNN SSD for faces. Each is loaded once per process, from local files only."""
+
+import functools
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from vidar.models.stream_settings import DetectorType
+from vidar_detector.settings import DetectorSettings
+
+# ultralytics reads these when it is imported. YOLO_OFFLINE stops its network checks (DNS
+# look-ups at import, asset downloads, telemetry), which stall or fail where there is no
+# internet; YOLO_AUTOINSTALL=False stops it from pip-installing into a running service; its
+# settings file goes to a folder the service user can write (a container's home may be read-only).
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_AUTOINSTALL", "False")
+os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(tempfile.gettempdir()) / f"vidar-ultralytics-{os.getuid()}"))
+
+ObjectKind = DetectorType  # "face", "body", "car"
+
+# Boxes of one kind that overlap more than this are one object, even when the model gave them
+# different classes (a car and a truck on the same vehicle). ultralytics' own NMS uses 0.7 per class.
+KIND_NMS_IOU = 0.7
+# What res10_300x300_ssd was trained on: 300x300 BGR images less these channel means.
+FACE_INPUT_SIZE = (300, 300)
+FACE_MEAN_BGR = (104.0, 177.0, 123.0)
+
+
+@dataclass(frozen=True)
+class Detection:
+    kind: ObjectKind
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels of the image given to detect()
+    score: float  # 0..1, the detector's confidence
+
+
+class ObjectDetector(Protocol):
+    kinds: frozenset[ObjectKind]
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Objects in one RGB image (H x W x 3, uint8)."""
+        ...
+
+
+class ModelLoadError(Exception):
+    """A model file is missing or cannot be loaded; the message names the file and the cause."""
+
+
+def _require(path: Path, what: str) -> None:
+    # Checked before ultralytics sees the path: given a missing file it would try to download one.
+    if not path.exists():
+        raise ModelLoadError(f"{what} {path}: no such file")
+
+
+def _check_image(image: np.ndarray) -> None:
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an RGB image (H x W x 3, uint8), got {image.shape} {image.dtype}")
+
+
+class YoloDetector:
+    """Any ultralytics detection model (.pt, .onnx, an OpenVINO folder); one model may serve
+    several kinds (COCO has persons and cars)."""
+
+    def __init__(
+        self, weights: Path, class_map: Mapping[str, ObjectKind], *, image_size: int, device: str, min_score: float
+    ) -> None:
+        _require(weights, "ultralytics model")
+        self.weights = weights
+        self._model, self.class_names = _load_yolo(weights)
+        # The model's class ids whose names the map knows; the others are never reported.
+        self._kind_of_class: dict[int, ObjectKind] = {
+            cls: class_map[name] for cls, name in self.class_names.items() if name in class_map
+        }
+        self.kinds: frozenset[ObjectKind] = frozenset(self._kind_of_class.values())
+        self._args: dict[str, Any] = {
+            "imgsz": image_size,
+            "device": device,
+            "conf": min_score,
+            "classes": sorted(self._kind_of_class),
+            "verbose": False,
+        }
+        # The first prediction sets up the predictor (device, fused layers): do it now, so a bad
+        # model or device fails at load time and the first real frame is not slow.
+        try:
+            self.detect(np.zeros((image_size, image_size, 3), np.uint8))
+        except Exception as exc:
+            raise ModelLoadError(f"ultralytics model {weights}: cannot run on {device}: {exc}") from exc
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        _check_image(image)
+        if not self._kind_of_class:
+            return []  # an empty `classes` would mean "every class" to ultralytics
+        # ultralytics takes arrays as BGR, like OpenCV.
+        result = self._model.predict(np.ascontiguousarray(image[..., ::-1]), **self._args)[0]
+        return self._detections(result.boxes)
+
+    def _detections(self, boxes: Any) -> list[Detection]:
+        import torchvision
+
+        if len(boxes) == 0:
+            return []
+        kinds = [self._kind_of_class[int(cls)] for cls in boxes.cls.tolist()]
+        groups = {kind: index for index, kind in enumerate(sorted(set(kinds)))}
+        group_ids = boxes.cls.new_tensor([groups[kind] for kind in kinds]).long()
+        keep = torchvision.ops.batched_nms(boxes.xyxy, boxes.conf, group_ids, KIND_NMS_IOU).tolist()
+        xyxy, conf = boxes.xyxy.tolist(), boxes.conf.tolist()
+        return [Detection(kinds[i], tuple(xyxy[i]), float(conf[i])) for i in keep]
+
+
+def _load_yolo(weights: Path) -> tuple[Any, dict[int, str]]:
+    """The model and its class names by id."""
+    # Imported here, after the environment above is set, and only by workers that run a YOLO
+    # model: torch and ultralytics take seconds to import.
+    from ultralytics import YOLO
+
+    try:
+        model = YOLO(str(weights), task="detect")
+        # Reading the names loads formats other than .pt (ONNX, OpenVINO), which load lazily.
+        return model, {int(cls): str(name) for cls, name in model.names.items()}
+    except Exception as exc:  # torch.load, ONNX and ultralytics raise many kinds for a bad file
+        raise ModelLoadError(f"ultralytics model {weights}: cannot load: {exc}") from exc
+
+
+class OpenCvFaceDetector:
+    """OpenCV's DNN SSD face detector (res10 300x300, Caffe); runs on the CPU."""
+
+    kinds: frozenset[ObjectKind] = frozenset({"face"})
+
+    def __init__(self, prototxt: Path, caffemodel: Path, *, min_score: float) -> None:
+        _require(prototxt, "face model prototxt")
+        _require(caffemodel, "face model caffemodel")
+        try:
+            self._net = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
+        except cv2.error as exc:
+            raise ModelLoadError(f"face model {prototxt} + {caffemodel}: cannot load: {exc}") from exc
+        self._min_score = min_score
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        _check_image(image)
+        height, width = image.shape[:2]
+        # swapRB: our frames are RGB, the network wants BGR (the mean is in the network's order).
+        blob = cv2.dnn.blobFromImage(image, 1.0, FACE_INPUT_SIZE, FACE_MEAN_BGR, swapRB=True, crop=False)
+        self._net.setInput(blob)
+        rows = self._net.forward()[0, 0]  # N x [image, class, score, x1, y1, x2, y2], box in 0..1
+        rows = rows[rows[:, 2] >= self._min_score]
+        # The SSD's boxes may reach past the frame.
+        boxes = np.clip(rows[:, 3:7], 0.0, 1.0) * (width, height, width, height)
+        return [
+            Detection("face", (float(x1), float(y1), float(x2), float(y2)), float(score))
+            for (x1, y1, x2, y2), score in zip(boxes, rows[:, 2], strict=True)
+            if x2 > x1 and y2 > y1
+        ]
+
+
+# One instance per model file and options in this process, shared by the kinds that name the same
+# file and by every job the process runs. A load that fails is not cached: the next job retries.
+@functools.cache
+def _yolo(
+    weights: Path, class_map: tuple[tuple[str, ObjectKind], ...], image_size: int, device: str, min_score: float
+) -> YoloDetector:
+    return YoloDetector(weights, dict(class_map), image_size=image_size, device=device, min_score=min_score)
+
+
+@functools.cache
+def _face(prototxt: Path, caffemodel: Path, min_score: float) -> OpenCvFaceDetector:
+    return OpenCvFaceDetector(prototxt, caffemodel, min_score=min_score)
+
+
+def _yolo_for(settings: DetectorSettings, kind: ObjectKind) -> YoloDetector:
+    weights = (settings.body_model if kind == "body" else settings.car_model).resolve()
+    class_map = tuple(sorted(settings.class_map.items()))
+    detector = _yolo(weights, class_map, settings.model_image_size, settings.model_device, settings.model_min_score)
+    if kind not in detector.kinds:
+        classes = ", ".join(detector.class_names.values())
+        raise ModelLoadError(f"ultralytics model {weights}: none of its classes ({classes}) maps to {kind!r}")
+    return detector
+
+
+def _set_threads(threads: int, torch_too: bool) -> None:
+    cv2.setNumThreads(threads)
+    if torch_too:
+        import torch
+
+        # ultralytics sets torch to cores - 1 threads whenever it sets up a predictor, so this
+        # comes after every model is loaded.
+        torch.set_num_threads(threads)
+
+
+def load_detectors(settings: DetectorSettings, kinds: set[ObjectKind]) -> dict[ObjectKind, ObjectDetector]:
+    """The detector of each kind asked for; kinds that name the same weights share one instance."""
+    detectors: dict[ObjectKind, ObjectDetector] = {}
+    for kind in sorted(kinds):
+        if kind == "face":
+            prototxt, caffemodel = settings.face_model_prototxt.resolve(), settings.face_model_caffemodel.resolve()
+            detectors[kind] = _face(prototxt, caffemodel, settings.model_min_score)
+        else:
+            detectors[kind] = _yolo_for(settings, kind)
+    _set_threads(settings.model_threads, torch_too=bool(kinds - {"face"}))
+    return detectors

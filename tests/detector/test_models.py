@@ -1,0 +1,166 @@
+"""The detectors with real weights on real frames: faces on carphone, persons on vtest, the class
+map, loading errors, and one model shared by two kinds."""
+
+import re
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from vidar_detector.models import (
+    Detection,
+    ModelLoadError,
+    OpenCvFaceDetector,
+    YoloDetector,
+    load_detectors,
+)
+from vidar_detector.settings import DEFAULT_CLASS_MAP, DetectorSettings
+
+MODELS = Path(__file__).parents[2] / ".cache" / "models"
+BODY = "fall-detection-yolov8.pt"  # classes Normal and Fall: both persons
+PROTOTXT = "deploy.prototxt.txt"
+CAFFEMODEL = "res10_300x300_ssd_iter_140000.caffemodel"
+IMAGE_SIZE = 640
+
+
+@pytest.fixture(scope="session")
+def models() -> Path:
+    if not (MODELS / ".complete").exists():
+        pytest.fail("the test models are missing: `make test` fetches them (tests/data/fetch_models.sh)")
+    return MODELS
+
+
+def frames(path: Path, indices: set[int]) -> list[np.ndarray]:
+    """The frames at these positions, RGB, as the decoder hands them over."""
+    with av.open(str(path)) as container:
+        return [
+            frame.to_ndarray(format="rgb24")
+            for index, frame in enumerate(container.decode(video=0))
+            if index in indices
+        ]
+
+
+@pytest.fixture(scope="module")
+def carphone(videos: Path) -> list[np.ndarray]:
+    return frames(videos / "carphone_pristine.mp4", {0, 30, 60, 90, 119})
+
+
+@pytest.fixture(scope="module")
+def vtest(videos: Path) -> list[np.ndarray]:
+    return frames(videos / "vtest.avi", {0, 200, 400, 600})
+
+
+def settings_for(models: Path, **changes: object) -> DetectorSettings:
+    fields = {
+        "body_model": models / BODY,
+        "car_model": models / BODY,
+        "face_model_prototxt": models / PROTOTXT,
+        "face_model_caffemodel": models / CAFFEMODEL,
+        "model_image_size": IMAGE_SIZE,
+        "model_device": "cpu",
+        "model_threads": 2,
+        # Both of this model's classes are persons; giving one to cars lets it serve both kinds.
+        "class_map": {"Normal": "body", "Fall": "car"},
+    }
+    return DetectorSettings(**{**fields, **changes})
+
+
+def yolo(models: Path, class_map: dict) -> YoloDetector:
+    return YoloDetector(models / BODY, class_map, image_size=IMAGE_SIZE, device="cpu", min_score=0.25)
+
+
+def inside(detection: Detection, image: np.ndarray) -> bool:
+    x1, y1, x2, y2 = detection.box
+    height, width = image.shape[:2]
+    return 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
+
+
+def test_one_face_on_each_carphone_frame(models: Path, carphone: list[np.ndarray]) -> None:
+    detector = OpenCvFaceDetector(models / PROTOTXT, models / CAFFEMODEL, min_score=0.25)
+    assert detector.kinds == {"face"}
+    for image in carphone:
+        assert image.shape == (144, 176, 3)
+        [face] = detector.detect(image)
+        assert face.kind == "face"
+        assert face.score > 0.9
+        assert inside(face, image)
+        x1, y1, x2, y2 = face.box
+        # The man's face fills about a third of the frame's width, left of the centre.
+        assert 30 <= x2 - x1 <= 90
+        assert 40 <= y2 - y1 <= 100
+        assert 40 <= (x1 + x2) / 2 <= 110
+
+
+def test_face_boxes_are_in_pixels_of_the_image_given(models: Path, carphone: list[np.ndarray]) -> None:
+    detector = OpenCvFaceDetector(models / PROTOTXT, models / CAFFEMODEL, min_score=0.25)
+    image = carphone[0]
+    [small] = detector.detect(image)
+    [large] = detector.detect(np.ascontiguousarray(image.repeat(2, axis=0).repeat(2, axis=1)))
+    assert np.allclose(np.array(large.box) / 2, small.box, atol=3)
+
+
+def test_persons_on_vtest_frames(models: Path, vtest: list[np.ndarray]) -> None:
+    detector = yolo(models, DEFAULT_CLASS_MAP)
+    assert detector.kinds == {"body"}
+    for image in vtest:
+        bodies = detector.detect(image)
+        assert len(bodies) >= 4
+        assert {body.kind for body in bodies} == {"body"}
+        assert all(inside(body, image) and 0.25 <= body.score <= 1 for body in bodies)
+
+
+def test_the_class_map_decides_the_kinds(models: Path, vtest: list[np.ndarray]) -> None:
+    as_cars = yolo(models, {"Normal": "car", "Fall": "car"})
+    assert as_cars.kinds == {"car"}
+    cars = as_cars.detect(vtest[0])
+    assert len(cars) >= 4
+    assert {car.kind for car in cars} == {"car"}
+
+    unmapped = yolo(models, {"person": "body"})  # a COCO name this model lacks
+    assert unmapped.kinds == frozenset()
+    assert unmapped.detect(vtest[0]) == []
+
+
+def test_body_and_car_on_one_weights_file_share_one_model(models: Path, vtest: list[np.ndarray]) -> None:
+    settings = settings_for(models)
+    detectors = load_detectors(settings, {"body", "car", "face"})
+    assert detectors["body"] is detectors["car"]
+    assert isinstance(detectors["face"], OpenCvFaceDetector)
+    # Loaded once per process: a later job gets the same instances.
+    assert load_detectors(settings, {"body"})["body"] is detectors["body"]
+    found = detectors["body"].detect(vtest[0])
+    assert {detection.kind for detection in found} <= {"body", "car"}
+    assert len(found) >= 4
+
+
+def test_a_shared_model_without_classes_for_a_kind_is_refused(models: Path) -> None:
+    # The default map gives this model's classes to bodies only.
+    with pytest.raises(ModelLoadError, match=r"fall-detection-yolov8\.pt.*'car'"):
+        load_detectors(settings_for(models, class_map=DEFAULT_CLASS_MAP), {"car"})
+
+
+@pytest.mark.parametrize("field", ["body_model", "car_model", "face_model_prototxt", "face_model_caffemodel"])
+def test_a_missing_weights_file_is_named(models: Path, tmp_path: Path, field: str) -> None:
+    missing = tmp_path / "missing-weights"
+    with pytest.raises(ModelLoadError, match=f"{re.escape(str(missing))}: no such file"):
+        load_detectors(settings_for(models, **{field: missing}), {"face", "body", "car"})
+
+
+@pytest.mark.parametrize("field", ["body_model", "face_model_caffemodel"])
+def test_an_unloadable_weights_file_is_named(models: Path, tmp_path: Path, field: str) -> None:
+    broken = tmp_path / ("broken.pt" if field == "body_model" else "broken.caffemodel")
+    broken.write_bytes(b"not a model" * 100)
+    with pytest.raises(ModelLoadError, match=f"{re.escape(str(broken))}.*cannot load"):
+        load_detectors(settings_for(models, **{field: broken}), {"body", "face"})
+
+
+def test_model_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIDAR_CLASS_MAP", '{"Normal": "car"}')
+    monkeypatch.setenv("VIDAR_MODEL_DEVICE", "cuda:1")
+    monkeypatch.setenv("VIDAR_BODY_MODEL", "/weights/body.onnx")
+    settings = DetectorSettings()
+    assert settings.class_map == {"Normal": "car"}
+    assert settings.model_device == "cuda:1"
+    assert settings.body_model == Path("/weights/body.onnx")
+    assert settings.model_threads >= 1
