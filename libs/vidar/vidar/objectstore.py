@@ -53,13 +53,12 @@ class ObjectStore:
         )
 
     async def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
-        await asyncio.to_thread(
-            self._client.put_object,
-            bucket_name=self.bucket,
-            object_name=key,
-            data=io.BytesIO(data),
-            length=len(data),
-            content_type=content_type,
+        await asyncio.to_thread(self.write, key, data, content_type)
+
+    def write(self, key: str, data: bytes, content_type: str) -> None:
+        """Blocking: store a small object (an image)."""
+        self._client.put_object(
+            bucket_name=self.bucket, object_name=key, data=io.BytesIO(data), length=len(data), content_type=content_type
         )
 
     async def get_bytes(self, key: str) -> bytes | None:

@@ -40,10 +40,16 @@ class Images:
 Publish = Callable[[DetectionPosted, Images], None]
 
 
+class NotAvailable(Exception):
+    """A setting this detector cannot honour yet; the run fails rather than ignore it."""
+
+
 class KindPipeline:
     """Detection, tracking and posting of one object kind in one run."""
 
     def __init__(self, kind: str, settings: DetectorSettings, model: ObjectDetector, track_prefix: str) -> None:
+        if settings.tracker_type != "simple_iou":
+            raise NotAvailable(f"tracker_type {settings.tracker_type!r} of the {kind} detector is not available yet")
         self.kind = kind
         self.settings = settings
         self.model = model

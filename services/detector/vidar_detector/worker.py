@@ -16,9 +16,22 @@ from pymongo.asynchronous.database import AsyncDatabase
 from vidar import archive, subjects
 from vidar.bus import EVENTS_STREAM, keeping_alive
 from vidar.models.events import Envelope
-from vidar.models.jobs import OVER, Checkpoint, JobDispatch, JobEnded, JobProgress, JobStarted, JobState, Statistic
+from vidar.models.jobs import (
+    OVER,
+    Checkpoint,
+    DetectionPosted,
+    JobDispatch,
+    JobEnded,
+    JobProgress,
+    JobStarted,
+    JobState,
+    Statistic,
+)
+from vidar.models.stream_settings import DETECTOR_TYPES
 from vidar.objectstore import ObjectStore
+from vidar_detector.detection import DetectionHandler, Images, NotAvailable, Publish
 from vidar_detector.job import Job, JobFailure
+from vidar_detector.models import ModelLoadError, load_detectors
 from vidar_detector.settings import DetectorSettings
 
 log = logging.getLogger(__name__)
@@ -62,16 +75,17 @@ class Worker:
     async def _run_job(
         self, dispatch: JobDispatch, attempt: int, checkpoint: Checkpoint | None, message: NatsMessage
     ) -> None:
-        await self._publish(
-            subjects.JOB_STARTED,
-            JobStarted(
-                run_id=dispatch.run_id, video_id=dispatch.video_id, attempt=attempt, worker=self._settings.worker_name
-            ),
-            f"{dispatch.run_id}-{attempt}-started",
-        )
-        job = Job(
-            dispatch, self._objects, checkpoint, self._reporter(dispatch, attempt), self._settings.progress_interval
-        )
+        try:
+            handler = await self._detection(dispatch, attempt)
+        except (ModelLoadError, NotAvailable) as error:
+            reason = f"A detector model cannot load: {error}" if isinstance(error, ModelLoadError) else str(error)
+            await self._end(subjects.JOB_FAILED, dispatch, attempt, Statistic(), reason)
+            return
+        worker = self._settings.worker_name
+        started = JobStarted(run_id=dispatch.run_id, video_id=dispatch.video_id, attempt=attempt, worker=worker)
+        await self._publish(subjects.JOB_STARTED, started, f"{dispatch.run_id}-{attempt}-started")
+        report = self._reporter(dispatch, attempt)
+        job = Job(dispatch, self._objects, checkpoint, report, self._settings.progress_interval, handler)
         ack_wait = timedelta(seconds=self._settings.heartbeat_timeout)
         self._running.add(job)
         try:
@@ -81,6 +95,8 @@ class Worker:
                 except JobFailure as failure:
                     await self._end(subjects.JOB_FAILED, dispatch, attempt, job.statistic, str(failure))
                     return
+                if handler is not None and not (self._shutting_down or superseded.is_set()):
+                    await asyncio.to_thread(handler.finish, statistic)  # the tracks still open at the end
         finally:
             self._running.discard(job)
         if self._shutting_down:
@@ -91,6 +107,33 @@ class Worker:
             await self._end(subjects.JOB_STOPPED, dispatch, attempt, statistic)
         else:
             await self._end(subjects.JOB_FINISHED, dispatch, attempt, statistic)
+
+    async def _detection(self, dispatch: JobDispatch, attempt: int) -> DetectionHandler | None:
+        """The detectors the run asks for (loaded once per process), or None if it asks for none."""
+        detectors = dispatch.stream_settings.detectors
+        kinds = {kind for kind in DETECTOR_TYPES if getattr(detectors, kind) is not None}
+        if not kinds:
+            return None
+        models = await asyncio.to_thread(load_detectors, self._settings, kinds)
+        return DetectionHandler(dispatch, models, attempt, self._poster(dispatch))
+
+    def _poster(self, dispatch: JobDispatch) -> Publish:
+        loop = asyncio.get_running_loop()
+
+        def post(detection: DetectionPosted, images: Images) -> None:
+            """Called in the job thread: the images first, then the event that points at them."""
+            name = f"{detection.kind}-{detection.track_id}-{detection.post}-{detection.sequence}"
+            thumbnail_key = archive.detection_images(dispatch.video_id, dispatch.run_id, f"{name}.jpg")
+            extension, media_type = ("png", "image/png") if images.full_frame_type == "PNG" else ("jpg", "image/jpeg")
+            frame_key = archive.detection_images(dispatch.video_id, dispatch.run_id, f"{name}-frame.{extension}")
+            self._objects.write(thumbnail_key, images.thumbnail, "image/jpeg")
+            self._objects.write(frame_key, images.full_frame, media_type)
+            posted = detection.model_copy(update={"thumbnail_key": thumbnail_key, "full_frame_key": frame_key})
+            subject = subjects.detection(detection.kind)
+            sent = asyncio.run_coroutine_threadsafe(self._publish(subject, posted, posted.event_id), loop)
+            sent.result(timeout=30)
+
+        return post
 
     @contextlib.asynccontextmanager
     async def _watching(self, job: Job, attempt: int) -> AsyncIterator[asyncio.Event]:

@@ -21,6 +21,14 @@ from vidar.devstack.servers import HOST, Ports, free_port
 from vidar.devstack.stack import embedded_servers, service_env
 
 DATA_DIR = Path(".data")
+# The registry weights `make run` fetches (tests/data/fetch_models.sh).
+MODELS_DIR = Path(".cache/models")
+MODEL_SETTINGS = {
+    "body_model": "fall-detection-yolov8.pt",
+    "car_model": "fall-detection-yolov8.pt",
+    "face_model_prototxt": "deploy.prototxt.txt",
+    "face_model_caffemodel": "res10_300x300_ssd_iter_140000.caffemodel",
+}
 GATEWAY_PORT = 8000
 # The services that exist so far, each with the command that runs it.
 SERVICES = {
@@ -79,7 +87,8 @@ def main() -> None:
     http_ports = {name: free_port() if args.free_ports else GATEWAY_PORT + index for index, name in enumerate(SERVICES)}
     token = admin_token(data_dir / "admin-token")
     api_url = f"http://{HOST}:{http_ports['gateway']}"
-    env = {**os.environ, **service_env(ports, admin_token=token, host=HOST, public_url=api_url)}
+    models = {name: str((MODELS_DIR / file).resolve()) for name, file in MODEL_SETTINGS.items()}
+    env = {**os.environ, **service_env(ports, admin_token=token, host=HOST, public_url=api_url, **models)}
     manager = Manager()
     for server in embedded_servers(ports, data_dir):
         manager.add_process(server.name, shlex.join(server.command))

@@ -1,0 +1,48 @@
+"""Detection end to end: real models on real footage, through every service."""
+
+from pathlib import Path
+
+import httpx
+import pytest
+from pymongo.database import Database
+
+from tests.polling import eventually
+from tests.scheduler.processing import ready_archive, wait_for
+from tests.stack import Gateway, bucket_keys
+
+pytestmark = pytest.mark.usefixtures("storage", "scheduler", "detector")
+
+
+def test_carphone_has_one_face_track_posted_once(api: httpx.Client, gw: Gateway, db: Database, videos: Path) -> None:
+    video_id = ready_archive(api, videos / "carphone_pristine.mp4", detectors={"face": {"filter_min_size": 30}})
+    api.post(f"/videos/{video_id}/process/")
+    done = wait_for(api, video_id, "COMPLETED", timeout=120)
+    statistic = done["health_status"]["statistic"]
+    assert statistic["objects"]["face"]["posted"] == 1
+    assert statistic["faces_posted"] == 1
+    assert eventually(lambda: api.get(f"/videos/{video_id}/").json()["face_count"] == 1, what="face_count")
+
+    (record,) = db.detections.find({"video_id": video_id})
+    assert (record["kind"], record["post"]) == ("face", "best")
+    x1, y1, x2, y2 = record["bbox"]
+    assert 0 <= x1 < x2 <= 176
+    assert 0 <= y1 < y2 <= 144
+    keys = bucket_keys(gw.ports)(f"videos/{video_id}/detections/")
+    assert sorted(keys) == sorted([record["thumbnail_key"], record["full_frame_key"]])
+
+
+def test_a_roi_away_from_the_face_finds_none(api: httpx.Client, db: Database, videos: Path) -> None:
+    roi = {"detectors": {"face": {"filter_min_size": 30, "roi": "40x40+0+100"}}}
+    video_id = ready_archive(api, videos / "carphone_pristine.mp4", **roi)
+    api.post(f"/videos/{video_id}/process/")
+    done = wait_for(api, video_id, "COMPLETED", timeout=120)
+    assert done["health_status"]["statistic"]["objects"]["face"]["posted"] == 0
+    assert db.detections.count_documents({"video_id": video_id}) == 0
+
+
+def test_a_missing_model_fails_the_run_with_a_clear_error(api: httpx.Client, videos: Path) -> None:
+    video_id = ready_archive(api, videos / "carphone_pristine.mp4", detectors={"face": None, "car": {}})
+    api.post(f"/videos/{video_id}/process/")
+    failed = wait_for(api, video_id, "FAILED", timeout=120)
+    assert "cannot load" in failed["error"]
+    assert "'car'" in failed["error"]
