@@ -3,6 +3,7 @@ models are tested in test_models.py): filters, tracks, posts, images, counters."
 
 import io
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -118,3 +119,21 @@ def test_a_failed_publish_is_counted_and_does_not_stop_the_run() -> None:
 def test_a_tracker_not_available_yet_is_refused_not_ignored() -> None:
     with pytest.raises(NotAvailable, match="deep_sort"):
         run([], tracker_type="deep_sort")
+
+
+@pytest.mark.parametrize(("crop_rot", "size"), [(False, (WIDTH, HEIGHT)), (True, (200, 150))])
+def test_the_full_frame_is_the_whole_frame_unless_fullframe_crop_rot(crop_rot: bool, size: tuple[int, int]) -> None:
+    body = {"filter_min_size": 10, "fullframe_crop_rot": crop_rot}
+    settings = StreamSettings.model_validate({"rot": "200x150+10+10", "detectors": {"face": None, "body": body}})
+    source = SourceFile(key="k", size=1)
+    dispatch = JobDispatch(run_id="r", video_id=1, camera_group=1, source=source, stream_settings=settings)
+    posted: list[Images] = []
+    model = Scripted([[walker(index)] for index in range(3)])
+    handler = DetectionHandler(dispatch, {"body": model}, attempt=1, publish=lambda _, images: posted.append(images))
+    whole = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
+    for index in range(3):
+        decoded = Decoded(frame=av.VideoFrame.from_ndarray(whole, format="rgb24"), pts=index, time=index / 10)
+        handler.handle(whole[10:160, 10:210], decoded, 0.0, Statistic())
+    handler.finish(Statistic())
+    (images,) = posted
+    assert Image.open(io.BytesIO(images.full_frame)).size == size

@@ -11,7 +11,7 @@ from PIL import Image
 from vidar.models.jobs import DetectionPosted, JobDispatch, ObjectCounters, Statistic
 from vidar.models.stream_settings import DetectorSettings
 from vidar_detector.decode import Decoded
-from vidar_detector.frames import Rectangle, crop
+from vidar_detector.frames import Rectangle, crop, transform
 from vidar_detector.models import Detection, ObjectDetector
 from vidar_detector.posting import Candidate, Post, PostingPolicy
 from vidar_detector.selection import passes_filters, quality, to_frame
@@ -23,9 +23,11 @@ THUMBNAIL_MARGIN = 0.25
 
 @dataclass(frozen=True)
 class Kept:
-    """A frame kept for a sighting that may be posted, and the time its objects carry."""
+    """A frame kept for a sighting that may be posted (as the detector saw it, and as decoded),
+    and the time its objects carry."""
 
     image: np.ndarray
+    decoded: Decoded
     timestamp: float
 
 
@@ -98,7 +100,7 @@ class DetectionHandler:
             ]
             step = pipeline.tracker.update(boxes, self._frame, decoded.time)
             for track in step.started + step.continued:
-                self._consider(pipeline, track, image, timestamp, statistic)
+                self._consider(pipeline, track, image, decoded, timestamp, statistic)
             for track in step.ended:
                 self._end(pipeline, track, statistic)
 
@@ -108,13 +110,19 @@ class DetectionHandler:
                 self._end(pipeline, track, statistic)
 
     def _consider(
-        self, pipeline: KindPipeline, track: Track, image: np.ndarray, timestamp: float, statistic: Statistic
+        self,
+        pipeline: KindPipeline,
+        track: Track,
+        image: np.ndarray,
+        decoded: Decoded,
+        timestamp: float,
+        statistic: Statistic,
     ) -> None:
         sighting = track.last
         candidate = Candidate(sighting, quality(sighting.box, sighting.score, image.shape[1], image.shape[0]))
         if pipeline.policy.keep(track, candidate):
             # The frame itself, not its encoding: only the candidates actually posted are encoded.
-            candidate.images = Kept(image, timestamp)
+            candidate.images = Kept(image, decoded, timestamp)
         self._post_all(pipeline, track, pipeline.policy.due(track), statistic)
 
     def _end(self, pipeline: KindPipeline, track: Track, statistic: Statistic) -> None:
@@ -158,10 +166,18 @@ class DetectionHandler:
             quality=post.candidate.quality,
             history=history,
         )
-        return detection, self._images(pipeline.settings, kept.image, sighting.box)
+        return detection, self._images(pipeline.settings, kept.image, self._full_frame(pipeline, kept), sighting.box)
+
+    def _full_frame(self, pipeline: KindPipeline, kept: Kept) -> np.ndarray:
+        """The frame as the detector saw it with `fullframe_crop_rot` (or without `rot`), else
+        the whole decoded frame (with `video_transform`)."""
+        settings = self._dispatch.stream_settings
+        if pipeline.settings.fullframe_crop_rot or not settings.rot:
+            return kept.image
+        return transform(kept.decoded.frame.to_ndarray(format="rgb24"), settings.video_transform)
 
     @staticmethod
-    def _images(settings: DetectorSettings, image: np.ndarray, box: Box) -> Images:
+    def _images(settings: DetectorSettings, image: np.ndarray, full_frame: np.ndarray, box: Box) -> Images:
         x1, y1, x2, y2 = box
         margin_x, margin_y = (x2 - x1) * THUMBNAIL_MARGIN, (y2 - y1) * THUMBNAIL_MARGIN
         height, width = image.shape[:2]
@@ -169,7 +185,7 @@ class DetectionHandler:
         right, bottom = min(width, int(x2 + margin_x) + 1), min(height, int(y2 + margin_y) + 1)
         thumbnail = _encode(image[top:bottom, left:right], "JPEG", settings.jpeg_quality)
         full_type = "PNG" if settings.fullframe_use_png else "JPEG"
-        return Images(thumbnail, _encode(image, full_type, settings.jpeg_quality), full_type)
+        return Images(thumbnail, _encode(full_frame, full_type, settings.jpeg_quality), full_type)
 
 
 def _encode(image: np.ndarray, kind: str, jpeg_quality: int) -> bytes:
