@@ -29,10 +29,12 @@ STATUS_DISPLAY: dict[ProcessingStatus, tuple[HealthCode, str]] = {
 
 _S = ProcessingStatus
 _ALLOWED: dict[ProcessingStatus, frozenset[ProcessingStatus]] = {
-    _S.WAITING_FOR_SYNC: frozenset({_S.NOT_STARTED}),
+    # QUEUED straight away when processing is asked for before the scheduler synced the archive.
+    _S.WAITING_FOR_SYNC: frozenset({_S.NOT_STARTED, _S.QUEUED}),
     _S.NOT_STARTED: frozenset({_S.QUEUED}),
     _S.QUEUED: frozenset({_S.INPROGRESS, _S.STOPPED, _S.FAILED}),
-    _S.INPROGRESS: frozenset({_S.COMPLETED, _S.FAILED, _S.STOPPED, _S.QUEUED}),
+    # INPROGRESS again: a job redelivered to another detector starts once more.
+    _S.INPROGRESS: frozenset({_S.INPROGRESS, _S.COMPLETED, _S.FAILED, _S.STOPPED}),
     _S.COMPLETED: frozenset({_S.QUEUED}),
     _S.FAILED: frozenset({_S.QUEUED}),
     _S.STOPPED: frozenset({_S.QUEUED}),
@@ -40,8 +42,13 @@ _ALLOWED: dict[ProcessingStatus, frozenset[ProcessingStatus]] = {
 
 
 def can_transition(current: ProcessingStatus, target: ProcessingStatus) -> bool:
-    """Whether `current -> target` is a legal step (INPROGRESS -> QUEUED is a redelivered job)."""
+    """Whether `current -> target` is a legal step."""
     return target in _ALLOWED[current]
+
+
+def sources_of(target: ProcessingStatus) -> list[ProcessingStatus]:
+    """Every status from which `target` may be reached."""
+    return [status for status in ProcessingStatus if can_transition(status, target)]
 
 
 # While a video is queued or processed its source file may neither change nor go away.

@@ -79,15 +79,6 @@ class ObjectStore:
 
         return await asyncio.to_thread(read)
 
-    async def size_of(self, key: str) -> int | None:
-        try:
-            stat = await asyncio.to_thread(self._client.stat_object, bucket_name=self.bucket, object_name=key)
-        except S3Error as error:
-            if error.code in _MISSING:
-                return None
-            raise
-        return stat.size
-
     async def remove(self, key: str) -> None:
         """Idempotent: removing a missing object is not an error."""
         await asyncio.to_thread(self._client.remove_object, bucket_name=self.bucket, object_name=key)
@@ -106,13 +97,6 @@ class ObjectStore:
             return len(keys)
 
         return await asyncio.to_thread(remove_all)
-
-    async def keys(self, prefix: str) -> list[str]:
-        def list_keys() -> list[str]:
-            found = self._client.list_objects(bucket_name=self.bucket, prefix=prefix, recursive=True)
-            return [item.object_name for item in found if item.object_name]
-
-        return await asyncio.to_thread(list_keys)
 
     def reader(self, key: str, size: int) -> io.BufferedReader:
         """A seekable, blocking file over the object, for decoders running in a thread."""

@@ -12,7 +12,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, subjects
-from vidar.health import BUSY, ProcessingStatus, display
+from vidar.health import BUSY, ProcessingStatus, display, sources_of
 from vidar.metrics import JOBS
 from vidar.models.events import Envelope
 from vidar.models.jobs import (
@@ -68,7 +68,7 @@ class Scheduler:
 
     async def sync(self, video_id: int) -> None:
         """A new archive is known to the scheduler: WAITING_FOR_SYNC -> NOT_STARTED."""
-        await self._transition(video_id, S.NOT_STARTED, only_from=[S.WAITING_FOR_SYNC])
+        await self._transition(video_id, S.NOT_STARTED)
 
     async def request_processing(self, request: ProcessRequested) -> None:
         """Queue a new run, unless the video is already queued or running."""
@@ -97,9 +97,7 @@ class Scheduler:
 
         statistic = fresh_statistic(request.stream_settings, job_starts)
         changes = {"current_run": run_id, "error": None, "health_status.statistic": statistic.model_dump()}
-        await self._transition(
-            request.video_id, S.QUEUED, only_from=[s for s in S if s not in BUSY], fields=changes, also=queue
-        )
+        await self._transition(request.video_id, S.QUEUED, fields=changes, also=queue)
         await self.dispatch()
 
     async def request_stop(self, video_id: int) -> None:
@@ -111,7 +109,7 @@ class Scheduler:
         async def stop_run(session: AsyncClientSession) -> None:
             await self._stop_runs({"_id": doc["current_run"]}, session)
 
-        await self._transition(video_id, S.STOPPED, only_from=list(BUSY), also=stop_run)
+        await self._transition(video_id, S.STOPPED, also=stop_run)
 
     async def forget(self, video_id: int) -> None:
         """The archive is deleted: its runs end too."""
@@ -147,7 +145,6 @@ class Scheduler:
         await self._transition(
             started.video_id,
             S.INPROGRESS,
-            only_from=[S.QUEUED, S.INPROGRESS],
             run_id=started.run_id,
             fields=first_start,
             increment={"health_status.statistic.job_starts": 1},
@@ -177,12 +174,10 @@ class Scheduler:
             return
         await self._write_statistic(ended.video_id, ended.run_id, ended.statistic)
         if state is JobState.FINISHED:
-            await self._transition(ended.video_id, S.COMPLETED, only_from=[S.INPROGRESS], run_id=ended.run_id)
+            await self._transition(ended.video_id, S.COMPLETED, run_id=ended.run_id)
         elif state is JobState.FAILED:
             fields = {"error": ended.error}
-            await self._transition(
-                ended.video_id, S.FAILED, only_from=list(BUSY), run_id=ended.run_id, fields=fields, message=ended.error
-            )
+            await self._transition(ended.video_id, S.FAILED, run_id=ended.run_id, fields=fields, message=ended.error)
         await self.dispatch()
 
     async def dispatch(self) -> None:
@@ -252,16 +247,16 @@ class Scheduler:
         video_id: int,
         status: ProcessingStatus,
         *,
-        only_from: list[ProcessingStatus],
         run_id: str | None = None,
         fields: dict[str, Any] | None = None,
         increment: dict[str, int] | None = None,
         message: str | None = None,
         also: Callable[[AsyncClientSession], Awaitable[None]] | None = None,
     ) -> None:
-        """Move the video to `status` if it is in one of `only_from` (and on run `run_id`), with
-        `also` and the `video.processing.<status>` event in the same transaction."""
-        guard: dict[str, Any] = {"_id": video_id, "health_status.status": {"$in": [s.value for s in only_from]}}
+        """Move the video to `status` if the state machine allows it from where it is (and it is on
+        run `run_id`), with `also` and the `video.processing.<status>` event in one transaction."""
+        allowed_from = [source.value for source in sources_of(status)]
+        guard: dict[str, Any] = {"_id": video_id, "health_status.status": {"$in": allowed_from}}
         if run_id is not None:
             guard["current_run"] = run_id
         shown = {**display(status), "health_status.status": status.value, **_FLAGS.get(status, {})}
