@@ -53,6 +53,8 @@ def sources_of(target: ProcessingStatus) -> list[ProcessingStatus]:
 
 # While a video is queued or processed its source file may neither change nor go away.
 BUSY = frozenset({ProcessingStatus.QUEUED, ProcessingStatus.INPROGRESS})
+# The same as stored in MongoDB, for queries and for checks on documents.
+BUSY_VALUES = sorted(status.value for status in BUSY)
 
 
 def display(status: ProcessingStatus) -> dict[str, str]:

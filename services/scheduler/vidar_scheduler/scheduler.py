@@ -12,7 +12,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, subjects
-from vidar.health import BUSY, ProcessingStatus, display, sources_of
+from vidar.health import BUSY_VALUES, ProcessingStatus, display, sources_of
 from vidar.metrics import JOBS
 from vidar.models.events import Envelope
 from vidar.models.jobs import (
@@ -34,7 +34,6 @@ from vidar.outbox import Outbox
 from vidar_scheduler.settings import SchedulerSettings
 
 S = ProcessingStatus
-_BUSY = [status.value for status in BUSY]
 _IN_FLIGHT = [state.value for state in IN_FLIGHT]
 # The flags of the contract that go with each status.
 _FLAGS: dict[ProcessingStatus, dict[str, bool]] = {
@@ -73,7 +72,7 @@ class Scheduler:
     async def request_processing(self, request: ProcessRequested) -> None:
         """Queue a new run, unless the video is already queued or running."""
         doc = await self._videos.find_one({"_id": request.video_id})
-        if doc is None or doc["health_status"]["status"] in _BUSY or not doc.get("source"):
+        if doc is None or doc["health_status"]["status"] in BUSY_VALUES or not doc.get("source"):
             return
         run_id = uuid4().hex
         job_starts = doc["health_status"].get("statistic", {}).get("job_starts", 0)
@@ -103,7 +102,7 @@ class Scheduler:
     async def request_stop(self, video_id: int) -> None:
         """A queued run is dropped; a running one is told to stop (its detector polls)."""
         doc = await self._videos.find_one({"_id": video_id}, projection={"current_run": 1, "health_status": 1})
-        if doc is None or doc["health_status"]["status"] not in _BUSY:
+        if doc is None or doc["health_status"]["status"] not in BUSY_VALUES:
             return
 
         async def stop_run(session: AsyncClientSession) -> None:

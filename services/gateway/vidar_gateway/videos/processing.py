@@ -4,7 +4,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from vidar import subjects
-from vidar.health import BUSY
+from vidar.health import BUSY_VALUES
 from vidar.models.events import Envelope
 from vidar.models.jobs import ProcessRequested, StopRequested
 from vidar.models.stream_settings import StreamSettings
@@ -12,8 +12,6 @@ from vidar.mongo import in_transaction
 from vidar.outbox import Outbox
 from vidar_gateway.errors import ApiError
 from vidar_gateway.videos.store import VideoStore
-
-_BUSY = {status.value for status in BUSY}
 
 
 def why_not_processable(doc: dict) -> str | None:
@@ -37,7 +35,7 @@ class ProcessingRequests:
     async def process(self, video_id: int) -> dict:
         """Ask for a run; asking again while queued or running changes nothing."""
         doc = await self._videos.get(video_id)
-        if doc["health_status"]["status"] in _BUSY:
+        if doc["health_status"]["status"] in BUSY_VALUES:
             return doc
         if reason := why_not_processable(doc):
             raise ApiError(409, f"video {video_id} cannot be processed: {reason}", param="id")
@@ -53,7 +51,7 @@ class ProcessingRequests:
     async def stop(self, video_id: int) -> dict:
         """Stop a running or queued run; stopping an idle video changes nothing."""
         doc = await self._videos.get(video_id)
-        if doc["health_status"]["status"] in _BUSY:
+        if doc["health_status"]["status"] in BUSY_VALUES:
             await self._announce(Envelope(type=subjects.VIDEO_STOP_REQUESTED, payload=StopRequested(video_id=video_id)))
         return doc
 

@@ -17,7 +17,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, subjects
-from vidar.health import BUSY
+from vidar.health import BUSY_VALUES
 from vidar.models.events import Envelope, VideoFileDeleted, VideoUploaded
 from vidar.mongo import in_transaction
 from vidar.objectstore import ObjectStore
@@ -27,13 +27,12 @@ from vidar_gateway.errors import ApiError, not_found
 
 LOCK_REFRESH = timedelta(seconds=10)
 LOCK_STALE = timedelta(seconds=60)
-_BUSY_VALUES = [status.value for status in BUSY]
 
 
 def _is_free(now: datetime) -> dict:
     """Not being processed, and no live upload."""
     return {
-        "health_status.status": {"$nin": _BUSY_VALUES},
+        "health_status.status": {"$nin": BUSY_VALUES},
         "$or": [{"upload": None}, {"upload.refreshed_at": {"$lt": now - LOCK_STALE}}],
     }
 
@@ -94,7 +93,7 @@ class Sources:
         doc = await self._videos.find_one({"_id": video_id}, projection={"health_status.status": 1, "upload": 1})
         if doc is None:
             raise not_found("video", video_id)
-        if doc["health_status"]["status"] in _BUSY_VALUES:
+        if doc["health_status"]["status"] in BUSY_VALUES:
             raise ApiError(409, f"video {video_id} is being processed; stop it first")
         if doc.get("upload") is not None:
             raise ApiError(409, f"video {video_id} is receiving another upload")
