@@ -8,6 +8,7 @@ from uuid import uuid4
 VIDEOS = "videos"
 CAMERA_GROUPS = "camera_groups"
 DETECTIONS = "detections"
+CLUSTERS = "clusters"
 JOBS = "jobs"
 
 

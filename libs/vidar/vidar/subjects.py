@@ -6,6 +6,8 @@ VIDEO_DELETED = "video.deleted"
 VIDEO_UPLOADED = "video.uploaded"
 VIDEO_FILE_DELETED = "video.file.deleted"
 VIDEO_PROBED = "video.probed"
+# A run's objects of one kind grouped into clusters (after its tracks are final).
+VIDEO_CLUSTERED = "video.clustered"
 
 # Core NATS request-reply (not in a stream): the gateway asks, one storage replica answers.
 SCREENSHOT_REQUEST = "storage.screenshot"

@@ -149,7 +149,36 @@ class DetectionPosted(BaseModel):
     history: list[tuple[float, float, float, float, float]] | None = Field(
         None, description="the track's boxes: stream_time, x1, y1, x2, y2"
     )
+    embedding: list[float] | None = Field(
+        None,
+        description="the object's features for clustering: a 128-D dlib face embedding (faces) or an "
+        "appearance embedding (bodies, cars); vidar's own, not part of the public events API",
+    )
 
     @property
     def event_id(self) -> str:
         return f"detection-{self.video_id}-{self.run_id}-{self.kind}-{self.track_id}-{self.post}-{self.sequence}"
+
+
+class Cluster(BaseModel):
+    """One cluster of a run's objects of one kind: its members are detection event ids."""
+
+    cluster: int = Field(description="1, 2, ... within the archive and kind")
+    members: list[str]
+    best_event: str = Field(description="the member of highest quality")
+    first_timestamp: float
+    last_timestamp: float
+
+
+class VideoClustered(BaseModel):
+    """`video.clustered`: the clusters of one kind after a run's tracks are final; it replaces
+    the archive's earlier clusters of that kind."""
+
+    video_id: int
+    run_id: str
+    kind: Literal["face", "body", "car"]
+    clusters: list[Cluster]
+
+    @property
+    def event_id(self) -> str:
+        return f"clusters-{self.video_id}-{self.run_id}-{self.kind}"
