@@ -11,7 +11,7 @@ from PIL import Image
 from vidar.models.jobs import DetectionPosted, JobDispatch, SourceFile, Statistic
 from vidar.models.stream_settings import StreamSettings
 from vidar_detector.decode import Decoded
-from vidar_detector.detection import DetectionHandler, Images, NotAvailable
+from vidar_detector.detection import DetectionHandler, Images
 from vidar_detector.models import Detection
 
 WIDTH, HEIGHT = 320, 240
@@ -35,7 +35,7 @@ def walker(frame: int, x0: float = 10, size: float = 80) -> Detection:
 
 
 def run(
-    frames: list[list[Detection]], **body: object
+    frames: list[list[Detection]], stride: int = 1, **body: object
 ) -> tuple[list[tuple[DetectionPosted, Images]], Statistic, Scripted]:
     settings = StreamSettings.model_validate({"detectors": {"face": None, "body": body}})
     dispatch = JobDispatch(
@@ -43,10 +43,12 @@ def run(
     )
     model = Scripted(frames)
     posted: list[tuple[DetectionPosted, Images]] = []
-    handler = DetectionHandler(dispatch, {"body": model}, attempt=2, publish=lambda d, i: posted.append((d, i)))
+    publish = lambda d, i: posted.append((d, i))  # noqa: E731
+    handler = DetectionHandler(dispatch, {"body": model}, attempt=2, publish=publish, stride=stride)
+    handler.start(fps=10.0)
     statistic = Statistic()
     image = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
-    for index in range(len(frames)):
+    for index in range(len(frames) * stride):
         decoded = Decoded(frame=None, pts=index, time=index / 10)
         handler.handle(image, decoded, 1000.0 + index, statistic)
     handler.finish(statistic)
@@ -65,6 +67,15 @@ def test_one_walker_is_one_track_with_one_best_post() -> None:
     assert thumbnail.format == "JPEG"
     assert thumbnail.size[1] > 80, "the box with some context around it"
     assert Image.open(io.BytesIO(images.full_frame)).size == (WIDTH, HEIGHT)
+
+
+def test_with_a_stride_the_model_sees_every_nth_frame_and_the_track_is_filled_between() -> None:
+    frames = [[walker(2 * step)] for step in range(10)]
+    posted, _, model = run(frames, stride=2, filter_min_size=10, track_send_history=True)
+    assert len(model.shapes) == 10
+    ((detection, _),) = posted
+    assert detection.frame == 18
+    assert [round(point[0], 1) for point in detection.history] == [index / 10 for index in range(19)]
 
 
 def test_small_and_weak_detections_are_filtered_out() -> None:
@@ -109,16 +120,12 @@ def test_a_failed_publish_is_counted_and_does_not_stop_the_run() -> None:
 
     model = Scripted([[walker(frame)] for frame in range(3)] + [[]] * 20)
     handler = DetectionHandler(dispatch, {"body": model}, attempt=1, publish=refuse)
+    handler.start(fps=10.0)
     statistic = Statistic()
     image = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
     for index in range(23):
         handler.handle(image, Decoded(frame=None, pts=index, time=index / 10), 0.0, statistic)
     assert statistic.objects["body"].failed == 1
-
-
-def test_a_tracker_not_available_yet_is_refused_not_ignored() -> None:
-    with pytest.raises(NotAvailable, match="deep_sort"):
-        run([], tracker_type="deep_sort")
 
 
 @pytest.mark.parametrize(("crop_rot", "size"), [(False, (WIDTH, HEIGHT)), (True, (200, 150))])
@@ -130,6 +137,7 @@ def test_the_full_frame_is_the_whole_frame_unless_fullframe_crop_rot(crop_rot: b
     posted: list[Images] = []
     model = Scripted([[walker(index)] for index in range(3)])
     handler = DetectionHandler(dispatch, {"body": model}, attempt=1, publish=lambda _, images: posted.append(images))
+    handler.start(fps=10.0)
     whole = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
     for index in range(3):
         decoded = Decoded(frame=av.VideoFrame.from_ndarray(whole, format="rgb24"), pts=index, time=index / 10)

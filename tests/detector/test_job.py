@@ -27,6 +27,10 @@ class Recorder:
         self.timestamps: list[float] = []
         self.pts: list[int] = []
         self._stop_after, self._stop = stop_after, stop
+        self.fps: float | None = None
+
+    def start(self, fps: float) -> None:
+        self.fps = fps
 
     def handle(self, image: np.ndarray | None, decoded: Decoded, timestamp: float, statistic: Statistic) -> None:
         self.shapes.append(image.shape)

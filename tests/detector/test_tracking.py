@@ -1,7 +1,9 @@
-"""simple_iou tracking on synthetic boxes: matching, misses, splitting, interpolation."""
+"""simple_iou and deep_sort tracking on synthetic boxes: matching, misses, splitting, interpolation."""
 
+import numpy as np
 import pytest
 
+from vidar_detector.deep_sort import DeepSortTracker
 from vidar_detector.tracking import IouTracker, iou
 
 
@@ -82,3 +84,45 @@ def test_boxes_below_the_overlap_threshold_start_new_tracks() -> None:
     step = tracker.update([(moving_box(1, speed=10), 0.9)], 1, 0.1)
     assert len(step.started) == 1
     assert step.continued == []
+
+
+def by_brightness(image: np.ndarray, boxes: list[tuple[float, float, float, float]]) -> list[np.ndarray]:
+    """A stand-in appearance: the mean colour inside each box, as a unit vector."""
+    features = []
+    for x1, y1, x2, y2 in boxes:
+        mean = image[int(y1) : int(y2), int(x1) : int(x2)].reshape(-1, 3).mean(axis=0) + 1.0
+        features.append(mean / np.linalg.norm(mean))
+    return features
+
+
+def deep_sort(**options: object) -> DeepSortTracker:
+    settings = {"matching_threshold": 0.2, "filter_unconfirmed": True, "miss_interval": 1.0, "steps_per_second": 10}
+    return DeepSortTracker(by_brightness, **(settings | options))
+
+
+def test_deep_sort_follows_one_object_from_its_confirmation() -> None:
+    tracker, image = deep_sort(), np.full((120, 400, 3), 200, np.uint8)
+    for frame in range(30):
+        tracker.update([(moving_box(frame), 0.9)], frame, frame / 10, image)
+    (track,) = tracker.finish()
+    assert track.sightings[0].frame == 2, "unconfirmed until the third match in a row"
+    assert len(track.sightings) == 28
+
+
+def test_deep_sort_without_the_confirmation_filter_starts_at_the_first_box() -> None:
+    tracker, image = deep_sort(filter_unconfirmed=False), np.full((120, 400, 3), 200, np.uint8)
+    for frame in range(5):
+        tracker.update([(moving_box(frame), 0.9)], frame, frame / 10, image)
+    (track,) = tracker.finish()
+    assert [sighting.frame for sighting in track.sightings] == [0, 1, 2, 3, 4]
+
+
+def test_deep_sort_ends_a_track_after_the_miss_interval_and_splits_long_ones() -> None:
+    tracker, image = deep_sort(max_duration_frames=10), np.full((120, 400, 3), 200, np.uint8)
+    ended = []
+    seen = [*range(25), *range(45, 50)]  # 2 s without the object: more than the miss interval
+    for frame in range(70):
+        boxes = [(moving_box(frame, speed=1), 0.9)] if frame in seen else []
+        ended += tracker.update(boxes, frame, frame / 10, image).ended
+    spans = sorted((track.sightings[0].frame, track.last.frame) for track in ended)
+    assert spans == [(2, 11), (12, 21), (22, 24), (47, 49)]

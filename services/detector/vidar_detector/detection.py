@@ -11,11 +11,12 @@ from PIL import Image
 from vidar.models.jobs import DetectionPosted, JobDispatch, ObjectCounters, Statistic
 from vidar.models.stream_settings import DetectorSettings
 from vidar_detector.decode import Decoded
+from vidar_detector.deep_sort import DeepSortTracker, Embed
 from vidar_detector.frames import Rectangle, crop, transform
 from vidar_detector.models import Detection, ObjectDetector
 from vidar_detector.posting import Candidate, Post, PostingPolicy
 from vidar_detector.selection import passes_filters, quality, to_frame
-from vidar_detector.tracking import Box, IouTracker, Track
+from vidar_detector.tracking import Box, IouTracker, Track, Tracker
 
 # Context around a thumbnail's box, as a share of the box's size.
 THUMBNAIL_MARGIN = 0.25
@@ -42,28 +43,38 @@ class Images:
 Publish = Callable[[DetectionPosted, Images], None]
 
 
-class NotAvailable(Exception):
-    """A setting this detector cannot honour yet; the run fails rather than ignore it."""
-
-
 class KindPipeline:
     """Detection, tracking and posting of one object kind in one run."""
 
     def __init__(self, kind: str, settings: DetectorSettings, model: ObjectDetector, track_prefix: str) -> None:
-        if settings.tracker_type != "simple_iou":
-            raise NotAvailable(f"tracker_type {settings.tracker_type!r} of the {kind} detector is not available yet")
         self.kind = kind
         self.settings = settings
         self.model = model
         self.region = Rectangle.parse(settings.roi)
-        self.tracker = IouTracker(
-            settings.track_overlap_threshold,
-            settings.track_miss_interval,
-            settings.track_max_duration_frames,
-            settings.track_interpolate_bboxes,
-        )
+        self.tracker: Tracker | None = None  # made by `start`, once the frame rate is known
         self.policy = PostingPolicy(settings)
         self.track_prefix = track_prefix
+
+    def start(self, steps_per_second: float, appearance: Embed | None) -> None:
+        settings = self.settings
+        if settings.tracker_type == "simple_iou":
+            self.tracker = IouTracker(
+                settings.track_overlap_threshold,
+                settings.track_miss_interval,
+                settings.track_max_duration_frames,
+                settings.track_interpolate_bboxes,
+            )
+            return
+        assert appearance is not None, "deep_sort needs the appearance embedder"
+        self.tracker = DeepSortTracker(
+            appearance,
+            matching_threshold=settings.track_deep_sort_matching_threshold,
+            filter_unconfirmed=settings.track_deep_sort_filter_unconfirmed_tracks,
+            miss_interval=settings.track_miss_interval,
+            steps_per_second=steps_per_second,
+            max_duration_frames=settings.track_max_duration_frames,
+            interpolate=settings.track_interpolate_bboxes,
+        )
 
 
 class DetectionHandler:
@@ -72,10 +83,19 @@ class DetectionHandler:
     needs_image = True
 
     def __init__(
-        self, dispatch: JobDispatch, models: Mapping[str, ObjectDetector], attempt: int, publish: Publish
+        self,
+        dispatch: JobDispatch,
+        models: Mapping[str, ObjectDetector],
+        attempt: int,
+        publish: Publish,
+        *,
+        stride: int = 1,
+        appearance: Embed | None = None,
     ) -> None:
         self._dispatch = dispatch
         self._publish = publish
+        self._stride = stride
+        self._appearance = appearance
         detectors = dispatch.stream_settings.detectors
         self._pipelines = [
             KindPipeline(kind, getattr(detectors, kind), model, track_prefix=f"{attempt}-")
@@ -83,9 +103,15 @@ class DetectionHandler:
         ]
         self._frame = -1
 
+    def start(self, fps: float) -> None:
+        for pipeline in self._pipelines:
+            pipeline.start(fps / self._stride, self._appearance)
+
     def handle(self, image: np.ndarray | None, decoded: Decoded, timestamp: float, statistic: Statistic) -> None:
         assert image is not None
         self._frame += 1
+        if self._frame % self._stride:
+            return  # between detection steps: the trackers bridge the gap (and interpolate it)
         # One model may serve two kinds (body and car): it runs once per frame and region.
         found_by_model: dict[tuple[int, Rectangle | None], list[Detection]] = {}
         for pipeline in self._pipelines:
@@ -98,7 +124,8 @@ class DetectionHandler:
                 for found in found_by_model[key]
                 if found.kind == pipeline.kind and passes_filters(found.box, found.score, pipeline.settings)
             ]
-            step = pipeline.tracker.update(boxes, self._frame, decoded.time)
+            assert pipeline.tracker is not None, "start() comes before the first frame"
+            step = pipeline.tracker.update(boxes, self._frame, decoded.time, image)
             for track in step.started + step.continued:
                 self._consider(pipeline, track, image, decoded, timestamp, statistic)
             for track in step.ended:
@@ -106,7 +133,7 @@ class DetectionHandler:
 
     def finish(self, statistic: Statistic) -> None:
         for pipeline in self._pipelines:
-            for track in pipeline.tracker.finish():
+            for track in pipeline.tracker.finish() if pipeline.tracker else []:
                 self._end(pipeline, track, statistic)
 
     def _consider(

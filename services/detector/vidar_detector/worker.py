@@ -29,7 +29,7 @@ from vidar.models.jobs import (
 )
 from vidar.models.stream_settings import DETECTOR_TYPES
 from vidar.objectstore import ObjectStore
-from vidar_detector.detection import DetectionHandler, Images, NotAvailable, Publish
+from vidar_detector.detection import DetectionHandler, Images, Publish
 from vidar_detector.job import Job, JobFailure
 from vidar_detector.models import ModelLoadError, load_detectors
 from vidar_detector.settings import DetectorSettings
@@ -77,8 +77,8 @@ class Worker:
     ) -> None:
         try:
             handler = await self._detection(dispatch, attempt)
-        except (ModelLoadError, NotAvailable) as error:
-            reason = f"A detector model cannot load: {error}" if isinstance(error, ModelLoadError) else str(error)
+        except ModelLoadError as error:
+            reason = f"A detector model cannot load: {error}"
             await self._end(subjects.JOB_FAILED, dispatch, attempt, Statistic(), reason)
             return
         worker = self._settings.worker_name
@@ -115,7 +115,9 @@ class Worker:
         if not kinds:
             return None
         models = await asyncio.to_thread(load_detectors, self._settings, kinds)
-        return DetectionHandler(dispatch, models, attempt, self._poster(dispatch))
+        return DetectionHandler(
+            dispatch, models, attempt, self._poster(dispatch), stride=self._settings.detection_stride
+        )
 
     def _poster(self, dispatch: JobDispatch) -> Publish:
         loop = asyncio.get_running_loop()
