@@ -100,6 +100,7 @@ def model_settings() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def detector(stack: Ports, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     log_dir = tmp_path_factory.mktemp("detector")
-    settings = {"heartbeat_timeout": HEARTBEAT_TIMEOUT, **model_settings()}
+    # router_url may reach 127.0.0.1 (the tests' own receivers).
+    settings = {"heartbeat_timeout": HEARTBEAT_TIMEOUT, "url_allowlist": '["127.0.0.1"]', **model_settings()}
     with service("vidar-detector", stack, log_dir, **settings) as process:
         yield process

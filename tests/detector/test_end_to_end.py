@@ -1,14 +1,19 @@
 """Detection end to end: real models on real footage, through every service."""
 
+import base64
+import io
 from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 from pymongo.database import Database
 
+from tests.detector.receiver import receiver
 from tests.polling import eventually
 from tests.scheduler.processing import ready_archive, wait_for
 from tests.stack import Gateway, bucket_keys
+from vidar.devstack.servers import free_port
 
 pytestmark = pytest.mark.usefixtures("storage", "scheduler", "detector")
 
@@ -46,3 +51,35 @@ def test_a_missing_model_fails_the_run_with_a_clear_error(api: httpx.Client, vid
     failed = wait_for(api, video_id, "FAILED", timeout=120)
     assert "cannot load" in failed["error"]
     assert "'car'" in failed["error"]
+
+
+def carphone_face_archive(api: httpx.Client, videos: Path, router_url: str) -> int:
+    video_id = ready_archive(api, videos / "carphone_pristine.mp4", detectors={"face": {"filter_min_size": 30}})
+    assert api.patch(f"/videos/{video_id}/", json={"router_url": router_url}).status_code == 200
+    return video_id
+
+
+def test_the_router_receives_every_posted_object(api: httpx.Client, db: Database, videos: Path) -> None:
+    with receiver() as router:
+        video_id = carphone_face_archive(api, videos, router.url)
+        api.post(f"/videos/{video_id}/process/")
+        done = wait_for(api, video_id, "COMPLETED", timeout=120)
+    assert done["health_status"]["statistic"]["objects"]["face"] == {"posted": 1, "failed": 0, "not_posted": 0}
+    (body,) = router.received
+    (record,) = eventually(lambda: list(db.detections.find({"video_id": video_id})), what="the stored detection")
+    assert body["event_id"] == record["_id"]
+    assert body["event"]["bbox"] == record["bbox"]
+    thumbnail = Image.open(io.BytesIO(base64.b64decode(body["thumbnail"]["data"])))
+    assert thumbnail.format == "JPEG"
+
+
+def test_a_dead_router_is_counted_as_failed_and_the_video_completes(
+    api: httpx.Client, db: Database, videos: Path
+) -> None:
+    video_id = carphone_face_archive(api, videos, f"http://127.0.0.1:{free_port()}/")
+    api.post(f"/videos/{video_id}/process/")
+    done = wait_for(api, video_id, "COMPLETED", timeout=120)
+    statistic = done["health_status"]["statistic"]
+    assert statistic["objects"]["face"] == {"posted": 0, "failed": 1, "not_posted": 0}
+    assert (statistic["faces_posted"], statistic["faces_failed"]) == (0, 1)
+    assert eventually(lambda: api.get(f"/videos/{video_id}/").json()["face_count"] == 1, what="stored anyway")

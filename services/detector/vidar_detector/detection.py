@@ -4,6 +4,7 @@ post, and post it (images to object storage, a `detection.<kind>` event to the b
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
@@ -41,6 +42,15 @@ class Images:
 
 # Receives a detection and its images; publishes them (images first, then the event).
 Publish = Callable[[DetectionPosted, Images], None]
+
+
+class Deliveries(Protocol):
+    """Where posted objects also go (`router_url`); with it, an object counts as posted once
+    delivered there."""
+
+    def outcomes(self) -> list[tuple[str, bool]]:
+        """(kind, delivered) of each delivery finished since the last call."""
+        ...
 
 
 class KindPipeline:
@@ -91,9 +101,11 @@ class DetectionHandler:
         *,
         stride: int = 1,
         appearance: Embed | None = None,
+        deliveries: Deliveries | None = None,
     ) -> None:
         self._dispatch = dispatch
         self._publish = publish
+        self._deliveries = deliveries
         self._stride = stride
         self._appearance = appearance
         detectors = dispatch.stream_settings.detectors
@@ -110,6 +122,7 @@ class DetectionHandler:
     def handle(self, image: np.ndarray | None, decoded: Decoded, timestamp: float, statistic: Statistic) -> None:
         assert image is not None
         self._frame += 1
+        self.count_deliveries(statistic)
         if self._frame % self._stride:
             return  # between detection steps: the trackers bridge the gap (and interpolate it)
         # One model may serve two kinds (body and car): it runs once per frame and region.
@@ -135,6 +148,18 @@ class DetectionHandler:
         for pipeline in self._pipelines:
             for track in pipeline.tracker.finish() if pipeline.tracker else []:
                 self._end(pipeline, track, statistic)
+
+    def count_deliveries(self, statistic: Statistic) -> None:
+        """Count the router's finished deliveries (the worker calls it once more at the end)."""
+        if self._deliveries is None:
+            return
+        for kind, delivered in self._deliveries.outcomes():
+            counters = statistic.objects.setdefault(kind, ObjectCounters())
+            if delivered:
+                counters.posted += 1
+            else:
+                counters.failed += 1
+        _mirror_face_counters(statistic)
 
     def _consider(
         self,
@@ -166,10 +191,9 @@ class DetectionHandler:
             except Exception:
                 counters.failed += 1
             else:
-                counters.posted += 1
-        if pipeline.kind == "face":
-            statistic.faces_posted, statistic.faces_failed = counters.posted, counters.failed
-            statistic.faces_not_posted = counters.not_posted
+                if self._deliveries is None:
+                    counters.posted += 1
+        _mirror_face_counters(statistic)
 
     def _detection(self, pipeline: KindPipeline, track: Track, post: Post) -> tuple[DetectionPosted, Images]:
         kept = post.candidate.images
@@ -220,3 +244,11 @@ def _encode(image: np.ndarray, kind: str, jpeg_quality: int) -> bytes:
     options = {"quality": jpeg_quality} if kind == "JPEG" else {}
     Image.fromarray(np.ascontiguousarray(image)).save(buffer, format=kind, **options)
     return buffer.getvalue()
+
+
+def _mirror_face_counters(statistic: Statistic) -> None:
+    """The contract's `faces_*` keys repeat `objects.face`."""
+    face = statistic.objects.get("face")
+    if face is not None:
+        statistic.faces_posted, statistic.faces_failed = face.posted, face.failed
+        statistic.faces_not_posted = face.not_posted

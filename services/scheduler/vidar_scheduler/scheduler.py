@@ -88,6 +88,7 @@ class Scheduler:
                 camera_group=doc["camera_group"],
                 source=SourceFile.model_validate(doc["source"]),
                 stream_settings=request.stream_settings,
+                router_url=doc.get("router_url"),
             ).model_dump(mode="json"),
         }
 

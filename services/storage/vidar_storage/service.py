@@ -27,9 +27,10 @@ from vidar.mongo import in_transaction
 from vidar.objectstore import ObjectStore
 from vidar.outbox import Outbox
 from vidar.streams import AsyncStreamReader, StreamTooLarge, first_chunk
+from vidar.urlguard import Allowlist, UrlRefused
 from vidar_storage import probe as video
 from vidar_storage.settings import StorageSettings
-from vidar_storage.url_source import Allowlist, UrlRefused, open_download
+from vidar_storage.url_source import open_download
 
 PROGRESS_EVERY = 1.0  # seconds between progress notes while fetching a URL
 

@@ -80,6 +80,7 @@ class JobDispatch(BaseModel):
     camera_group: int
     source: SourceFile
     stream_settings: StreamSettings
+    router_url: str | None = Field(None, description="the archive's router_url when the run was queued")
 
 
 class Checkpoint(BaseModel):

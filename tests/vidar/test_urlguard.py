@@ -2,7 +2,7 @@
 
 import pytest
 
-from vidar_storage.url_source import Allowlist, UrlRefused, check
+from vidar.urlguard import Allowlist, UrlRefused, check
 
 NOBODY = Allowlist.parse([])
 
