@@ -35,16 +35,25 @@ def walker(frame: int, x0: float = 10, size: float = 80) -> Detection:
 
 
 def run(
-    frames: list[list[Detection]], stride: int = 1, **body: object
+    frames: list[list[Detection]], stride: int = 1, kind: str = "body", **options: object
 ) -> tuple[list[tuple[DetectionPosted, Images]], Statistic, Scripted]:
-    settings = StreamSettings.model_validate({"detectors": {"face": None, "body": body}})
+    detectors = {"face": None, kind: options}
+    settings = StreamSettings.model_validate({"detectors": detectors})
     dispatch = JobDispatch(
         run_id="run-1", video_id=5, camera_group=1, source=SourceFile(key="k", size=1), stream_settings=settings
     )
     model = Scripted(frames)
     posted: list[tuple[DetectionPosted, Images]] = []
     publish = lambda d, i: posted.append((d, i))  # noqa: E731
-    handler = DetectionHandler(dispatch, {"body": model}, attempt=2, publish=publish, stride=stride)
+    handler = DetectionHandler(
+        dispatch,
+        {kind: model},
+        attempt=2,
+        publish=publish,
+        stride=stride,
+        features=lambda kind, image, box: [float(len(kind)), box[0]],
+        face_chip=lambda image, box: np.full((150, 150, 3), 255, np.uint8),
+    )
     handler.start(fps=10.0)
     statistic = Statistic()
     image = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
@@ -76,6 +85,25 @@ def test_with_a_stride_the_model_sees_every_nth_frame_and_the_track_is_filled_be
     ((detection, _),) = posted
     assert detection.frame == 18
     assert [round(point[0], 1) for point in detection.history] == [index / 10 for index in range(19)]
+
+
+def thumbnail_size(images: Images) -> tuple[int, int]:
+    return Image.open(io.BytesIO(images.thumbnail)).size
+
+
+@pytest.mark.parametrize(
+    ("kind", "normalize", "size"),
+    [("face", True, (150, 150)), ("body", True, (41, 81)), ("body", False, (61, 121)), ("face", False, (61, 121))],
+)
+def test_thumbnails_are_normalised_when_asked(kind: str, normalize: bool, size: tuple[int, int]) -> None:
+    frames = [[Detection(kind, (100.0, 100.0, 140.0, 180.0), 0.9)]]
+    ((_, images),) = run(frames, kind=kind, filter_min_size=10, post_best_track_normalize=normalize)[0]
+    assert thumbnail_size(images) == size, "faces: the aligned chip; otherwise the box, with context unless normalised"
+
+
+def test_each_posted_object_carries_its_features() -> None:
+    ((detection, _),) = run([[walker(0)]], filter_min_size=10)[0]
+    assert detection.embedding == [4.0, 10.0]
 
 
 def test_small_and_weak_detections_are_filtered_out() -> None:

@@ -44,6 +44,12 @@ class Images:
 Publish = Callable[[DetectionPosted, Images], None]
 
 
+# The features a posted object is clustered by (kind, RGB frame, box).
+Features = Callable[[str, np.ndarray, Box], list[float]]
+# A face's aligned, normalised crop (RGB frame, box).
+FaceChip = Callable[[np.ndarray, Box], np.ndarray]
+
+
 class Deliveries(Protocol):
     """Where posted objects also go (`router_url`); with it, an object counts as posted once
     delivered there."""
@@ -101,9 +107,13 @@ class DetectionHandler:
         *,
         stride: int = 1,
         appearance: Embed | None = None,
+        features: Features | None = None,
+        face_chip: FaceChip | None = None,
         deliveries: Deliveries | None = None,
     ) -> None:
         self._dispatch = dispatch
+        self._features = features
+        self._face_chip = face_chip
         self._publish = publish
         self._deliveries = deliveries
         self._stride = stride
@@ -216,8 +226,10 @@ class DetectionHandler:
             timestamp=kept.timestamp,
             quality=post.candidate.quality,
             history=history,
+            embedding=self._features(pipeline.kind, kept.image, sighting.box) if self._features else None,
         )
-        return detection, self._images(pipeline.settings, kept.image, self._full_frame(pipeline, kept), sighting.box)
+        thumbnail = self._thumbnail(pipeline, kept.image, sighting.box)
+        return detection, self._images(pipeline.settings, thumbnail, self._full_frame(pipeline, kept))
 
     def _full_frame(self, pipeline: KindPipeline, kept: Kept) -> np.ndarray:
         """The frame as the detector saw it with `fullframe_crop_rot` (or without `rot`), else
@@ -227,16 +239,33 @@ class DetectionHandler:
             return kept.image
         return transform(kept.decoded.frame.to_ndarray(format="rgb24"), settings.video_transform)
 
+    def _thumbnail(self, pipeline: KindPipeline, image: np.ndarray, box: Box) -> np.ndarray:
+        """With `post_best_track_normalize`, a face aligned on its eyes and nose (bodies and cars
+        have no landmarks: their box alone); otherwise the box with some context around it."""
+        if pipeline.settings.post_best_track_normalize:
+            if pipeline.kind == "face" and self._face_chip is not None:
+                return self._face_chip(image, box)
+            return _cut(image, box, margin=0.0)
+        return _cut(image, box, margin=THUMBNAIL_MARGIN)
+
     @staticmethod
-    def _images(settings: DetectorSettings, image: np.ndarray, full_frame: np.ndarray, box: Box) -> Images:
-        x1, y1, x2, y2 = box
-        margin_x, margin_y = (x2 - x1) * THUMBNAIL_MARGIN, (y2 - y1) * THUMBNAIL_MARGIN
-        height, width = image.shape[:2]
-        left, top = max(0, int(x1 - margin_x)), max(0, int(y1 - margin_y))
-        right, bottom = min(width, int(x2 + margin_x) + 1), min(height, int(y2 + margin_y) + 1)
-        thumbnail = _encode(image[top:bottom, left:right], "JPEG", settings.jpeg_quality)
+    def _images(settings: DetectorSettings, thumbnail: np.ndarray, full_frame: np.ndarray) -> Images:
         full_type = "PNG" if settings.fullframe_use_png else "JPEG"
-        return Images(thumbnail, _encode(full_frame, full_type, settings.jpeg_quality), full_type)
+        return Images(
+            _encode(thumbnail, "JPEG", settings.jpeg_quality),
+            _encode(full_frame, full_type, settings.jpeg_quality),
+            full_type,
+        )
+
+
+def _cut(image: np.ndarray, box: Box, margin: float) -> np.ndarray:
+    """The box, widened by `margin` of its size on every side, within the image."""
+    x1, y1, x2, y2 = box
+    margin_x, margin_y = (x2 - x1) * margin, (y2 - y1) * margin
+    height, width = image.shape[:2]
+    left, top = max(0, int(x1 - margin_x)), max(0, int(y1 - margin_y))
+    right, bottom = min(width, int(x2 + margin_x) + 1), min(height, int(y2 + margin_y) + 1)
+    return image[top:bottom, left:right]
 
 
 def _encode(image: np.ndarray, kind: str, jpeg_quality: int) -> bytes:
