@@ -8,12 +8,16 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from vidar_gateway import errors, health
 from vidar_gateway.camera_groups.router import router as camera_groups_router
+from vidar_gateway.clusters.router import router as clusters_router
+from vidar_gateway.events.images import router as event_images_router
+from vidar_gateway.events.router import router as events_router
 from vidar_gateway.runtime import running
 from vidar_gateway.settings import GatewaySettings
 from vidar_gateway.videos.files import router as video_files_router
 from vidar_gateway.videos.router import router as videos_router
 
-DESCRIPTION = """The FindFace Multi "Videos" API: video archives, their processing and results.
+DESCRIPTION = """The FindFace Multi "Videos" API: video archives, their processing and results
+(detection events and their clusters).
 
 Every endpoint but `/healthz`, `/readyz` and the docs needs `Authorization: Token <token>`.
 Errors are `{"code", "desc", "param"}`."""
@@ -34,6 +38,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(videos_router)
     app.include_router(video_files_router)
     app.include_router(camera_groups_router)
+    app.include_router(events_router)
+    app.include_router(event_images_router)
+    app.include_router(clusters_router)
     # Request latency and counts per route, on /metrics (no token, like the probes).
     Instrumentator().instrument(app).expose(app, include_in_schema=False)
     return app

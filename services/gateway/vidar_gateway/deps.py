@@ -6,7 +6,9 @@ from fastapi import Depends, Request
 
 from vidar_gateway.auth import Role
 from vidar_gateway.camera_groups.store import CameraGroupStore
+from vidar_gateway.clusters.store import ClusterStore
 from vidar_gateway.errors import ApiError
+from vidar_gateway.events.store import EventStore
 from vidar_gateway.runtime import Runtime
 from vidar_gateway.videos.processing import ProcessingRequests
 from vidar_gateway.videos.sources import Sources
@@ -39,6 +41,11 @@ def _require_json(request: Request) -> None:
         raise ApiError(415, f"expected application/json, got {media_type or 'no content type'}", param="Content-Type")
 
 
+def _base_url(request: Request) -> str:
+    """The base of absolute URLs in responses: VIDAR_PUBLIC_URL, else the request's own."""
+    return (_runtime(request).settings.public_url or str(request.base_url)).rstrip("/")
+
+
 def _videos(request: Request) -> VideoStore:
     return _runtime(request).videos
 
@@ -55,11 +62,22 @@ def _camera_groups(request: Request) -> CameraGroupStore:
     return _runtime(request).camera_groups
 
 
+def _events(request: Request) -> EventStore:
+    return _runtime(request).events
+
+
+def _clusters(request: Request) -> ClusterStore:
+    return _runtime(request).clusters
+
+
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+BaseUrl = Annotated[str, Depends(_base_url)]
 Caller = Annotated[Role, Depends(_caller)]
 VideosRepo = Annotated[VideoStore, Depends(_videos)]
 SourcesRepo = Annotated[Sources, Depends(_sources)]
 Processing = Annotated[ProcessingRequests, Depends(_processing)]
 CameraGroupsRepo = Annotated[CameraGroupStore, Depends(_camera_groups)]
+EventsRepo = Annotated[EventStore, Depends(_events)]
+ClustersRepo = Annotated[ClusterStore, Depends(_clusters)]
 authenticated = Depends(_caller)
 json_body = Depends(_require_json)

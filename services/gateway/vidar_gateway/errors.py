@@ -33,7 +33,7 @@ class ApiError(Exception):
         self.body = ErrorBody(code=code or _CODES.get(status, "ERROR"), desc=desc, param=param)
 
 
-def not_found(kind: str, object_id: int) -> ApiError:
+def not_found(kind: str, object_id: int | str) -> ApiError:
     return ApiError(404, f"{kind} {object_id} does not exist", param="id")
 
 

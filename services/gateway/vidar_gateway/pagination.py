@@ -1,7 +1,8 @@
 """Keyset pagination with opaque cursors.
 
 A cursor holds the sort key of the row at the page's edge, not an offset, so pages stay stable
-when rows are inserted or deleted between requests. Ties are broken by `_id`.
+when rows are inserted or deleted between requests. Ties are broken by `_id` (an integer, or a
+string for detection events and clusters).
 """
 
 import base64
@@ -16,6 +17,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from vidar_gateway.errors import ApiError
 
 Direction = Literal["next", "prev"]
+RowId = int | str
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class Cursor:
     ordering: str
     direction: Direction
     value: Any
-    id: int
+    id: RowId
     inclusive: bool = False
 
     def encode(self) -> str:
@@ -57,12 +59,25 @@ class Cursor:
             name, direction, value, row_id, inclusive = json.loads(raw)
             if isinstance(value, dict):
                 value = datetime.fromisoformat(value["$date"])
-            cursor = cls(name, direction, value, int(row_id), bool(inclusive))
+            cursor = cls(name, direction, _fits_bson(value), _row_id(row_id), bool(inclusive))
         except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
             raise ApiError(400, "page: not a cursor this API returned", param="page") from None
         if cursor.ordering != ordering.name or cursor.direction not in ("next", "prev"):
             raise ApiError(400, f"page: cursor was made for ordering={cursor.ordering}", param="page")
         return cursor
+
+
+def _row_id(value: Any) -> RowId:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError("a row id is an integer or a string")
+    return _fits_bson(value)
+
+
+def _fits_bson(value: Any) -> Any:
+    """A forged cursor's integer beyond 64 bits would fail in the driver (a 500), not here."""
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ValueError("integer out of range")
+    return value
 
 
 @dataclass(frozen=True)
@@ -72,7 +87,7 @@ class Page:
     prev_page: str | None
 
 
-def _beyond(ordering: Ordering, value: Any, row_id: int, *, forward: bool, inclusive: bool = False) -> dict:
+def _beyond(ordering: Ordering, value: Any, row_id: RowId, *, forward: bool, inclusive: bool = False) -> dict:
     """Rows strictly after (forward) or before the key (value, row_id) in this ordering."""
     ascending = ordering.ascending == forward
     op = "$gt" if ascending else "$lt"
@@ -82,7 +97,15 @@ def _beyond(ordering: Ordering, value: Any, row_id: int, *, forward: bool, inclu
     return {"$or": [{ordering.field: {op: value}}, {ordering.field: value, "_id": {id_op: row_id}}]}
 
 
-async def paginate(collection: AsyncCollection, query: dict, ordering: Ordering, limit: int, page: str | None) -> Page:
+async def paginate(
+    collection: AsyncCollection,
+    query: dict,
+    ordering: Ordering,
+    limit: int,
+    page: str | None,
+    projection: dict[str, int] | None = None,
+) -> Page:
+    """One page of `query` in `ordering`; `projection` leaves fields out of the rows."""
     cursor = Cursor.decode(page, ordering) if page else None
     forward = cursor is None or cursor.direction == "next"
     window = dict(query)
@@ -91,7 +114,7 @@ async def paginate(collection: AsyncCollection, query: dict, ordering: Ordering,
             "$and": [query, _beyond(ordering, cursor.value, cursor.id, forward=forward, inclusive=cursor.inclusive)]
         }
     order = 1 if ordering.ascending == forward else -1
-    found = collection.find(window).sort(ordering.sort_keys(order)).limit(limit + 1)
+    found = collection.find(window, projection=projection).sort(ordering.sort_keys(order)).limit(limit + 1)
     rows = await found.to_list()
     more = len(rows) > limit
     rows = rows[:limit] if forward else rows[:limit][::-1]

@@ -17,6 +17,8 @@ from vidar.outbox import Outbox
 from vidar.startup import until_servers_answer
 from vidar_gateway.auth import Role, TokenStore
 from vidar_gateway.camera_groups.store import CameraGroupStore
+from vidar_gateway.clusters.store import ClusterStore
+from vidar_gateway.events.store import EventStore
 from vidar_gateway.settings import GatewaySettings
 from vidar_gateway.videos.processing import ProcessingRequests
 from vidar_gateway.videos.sources import Sources
@@ -49,6 +51,8 @@ class Runtime:
     processing: ProcessingRequests
     camera_groups: CameraGroupStore
     tokens: TokenStore
+    events: EventStore
+    clusters: ClusterStore
 
 
 @contextlib.asynccontextmanager
@@ -71,6 +75,8 @@ async def running(settings: GatewaySettings) -> AsyncIterator[Runtime]:
         processing=ProcessingRequests(client, videos, outbox),
         camera_groups=CameraGroupStore(db),
         tokens=TokenStore(db),
+        events=EventStore(db),
+        clusters=ClusterStore(db),
     )
     await until_servers_answer(_prepare)(runtime)
     relay = asyncio.create_task(outbox.relay_forever(interval=settings.outbox_relay_interval))
@@ -84,6 +90,8 @@ async def running(settings: GatewaySettings) -> AsyncIterator[Runtime]:
 
 async def _prepare(runtime: Runtime) -> None:
     await runtime.videos.ensure_indexes()
+    await runtime.events.ensure_indexes()
+    await runtime.clusters.ensure_indexes()
     await runtime.camera_groups.ensure_default()
     if runtime.settings.admin_token:
         await runtime.tokens.add(runtime.settings.admin_token.get_secret_value(), Role.ADMIN, "bootstrap admin")

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body, Path, Query, Response
 from vidar.models.camera_group import CameraGroup, CameraGroupCreate, CameraGroupPage, CameraGroupPatch
 from vidar_gateway.deps import CameraGroupsRepo, authenticated, json_body
 from vidar_gateway.errors import ERROR_RESPONSES
-from vidar_gateway.videos.filters import DEFAULT_LIMIT, MAX_LIMIT
+from vidar_gateway.listing import DEFAULT_LIMIT, MAX_LIMIT
 
 router = APIRouter(
     prefix="/camera-groups", tags=["camera-groups"], dependencies=[authenticated], responses=ERROR_RESPONSES

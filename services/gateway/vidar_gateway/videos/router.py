@@ -4,10 +4,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
 from vidar.models.video import Count, Video, VideoCreate, VideoPage, VideoPatch
-from vidar_gateway.deps import Processing, RuntimeDep, VideosRepo, authenticated, json_body
+from vidar_gateway.deps import BaseUrl, Processing, RuntimeDep, VideosRepo, authenticated, json_body
 from vidar_gateway.errors import ERROR_RESPONSES
 from vidar_gateway.videos.filters import VideoFilters, VideoListQuery
 
@@ -15,9 +15,8 @@ router = APIRouter(prefix="/videos", tags=["videos"], dependencies=[authenticate
 VideoId = Annotated[int, Path(ge=1, le=2**53, description="Video archive ID.")]
 
 
-def _presenter(request: Request, runtime: RuntimeDep) -> Callable[[dict], Video]:
+def _presenter(base: BaseUrl) -> Callable[[dict], Video]:
     """Turns a stored document into the API's Video; `screenshot` is an absolute URL."""
-    base = (runtime.settings.public_url or str(request.base_url)).rstrip("/")
 
     def present(doc: dict) -> Video:
         return Video.model_validate({**doc, "id": doc["_id"], "screenshot": f"{base}/videos/{doc['_id']}/screenshot/"})

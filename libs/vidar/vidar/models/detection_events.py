@@ -1,0 +1,103 @@
+"""Detection events and clusters as the HTTP API returns them (/events/, /clusters/)."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ObjectKind = Literal["face", "body", "car"]
+
+
+class ObjectType(StrEnum):
+    """The plural in the URL (`/events/faces/`) of each detected kind."""
+
+    FACES = "faces"
+    BODIES = "bodies"
+    CARS = "cars"
+
+    @property
+    def kind(self) -> ObjectKind:
+        return _KINDS[self]
+
+
+_KINDS: dict[str, ObjectKind] = {"faces": "face", "bodies": "body", "cars": "car"}
+
+_EVENT_ID = "detection-2-5f0c7e2a9b4d4c1e8f3a6b7c8d9e0f1a-face-1-3-best-0"
+_EVENT_URL = f"http://<vidar-ip:port>/events/faces/{_EVENT_ID}/"
+EVENT_EXAMPLE: dict[str, Any] = {
+    "id": _EVENT_ID,
+    "video_archive": 2,
+    "camera_group": 1,
+    "track": "1-3",
+    "post": "best",
+    "bbox": [52.0, 18.0, 110.0, 86.0],
+    "frame": 131,
+    "created_date": "2025-03-28T11:56:02.120000Z",
+    "stream_time": 4.366,
+    "timestamp": 1743162962.12,
+    "quality": 0.97,
+    "cluster": 1,
+    "thumbnail": f"{_EVENT_URL}thumbnail/",
+    "full_frame": f"{_EVENT_URL}full_frame/",
+}
+CLUSTER_EXAMPLE: dict[str, Any] = {
+    "id": "2-face-1",
+    "cluster": 1,
+    "video_archive": 2,
+    "size": 3,
+    "best_event": EVENT_EXAMPLE,
+    "first_timestamp": 1743162960.0,
+    "last_timestamp": 1743162971.5,
+}
+
+
+class DetectionEvent(BaseModel):
+    """One posted object of a track: its best (or first, last, realtime) sighting."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EVENT_EXAMPLE]})
+
+    id: str
+    video_archive: int = Field(description="the video archive's id")
+    camera_group: int
+    track: str = Field(description="the track's id within the archive's run")
+    post: Literal["best", "first", "last", "realtime"] = Field(description="which sighting of the track this is")
+    bbox: tuple[float, float, float, float] = Field(
+        description="left, top, right, bottom in pixels of the frame the detectors saw (after rot and video_transform)"
+    )
+    frame: int = Field(description="index of the frame in the run")
+    created_date: datetime = Field(description="when vidar recorded the event")
+    stream_time: float = Field(description="seconds from the start of the video")
+    timestamp: float = Field(description="the object's time (Unix seconds, or the stream clock)")
+    quality: float = Field(description="the detector's score, 0..1, halved for a box cut by the frame's edge")
+    cluster: int | None = Field(description="the cluster of the object; null until the run is clustered")
+    thumbnail: str | None = Field(description="absolute URL of the JPEG crop")
+    full_frame: str | None = Field(description="absolute URL of the whole frame (JPEG or PNG)")
+
+
+class DetectionEventPage(BaseModel):
+    next_page: str | None
+    prev_page: str | None
+    results: list[DetectionEvent]
+
+
+class DetectionCluster(BaseModel):
+    """The objects of one kind in one archive that are the same person or car."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [CLUSTER_EXAMPLE]})
+
+    id: str
+    cluster: int = Field(description="the cluster's number within the archive and kind")
+    video_archive: int
+    size: int = Field(description="how many events belong to it")
+    best_event: DetectionEvent | None = Field(
+        description="the member of highest quality; null once a new run has replaced it"
+    )
+    first_timestamp: float = Field(description="the earliest member's timestamp")
+    last_timestamp: float = Field(description="the latest member's timestamp")
+
+
+class DetectionClusterPage(BaseModel):
+    next_page: str | None
+    prev_page: str | None
+    results: list[DetectionCluster]

@@ -1,0 +1,48 @@
+"""The query string of GET /events/<type>/ and its count as one model, and its MongoDB query."""
+
+from datetime import datetime, tzinfo
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field
+
+from vidar.models.video import ObjectId
+from vidar_gateway.listing import CreatedDateFilters, Ids, PageParams, split_commas, with_ranges
+
+# API ordering name -> document field; ties sort by the event id.
+ORDER_FIELDS = {"created_date": "created_date", "quality": "quality", "timestamp": "timestamp"}
+EventOrdering = Literal["created_date", "-created_date", "quality", "-quality", "timestamp", "-timestamp"]
+EventIds = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=256)]],
+    BeforeValidator(split_commas),
+    Field(default_factory=list),
+]
+# Within what MongoDB keeps exactly as an integer.
+ClusterNumber = Annotated[int, Field(ge=-(2**53), le=2**53)]
+
+
+class EventFilters(CreatedDateFilters):
+    """Filters combine with AND."""
+
+    video_archive: ObjectId | None = None
+    camera_groups: Ids
+    track: str | None = Field(None, min_length=1, max_length=256, description="a track id")
+    cluster: ClusterNumber | None = None
+    quality_gte: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
+    id_in: EventIds
+
+    def to_query(self, kind: str, zone: tzinfo, now: datetime) -> dict:
+        query: dict[str, Any] = {"kind": kind}
+        for field, value in (("video_id", self.video_archive), ("track_id", self.track), ("cluster", self.cluster)):
+            if value is not None:
+                query[field] = value
+        if self.camera_groups:
+            query["camera_group"] = {"$in": self.camera_groups}
+        if self.quality_gte is not None:
+            query["quality"] = {"$gte": self.quality_gte}
+        if self.id_in:
+            query["_id"] = {"$in": self.id_in}
+        return with_ranges(query, self.created_date_ranges(zone, now))
+
+
+class EventListQuery(PageParams, EventFilters):
+    ordering: EventOrdering = Field("-created_date", description="default: newest first")

@@ -1,0 +1,44 @@
+"""/events/<type>/: the detection events of processed archives (read only)."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from vidar.models.detection_events import DetectionEvent, DetectionEventPage
+from vidar.models.video import Count
+from vidar_gateway.deps import EventsRepo, RuntimeDep, authenticated
+from vidar_gateway.errors import ERROR_RESPONSES
+from vidar_gateway.events.filters import EventFilters, EventListQuery
+from vidar_gateway.events.present import ObjectTypePath, PresentEvent
+
+router = APIRouter(prefix="/events", tags=["events"], dependencies=[authenticated], responses=ERROR_RESPONSES)
+EventId = Annotated[str, Path(min_length=1, max_length=256, description="Detection event ID.")]
+
+
+@router.get("/{object_type}/", summary="List detection events")
+async def list_events(
+    object_type: ObjectTypePath,
+    query: Annotated[EventListQuery, Query()],
+    events: EventsRepo,
+    runtime: RuntimeDep,
+    present: PresentEvent,
+) -> DetectionEventPage:
+    page = await events.list(object_type.kind, query, runtime.settings.zone, datetime.now(UTC))
+    return DetectionEventPage(
+        next_page=page.next_page, prev_page=page.prev_page, results=[present(row) for row in page.rows]
+    )
+
+
+@router.get("/{object_type}/count/", summary="Count detection events")
+async def count_events(
+    object_type: ObjectTypePath, filters: Annotated[EventFilters, Query()], events: EventsRepo, runtime: RuntimeDep
+) -> Count:
+    return Count(count=await events.count(object_type.kind, filters, runtime.settings.zone, datetime.now(UTC)))
+
+
+@router.get("/{object_type}/{event_id}/", summary="Get a detection event")
+async def get_event(
+    object_type: ObjectTypePath, event_id: EventId, events: EventsRepo, present: PresentEvent
+) -> DetectionEvent:
+    return present(await events.get(object_type.kind, event_id))
