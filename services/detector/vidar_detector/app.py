@@ -11,7 +11,7 @@ from faststream.nats.annotations import NatsMessage
 from vidar import mongo, subjects
 from vidar.bus import EVENTS_STREAM, JOBS_STREAM, durable_subscriber, make_broker
 from vidar.models.events import Envelope
-from vidar.models.jobs import DetectionPosted, JobDispatch, JobEnded, JobProgress, JobStarted
+from vidar.models.jobs import DetectionPosted, JobDispatch, JobEnded, JobProgress, JobStarted, VideoClustered
 from vidar.models.stream_settings import DETECTOR_TYPES
 from vidar.objectstore import ObjectStore
 from vidar.probes import health_routes
@@ -26,6 +26,7 @@ def declare_reports(broker: NatsBroker) -> None:
         (subjects.JOB_PROGRESS, JobProgress),
         *((subject, JobEnded) for subject in (subjects.JOB_FINISHED, subjects.JOB_FAILED, subjects.JOB_STOPPED)),
         *((subjects.detection(kind), DetectionPosted) for kind in DETECTOR_TYPES),
+        (subjects.VIDEO_CLUSTERED, VideoClustered),
     ]
     for subject, payload in reports:
         broker.publisher(subject, stream=EVENTS_STREAM, schema=Envelope[payload], title=subject)

@@ -29,6 +29,7 @@ from vidar.models.jobs import (
 )
 from vidar.models.stream_settings import DETECTOR_TYPES
 from vidar.objectstore import ObjectStore
+from vidar_detector.clusters import RunClusters
 from vidar_detector.detection import DetectionHandler, Images, Publish
 from vidar_detector.job import Job, JobFailure
 from vidar_detector.models import ModelLoadError, load_detectors
@@ -43,6 +44,7 @@ class Worker:
         self._jobs = db[archive.JOBS]
         self._broker = broker
         self._objects = objects
+        self._clusters = RunClusters(settings, db, self._publish)
         self._running: set[Job] = set()
         self._shutting_down = False
 
@@ -97,6 +99,8 @@ class Worker:
                     return
                 if handler is not None and not (self._shutting_down or superseded.is_set()):
                     await asyncio.to_thread(handler.finish, statistic)  # the tracks still open at the end
+                    if not job.stopped_early:
+                        await self._clusters.publish(dispatch, statistic)  # before job.finished
         finally:
             self._running.discard(job)
         if self._shutting_down:

@@ -20,17 +20,18 @@ from vidar.models.events import (
     VideoProbed,
     VideoUploaded,
 )
-from vidar.models.jobs import DetectionPosted, VideoProcessing
+from vidar.models.jobs import DetectionPosted, VideoClustered, VideoProcessing
 from vidar.objectstore import ObjectStore
 from vidar.outbox import Outbox
 from vidar.probes import health_routes
 from vidar.startup import until_servers_answer
+from vidar_storage.clusters import ClusterRecords
 from vidar_storage.detections import DetectionRecords
 from vidar_storage.service import Storage
 from vidar_storage.settings import StorageSettings
 
 
-def subscribe(broker: NatsBroker, storage: Storage, records: DetectionRecords) -> None:
+def subscribe(broker: NatsBroker, storage: Storage, records: DetectionRecords, clusters: ClusterRecords) -> None:
     @durable_subscriber(broker, subjects.VIDEO_UPLOADED, durable="storage-uploaded", description="probe the new source")
     async def source_uploaded(event: Envelope[VideoUploaded], message: NatsMessage) -> None:
         async with keeping_alive(message):
@@ -60,6 +61,10 @@ def subscribe(broker: NatsBroker, storage: Storage, records: DetectionRecords) -
     async def detection_posted(event: Envelope[DetectionPosted]) -> None:
         await records.record(event.payload)
 
+    @durable_subscriber(broker, subjects.VIDEO_CLUSTERED, durable="storage-clustered", description="record clusters")
+    async def video_clustered(event: Envelope[VideoClustered]) -> None:
+        await clusters.apply(event.payload)
+
     queued = subjects.video_processing("queued")
 
     @durable_subscriber(broker, queued, durable="storage-new-run", description="drop the previous run's detections")
@@ -86,12 +91,14 @@ def create_app(settings: StorageSettings | None = None) -> AsgiFastStream:
     objects = ObjectStore(settings)
     outbox = Outbox(db, broker)
     records = DetectionRecords(client, db)
-    subscribe(broker, Storage(settings, client, db, objects, outbox), records)
+    clusters = ClusterRecords(client, db)
+    subscribe(broker, Storage(settings, client, db, objects, outbox), records, clusters)
 
     @contextlib.asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
         await until_servers_answer(objects.ensure_bucket)()
         await until_servers_answer(records.ensure_indexes)()
+        await until_servers_answer(clusters.ensure_indexes)()
         relay = asyncio.create_task(outbox.relay_forever())
         try:
             yield

@@ -15,6 +15,7 @@ from pymongo.errors import DuplicateKeyError
 from vidar import archive
 from vidar.models.jobs import DetectionPosted
 from vidar.mongo import in_transaction
+from vidar_storage.clusters import CLUSTER_COUNTS
 
 COUNTERS = {"face": "face_count", "body": "body_count", "car": "car_count"}
 
@@ -24,6 +25,7 @@ class DetectionRecords:
         self._client = client
         self._records = db[archive.DETECTIONS]
         self._videos = db[archive.VIDEOS]
+        self._clusters = db[archive.CLUSTERS]
 
     async def ensure_indexes(self) -> None:
         await self._records.create_index([("video_id", ASCENDING), ("run_id", ASCENDING)])
@@ -45,14 +47,21 @@ class DetectionRecords:
             return  # a redelivery: recorded and counted the first time
 
     async def new_run(self, video_id: int, run_id: str) -> None:
-        """A new run replaces the previous run's detections."""
+        """A new run replaces the previous run's detections and clusters; its cluster counts are
+        null until it has clustered."""
+        older = {"video_id": video_id, "run_id": {"$ne": run_id}}
 
         async def replace(session: AsyncClientSession) -> None:
-            await self._records.delete_many({"video_id": video_id, "run_id": {"$ne": run_id}}, session=session)
+            await self._records.delete_many(older, session=session)
+            await self._clusters.delete_many(older, session=session)
             counts = {
                 counter: await self._records.count_documents({"video_id": video_id, "kind": kind}, session=session)
                 for kind, counter in COUNTERS.items()
             }
+            # Null, unless this run's clusters are already in (this event came late).
+            for kind, counter in CLUSTER_COUNTS.items():
+                of_kind = {"video_id": video_id, "kind": kind}
+                counts[counter] = await self._clusters.count_documents(of_kind, session=session) or None
             await self._videos.update_one({"_id": video_id, "current_run": run_id}, {"$set": counts}, session=session)
 
         await in_transaction(self._client, replace)

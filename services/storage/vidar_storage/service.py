@@ -80,6 +80,7 @@ class Storage:
     async def archive_deleted(self, event: VideoDeleted) -> None:
         await self._objects.remove_prefix(archive.prefix(event.video_id))
         await self._db[archive.DETECTIONS].delete_many({"video_id": event.video_id})
+        await self._db[archive.CLUSTERS].delete_many({"video_id": event.video_id})
 
     async def archive_changed(self, video_id: int) -> None:
         """Fetch the archive's `url` into object storage, unless it is already its source."""

@@ -1,0 +1,82 @@
+"""The end of a run: cluster its posted objects of each kind and publish `video.clustered`.
+
+The embeddings travel in the detection events and the storage service records them; the run
+waits (bounded) until every object it posted is recorded, so the clusters cover all of them.
+A kind whose records do not all arrive in time is not clustered: its count stays null.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from pydantic import BaseModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from vidar import archive, subjects
+from vidar.models.jobs import JobDispatch, Statistic, VideoClustered
+from vidar.models.stream_settings import DETECTOR_TYPES
+from vidar_detector.clustering import Member, cluster, metric_of
+from vidar_detector.settings import DetectorSettings
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[str, BaseModel, str], Awaitable[None]]  # subject, payload, message id
+# Seconds between counts of the recorded detections while waiting for the storage service.
+POLL_INTERVAL = 0.25
+
+
+class RunClusters:
+    def __init__(self, settings: DetectorSettings, db: AsyncDatabase, publish: Publish) -> None:
+        self._settings = settings
+        self._detections = db[archive.DETECTIONS]
+        self._publish = publish
+
+    async def publish(self, dispatch: JobDispatch, statistic: Statistic) -> None:
+        """`video.clustered` for each kind the run detected."""
+        detectors = dispatch.stream_settings.detectors
+        for kind in DETECTOR_TYPES:
+            if getattr(detectors, kind) is not None:
+                await self._publish_kind(dispatch, kind, statistic)
+
+    async def _publish_kind(self, dispatch: JobDispatch, kind: str, statistic: Statistic) -> None:
+        counters = statistic.objects.get(kind)
+        posted = counters.posted if counters else 0
+        query = {"video_id": dispatch.video_id, "run_id": dispatch.run_id, "kind": kind}
+        if not await self._recorded(query, posted):
+            log.warning(
+                "run %s: storage did not record its %d %s detections in %.0f s; not clustered",
+                dispatch.run_id,
+                posted,
+                kind,
+                self._settings.cluster_wait_timeout,
+            )
+            return
+        members = await self._members(query)
+        clusters = await asyncio.to_thread(cluster, members, self._threshold(kind), metric_of(kind))
+        clustered = VideoClustered(video_id=dispatch.video_id, run_id=dispatch.run_id, kind=kind, clusters=clusters)
+        await self._publish(subjects.VIDEO_CLUSTERED, clustered, clustered.event_id)
+
+    def _threshold(self, kind: str) -> float:
+        settings = self._settings
+        return settings.face_cluster_threshold if kind == "face" else settings.appearance_cluster_threshold
+
+    async def _recorded(self, query: dict, posted: int) -> bool:
+        """Whether all `posted` records are there, polling until the timeout."""
+        deadline = time.monotonic() + self._settings.cluster_wait_timeout
+        while await self._detections.count_documents(query) < posted:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(POLL_INTERVAL)
+        return True
+
+    async def _members(self, query: dict) -> list[Member]:
+        projection = {"embedding": 1, "quality": 1, "timestamp": 1}
+        records = await self._detections.find(query, projection=projection).to_list()
+        # A record without an embedding (posted by a detector that computed none) is left out:
+        # it has no features to compare, and a cluster of its own would inflate the count.
+        return [
+            Member(record["_id"], record["embedding"], record["quality"], record["timestamp"])
+            for record in records
+            if record.get("embedding")
+        ]

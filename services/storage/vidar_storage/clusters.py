@@ -1,0 +1,73 @@
+"""Cluster records: the archive's clusters of each kind, the `cluster` of each member detection
+and the archive's `<kind>_cluster_count`, written together in one transaction.
+
+A `video.clustered` event replaces the archive's clusters of its kind, so a redelivery writes the
+same state again. Only the archive's current run may write: a late event of an older run, or of
+a deleted archive, changes nothing. A new run drops the older runs' clusters (`DetectionRecords.new_run`).
+"""
+
+from pymongo import ASCENDING, AsyncMongoClient, UpdateMany
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from vidar import archive
+from vidar.models.jobs import Cluster, VideoClustered
+from vidar.mongo import in_transaction
+
+CLUSTER_COUNTS = {"face": "face_cluster_count", "body": "body_cluster_count", "car": "car_cluster_count"}
+
+
+def cluster_id(video_id: int, kind: str, number: int) -> str:
+    return f"{video_id}-{kind}-{number}"
+
+
+class ClusterRecords:
+    def __init__(self, client: AsyncMongoClient, db: AsyncDatabase) -> None:
+        self._client = client
+        self._clusters = db[archive.CLUSTERS]
+        self._detections = db[archive.DETECTIONS]
+        self._videos = db[archive.VIDEOS]
+
+    async def ensure_indexes(self) -> None:
+        await self._clusters.create_index([("video_id", ASCENDING), ("kind", ASCENDING)])
+
+    async def apply(self, clustered: VideoClustered) -> None:
+        current_run = {"_id": clustered.video_id, "current_run": clustered.run_id}
+        of_kind = {"video_id": clustered.video_id, "kind": clustered.kind}
+
+        async def replace(session: AsyncClientSession) -> None:
+            if await self._videos.find_one(current_run, projection={"_id": 1}, session=session) is None:
+                return  # the archive is gone, or a later run replaced this one
+            await self._clusters.delete_many(of_kind, session=session)
+            if clustered.clusters:
+                documents = [_document(clustered, cluster) for cluster in clustered.clusters]
+                await self._clusters.insert_many(documents, session=session)
+                await self._detections.bulk_write(_memberships(clustered), ordered=False, session=session)
+            count = {CLUSTER_COUNTS[clustered.kind]: len(clustered.clusters)}
+            await self._videos.update_one(current_run, {"$set": count}, session=session)
+
+        await in_transaction(self._client, replace)
+
+
+def _document(clustered: VideoClustered, cluster: Cluster) -> dict:
+    return {
+        "_id": cluster_id(clustered.video_id, clustered.kind, cluster.cluster),
+        "video_id": clustered.video_id,
+        "run_id": clustered.run_id,
+        "kind": clustered.kind,
+        "cluster": cluster.cluster,
+        "size": len(cluster.members),
+        "members": cluster.members,
+        "best_event": cluster.best_event,
+        "first_timestamp": cluster.first_timestamp,
+        "last_timestamp": cluster.last_timestamp,
+    }
+
+
+def _memberships(clustered: VideoClustered) -> list[UpdateMany]:
+    """One write per cluster: `cluster` on each of its members (detection ids are event ids)."""
+    run = {"video_id": clustered.video_id, "run_id": clustered.run_id}
+    return [
+        UpdateMany({**run, "_id": {"$in": cluster.members}}, {"$set": {"cluster": cluster.cluster}})
+        for cluster in clustered.clusters
+    ]
