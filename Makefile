@@ -40,6 +40,7 @@ bench: $(STAMP) $(VIDEOS) $(MODELS)
 	$(BIN)/python -m tests.bench.videos_api
 	$(BIN)/python -m tests.bench.uploads
 	$(BIN)/python -m tests.bench.decode
+	$(BIN)/python -m tests.bench.clustering
 
 # The AsyncAPI document of the events (a test checks it is current).
 docs: $(STAMP)

@@ -2,7 +2,8 @@
 
 The embeddings travel in the detection events and the storage service records them; the run
 waits (bounded) until every object it posted is recorded, so the clusters cover all of them.
-A kind whose records do not all arrive in time is not clustered: its count stays null.
+A kind whose records do not all arrive in time, or that has records without an embedding, is not
+clustered: its count stays null.
 """
 
 import asyncio
@@ -52,7 +53,12 @@ class RunClusters:
                 self._settings.cluster_wait_timeout,
             )
             return
-        members = await self._members(query)
+        records = await self._records(query)
+        if unembedded := sum(1 for record in records if not record.get("embedding")):
+            # Posted by a detector that computed no embeddings: clusters of a part would be wrong.
+            log.warning("run %s: %d %s detections have no embedding; not clustered", dispatch.run_id, unembedded, kind)
+            return
+        members = [Member(r["_id"], r["embedding"], r["quality"], r["timestamp"]) for r in records]
         clusters = await asyncio.to_thread(cluster, members, self._threshold(kind), metric_of(kind))
         clustered = VideoClustered(video_id=dispatch.video_id, run_id=dispatch.run_id, kind=kind, clusters=clusters)
         await self._publish(subjects.VIDEO_CLUSTERED, clustered, clustered.event_id)
@@ -70,13 +76,6 @@ class RunClusters:
             await asyncio.sleep(POLL_INTERVAL)
         return True
 
-    async def _members(self, query: dict) -> list[Member]:
+    async def _records(self, query: dict) -> list[dict]:
         projection = {"embedding": 1, "quality": 1, "timestamp": 1}
-        records = await self._detections.find(query, projection=projection).to_list()
-        # A record without an embedding (posted by a detector that computed none) is left out:
-        # it has no features to compare, and a cluster of its own would inflate the count.
-        return [
-            Member(record["_id"], record["embedding"], record["quality"], record["timestamp"])
-            for record in records
-            if record.get("embedding")
-        ]
+        return await self._detections.find(query, projection=projection).to_list()
