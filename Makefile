@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 VIDEOS := .cache/videos/.complete
 MODELS := .cache/models/.complete
-PACKAGES := libs/vidar services/gateway services/storage services/scheduler services/detector
+PACKAGES := libs/vidar libs/vidar-cli services/gateway services/storage services/scheduler services/detector
 
 .PHONY: install run test lint bench docs clean
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub, Retent
 from faststream.nats.message import NatsMessage
 
 from vidar import subjects
+from vidar.logs import LogContextMiddleware
 from vidar.metrics import bus_middleware
 from vidar.settings import VidarSettings
 
@@ -42,11 +44,14 @@ ACK_WAIT = timedelta(seconds=60)
 
 
 def make_broker(settings: VidarSettings, *, name: str) -> NatsBroker:
-    """A broker that reconnects for ever: a NATS restart must not kill a service."""
+    """A broker that reconnects for ever: a NATS restart must not kill a service. Every handler
+    (durable or not) runs inside `log_context` with its message's ids, and FastStream logs
+    through vidar's handler rather than its own (see vidar.logs)."""
     return NatsBroker(
         settings.nats_url,
         name=f"vidar-{name}",
-        middlewares=[bus_middleware(name)],
+        middlewares=[bus_middleware(name), LogContextMiddleware],
+        logger=logging.getLogger("vidar.bus"),
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         connect_timeout=5,

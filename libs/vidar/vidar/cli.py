@@ -6,6 +6,7 @@ from typing import Any
 import typer
 import uvicorn
 
+from vidar.logs import logging_config
 from vidar.settings import VidarSettings
 
 
@@ -21,5 +22,7 @@ def service_cli(help_text: str, serve: Callable[[], None]) -> typer.Typer:
 
 
 def run_asgi(app: Any, settings: VidarSettings, **options: Any) -> None:
-    """Serve on VIDAR_HOST:VIDAR_PORT; lifespan="on" ends the process if start-up fails."""
-    uvicorn.run(app, host=settings.host, port=settings.port, lifespan="on", **options)
+    """Serve on VIDAR_HOST:VIDAR_PORT; lifespan="on" ends the process if start-up fails. Logs
+    are configured here, once for every service: uvicorn applies the config (in each worker)."""
+    log_config = logging_config(settings.log_format)
+    uvicorn.run(app, host=settings.host, port=settings.port, lifespan="on", log_config=log_config, **options)

@@ -30,6 +30,8 @@ class VidarSettings(BaseSettings):
     timezone: str = "UTC"
     # The largest source file accepted, uploaded or fetched from a URL.
     max_source_bytes: int = Field(20 * 1024**3, gt=0)
+    # JSON lines for log collectors; `text` for reading in a terminal.
+    log_format: Literal["json", "text"] = "json"
 
     @field_validator("timezone")
     @classmethod

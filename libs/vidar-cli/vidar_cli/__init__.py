@@ -1,0 +1,1 @@
+"""`vidar`: the command-line client of the vidar HTTP API."""

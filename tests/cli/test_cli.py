@@ -1,0 +1,166 @@
+"""The `vidar` command-line client against the real stack."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+from typer.testing import CliRunner, Result
+from vidar_cli.config import ConfigError, resolve
+from vidar_cli.main import app
+
+from tests.polling import eventually
+from tests.scheduler.processing import wait_for
+from tests.stack import Gateway
+from tests.storage.archives import new_archive
+
+FACE_ONLY = json.dumps({"detectors": {"face": {"filter_min_size": 30}}})
+
+
+@pytest.fixture
+def vidar(gw: Gateway, tmp_path: Path):
+    """Runs `vidar ARGS` in-process against the test gateway; keyword arguments add or replace
+    environment variables (None removes one). No config file unless a test writes one."""
+
+    def run(*args: str, **env: str | None) -> Result:
+        base = {"VIDAR_URL": gw.url, "VIDAR_TOKEN": gw.admin_token, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+        return CliRunner().invoke(app, list(args), env={**base, "VIDAR_CONFIG": None, **env})
+
+    return run
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, f"exit {result.exit_code}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.mark.usefixtures("storage", "scheduler", "detector")
+def test_upload_follow_to_completed_and_download_the_face_thumbnails(
+    vidar, api: httpx.Client, videos: Path, tmp_path: Path
+) -> None:
+    path = videos / "carphone_pristine.mp4"
+    uploaded = ok(vidar("upload", str(path), "--name", "cli face", "--stream-settings", FACE_ONLY, "--follow"))
+    video_id = int(uploaded.stdout.split()[0])
+    assert "uploading carphone_pristine.mp4" in uploaded.stderr
+    assert f"archive {video_id} COMPLETED" in uploaded.stderr
+    done = api.get(f"/videos/{video_id}/").json()
+    assert (done["name"], done["file_size"], done["health_status"]["status"]) == (
+        "cli face",
+        path.stat().st_size,
+        "COMPLETED",
+    )
+
+    # Detections are recorded by the storage service as they arrive: wait for all of them.
+    posted = done["health_status"]["statistic"]["objects"]["face"]["posted"]
+    assert posted >= 1
+    count = f"/events/faces/count/?video_archive={video_id}"
+    eventually(lambda: api.get(count).json()["count"] == posted, what="the face events to be recorded")
+
+    out = tmp_path / "faces"
+    listed = ok(vidar("events", str(video_id), "--type", "face", "--out", str(out)))
+    events = json.loads((out / "events.json").read_text())
+    assert len(events) == posted
+    for event in events:
+        assert event["id"] in listed.stdout
+        image = Image.open(io.BytesIO((out / f"{event['id']}.jpg").read_bytes()))
+        assert image.format == "JPEG"
+
+
+@pytest.mark.usefixtures("storage", "scheduler", "detector")
+def test_process_then_stop(vidar, api: httpx.Client, videos: Path) -> None:
+    # Real time and no detectors: the run lasts seconds, long enough to be stopped.
+    slow = json.dumps({"detectors": {"face": None}, "play_speed": 1})
+    uploaded = ok(vidar("upload", str(videos / "carphone_pristine.mp4"), "--stream-settings", slow))
+    video_id = uploaded.stdout.split()[0]
+    assert "processing requested" in ok(vidar("process", video_id)).stderr
+    wait_for(api, int(video_id), "QUEUED", "INPROGRESS")
+    assert "stop requested" in ok(vidar("stop", video_id)).stderr
+    wait_for(api, int(video_id), "STOPPED")
+    shown = json.loads(ok(vidar("show", video_id)).stdout)
+    assert (shown["id"], shown["health_status"]["status"]) == (int(video_id), "STOPPED")
+    assert "nothing to stop" in ok(vidar("stop", video_id)).stderr
+
+
+@pytest.mark.usefixtures("storage", "scheduler", "detector")
+def test_follow_waits_for_the_new_run_not_the_last_ones_end(vidar, api: httpx.Client, videos: Path) -> None:
+    quick = json.dumps({"detectors": {"face": None}})
+    video_id = ok(vidar("upload", str(videos / "carphone_pristine.mp4"), "--stream-settings", quick)).stdout.split()[0]
+    for run in (1, 2):
+        followed = ok(vidar("process", video_id, "--follow"))
+        assert f"archive {video_id} COMPLETED" in followed.stderr
+        assert api.get(f"/videos/{video_id}/").json()["health_status"]["statistic"]["job_starts"] == run
+
+
+def test_ls_filters_pages_and_tables(vidar, api: httpx.Client, camera_group: int) -> None:
+    first = new_archive(api, camera_group=camera_group, name="cli list one")
+    second = new_archive(api, camera_group=camera_group, name="cli list two")
+    group = str(camera_group)
+
+    def ids(*args: str) -> list[int]:
+        result = ok(vidar("ls", "--camera-group", group, "--json", *args))
+        return [json.loads(line)["id"] for line in result.stdout.splitlines()]
+
+    assert ids() == [second, first]
+    assert ids("--ordering", "id", "--limit", "1", "--all") == [first, second]
+    one_page = ok(vidar("ls", "--camera-group", group, "--json", "--limit", "1"))
+    assert len(one_page.stdout.splitlines()) == 1
+    assert "--all" in one_page.stderr
+    assert ids("--name", "TWO") == [second]
+    assert ids("--filter", f"id_in={first}") == [first]
+    table = ok(vidar("ls", "--camera-group", group)).stdout
+    assert "cli list one" in table
+    assert str(second) in table
+
+
+def test_api_errors_are_one_clear_line_and_a_non_zero_exit(vidar) -> None:
+    unknown = vidar("ls", "--filter", "bogus=1")
+    assert unknown.exit_code == 1
+    assert unknown.stderr.strip() == "error: 400 BAD_PARAM: bogus: unknown parameter"
+    missing = vidar("show", "987654321")
+    assert missing.exit_code == 1
+    assert "404 NOT_FOUND" in missing.stderr
+
+
+def test_a_bad_token_is_reported_without_a_traceback(gw: Gateway, tmp_path: Path) -> None:
+    """The installed `vidar` script, as an operator runs it."""
+    script = Path(sys.executable).parent / "vidar"
+    env = {**os.environ, "VIDAR_URL": gw.url, "VIDAR_TOKEN": "not-a-token", "XDG_CONFIG_HOME": str(tmp_path)}
+    result = subprocess.run([str(script), "ls"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "401 UNAUTHORIZED" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_flags_beat_the_environment_which_beats_the_config_file(vidar, gw: Gateway, tmp_path: Path) -> None:
+    config = tmp_path / "vidar.toml"
+    config.write_text(f'url = "{gw.url}"\ntoken = "{gw.admin_token}"\n')
+    from_file = {"VIDAR_CONFIG": str(config), "VIDAR_URL": None, "VIDAR_TOKEN": None}
+    ok(vidar("ls", "--limit", "1", **from_file))
+    assert "401" in vidar("ls", **{**from_file, "VIDAR_TOKEN": "wrong"}).stderr
+    ok(vidar("--token", gw.admin_token, "ls", "--limit", "1", **{**from_file, "VIDAR_TOKEN": "wrong"}))
+
+
+def test_resolve_without_a_token_says_where_to_put_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.delenv("VIDAR_CONFIG", raising=False)
+    with pytest.raises(ConfigError, match="VIDAR_TOKEN"):
+        resolve(None, None)
+    assert resolve("http://example.test:8000/", "t").url == "http://example.test:8000"
+    monkeypatch.setenv("VIDAR_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        resolve(None, None)
+
+
+def test_token_create_makes_a_working_viewer_token(vidar, gw: Gateway, videos: Path) -> None:
+    mongo = {"VIDAR_MONGO_URL": gw.env["VIDAR_MONGO_URL"]}
+    token = ok(vidar("token", "create", "--role", "viewer", "--name", "cli test", **mongo)).stdout.strip()
+    ok(vidar("ls", "--limit", "1", VIDAR_TOKEN=token))
+    refused = vidar("upload", str(videos / "carphone_pristine.mp4"), VIDAR_TOKEN=token)
+    assert refused.exit_code == 1
+    assert "403 PERMISSION_DENIED" in refused.stderr
