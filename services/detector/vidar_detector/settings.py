@@ -57,6 +57,9 @@ class DetectorSettings(VidarSettings):
     # Run the detectors on every Nth frame the job admits; the trackers bridge the frames between
     # (and fill their boxes when `track_interpolate_bboxes`). 1 detects on every frame.
     detection_stride: int = Field(1, ge=1)
+    # Hosts, IP addresses or networks (CIDR) that router_url may reach although they are not
+    # public; the same variable (VIDAR_URL_ALLOWLIST) as the storage service's URL sources.
+    url_allowlist: list[str] = Field(default_factory=list)
     # Clustering at the end of a run (vidar_detector.clustering, average linkage): two groups of
     # objects merge while the mean distance between their members is below the threshold. Faces:
     # Euclidean between dlib embeddings (one person < ~0.45, two > ~0.55). Bodies and cars: cosine

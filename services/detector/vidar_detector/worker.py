@@ -29,10 +29,13 @@ from vidar.models.jobs import (
 )
 from vidar.models.stream_settings import DETECTOR_TYPES
 from vidar.objectstore import ObjectStore
+from vidar.urlguard import Allowlist
+from vidar_detector import appearance, faces
 from vidar_detector.clusters import RunClusters
 from vidar_detector.detection import DetectionHandler, Images, Publish
 from vidar_detector.job import Job, JobFailure
 from vidar_detector.models import ModelLoadError, load_detectors
+from vidar_detector.router import RouterDelivery
 from vidar_detector.settings import DetectorSettings
 
 log = logging.getLogger(__name__)
@@ -77,8 +80,9 @@ class Worker:
     async def _run_job(
         self, dispatch: JobDispatch, attempt: int, checkpoint: Checkpoint | None, message: NatsMessage
     ) -> None:
+        router = self._router(dispatch)
         try:
-            handler = await self._detection(dispatch, attempt)
+            handler = await self._detection(dispatch, attempt, router)
         except ModelLoadError as error:
             reason = f"A detector model cannot load: {error}"
             await self._end(subjects.JOB_FAILED, dispatch, attempt, Statistic(), reason)
@@ -91,7 +95,11 @@ class Worker:
         ack_wait = timedelta(seconds=self._settings.heartbeat_timeout)
         self._running.add(job)
         try:
-            async with keeping_alive(message, ack_wait), self._watching(job, attempt) as superseded:
+            async with (
+                keeping_alive(message, ack_wait),
+                self._watching(job, attempt) as superseded,
+                router.running() if router else contextlib.nullcontext(),
+            ):
                 try:
                     statistic = await asyncio.to_thread(job.run)
                 except JobFailure as failure:
@@ -101,6 +109,8 @@ class Worker:
                     await asyncio.to_thread(handler.finish, statistic)  # the tracks still open at the end
                     if not job.stopped_early:
                         await self._clusters.publish(dispatch, statistic)  # before job.finished
+            if handler is not None:
+                handler.count_deliveries(statistic)  # the router's last ones
         finally:
             self._running.discard(job)
         if self._shutting_down:
@@ -112,18 +122,41 @@ class Worker:
         else:
             await self._end(subjects.JOB_FINISHED, dispatch, attempt, statistic)
 
-    async def _detection(self, dispatch: JobDispatch, attempt: int) -> DetectionHandler | None:
+    async def _detection(
+        self, dispatch: JobDispatch, attempt: int, router: RouterDelivery | None
+    ) -> DetectionHandler | None:
         """The detectors the run asks for (loaded once per process), or None if it asks for none."""
         detectors = dispatch.stream_settings.detectors
         kinds = {kind for kind in DETECTOR_TYPES if getattr(detectors, kind) is not None}
         if not kinds:
             return None
+        deep_sort = any(getattr(detectors, kind).tracker_type == "deep_sort" for kind in kinds)
         models = await asyncio.to_thread(load_detectors, self._settings, kinds)
+        await asyncio.to_thread(_load_embedders, kinds, deep_sort)
         return DetectionHandler(
-            dispatch, models, attempt, self._poster(dispatch), stride=self._settings.detection_stride
+            dispatch,
+            models,
+            attempt,
+            self._poster(dispatch, router),
+            stride=self._settings.detection_stride,
+            appearance=appearance.embed if deep_sort else None,
+            features=appearance.embed_object,
+            face_chip=faces.face_chip,
+            deliveries=router,
         )
 
-    def _poster(self, dispatch: JobDispatch) -> Publish:
+    def _router(self, dispatch: JobDispatch) -> RouterDelivery | None:
+        if not dispatch.router_url:
+            return None
+        settings = dispatch.stream_settings
+        return RouterDelivery(
+            dispatch.router_url,
+            timeout_ms=settings.router_timeout_ms,
+            verify_ssl=settings.router_verify_ssl,
+            allowlist=Allowlist.parse(self._settings.url_allowlist),
+        )
+
+    def _poster(self, dispatch: JobDispatch, router: RouterDelivery | None) -> Publish:
         loop = asyncio.get_running_loop()
 
         def post(detection: DetectionPosted, images: Images) -> None:
@@ -138,6 +171,8 @@ class Worker:
             subject = subjects.detection(detection.kind)
             sent = asyncio.run_coroutine_threadsafe(self._publish(subject, posted, posted.event_id), loop)
             sent.result(timeout=30)
+            if router is not None:
+                router.submit(posted, images)
 
         return post
 
@@ -199,3 +234,11 @@ class Worker:
             stream=EVENTS_STREAM.name,
             timeout=10,
         )
+
+
+def _load_embedders(kinds: set[str], deep_sort: bool) -> None:
+    """Load now what posting will need, so a missing model fails the run before it starts."""
+    if "face" in kinds:
+        faces.face_embedder()
+    if deep_sort or kinds - {"face"}:
+        appearance.appearance_embedder()
