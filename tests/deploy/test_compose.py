@@ -73,6 +73,15 @@ def test_the_images_run_as_a_user_with_a_health_check() -> None:
         assert "USER vidar" in target, name
 
 
+def test_the_detector_image_is_cpu_torch_by_default_with_weights_mounted_or_baked() -> None:
+    assert re.search(r"^ARG TORCH_VARIANT=cpu$", DOCKERFILE, re.MULTILINE)
+    assert "download.pytorch.org/whl/${TORCH_VARIANT}" in DOCKERFILE
+    detector = DOCKERFILE.split("FROM base AS detector")[1]
+    assert 'VOLUME ["/models"]' in detector
+    baked = detector.split("FROM detector AS detector-with-models")[1]
+    assert "COPY --from=models --chown=vidar . /models/" in baked
+
+
 def test_the_gateway_needs_its_secrets_and_the_detector_scales() -> None:
     assert "VIDAR_ADMIN_TOKEN" in service("gateway")["environment"]
     assert "ports" not in service("detector"), "a published port would stop --scale detector=3"
