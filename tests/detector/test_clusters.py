@@ -9,7 +9,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar.devstack.servers import HOST, Ports
-from vidar.models.jobs import JobDispatch, ObjectCounters, SourceFile, Statistic, VideoClustered
+from vidar.models.jobs import JobDispatch, SourceFile, VideoClustered
 from vidar.models.stream_settings import StreamSettings
 from vidar_detector.clusters import RunClusters
 from vidar_detector.settings import DetectorSettings
@@ -37,22 +37,21 @@ def dispatch(video_id: int) -> JobDispatch:
 
 def record(video_id: int, kind: str, n: int, embedding: list[float] | None) -> dict:
     event_id = f"{kind}-{n}"
-    return {"_id": event_id, "video_id": video_id, "run_id": "run-a", "kind": kind, "quality": n, "timestamp": n} | (
-        {"embedding": embedding} if embedding else {}
-    )
+    found = {"video_id": video_id, "run_id": "run-a", "kind": kind, "track_id": f"1-{n}", "quality": n, "timestamp": n}
+    return {"_id": event_id, **found} | ({"embedding": embedding} if embedding else {})
 
 
-def statistic(faces: int, bodies: int) -> Statistic:
-    return Statistic(objects={"face": ObjectCounters(posted=faces), "body": ObjectCounters(posted=bodies)})
+def published(faces: int, bodies: int) -> dict[str, int]:
+    return {"face": faces, "body": bodies}
 
 
 async def test_each_kind_is_clustered_once_all_its_records_are_in(db: AsyncDatabase) -> None:
     faces = [record(1, "face", n, [0.0, y]) for n, y in enumerate((0.0, 0.3, 2.0))]  # 0 and 1 together, 2 apart
     bodies = [record(1, "body", n, [1.0, 0.0]) for n in range(2)]
     await db.detections.insert_many(faces + bodies)
-    published = Published()
-    await RunClusters(DetectorSettings(), db, published).publish(dispatch(1), statistic(faces=3, bodies=2))
-    (face_subject, face, face_id), (_, body, _) = published
+    sent = Published()
+    await RunClusters(DetectorSettings(), db, sent).publish(dispatch(1), 1, published(faces=3, bodies=2))
+    (face_subject, face, face_id), (_, body, _) = sent
     assert (face_subject, face_id) == ("video.clustered", "clusters-1-run-a-face")
     assert isinstance(face, VideoClustered)
     assert [(c.members, c.best_event) for c in face.clusters] == [
@@ -64,14 +63,14 @@ async def test_each_kind_is_clustered_once_all_its_records_are_in(db: AsyncDatab
 
 async def test_records_that_never_arrive_or_lack_embeddings_leave_the_kind_unclustered(db: AsyncDatabase) -> None:
     await db.detections.insert_many([record(2, "face", 0, [0.0, 0.0]), record(2, "body", 0, None)])
-    published = Published()
+    sent = Published()
     settings = DetectorSettings(cluster_wait_timeout=0.5)
     # Two faces posted, one recorded: the wait times out. The body's record has no embedding.
-    await RunClusters(settings, db, published).publish(dispatch(2), statistic(faces=2, bodies=1))
-    assert published == []
+    await RunClusters(settings, db, sent).publish(dispatch(2), 1, published(faces=2, bodies=1))
+    assert sent == []
 
 
 async def test_a_run_that_found_nothing_has_no_clusters(db: AsyncDatabase) -> None:
-    published = Published()
-    await RunClusters(DetectorSettings(), db, published).publish(dispatch(3), Statistic())
-    assert [(payload.kind, payload.clusters) for _, payload, _ in published] == [("face", []), ("body", [])]
+    sent = Published()
+    await RunClusters(DetectorSettings(), db, sent).publish(dispatch(3), 1, {})
+    assert [(payload.kind, payload.clusters) for _, payload, _ in sent] == [("face", []), ("body", [])]

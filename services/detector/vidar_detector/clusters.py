@@ -9,13 +9,13 @@ clustered: its count stays null.
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, subjects
-from vidar.models.jobs import JobDispatch, Statistic, VideoClustered
+from vidar.models.jobs import JobDispatch, VideoClustered
 from vidar.models.stream_settings import DETECTOR_TYPES
 from vidar_detector.clustering import Member, cluster, metric_of
 from vidar_detector.settings import DetectorSettings
@@ -33,22 +33,23 @@ class RunClusters:
         self._detections = db[archive.DETECTIONS]
         self._publish = publish
 
-    async def publish(self, dispatch: JobDispatch, statistic: Statistic) -> None:
-        """`video.clustered` for each kind the run detected."""
+    async def publish(self, dispatch: JobDispatch, attempt: int, published: Mapping[str, int]) -> None:
+        """`video.clustered` for each kind the run detected; `published` counts the detection
+        events this attempt published, by kind."""
         detectors = dispatch.stream_settings.detectors
         for kind in DETECTOR_TYPES:
             if getattr(detectors, kind) is not None:
-                await self._publish_kind(dispatch, kind, statistic)
+                await self._publish_kind(dispatch, kind, attempt, published.get(kind, 0))
 
-    async def _publish_kind(self, dispatch: JobDispatch, kind: str, statistic: Statistic) -> None:
-        counters = statistic.objects.get(kind)
-        posted = counters.posted if counters else 0
+    async def _publish_kind(self, dispatch: JobDispatch, kind: str, attempt: int, published: int) -> None:
         query = {"video_id": dispatch.video_id, "run_id": dispatch.run_id, "kind": kind}
-        if not await self._recorded(query, posted):
+        # Track ids start with the attempt's number: this attempt's records are these.
+        this_attempt = query | {"track_id": {"$regex": f"^{attempt}-"}}
+        if not await self._recorded(this_attempt, published):
             log.warning(
                 "run %s: storage did not record its %d %s detections in %.0f s; not clustered",
                 dispatch.run_id,
-                posted,
+                published,
                 kind,
                 self._settings.cluster_wait_timeout,
             )
@@ -67,10 +68,10 @@ class RunClusters:
         settings = self._settings
         return settings.face_cluster_threshold if kind == "face" else settings.appearance_cluster_threshold
 
-    async def _recorded(self, query: dict, posted: int) -> bool:
-        """Whether all `posted` records are there, polling until the timeout."""
+    async def _recorded(self, query: dict, published: int) -> bool:
+        """Whether all `published` records are there, polling until the timeout."""
         deadline = time.monotonic() + self._settings.cluster_wait_timeout
-        while await self._detections.count_documents(query) < posted:
+        while await self._detections.count_documents(query) < published:
             if time.monotonic() >= deadline:
                 return False
             await asyncio.sleep(POLL_INTERVAL)

@@ -2,6 +2,7 @@
 post, and post it (images to object storage, a `detection.<kind>` event to the bus)."""
 
 import io
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -124,6 +125,8 @@ class DetectionHandler:
             for kind, model in models.items()
         ]
         self._frame = -1
+        # Detection events published by this attempt, by kind (what clustering waits for).
+        self.published: Counter[str] = Counter()
 
     def start(self, fps: float) -> None:
         for pipeline in self._pipelines:
@@ -201,6 +204,7 @@ class DetectionHandler:
             except Exception:
                 counters.failed += 1
             else:
+                self.published[pipeline.kind] += 1
                 if self._deliveries is None:
                     counters.posted += 1
         _mirror_face_counters(statistic)

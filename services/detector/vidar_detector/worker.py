@@ -108,7 +108,7 @@ class Worker:
                 if handler is not None and not (self._shutting_down or superseded.is_set()):
                     await asyncio.to_thread(handler.finish, statistic)  # the tracks still open at the end
                     if not job.stopped_early:
-                        await self._clusters.publish(dispatch, statistic)  # before job.finished
+                        await self._clusters.publish(dispatch, attempt, handler.published)  # before job.finished
             if handler is not None:
                 handler.count_deliveries(statistic)  # the router's last ones
         finally:

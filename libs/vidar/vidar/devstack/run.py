@@ -88,7 +88,9 @@ def main() -> None:
     token = admin_token(data_dir / "admin-token")
     api_url = f"http://{HOST}:{http_ports['gateway']}"
     models = {name: str((MODELS_DIR / file).resolve()) for name, file in MODEL_SETTINGS.items()}
-    env = {**os.environ, **service_env(ports, admin_token=token, host=HOST, public_url=api_url, **models)}
+    # Readable logs in a terminal, unless asked otherwise; deployments keep the JSON default.
+    env = {"VIDAR_LOG_FORMAT": "text", **os.environ}
+    env |= service_env(ports, admin_token=token, host=HOST, public_url=api_url, **models)
     manager = Manager()
     for server in embedded_servers(ports, data_dir):
         manager.add_process(server.name, shlex.join(server.command))
