@@ -11,13 +11,13 @@ import httpx
 import pytest
 from PIL import Image
 from typer.testing import CliRunner, Result
-from vidar_cli.config import ConfigError, resolve
-from vidar_cli.main import app
 
 from tests.polling import eventually
 from tests.scheduler.processing import wait_for
 from tests.stack import Gateway
 from tests.storage.archives import new_archive
+from vidar_cli.config import ConfigError, resolve
+from vidar_cli.main import app
 
 FACE_ONLY = json.dumps({"detectors": {"face": {"filter_min_size": 30}}})
 
