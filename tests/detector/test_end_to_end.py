@@ -83,3 +83,29 @@ def test_a_dead_router_is_counted_as_failed_and_the_video_completes(
     assert statistic["objects"]["face"] == {"posted": 0, "failed": 1, "not_posted": 0}
     assert (statistic["faces_posted"], statistic["faces_failed"]) == (0, 1)
     assert eventually(lambda: api.get(f"/videos/{video_id}/").json()["face_count"] == 1, what="stored anyway")
+
+
+def test_realtime_posting_sends_one_event_per_interval_of_the_track(
+    api: httpx.Client, db: Database, videos: Path
+) -> None:
+    face = {
+        "filter_min_size": 30,
+        "overall_only": False,
+        "realtime_post_interval": 1,
+        "realtime_post_every_interval": True,
+        "track_send_history": True,
+    }
+    video_id = ready_archive(api, videos / "carphone_pristine.mp4", detectors={"face": face})
+    api.post(f"/videos/{video_id}/process/")
+    done = wait_for(api, video_id, "COMPLETED", timeout=120)
+    posted = done["health_status"]["statistic"]["objects"]["face"]["posted"]
+    records = eventually(
+        lambda: (found := list(db.detections.find({"video_id": video_id}))) and len(found) == posted and found,
+        what="the stored realtime events",
+    )
+    assert {(record["post"], record["track_id"]) for record in records} == {("realtime", "1-1")}
+    # The last post closes the unfinished interval: its history is the whole track.
+    track = max((record["history"] for record in records), key=len)
+    first, last = track[0][0], track[-1][0]
+    assert last - first > 3, "carphone's face is in view for its 4 s"
+    assert sorted(record["sequence"] for record in records) == list(range(1, int(last - first) + 2))
