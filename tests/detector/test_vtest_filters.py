@@ -1,0 +1,69 @@
+"""roi and filter_min_size with the real person model on vtest.avi's first 2 seconds, through the
+detection side of the job loop: the walkers are posted, a roi above them (the facade, where no
+one walks) finds none, and a minimum size larger than any walker drops them all."""
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from tests.detector.test_models import models, yolo  # noqa: F401 (models is a fixture)
+from vidar.models.jobs import DetectionPosted, JobDispatch, SourceFile, Statistic
+from vidar.models.stream_settings import StreamSettings
+from vidar_detector.decode import Decoded
+from vidar_detector.detection import DetectionHandler
+from vidar_detector.models import YoloDetector
+from vidar_detector.settings import DEFAULT_CLASS_MAP
+
+FRAMES = 20
+
+
+@pytest.fixture(scope="module")
+def footage(videos: Path) -> list[tuple[np.ndarray, Decoded]]:
+    with av.open(str(videos / "vtest.avi")) as container:
+        decoded = [
+            (frame.to_ndarray(format="rgb24"), Decoded(frame=frame, pts=frame.pts, time=float(frame.time)))
+            for _, frame in zip(range(FRAMES), container.decode(video=0), strict=False)
+        ]
+    return decoded
+
+
+@pytest.fixture(scope="module")
+def detector(models: Path) -> YoloDetector:  # noqa: F811
+    return yolo(models, DEFAULT_CLASS_MAP)
+
+
+def posted(detector: YoloDetector, footage: list[tuple[np.ndarray, Decoded]], **body: object) -> list[DetectionPosted]:
+    settings = StreamSettings.model_validate({"detectors": {"face": None, "body": body}})
+    dispatch = JobDispatch(
+        run_id="r", video_id=1, camera_group=1, source=SourceFile(key="k", size=1), stream_settings=settings
+    )
+    found: list[DetectionPosted] = []
+    handler = DetectionHandler(dispatch, {"body": detector}, attempt=1, publish=lambda d, _: found.append(d))
+    handler.start(fps=10.0)
+    statistic = Statistic()
+    for image, decoded in footage:
+        handler.handle(image, decoded, 0.0, statistic)
+    handler.finish(statistic)
+    return found
+
+
+def test_the_walkers_are_posted_within_their_roi(detector: YoloDetector, footage: list) -> None:
+    everyone = posted(detector, footage, filter_min_size=20)
+    assert len(everyone) >= 4
+    lower = posted(detector, footage, filter_min_size=20, roi="768x446+0+130")
+    assert len(lower) >= 4, "every walker is below y=130 (the model sees another crop: counts may differ)"
+    assert all(detection.bbox[1] >= 130 for detection in lower), "boxes come back in frame coordinates"
+
+
+def test_a_roi_above_the_walkers_finds_none(detector: YoloDetector, footage: list) -> None:
+    assert posted(detector, footage, filter_min_size=20, roi="768x120+0+0") == []
+
+
+def test_a_minimum_size_above_every_walker_drops_them(detector: YoloDetector, footage: list) -> None:
+    widest = max(
+        min(d.bbox[2] - d.bbox[0], d.bbox[3] - d.bbox[1]) for d in posted(detector, footage, filter_min_size=0)
+    )
+    assert posted(detector, footage, filter_min_size=int(widest) + 1) == []
+    assert posted(detector, footage, filter_min_size=20, filter_max_size=40) == [], "every walker is taller than 40 px"
