@@ -39,7 +39,7 @@ def test_vtest_bodies_are_tracked_counted_and_each_best_frame_is_a_person(
 ) -> None:
     video_id = ready_archive(api, videos / "vtest.avi", detectors={"face": None, "body": BODY})
     api.post(f"/videos/{video_id}/process/")
-    done = wait_for(api, video_id, "COMPLETED", "FAILED", timeout=900)
+    done = wait_for(api, video_id, "COMPLETED", "FAILED", timeout=1400)
     assert done["health_status"]["status"] == "COMPLETED", done["error"]
     counters = done["health_status"]["statistic"]["objects"]["body"]
     assert 0.8 * REFERENCE_TRACKS <= counters["posted"] <= 1.2 * REFERENCE_TRACKS, counters
