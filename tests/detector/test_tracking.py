@@ -51,6 +51,27 @@ def test_a_track_survives_a_short_miss_and_the_gap_is_interpolated() -> None:
     assert filled[2].box == pytest.approx(moving_box(12))
 
 
+def test_a_fast_walker_missed_for_a_while_is_found_where_its_velocity_took_it() -> None:
+    """10 px a frame on a 40 px box: after a 4-frame miss its last box and the new one do not
+    overlap at all, but its expected box does."""
+    tracker = IouTracker(overlap_threshold=0.25, miss_interval=1.0)
+    for frame in [*range(8), *range(12, 20)]:
+        step = tracker.update([(moving_box(frame, speed=10), 0.9)], frame, frame / 10)
+        assert frame == 0 or not step.started, frame
+    (track,) = tracker.finish()
+    assert iou(moving_box(7, speed=10), moving_box(12, speed=10)) == 0
+    assert track.expected_box(25) == pytest.approx(moving_box(25, speed=10))
+
+
+def test_velocity_comes_from_detections_not_from_interpolated_boxes() -> None:
+    tracker = IouTracker(overlap_threshold=0.25, miss_interval=1.0)
+    for frame in (0, 2, 4, 6, 8):
+        tracker.update([(moving_box(frame, speed=5), 0.9)], frame, frame / 10)
+    (track,) = tracker.finish()
+    assert sum(sighting.interpolated for sighting in track.sightings) == 4
+    assert track.expected_box(10) == pytest.approx(moving_box(10, speed=5))
+
+
 def test_without_interpolation_the_gap_stays_empty() -> None:
     tracker = IouTracker(overlap_threshold=0.25, miss_interval=1.0, interpolate=False)
     for frame in [0, 1, 5]:

@@ -1,5 +1,12 @@
 """`simple_iou` tracking: greedy IoU matching of each frame's detections to the live tracks.
 
+A track is matched where it is expected to be: its last detected box moved on at its velocity
+over its last VELOCITY_SIGHTINGS detections. Without that, a walker missed for a few frames, or
+seen only every `VIDAR_DETECTION_STRIDE` frames, has left its last box and starts a new track;
+on vtest.avi, against ByteTrack's tracks at full rate, track recall went from 0.64 to 0.98 at
+stride 1 and from 0.43 to 0.95 at stride 3, and 73 tracks of 10 frames or more became 50
+(tests/bench/detector.py). Fewer sightings give a jittery velocity, more a late one.
+
 Written here rather than taken from a library because it is FindFace's own contract: the
 matching threshold is `track_overlap_threshold`, a track ends after `track_miss_interval`
 seconds without a match, `track_max_duration_frames` splits long tracks, and
@@ -8,11 +15,13 @@ seconds without a match, `track_max_duration_frames` splits long tracks, and
 """
 
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Protocol
 
 import numpy as np
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2
+VELOCITY_SIGHTINGS = 5
 
 
 def iou(a: Box, b: Box) -> float:
@@ -48,6 +57,16 @@ class Track:
     @property
     def duration_frames(self) -> int:
         return self.last.frame - self.sightings[0].frame + 1
+
+    def expected_box(self, frame: int) -> Box:
+        """Where the track should be in `frame`, moving on at its recent velocity."""
+        detected = (sighting for sighting in reversed(self.sightings) if not sighting.interpolated)
+        recent = list(islice(detected, VELOCITY_SIGHTINGS))
+        last, first = recent[0], recent[-1]
+        if first.frame == last.frame:
+            return last.box
+        share = (frame - last.frame) / (last.frame - first.frame)
+        return tuple(b + (b - a) * share for a, b in zip(first.box, last.box, strict=True))  # type: ignore[return-value]
 
 
 @dataclass
@@ -109,7 +128,7 @@ class IouTracker:
     def update(self, boxes: list[tuple[Box, float]], frame: int, time: float, image: np.ndarray | None = None) -> Step:
         """Match this frame's (box, score) pairs to the live tracks; unmatched boxes start tracks."""
         step = Step()
-        matches = self._greedy_matches([box for box, _ in boxes])
+        matches = self._greedy_matches([box for box, _ in boxes], frame)
         matched_boxes = set()
         for track, index in matches:
             box, score = boxes[index]
@@ -128,11 +147,12 @@ class IouTracker:
         ended, self._live = self._live, []
         return ended
 
-    def _greedy_matches(self, boxes: list[Box]) -> list[tuple[Track, int]]:
+    def _greedy_matches(self, boxes: list[Box], frame: int) -> list[tuple[Track, int]]:
+        expected = [track.expected_box(frame) for track in self._live]
         pairs = sorted(
             (
-                (iou(track.last.box, box), track_index, box_index)
-                for track_index, track in enumerate(self._live)
+                (iou(expected[track_index], box), track_index, box_index)
+                for track_index in range(len(self._live))
                 for box_index, box in enumerate(boxes)
             ),
             reverse=True,
