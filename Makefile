@@ -38,8 +38,10 @@ lint: $(STAMP)
 bench: $(STAMP) $(VIDEOS) $(MODELS)
 	command -v wrk || (apt-get update && apt-get install -y wrk)
 	$(BIN)/python -m tests.bench.videos_api
+	$(BIN)/python -m tests.bench.events_api
 	$(BIN)/python -m tests.bench.uploads
 	$(BIN)/python -m tests.bench.decode
+	$(BIN)/python -m tests.bench.detector
 	$(BIN)/python -m tests.bench.clustering
 
 # The AsyncAPI document of the events (a test checks it is current).

@@ -190,9 +190,10 @@ def check_endpoints(gw: Gateway, list_path: str, count_path: str, expected: list
     print(f"checked: {len(expected)} of {VIDEO_COUNT} videos match; the list returns the newest {len(ids)}")
 
 
-def run_wrk(endpoint: str, url: str, token: str, script: Path) -> WrkResult:
+def run_wrk(endpoint: str, url: str, token: str, script: Path, connections: int = WRK_CONNECTIONS) -> WrkResult:
+    threads = min(WRK_THREADS, connections)
     command = [
-        *("wrk", "-t", str(WRK_THREADS), "-c", str(WRK_CONNECTIONS), "-d", f"{WRK_DURATION_S}s"),
+        *("wrk", "-t", str(threads), "-c", str(connections), "-d", f"{WRK_DURATION_S}s"),
         *("--timeout", f"{WRK_TIMEOUT_S}s", "-H", f"Authorization: Token {token}", "-s", str(script), url),
     ]
     output = subprocess.run(command, check=True, capture_output=True, text=True, timeout=WRK_DURATION_S + 30).stdout
