@@ -18,10 +18,10 @@ import httpx
 from pydantic import SecretStr
 from pymongo import MongoClient
 
-from tests.bench.videos_api import WRK_DURATION_S, WRK_SCRIPT, WrkResult, run_wrk, versions
+from tests.bench.wrk import WRK_SCRIPT, print_results, run_wrk
 from tests.stack import Gateway, gateway, servers
 from vidar import archive
-from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY, Ports
+from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY
 from vidar.models.jobs import DetectionPosted
 from vidar.objectstore import ObjectStore
 from vidar.settings import VidarSettings
@@ -130,23 +130,6 @@ def _cursor(client: httpx.Client, params: dict, pages: int) -> str:
     return cursor
 
 
-def print_report(results: list[WrkResult], ports: Ports) -> None:
-    header = f"{'endpoint':<26} {'requests/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'non-2xx':>8} {'sock err':>8}"
-    print(f"\n{header}\n{'-' * len(header)}")
-    for result in results:
-        print(
-            f"{result.endpoint:<26} {result.requests_per_s:>10.1f} {result.p50_ms:>8.1f} {result.p95_ms:>8.1f}"
-            f" {result.non_2xx:>8} {result.socket_errors:>8}"
-        )
-    print(
-        f"\n{EVENT_COUNT} face events in one archive ({TRACK_LENGTH} per track, {CLUSTER_COUNT} clusters);"
-        f" wrk -c{CONNECTIONS} -d{WRK_DURATION_S}s on the same machine as the stack."
-    )
-    for line in versions(ports):
-        print(line)
-    print("No peer implementation to compare against: these figures are a baseline for this gateway only.")
-
-
 def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: run `make bench`, which installs it")
@@ -162,7 +145,8 @@ def main() -> None:
             for name, path in endpoints(gw, video, docs).items():
                 print(f"wrk: GET {path}", flush=True)
                 results.append(run_wrk(name, gw.url + path, gw.admin_token, script, CONNECTIONS))
-            print_report(results, ports)
+            setting = f"{EVENT_COUNT} face events in one archive ({TRACK_LENGTH} per track, {CLUSTER_COUNT} clusters)"
+            print_results(results, ports, f"{setting}; wrk -c{CONNECTIONS}")
 
 
 if __name__ == "__main__":
