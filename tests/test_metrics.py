@@ -25,11 +25,14 @@ def test_metrics_count_a_processed_video(
     api: httpx.Client, gw: Gateway, videos, scheduler: ServiceProcess, detector: ServiceProcess
 ) -> None:
     frames_before = metric(detector.url, "vidar_frames_total", outcome="processed")
+    face_model_runs_before = metric(detector.url, "vidar_model_seconds_count", kind="face")
     video_id = ready_archive(api, videos / "carphone_pristine.mp4")
     api.post(f"/videos/{video_id}/process/")
     wait_for(api, video_id, "COMPLETED")
 
     assert metric(detector.url, "vidar_frames_total", outcome="processed") - frames_before == 120
+    assert metric(detector.url, "vidar_model_seconds_count", kind="face") - face_model_runs_before == 120
+    assert metric(detector.url, "vidar_model_seconds_sum", kind="face") > 0
     assert metric(detector.url, "faststream_received_messages_total", handler="job.dispatch") >= 1
     assert metric(scheduler.url, "vidar_jobs", state="finished") >= 1
     assert metric(gw.url, "http_requests_total", handler="/videos/{video_id}/process/") >= 1

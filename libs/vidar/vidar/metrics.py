@@ -4,11 +4,13 @@ and vidar's own gauges and counters. `/metrics` needs no token, like the health 
 from typing import Any
 
 from faststream.nats.prometheus import NatsPrometheusMiddleware
-from prometheus_client import REGISTRY, Counter, Gauge, make_asgi_app
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_asgi_app
 
 JOBS = Gauge("vidar_jobs", "Runs in the jobs collection, by state", ["state"])
 FRAMES = Counter("vidar_frames_total", "Frames the detector's job loop handled, by outcome", ["outcome"])
 PROCESSING_FPS = Gauge("vidar_processing_fps", "Frames per second of the run this detector works on")
+# A model serving bodies and cars runs once a frame: it is timed under the first of its kinds.
+MODEL_SECONDS = Histogram("vidar_model_seconds", "Seconds a detector model took on one frame", ["kind"])
 
 
 def bus_middleware(service: str) -> NatsPrometheusMiddleware:

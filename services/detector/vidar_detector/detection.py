@@ -10,6 +10,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
+from vidar.metrics import MODEL_SECONDS
 from vidar.models.jobs import DetectionPosted, JobDispatch, ObjectCounters, Statistic
 from vidar.models.stream_settings import DetectorSettings
 from vidar_detector.decode import Decoded
@@ -144,7 +145,8 @@ class DetectionHandler:
             area = crop(image, pipeline.region)
             key = id(pipeline.model), pipeline.region
             if key not in found_by_model:
-                found_by_model[key] = pipeline.model.detect(area)
+                with MODEL_SECONDS.labels(pipeline.kind).time():
+                    found_by_model[key] = pipeline.model.detect(area)
             boxes = [
                 (to_frame(found.box, pipeline.region), found.score)
                 for found in found_by_model[key]
