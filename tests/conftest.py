@@ -97,10 +97,19 @@ def model_settings() -> dict[str, str]:
     }
 
 
+def detector_settings() -> dict[str, str]:
+    # router_url may reach 127.0.0.1 (the tests' own receivers).
+    return {"heartbeat_timeout": HEARTBEAT_TIMEOUT, "url_allowlist": '["127.0.0.1"]', **model_settings()}
+
+
 @pytest.fixture(scope="session")
 def detector(stack: Ports, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    log_dir = tmp_path_factory.mktemp("detector")
-    # router_url may reach 127.0.0.1 (the tests' own receivers).
-    settings = {"heartbeat_timeout": HEARTBEAT_TIMEOUT, "url_allowlist": '["127.0.0.1"]', **model_settings()}
-    with service("vidar-detector", stack, log_dir, **settings) as process:
+    with service("vidar-detector", stack, tmp_path_factory.mktemp("detector"), **detector_settings()) as process:
+        yield process
+
+
+@pytest.fixture
+def another_detector(stack: Ports, tmp_path: Path) -> Iterator[ServiceProcess]:
+    """A second detector on the same work queue, for the tests of a job changing hands."""
+    with service("vidar-detector", stack, tmp_path, **detector_settings()) as process:
         yield process

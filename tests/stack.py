@@ -82,6 +82,10 @@ class ServiceProcess:
         assert self._process is not None, "not running"
         return self._process.pid
 
+    @property
+    def log(self) -> str:
+        return self._log.read_text(errors="replace")
+
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
         if self._process is not None:
             self._process.send_signal(sig)

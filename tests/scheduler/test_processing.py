@@ -3,6 +3,7 @@
 import asyncio
 import io
 import json
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ import httpx
 import nats
 import pytest
 from minio import Minio
+from pymongo.database import Database
 
 from tests.polling import eventually
 from tests.scheduler.processing import (
@@ -25,7 +27,7 @@ from tests.scheduler.processing import (
 )
 from tests.stack import Gateway, ServiceProcess
 from tests.storage.archives import new_archive
-from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY
+from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY, Ports
 
 pytestmark = pytest.mark.usefixtures("storage", "scheduler", "detector")
 VTEST_FRAMES = 795
@@ -231,3 +233,59 @@ def test_a_detector_shut_down_mid_run_hands_the_job_back(
     done = wait_for(api, video_id, "COMPLETED")["health_status"]["statistic"]
     assert done["frames_processed"] == VTEST_FRAMES
     assert done["job_starts"] == 2, "handed back mid-run, not finished by the worker shutting down"
+
+
+def test_a_frozen_detector_that_wakes_after_a_takeover_leaves_the_job_to_its_new_worker(
+    api: httpx.Client,
+    videos: Path,
+    db: Database,
+    stack: Ports,
+    detector: ServiceProcess,
+    another_detector: ServiceProcess,
+) -> None:
+    """A detector frozen past the heartbeat timeout loses its job to another one. When it wakes
+    it must not acknowledge its old delivery: JetStream would take that as the later attempt's
+    acknowledgement and drop the job from the work queue, and a crash of the new worker would
+    then lose the video for good."""
+    video_id = ready_archive(api, videos / "vtest.avi", play_speed=2)
+    api.post(f"/videos/{video_id}/process/")
+
+    def running_attempt(attempt: int) -> dict | None:
+        return db.jobs.find_one({"video_id": video_id, "state": "running", "attempt": attempt})
+
+    first = eventually(lambda: running_attempt(1), what="attempt 1 to start")
+    by_pid = {process.pid: process for process in (detector, another_detector)}
+    frozen = by_pid[int(first["worker"].rsplit("-", 1)[1])]
+    taker = next(process for process in by_pid.values() if process is not frozen)
+    wait_for_frames(api, video_id, 20)
+    os.kill(frozen.pid, signal.SIGSTOP)
+    try:
+        second = eventually(lambda: running_attempt(2), what="attempt 2 to start", timeout=30)
+    finally:
+        os.kill(frozen.pid, signal.SIGCONT)
+    assert second["worker"].endswith(f"-{taker.pid}")
+    eventually(lambda: "was taken over by a later attempt" in frozen.log, what="the woken detector to step aside")
+    assert jobs_held(stack) == 1, "the job is still the later attempt's, not acknowledged by the old one"
+
+    taker.stop(signal.SIGKILL)
+    try:
+        done = wait_for(api, video_id, "COMPLETED")["health_status"]["statistic"]
+    finally:
+        if taker is detector:
+            detector.start()  # the session's detector, for the tests after this one
+    assert done["frames_processed"] == VTEST_FRAMES
+    assert done["job_starts"] == 3, "frozen, taken over, crashed, taken back"
+
+
+def jobs_held(stack: Ports) -> int:
+    """Jobs the detectors hold (delivered, not yet acknowledged) on the work queue."""
+
+    async def held() -> int:
+        connection = await nats.connect(f"nats://{HOST}:{stack.nats}")
+        try:
+            info = await connection.jetstream().consumer_info("VIDAR_JOBS", "detectors")
+        finally:
+            await connection.close()
+        return info.num_ack_pending
+
+    return asyncio.run(held())

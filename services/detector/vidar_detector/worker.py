@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from datetime import timedelta
 
+from faststream.exceptions import SkipMessage
 from faststream.nats import NatsBroker
 from faststream.nats.message import NatsMessage
 from pydantic import BaseModel
@@ -117,6 +118,9 @@ class Worker:
             await message.nack()
         elif superseded.is_set():
             log.warning("run %s attempt %d was taken over by a later attempt", dispatch.run_id, attempt)
+            # No acknowledgement: JetStream takes an old delivery's ack as the message's, which
+            # would drop the job from the work queue while the later attempt runs it.
+            raise SkipMessage
         elif job.stopped_early:
             await self._end(subjects.JOB_STOPPED, dispatch, attempt, statistic)
         else:
