@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import nats
 from minio import Minio
+from nats.js.api import ConsumerInfo
 
 from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY, Ports, Server, free_port
 from vidar.devstack.stack import ServerProcesses, embedded_servers, running, service_env
@@ -133,15 +134,20 @@ def bucket_keys(ports: Ports) -> Callable[[str], list[str]]:
     return keys
 
 
-def consumer_caught_up(nats_url: str, durable: str, stream: str = "VIDAR_EVENTS") -> bool:
-    """Whether a durable consumer has acknowledged every message it was given."""
+def consumer_info(nats_url: str, durable: str, stream: str = "VIDAR_EVENTS") -> ConsumerInfo:
+    """A durable JetStream consumer's state, asked of the server."""
 
-    async def pending() -> int:
+    async def ask() -> ConsumerInfo:
         connection = await nats.connect(nats_url)
         try:
-            info = await connection.jetstream().consumer_info(stream, durable)
+            return await connection.jetstream().consumer_info(stream, durable)
         finally:
             await connection.close()
-        return info.num_pending + info.num_ack_pending
 
-    return asyncio.run(pending()) == 0
+    return asyncio.run(ask())
+
+
+def consumer_caught_up(nats_url: str, durable: str, stream: str = "VIDAR_EVENTS") -> bool:
+    """Whether a durable consumer has acknowledged every message it was given."""
+    info = consumer_info(nats_url, durable, stream)
+    return info.num_pending + info.num_ack_pending == 0

@@ -40,7 +40,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -54,8 +53,10 @@ import numpy as np
 
 # Imported here, before any function below imports ultralytics: it sets ultralytics' environment
 # (offline, no pip installs).
+from tests.bench.uploads import rss_kib
 from vidar_detector.models import YoloDetector
 from vidar_detector.settings import DEFAULT_CLASS_MAP
+from vidar_detector.tracking import iou
 
 VIDEO = Path(".cache/videos/vtest.avi")
 MODELS = Path(".cache/models")
@@ -156,13 +157,8 @@ def can_export(model_format: str) -> bool:
 
 
 def peak_rss_mb() -> float:
-    """This process's high-water resident memory (VmHWM; ru_maxrss where there is no /proc)."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's high-water resident memory."""
+    return rss_kib(os.getpid(), "VmHWM") / 1024
 
 
 def run_peer(limit: int | None) -> Outcome:
@@ -333,15 +329,6 @@ def outcome(data: dict[str, Any]) -> Outcome:
 # --- recall -----------------------------------------------------------------------------------
 
 
-def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    overlap = width * height
-    return overlap / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - overlap)
-
-
 def reference_tracks(tracks: list[Track]) -> list[Track]:
     """The reference's boxes that the archive's filters keep, in tracks long enough to count."""
     from vidar.models.stream_settings import DetectorSettings
@@ -360,7 +347,7 @@ def recalled(reference: Track, candidates: list[Track]) -> bool:
         common = reference.keys() & candidate.keys()
         if len(common) < needed:
             continue
-        if sum(iou(reference[frame], candidate[frame]) >= MATCH_IOU for frame in common) >= needed:
+        if sum(iou(reference[frame][:4], candidate[frame][:4]) >= MATCH_IOU for frame in common) >= needed:
             return True
     return False
 

@@ -1,12 +1,13 @@
 """simple_iou and deep_sort on the same real footage: vtest.avi's first 15 seconds, the real
 person model's boxes (found once, given to both), deep_sort with the real appearance model.
 
-vtest's walkers cross and pass behind each other: greedy IoU matching loses a walker where two
-boxes overlap or one goes missing for a moment and starts a new track, while deep_sort carries the
-identity through by appearance and motion. Both must cover the same people.
+vtest's walkers cross and pass behind each other: greedy IoU matching, even at each track's
+expected place, loses a walker where two boxes overlap and starts a new track, while deep_sort
+carries the identity through by appearance. Both must cover the same people.
 
-Measured (2 cores, this model at 640): simple_iou 23 tracks of 5 frames or more, 44 frames
-long on average; deep_sort 12, 78 frames long."""
+Measured (2 cores, this model at 640): simple_iou 18 tracks of 5 frames or more, 59 frames
+long on average; deep_sort 12, 78 frames long; 99.9% of deep_sort's detected boxes are in
+simple_iou's tracks."""
 
 from pathlib import Path
 

@@ -25,8 +25,9 @@ from tests.scheduler.processing import (
     wait_for,
     wait_for_frames,
 )
-from tests.stack import Gateway, ServiceProcess
+from tests.stack import Gateway, ServiceProcess, consumer_info
 from tests.storage.archives import new_archive
+from vidar.bus import JOBS_STREAM
 from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY, Ports
 
 pytestmark = pytest.mark.usefixtures("storage", "scheduler", "detector")
@@ -265,7 +266,8 @@ def test_a_frozen_detector_that_wakes_after_a_takeover_leaves_the_job_to_its_new
         os.kill(frozen.pid, signal.SIGCONT)
     assert second["worker"].endswith(f"-{taker.pid}")
     eventually(lambda: "was taken over by a later attempt" in frozen.log, what="the woken detector to step aside")
-    assert jobs_held(stack) == 1, "the job is still the later attempt's, not acknowledged by the old one"
+    held = consumer_info(f"nats://{HOST}:{stack.nats}", "detectors", JOBS_STREAM.name).num_ack_pending
+    assert held == 1, "the job is still the later attempt's, not acknowledged by the old one"
 
     taker.stop(signal.SIGKILL)
     try:
@@ -275,17 +277,3 @@ def test_a_frozen_detector_that_wakes_after_a_takeover_leaves_the_job_to_its_new
             detector.start()  # the session's detector, for the tests after this one
     assert done["frames_processed"] == VTEST_FRAMES
     assert done["job_starts"] == 3, "frozen, taken over, crashed, taken back"
-
-
-def jobs_held(stack: Ports) -> int:
-    """Jobs the detectors hold (delivered, not yet acknowledged) on the work queue."""
-
-    async def held() -> int:
-        connection = await nats.connect(f"nats://{HOST}:{stack.nats}")
-        try:
-            info = await connection.jetstream().consumer_info("VIDAR_JOBS", "detectors")
-        finally:
-            await connection.close()
-        return info.num_ack_pending
-
-    return asyncio.run(held())
