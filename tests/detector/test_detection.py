@@ -15,6 +15,7 @@ from vidar_detector.detection import DetectionHandler, Images
 from vidar_detector.models import Detection
 
 WIDTH, HEIGHT = 320, 240
+FPS = 10.0
 
 
 class Scripted:
@@ -35,7 +36,7 @@ def walker(frame: int, x0: float = 10, size: float = 80) -> Detection:
 
 
 def run(
-    frames: list[list[Detection]], stride: int = 1, kind: str = "body", **options: object
+    frames: list[list[Detection]], every: int = 1, kind: str = "body", **options: object
 ) -> tuple[list[tuple[DetectionPosted, Images]], Statistic, Scripted]:
     detectors = {"face": None, kind: options}
     settings = StreamSettings.model_validate({"detectors": detectors})
@@ -50,16 +51,16 @@ def run(
         {kind: model},
         attempt=2,
         publish=publish,
-        stride=stride,
+        detection_rate=FPS / every if every > 1 else 0.0,
         features=lambda kind, image, box: [float(len(kind)), box[0]],
         face_chip=lambda image, box: np.full((150, 150, 3), 255, np.uint8),
     )
-    handler.start(fps=10.0)
+    handler.start(fps=FPS)
     statistic = Statistic()
     image = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
-    for index in range(len(frames) * stride):
-        decoded = Decoded(frame=None, pts=index, time=index / 10)
-        handler.handle(image, decoded, 1000.0 + index, statistic)
+    for index in range(len(frames) * every):
+        decoded = Decoded(frame=None, pts=index, time=index / FPS)
+        handler.handle(lambda: image, decoded, 1000.0 + index, statistic)
     handler.finish(statistic)
     return posted, statistic, model
 
@@ -78,13 +79,18 @@ def test_one_walker_is_one_track_with_one_best_post() -> None:
     assert Image.open(io.BytesIO(images.full_frame)).size == (WIDTH, HEIGHT)
 
 
-def test_with_a_stride_the_model_sees_every_nth_frame_and_the_track_is_filled_between() -> None:
-    frames = [[walker(2 * step)] for step in range(10)]
-    posted, _, model = run(frames, stride=2, filter_min_size=10, track_send_history=True)
+@pytest.mark.parametrize("every", [2, 4, 5])
+def test_at_a_detection_rate_a_track_gets_its_detections_and_the_frames_between_are_filled(every: int) -> None:
+    # 10 fps, detection_rate 10/every a second: the model sees frames 0, every, 2 x every...
+    frames = [[walker(every * step)] for step in range(10)]
+    posted, _, model = run(frames, every=every, filter_min_size=10, track_send_history=True)
     assert len(model.shapes) == 10
     ((detection, _),) = posted
-    assert detection.frame == 18
-    assert [round(point[0], 1) for point in detection.history] == [index / 10 for index in range(19)]
+    last = 9 * every
+    assert detection.frame == last
+    assert [round(point[0], 1) for point in detection.history] == [index / FPS for index in range(last + 1)]
+    interpolated = [point for point in detection.history if round(point[0] * FPS) % every]
+    assert len(interpolated) == 9 * (every - 1)
 
 
 def thumbnail_size(images: Images) -> tuple[int, int]:
@@ -152,7 +158,7 @@ def test_a_failed_publish_is_counted_and_does_not_stop_the_run() -> None:
     statistic = Statistic()
     image = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
     for index in range(23):
-        handler.handle(image, Decoded(frame=None, pts=index, time=index / 10), 0.0, statistic)
+        handler.handle(lambda: image, Decoded(frame=None, pts=index, time=index / 10), 0.0, statistic)
     assert statistic.objects["body"].failed == 1
 
 
@@ -169,7 +175,7 @@ def test_the_full_frame_is_the_whole_frame_unless_fullframe_crop_rot(crop_rot: b
     whole = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
     for index in range(3):
         decoded = Decoded(frame=av.VideoFrame.from_ndarray(whole, format="rgb24"), pts=index, time=index / 10)
-        handler.handle(whole[10:160, 10:210], decoded, 0.0, Statistic())
+        handler.handle(lambda: whole[10:160, 10:210], decoded, 0.0, Statistic())
     handler.finish(Statistic())
     (images,) = posted
     assert Image.open(io.BytesIO(images.full_frame)).size == size

@@ -3,13 +3,12 @@
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from vidar.models.jobs import Checkpoint, JobDispatch, SourceFile, Statistic
 from vidar.models.stream_settings import StreamSettings
 from vidar_detector.decode import Decoded
-from vidar_detector.job import Job, JobFailure
+from vidar_detector.job import Job, JobFailure, Picture
 
 
 class LocalFiles:
@@ -20,8 +19,6 @@ class LocalFiles:
 
 
 class Recorder:
-    needs_image = True
-
     def __init__(self, stop_after: int | None = None, stop: threading.Event | None = None) -> None:
         self.shapes: list[tuple[int, ...]] = []
         self.timestamps: list[float] = []
@@ -32,8 +29,8 @@ class Recorder:
     def start(self, fps: float) -> None:
         self.fps = fps
 
-    def handle(self, image: np.ndarray | None, decoded: Decoded, timestamp: float, statistic: Statistic) -> None:
-        self.shapes.append(image.shape)
+    def handle(self, picture: Picture, decoded: Decoded, timestamp: float, statistic: Statistic) -> None:
+        self.shapes.append(picture().shape)
         self.timestamps.append(timestamp)
         self.pts.append(decoded.pts)
         if self._stop_after and len(self.pts) == self._stop_after:

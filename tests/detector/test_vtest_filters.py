@@ -2,6 +2,7 @@
 detection side of the job loop: the walkers are posted, a roi above them (the facade, where no
 one walks) finds none, and a minimum size larger than any walker drops them all."""
 
+import functools
 from pathlib import Path
 
 import av
@@ -44,7 +45,7 @@ def posted(detector: YoloDetector, footage: list[tuple[np.ndarray, Decoded]], **
     handler.start(fps=10.0)
     statistic = Statistic()
     for image, decoded in footage:
-        handler.handle(image, decoded, 0.0, statistic)
+        handler.handle(functools.partial(np.asarray, image), decoded, 0.0, statistic)
     handler.finish(statistic)
     return found
 

@@ -15,7 +15,8 @@ from vidar.models.jobs import DetectionPosted, JobDispatch, ObjectCounters, Stat
 from vidar.models.stream_settings import DetectorSettings
 from vidar_detector.decode import Decoded
 from vidar_detector.deep_sort import DeepSortTracker, Embed
-from vidar_detector.frames import Rectangle, crop, transform
+from vidar_detector.frames import Cadence, Rectangle, crop, transform
+from vidar_detector.job import Picture
 from vidar_detector.models import Detection, ObjectDetector
 from vidar_detector.posting import Candidate, Post, PostingPolicy
 from vidar_detector.selection import passes_filters, quality, to_frame
@@ -98,8 +99,6 @@ class KindPipeline:
 class DetectionHandler:
     """A `FrameHandler` for the job loop; `finish` posts the tracks still open at the end."""
 
-    needs_image = True
-
     def __init__(
         self,
         dispatch: JobDispatch,
@@ -107,7 +106,7 @@ class DetectionHandler:
         attempt: int,
         publish: Publish,
         *,
-        stride: int = 1,
+        detection_rate: float = 0.0,
         appearance: Embed | None = None,
         features: Features | None = None,
         face_chip: FaceChip | None = None,
@@ -118,7 +117,8 @@ class DetectionHandler:
         self._face_chip = face_chip
         self._publish = publish
         self._deliveries = deliveries
-        self._stride = stride
+        self._detection_rate = detection_rate
+        self._cadence: Cadence | None = None  # made by `start`, once the frame rate is known
         self._appearance = appearance
         detectors = dispatch.stream_settings.detectors
         self._pipelines = [
@@ -130,15 +130,17 @@ class DetectionHandler:
         self.published: Counter[str] = Counter()
 
     def start(self, fps: float) -> None:
+        self._cadence = Cadence(self._detection_rate, fps)
         for pipeline in self._pipelines:
-            pipeline.start(fps / self._stride, self._appearance)
+            pipeline.start(self._cadence.steps_per_second, self._appearance)
 
-    def handle(self, image: np.ndarray | None, decoded: Decoded, timestamp: float, statistic: Statistic) -> None:
-        assert image is not None
+    def handle(self, picture: Picture, decoded: Decoded, timestamp: float, statistic: Statistic) -> None:
         self._frame += 1
         self.count_deliveries(statistic)
-        if self._frame % self._stride:
+        assert self._cadence is not None, "start() comes before the first frame"
+        if not self._cadence.due(decoded.time):
             return  # between detection steps: the trackers bridge the gap (and interpolate it)
+        image = picture()
         # One model may serve two kinds (body and car): it runs once per frame and region.
         found_by_model: dict[tuple[int, Rectangle | None], list[Detection]] = {}
         for pipeline in self._pipelines:

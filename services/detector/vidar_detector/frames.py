@@ -1,6 +1,8 @@
 """What happens to a decoded frame before detection: crop (`rot`), transform
-(`video_transform`), motion gating (`imotion_threshold`) and pacing (`play_speed`)."""
+(`video_transform`), motion gating (`imotion_threshold`), pacing (`play_speed`) and the
+cadence of detection (`VIDAR_DETECTION_RATE`)."""
 
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -107,3 +109,29 @@ class Pacer:
             time.sleep(due - now)
             return True
         return not (self._drops and now - due > frame_interval / self._speed)
+
+
+class Cadence:
+    """Which frames the models see: `rate` a second of video, on a grid of media time, so the
+    same rate serves a 10 fps and a 30 fps video alike (a frame stride would not); the trackers
+    bridge the frames between. 0, or a rate at or above the frame rate, is every frame."""
+
+    def __init__(self, rate: float, fps: float) -> None:
+        self._period = 1 / rate if rate > 0 else 0.0
+        # A frame within half a frame of its grid point is on time.
+        self._slack = 0.5 / fps
+        self._next = -math.inf
+
+    @property
+    def steps_per_second(self) -> float:
+        return 1 / max(self._period, 2 * self._slack)
+
+    def due(self, media_time: float) -> bool:
+        if media_time + self._slack < self._next:
+            return False
+        if self._next == -math.inf or self._period == 0:
+            self._next = media_time + self._period
+        else:
+            # The next grid point after this frame (frames may come late or be skipped).
+            self._next += self._period * (1 + math.floor((media_time + self._slack - self._next) / self._period))
+        return True

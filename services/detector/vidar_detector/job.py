@@ -14,7 +14,7 @@ import numpy as np
 
 from vidar.metrics import FRAMES, PROCESSING_FPS
 from vidar.models.jobs import Checkpoint, JobDispatch, ObjectCounters, Statistic
-from vidar.models.stream_settings import DETECTOR_TYPES, ffmpeg_options
+from vidar.models.stream_settings import DETECTOR_TYPES, VideoTransform, ffmpeg_options
 from vidar.objectstore import ObjectStore
 from vidar_detector.decode import Decoded, FrameSource, NotDecodable
 from vidar_detector.frames import MotionGate, Pacer, Rectangle, crop, transform
@@ -24,27 +24,28 @@ class JobFailure(Exception):
     """The run cannot go on; the message is for the user."""
 
 
+# The admitted frame as the detectors see it (RGB, after `rot` and `video_transform`), made
+# when first asked for: converting every frame of a 720p video would cost more than decoding it.
+Picture = Callable[[], np.ndarray]
+
+
 class FrameHandler(Protocol):
     """What the job loop hands each admitted frame to (the detectors)."""
-
-    needs_image: bool
 
     def start(self, fps: float) -> None:
         """The video opened: its nominal frame rate."""
         ...
 
-    def handle(self, image: np.ndarray | None, decoded: Decoded, timestamp: float, statistic: Statistic) -> None: ...
+    def handle(self, picture: Picture, decoded: Decoded, timestamp: float, statistic: Statistic) -> None: ...
 
 
 class CountOnly:
     """No detector models: frames are only counted."""
 
-    needs_image = False
-
     def start(self, fps: float) -> None:
         return None
 
-    def handle(self, image: np.ndarray | None, decoded: Decoded, timestamp: float, statistic: Statistic) -> None:
+    def handle(self, picture: Picture, decoded: Decoded, timestamp: float, statistic: Statistic) -> None:
         return None
 
 
@@ -148,10 +149,8 @@ class Job:
             elif gating and not gate.passes(decoded.frame):
                 tally.skipped += 1
             else:
-                image = None
-                if self._handler.needs_image:
-                    image = transform(crop(decoded.frame.to_ndarray(format="rgb24"), area), settings.video_transform)
-                self._handler.handle(image, decoded, self._timestamp(decoded), self.statistic)
+                picture = _picture(decoded, area, settings.video_transform)
+                self._handler.handle(picture, decoded, self._timestamp(decoded), self.statistic)
                 tally.processed += 1
             tally.last_time, self._last_pts = decoded.time, decoded.pts
             now = time.monotonic()
@@ -192,3 +191,7 @@ class Job:
         statistic.processing_fps = tally.fps
         tally.handled_before = tally.handled
         tally.processed = tally.dropped = tally.skipped = 0
+
+
+def _picture(decoded: Decoded, area: Rectangle | None, how: VideoTransform) -> Picture:
+    return lambda: transform(crop(decoded.frame.to_ndarray(format="rgb24"), area), how)

@@ -1,5 +1,11 @@
-"""The object detectors a detector worker runs on each decoded frame: ultralytics models for bodies
-and cars, OpenCV's DNN SSD for faces. Each is loaded once per process, from local files only."""
+"""The object detectors a detector worker runs on each decoded frame, each loaded once per process
+from local files only:
+
+- bodies and cars: a Darknet YOLO (`.weights`, with its `.cfg` and `.names` beside it) through
+  OpenCV's DNN module, or any ultralytics model (.pt, .onnx, an OpenVINO folder); the file type
+  chooses. One COCO model serves both kinds in one pass, its classes mapped to kinds by name.
+- faces: OpenCV's DNN SSD (res10 300x300, Caffe).
+"""
 
 import functools
 import os
@@ -30,6 +36,9 @@ ObjectKind = DetectorType  # "face", "body", "car"
 KIND_NMS_IOU = 0.7
 # What res10_300x300_ssd was trained on: 300x300 BGR images less these channel means.
 FACE_INPUT_SIZE = (300, 300)
+# Darknet's own non-maximum suppression within a class; YOLO inputs are multiples of this.
+DARKNET_NMS_IOU = 0.45
+YOLO_STRIDE = 32
 FACE_MEAN_BGR = (104.0, 177.0, 123.0)
 
 
@@ -38,6 +47,19 @@ class Detection:
     kind: ObjectKind
     box: tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels of the image given to detect()
     score: float  # 0..1, the detector's confidence
+
+
+def merged_by_kind(detections: list[Detection]) -> list[Detection]:
+    """One detection per object of each kind: boxes of one kind that overlap more than
+    KIND_NMS_IOU are one object even when the model gave them different classes."""
+    if len(detections) < 2:
+        return detections
+    kinds = sorted({detection.kind for detection in detections})
+    boxes = [(x1, y1, x2 - x1, y2 - y1) for x1, y1, x2, y2 in (detection.box for detection in detections)]
+    scores = [detection.score for detection in detections]
+    groups = [kinds.index(detection.kind) for detection in detections]
+    keep = cv2.dnn.NMSBoxesBatched(boxes, scores, groups, 0.0, KIND_NMS_IOU)
+    return [detections[index] for index in sorted(np.asarray(keep, dtype=int).ravel().tolist())]
 
 
 class ObjectDetector(Protocol):
@@ -101,16 +123,13 @@ class YoloDetector:
         return self._detections(result.boxes)
 
     def _detections(self, boxes: Any) -> list[Detection]:
-        import torchvision
-
-        if len(boxes) == 0:
-            return []
-        kinds = [self._kind_of_class[int(cls)] for cls in boxes.cls.tolist()]
-        groups = {kind: index for index, kind in enumerate(sorted(set(kinds)))}
-        group_ids = boxes.cls.new_tensor([groups[kind] for kind in kinds]).long()
-        keep = torchvision.ops.batched_nms(boxes.xyxy, boxes.conf, group_ids, KIND_NMS_IOU).tolist()
-        xyxy, conf = boxes.xyxy.tolist(), boxes.conf.tolist()
-        return [Detection(kinds[i], tuple(xyxy[i]), float(conf[i])) for i in keep]
+        classes, xyxy, scores = boxes.cls.tolist(), boxes.xyxy.tolist(), boxes.conf.tolist()
+        return merged_by_kind(
+            [
+                Detection(self._kind_of_class[int(cls)], tuple(box), float(score))
+                for cls, box, score in zip(classes, xyxy, scores, strict=True)
+            ]
+        )
 
 
 def _load_yolo(weights: Path) -> tuple[Any, dict[int, str]]:
@@ -125,6 +144,67 @@ def _load_yolo(weights: Path) -> tuple[Any, dict[int, str]]:
         return model, {int(cls): str(name) for cls, name in model.names.items()}
     except Exception as exc:  # torch.load, ONNX and ultralytics raise many kinds for a bad file
         raise ModelLoadError(f"ultralytics model {weights}: cannot load: {exc}") from exc
+
+
+class DarknetDetector:
+    """A Darknet YOLO model through OpenCV's DNN module (CPU only, no torch): `name.weights` with
+    `name.cfg` and `name.names` (one class name a line) beside it, as Darknet releases them."""
+
+    def __init__(
+        self, weights: Path, class_map: Mapping[str, ObjectKind], *, image_size: int, min_score: float
+    ) -> None:
+        config, names = weights.with_suffix(".cfg"), weights.with_suffix(".names")
+        _require(weights, "Darknet weights")
+        _require(config, "Darknet network configuration")
+        _require(names, "Darknet class names")
+        try:
+            network = cv2.dnn.readNetFromDarknet(str(config), str(weights))
+        except cv2.error as exc:
+            raise ModelLoadError(f"Darknet model {weights} + {config}: cannot load: {_cv_reason(exc)}") from exc
+        lines = names.read_text(errors="replace").splitlines()
+        self.class_names = {cls: name.strip() for cls, name in enumerate(lines) if name.strip()}
+        self._kind_of_class = {cls: class_map[name] for cls, name in self.class_names.items() if name in class_map}
+        self.kinds: frozenset[ObjectKind] = frozenset(self._kind_of_class.values())
+        self._model = cv2.dnn.DetectionModel(network)
+        # Darknet models take RGB scaled to 0..1, as our frames come; they resize without letterbox.
+        self._model.setInputParams(scale=1 / 255)
+        self._image_size, self._min_score = image_size, min_score
+        self._input_shape: tuple[int, int] | None = None
+        try:
+            self.detect(np.zeros((image_size, image_size, 3), np.uint8))
+        except cv2.error as exc:
+            raise ModelLoadError(f"Darknet model {weights} + {config}: cannot run: {_cv_reason(exc)}") from exc
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        _check_image(image)
+        self._fit_input(image.shape[1], image.shape[0])
+        classes, scores, boxes = self._model.detect(image, self._min_score, DARKNET_NMS_IOU)
+        found = zip(np.ravel(classes).tolist(), np.ravel(scores).tolist(), np.reshape(boxes, (-1, 4)).tolist())
+        return merged_by_kind(
+            [
+                Detection(self._kind_of_class[cls], (float(x), float(y), float(x + w), float(y + h)), float(score))
+                for cls, score, (x, y, w, h) in found
+                if cls in self._kind_of_class
+            ]
+        )
+
+    def _fit_input(self, width: int, height: int) -> None:
+        """The network's input keeps the frame's shape: its longer side is `image_size`, the other
+        is scaled alike (rounded to the model's stride, 32), so no pixels are spent on a square."""
+        scale = self._image_size / max(width, height)
+        shape = (_stride_multiple(width * scale), _stride_multiple(height * scale))
+        if shape != self._input_shape:
+            self._model.setInputSize(shape)
+            self._input_shape = shape
+
+
+def _stride_multiple(side: float) -> int:
+    return max(YOLO_STRIDE, round(side / YOLO_STRIDE) * YOLO_STRIDE)
+
+
+def _cv_reason(error: cv2.error) -> str:
+    """OpenCV's message without its source location."""
+    return (getattr(error, "err", None) or str(error)).strip()
 
 
 class OpenCvFaceDetector:
@@ -161,10 +241,14 @@ class OpenCvFaceDetector:
 # One instance per model file and options in this process, shared by the kinds that name the same
 # file and by every job the process runs. A load that fails is not cached: the next job retries.
 @functools.cache
-def _yolo(
+def _object_model(
     weights: Path, class_map: tuple[tuple[str, ObjectKind], ...], image_size: int, device: str, min_score: float
-) -> YoloDetector:
-    return YoloDetector(weights, dict(class_map), image_size=image_size, device=device, min_score=min_score)
+) -> "DarknetDetector | YoloDetector":
+    if weights.suffix != ".weights":
+        return YoloDetector(weights, dict(class_map), image_size=image_size, device=device, min_score=min_score)
+    if device != "cpu":
+        raise ModelLoadError(f"Darknet model {weights}: OpenCV's DNN runs it on the CPU only, not {device}")
+    return DarknetDetector(weights, dict(class_map), image_size=image_size, min_score=min_score)
 
 
 @functools.cache
@@ -172,14 +256,16 @@ def _face(prototxt: Path, caffemodel: Path, min_score: float) -> OpenCvFaceDetec
     return OpenCvFaceDetector(prototxt, caffemodel, min_score=min_score)
 
 
-def _yolo_for(settings: DetectorSettings, kind: ObjectKind) -> YoloDetector:
+def _object_model_for(settings: DetectorSettings, kind: ObjectKind) -> "DarknetDetector | YoloDetector":
     weights = (settings.body_model if kind == "body" else settings.car_model).resolve()
     class_map = tuple(sorted(settings.class_map.items()))
-    detector = _yolo(weights, class_map, settings.model_image_size, settings.model_device, settings.model_min_score)
-    if kind not in detector.kinds:
-        classes = ", ".join(detector.class_names.values())
-        raise ModelLoadError(f"ultralytics model {weights}: none of its classes ({classes}) maps to {kind!r}")
-    return detector
+    model = _object_model(
+        weights, class_map, settings.model_image_size, settings.model_device, settings.model_min_score
+    )
+    if kind not in model.kinds:
+        classes = ", ".join(model.class_names.values())
+        raise ModelLoadError(f"model {weights}: none of its classes ({classes}) maps to {kind!r}")
+    return model
 
 
 def _set_threads(threads: int, torch_too: bool) -> None:
@@ -200,6 +286,7 @@ def load_detectors(settings: DetectorSettings, kinds: set[ObjectKind]) -> dict[O
             prototxt, caffemodel = settings.face_model_prototxt.resolve(), settings.face_model_caffemodel.resolve()
             detectors[kind] = _face(prototxt, caffemodel, settings.model_min_score)
         else:
-            detectors[kind] = _yolo_for(settings, kind)
-    _set_threads(settings.model_threads, torch_too=bool(kinds - {"face"}))
+            detectors[kind] = _object_model_for(settings, kind)
+    ultralytics = any(isinstance(detector, YoloDetector) for detector in detectors.values())
+    _set_threads(settings.model_threads, torch_too=ultralytics)
     return detectors

@@ -23,6 +23,10 @@ DEFAULT_CLASS_MAP: dict[str, DetectorType] = {
 }
 
 
+# Chosen by measurement (tests/bench/detector.py): see the README's detector section.
+DEFAULT_DETECTION_RATE = 5.0
+
+
 class DetectorSettings(VidarSettings):
     port: int = 8003
     # Seconds a job may go without a heartbeat before JetStream hands it to another detector;
@@ -54,9 +58,9 @@ class DetectorSettings(VidarSettings):
     # Detections below this confidence (0..1) are dropped by the models themselves; the
     # archive's own filters apply after.
     model_min_score: float = Field(0.25, ge=0, le=1)
-    # Run the detectors on every Nth frame the job admits; the trackers bridge the frames between
-    # (and fill their boxes when `track_interpolate_bboxes`). 1 detects on every frame.
-    detection_stride: int = Field(1, ge=1)
+    # Detections a second of video, for every kind: the trackers bridge the frames between (and
+    # fill their boxes when `track_interpolate_bboxes`). 0 detects on every frame the job admits.
+    detection_rate: float = Field(DEFAULT_DETECTION_RATE, ge=0)
     # Hosts, IP addresses or networks (CIDR) that router_url may reach although they are not
     # public; the same variable (VIDAR_URL_ALLOWLIST) as the storage service's URL sources.
     url_allowlist: list[str] = Field(default_factory=list)

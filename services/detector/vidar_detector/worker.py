@@ -142,7 +142,7 @@ class Worker:
             models,
             attempt,
             self._poster(dispatch, router),
-            stride=self._settings.detection_stride,
+            detection_rate=self._settings.detection_rate,
             appearance=appearance.embed if deep_sort else None,
             features=appearance.embed_object,
             face_chip=faces.face_chip,
