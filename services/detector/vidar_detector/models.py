@@ -179,7 +179,8 @@ class DarknetDetector:
         _check_image(image)
         self._fit_input(image.shape[1], image.shape[0])
         classes, scores, boxes = self._model.detect(image, self._min_score, DARKNET_NMS_IOU)
-        found = zip(np.ravel(classes).tolist(), np.ravel(scores).tolist(), np.reshape(boxes, (-1, 4)).tolist())
+        classes, scores, boxes = np.ravel(classes).tolist(), np.ravel(scores).tolist(), np.reshape(boxes, (-1, 4))
+        found = zip(classes, scores, boxes.tolist(), strict=True)
         return merged_by_kind(
             [
                 Detection(self._kind_of_class[cls], (float(x), float(y), float(x + w), float(y + h)), float(score))
