@@ -1,7 +1,9 @@
-"""The detectors with real weights on real frames: faces on carphone, persons on vtest, the class
-map, loading errors, and one model shared by two kinds."""
+"""The detectors with real weights on real frames: faces on carphone, persons and vehicles on
+vtest with both backends (ultralytics, and Darknet through OpenCV), the class map, loading
+errors, and one model shared by two kinds."""
 
 import re
+import shutil
 from pathlib import Path
 
 import av
@@ -9,6 +11,7 @@ import numpy as np
 import pytest
 
 from vidar_detector.models import (
+    DarknetDetector,
     Detection,
     ModelLoadError,
     OpenCvFaceDetector,
@@ -19,6 +22,7 @@ from vidar_detector.settings import DEFAULT_CLASS_MAP, DetectorSettings
 
 MODELS = Path(__file__).parents[2] / ".cache" / "models"
 BODY = "fall-detection-yolov8.pt"  # classes Normal and Fall: both persons
+COCO = "yolov3-tiny.weights"  # Darknet, COCO's 80 classes; .cfg and .names beside it
 PROTOTXT = "deploy.prototxt.txt"
 CAFFEMODEL = "res10_300x300_ssd_iter_140000.caffemodel"
 IMAGE_SIZE = 640
@@ -164,3 +168,80 @@ def test_model_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
     assert settings.model_device == "cuda:1"
     assert settings.body_model == Path("/weights/body.onnx")
     assert settings.model_threads >= 1
+
+
+def darknet(models: Path, class_map: dict = DEFAULT_CLASS_MAP, image_size: int = 416) -> DarknetDetector:
+    return DarknetDetector(models / COCO, class_map, image_size=image_size, min_score=0.25)
+
+
+def test_darknet_finds_the_walkers_and_both_parked_vehicles(models: Path, vtest: list[np.ndarray]) -> None:
+    detector = darknet(models)
+    assert detector.kinds == {"body", "car"}
+    for image in vtest:
+        found = detector.detect(image)
+        assert all(inside(detection, image) and 0.25 <= detection.score <= 1 for detection in found)
+        assert sum(detection.kind == "body" for detection in found) >= 3
+        # The white van and the blue car parked in the top right corner, one box each.
+        cars = sorted((detection for detection in found if detection.kind == "car"), key=lambda car: car.box[0])
+        assert len(cars) == 2
+        van, car = cars
+        assert 620 <= van.box[0] < van.box[2] <= 735
+        assert van.box[3] <= 120
+        assert car.box[0] >= 720
+        assert car.box[3] <= 120
+
+
+def test_darknet_input_keeps_the_frame_shape(models: Path, vtest: list[np.ndarray]) -> None:
+    image = vtest[0]
+    small = darknet(models, image_size=320).detect(image)
+    large = darknet(models, image_size=608).detect(image)
+    # Boxes come back in pixels of the frame at any input size: the van is where it is.
+    van_small = min((d.box for d in small if d.kind == "car"), key=lambda box: box[0])
+    van_large = min((d.box for d in large if d.kind == "car"), key=lambda box: box[0])
+    assert np.allclose(van_small, van_large, atol=12)
+
+
+def test_body_and_car_share_one_darknet_model_and_no_torch_is_needed(models: Path) -> None:
+    settings = settings_for(models, body_model=models / COCO, car_model=models / COCO, class_map=DEFAULT_CLASS_MAP)
+    detectors = load_detectors(settings, {"body", "car"})
+    assert detectors["body"] is detectors["car"]
+    assert isinstance(detectors["body"], DarknetDetector)
+
+
+def test_a_darknet_model_without_classes_for_a_kind_is_refused(models: Path) -> None:
+    settings = settings_for(models, body_model=models / COCO, car_model=models / COCO, class_map={"person": "body"})
+    with pytest.raises(ModelLoadError, match=r"yolov3-tiny\.weights: none of its classes \(person, bicycle.*'car'"):
+        load_detectors(settings, {"car"})
+
+
+def darknet_copy(models: Path, folder: Path, without: str = "") -> Path:
+    """yolov3-tiny's three files in `folder`, less the one with suffix `without`."""
+    for suffix in (".weights", ".cfg", ".names"):
+        if suffix != without:
+            # Copies, not links: the detector resolves links to their target's folder.
+            shutil.copy(models / f"yolov3-tiny{suffix}", folder / f"coco{suffix}")
+    return folder / "coco.weights"
+
+
+@pytest.mark.parametrize("missing", [".weights", ".cfg", ".names"])
+def test_a_darknet_model_missing_a_file_names_it(models: Path, tmp_path: Path, missing: str) -> None:
+    weights = darknet_copy(models, tmp_path, without=missing)
+    settings = settings_for(models, body_model=weights, class_map=DEFAULT_CLASS_MAP)
+    with pytest.raises(ModelLoadError, match=f"{re.escape(str(tmp_path / ('coco' + missing)))}: no such file"):
+        load_detectors(settings, {"body"})
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_corrupt_darknet_model_cannot_load(models: Path, tmp_path: Path, damage: str) -> None:
+    weights = darknet_copy(models, tmp_path, without=".weights")
+    whole = (models / COCO).read_bytes()
+    weights.write_bytes(b"not a model" * 100 if damage == "garbage" else whole[: len(whole) // 2])
+    settings = settings_for(models, body_model=weights, class_map=DEFAULT_CLASS_MAP)
+    with pytest.raises(ModelLoadError, match=f"Darknet model {re.escape(str(weights))}.*cannot load"):
+        load_detectors(settings, {"body"})
+
+
+def test_a_darknet_model_on_a_gpu_is_refused(models: Path) -> None:
+    settings = settings_for(models, body_model=models / COCO, class_map=DEFAULT_CLASS_MAP, model_device="cuda:0")
+    with pytest.raises(ModelLoadError, match="CPU only, not cuda:0"):
+        load_detectors(settings, {"body"})

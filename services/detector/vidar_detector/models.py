@@ -9,6 +9,7 @@ from local files only:
 
 import functools
 import os
+import struct
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -161,6 +162,7 @@ class DarknetDetector:
             network = cv2.dnn.readNetFromDarknet(str(config), str(weights))
         except cv2.error as exc:
             raise ModelLoadError(f"Darknet model {weights} + {config}: cannot load: {_cv_reason(exc)}") from exc
+        _check_complete(network, weights, config)
         lines = names.read_text(errors="replace").splitlines()
         self.class_names = {cls: name.strip() for cls, name in enumerate(lines) if name.strip()}
         self._kind_of_class = {cls: class_map[name] for cls, name in self.class_names.items() if name in class_map}
@@ -197,6 +199,29 @@ class DarknetDetector:
         if shape != self._input_shape:
             self._model.setInputSize(shape)
             self._input_shape = shape
+
+
+def _check_complete(network: cv2.dnn.Net, weights: Path, config: Path) -> None:
+    """OpenCV loads a truncated `.weights` file without a word, leaving the rest of the network at
+    zero: the file must hold exactly the parameters the network of `config` has (all but the YOLO
+    heads' anchors, which come from `config`), after Darknet's header."""
+    parameters = sum(
+        blob.size
+        for layer in map(network.getLayer, network.getLayerNames())
+        if layer.type != "Region"
+        for blob in layer.blobs
+    )
+    with weights.open("rb") as file:
+        version = file.read(8)
+    major, minor = struct.unpack("<2i", version) if len(version) == 8 else (0, 0)
+    # major, minor and revision (int32), then the count of images seen: 64 bits since format 0.2.
+    expected = (20 if major * 10 + minor >= 2 else 16) + 4 * parameters
+    size = weights.stat().st_size
+    if size != expected:
+        raise ModelLoadError(
+            f"Darknet model {weights}: cannot load: {size} bytes where the network of {config.name} needs "
+            f"{expected} (truncated, or the weights of another network)"
+        )
 
 
 def _stride_multiple(side: float) -> int:
