@@ -45,14 +45,6 @@ def test_a_roi_away_from_the_face_finds_none(api: httpx.Client, db: Database, vi
     assert db.detections.count_documents({"video_id": video_id}) == 0
 
 
-def test_a_missing_model_fails_the_run_with_a_clear_error(api: httpx.Client, videos: Path) -> None:
-    video_id = ready_archive(api, videos / "carphone_pristine.mp4", detectors={"face": None, "car": {}})
-    api.post(f"/videos/{video_id}/process/")
-    failed = wait_for(api, video_id, "FAILED", timeout=120)
-    assert "cannot load" in failed["error"]
-    assert "'car'" in failed["error"]
-
-
 def carphone_face_archive(api: httpx.Client, videos: Path, router_url: str) -> int:
     video_id = ready_archive(api, videos / "carphone_pristine.mp4", detectors={"face": {"filter_min_size": 30}})
     assert api.patch(f"/videos/{video_id}/", json={"router_url": router_url}).status_code == 200
