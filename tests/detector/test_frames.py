@@ -6,7 +6,7 @@ import av
 import numpy as np
 import pytest
 
-from vidar_detector.frames import MotionGate, Pacer, Rectangle, crop, transform
+from vidar_detector.frames import Cadence, MotionGate, Pacer, Rectangle, crop, transform
 
 IMAGE = np.arange(2 * 3 * 3).reshape(2, 3, 3)  # 2 rows, 3 columns, 3 channels
 
@@ -68,3 +68,31 @@ def test_pacer_holds_to_play_speed_and_drops_late_frames() -> None:
     keeping.admit(0.0, 0.1)
     time.sleep(0.2)
     assert keeping.admit(0.1, 0.1), "disable_drops keeps late frames"
+
+
+def detected(rate: float, fps: float, seconds: float, jitter: float = 0.0) -> list[int]:
+    """The frames a cadence picks from `seconds` of video (frame times off by up to `jitter`)."""
+    cadence = Cadence(rate, fps)
+    wobble = np.random.default_rng(7).uniform(-jitter, jitter, round(seconds * fps))
+    return [index for index, shift in enumerate(wobble) if cadence.due(index / fps + shift)]
+
+
+@pytest.mark.parametrize(
+    ("rate", "fps", "every"), [(5, 10, 2), (5, 30, 6), (5, 25, 5), (2, 10, 5), (10, 10, 1), (40, 10, 1), (0, 25, 1)]
+)
+def test_a_cadence_whose_period_is_whole_frames_picks_every_nth(rate: float, fps: float, every: int) -> None:
+    assert detected(rate, fps, seconds=10) == list(range(0, round(10 * fps), every))
+
+
+@pytest.mark.parametrize(("rate", "fps"), [(4, 25), (3, 10), (5, 29.97), (7, 60)])
+def test_a_cadence_keeps_its_rate_in_media_time(rate: float, fps: float) -> None:
+    frames = detected(rate, fps, seconds=60)
+    assert len(frames) == pytest.approx(60 * rate, abs=1)
+    gaps = set(np.diff(frames).tolist())
+    assert gaps <= {int(fps / rate), int(fps / rate) + 1}, "the gaps differ by a frame at most"
+
+
+def test_a_cadence_holds_on_a_variable_frame_rate() -> None:
+    frames = detected(5, 30, seconds=60, jitter=0.01)
+    assert len(frames) == pytest.approx(300, abs=2)
+    assert set(np.diff(frames).tolist()) <= {5, 6, 7}
