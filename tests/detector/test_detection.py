@@ -179,3 +179,18 @@ def test_the_full_frame_is_the_whole_frame_unless_fullframe_crop_rot(crop_rot: b
     handler.finish(Statistic())
     (images,) = posted
     assert Image.open(io.BytesIO(images.full_frame)).size == size
+
+
+def test_the_last_frame_of_a_track_is_posted_with_its_images_when_asked() -> None:
+    frames = [[walker(frame)] for frame in range(5)]
+    posted, statistic, _ = run(frames, filter_min_size=10, post_last_track_frame=True)
+    assert [(detection.post, detection.frame) for detection, _ in posted] == [("best", 4), ("last", 4)]
+    assert statistic.objects["body"].failed == 0
+
+
+def test_a_box_below_the_quality_keeps_its_track_but_is_never_posted() -> None:
+    dips = [0.9, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.8]
+    frames = [[Detection("body", walker(frame).box, score)] for frame, score in enumerate(dips)]
+    posted, _, _ = run(frames, filter_min_size=10, filter_min_quality=0.5, overall_only=False)
+    assert {detection.track_id for detection, _ in posted} == {"2-1"}, "one track across the dip"
+    assert all(detection.quality >= 0.5 for detection, _ in posted)

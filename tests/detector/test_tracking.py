@@ -147,3 +147,30 @@ def test_deep_sort_ends_a_track_after_the_miss_interval_and_splits_long_ones() -
         ended += tracker.update(boxes, frame, frame / 10, image).ended
     spans = sorted((track.sightings[0].frame, track.last.frame) for track in ended)
     assert spans == [(2, 11), (12, 21), (22, 24), (47, 49)]
+
+
+def test_weak_boxes_keep_a_track_alive_but_never_start_one() -> None:
+    tracker = IouTracker(overlap_threshold=0.25, miss_interval=0.5)
+    (track,) = tracker.update([(moving_box(0), 0.9)], 0, 0.0).started
+    ended = []
+    # Its score dips below the archive's quality for 2 s, longer than the miss interval.
+    for frame in range(1, 21):
+        step = tracker.update([], frame, frame / 10, weak=[(moving_box(frame), 0.3)])
+        assert step.kept_alive == [track]
+        assert step.continued == step.started == []
+        ended += step.ended
+    assert ended == []
+    assert tracker.update([(moving_box(21), 0.9)], 21, 2.1).continued == [track]
+    # A weak box nowhere near a live track is dropped, not a new track.
+    far = (500.0, 500.0, 540.0, 580.0)
+    step = tracker.update([(moving_box(22), 0.9)], 22, 2.2, weak=[(far, 0.3)])
+    assert (step.started, step.kept_alive) == ([], [])
+
+
+def test_a_confident_box_goes_before_a_weak_one_for_the_same_track() -> None:
+    tracker = IouTracker(overlap_threshold=0.25, miss_interval=0.5)
+    tracker.update([(moving_box(0), 0.9)], 0, 0.0)
+    step = tracker.update([(moving_box(1), 0.8)], 1, 0.1, weak=[(moving_box(1), 0.3)])
+    (track,) = step.continued
+    assert step.kept_alive == []
+    assert track.last.score == 0.8

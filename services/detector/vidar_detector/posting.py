@@ -44,6 +44,7 @@ class Post:
 class _TrackPosts:
     first: Candidate
     best: Candidate
+    last: Candidate
     interval_start: float
     interval_best: Candidate | None = None
     last_posted_quality: float = -1.0
@@ -60,12 +61,13 @@ class PostingPolicy:
         """Record a sighting; whether its images may be posted later (keep them if so)."""
         posts = self._tracks.get(track.id)
         if posts is None:
-            posts = _TrackPosts(first=candidate, best=candidate, interval_start=candidate.sighting.time)
+            posts = _TrackPosts(first=candidate, best=candidate, last=candidate, interval_start=candidate.sighting.time)
             self._tracks[track.id] = posts
             if not self._settings.overall_only and self._settings.realtime_post_first_immediately:
                 posts.pending.append(self._realtime(track.id, posts, candidate))
                 return True
         kept = False
+        posts.last = candidate
         if candidate.quality > posts.best.quality:
             posts.best, kept = candidate, True
         if not self._settings.overall_only:
@@ -93,7 +95,9 @@ class PostingPolicy:
         if self._settings.post_first_track_frame:
             result.append(Post(track.id, "first", 0, posts.first))
         if self._settings.post_last_track_frame:
-            result.append(Post(track.id, "last", 0, Candidate(track.last, 0.0)))
+            # The last sighting the policy saw, with its images (not a box that only kept the
+            # track alive, which has none).
+            result.append(Post(track.id, "last", 0, posts.last))
         return result
 
     def _realtime_candidate(self, track_id: int, posts: _TrackPosts, candidate: Candidate) -> bool:

@@ -13,13 +13,12 @@ CUT_PENALTY = 0.5
 def passes_filters(box: Box, score: float, settings: DetectorSettings) -> bool:
     """`filter_min_size` applies to the box's shorter side, `filter_max_size` to its longer
     side; `filter_min_quality` to the detector's score."""
+    return fits_size(box, settings) and score >= settings.filter_min_quality
+
+
+def fits_size(box: Box, settings: DetectorSettings) -> bool:
     width, height = box[2] - box[0], box[3] - box[1]
-    shorter, longer = min(width, height), max(width, height)
-    return (
-        shorter >= settings.filter_min_size
-        and longer <= settings.filter_max_size
-        and score >= settings.filter_min_quality
-    )
+    return min(width, height) >= settings.filter_min_size and max(width, height) <= settings.filter_max_size
 
 
 def quality(box: Box, score: float, frame_width: int, frame_height: int) -> float:

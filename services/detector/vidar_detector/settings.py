@@ -40,16 +40,19 @@ class DetectorSettings(VidarSettings):
     stop_poll_interval: float = Field(0.5, gt=0)
     worker_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
 
-    # Detector models, always local files (nothing is downloaded at run time). Any ultralytics
-    # model (.pt, .onnx, an OpenVINO folder) serves bodies and cars; naming the same file for
-    # both loads it once.
-    body_model: Path = MODELS_DIR / "yolo11n.pt"
-    car_model: Path = MODELS_DIR / "yolo11n.pt"
+    # Detector models, always local files (nothing is downloaded at run time). Bodies and cars: a
+    # Darknet `.weights` (its `.cfg` and `.names` beside it; OpenCV, CPU only) or any ultralytics
+    # model (.pt, .onnx, an OpenVINO folder); naming the same file for both loads it once and
+    # runs it once a frame. The default is yolov3-tiny (COCO) from tests/data/fetch_models.sh.
+    body_model: Path = MODELS_DIR / "yolov3-tiny.weights"
+    car_model: Path = MODELS_DIR / "yolov3-tiny.weights"
     # OpenCV's DNN SSD face detector (res10 300x300, Caffe).
     face_model_prototxt: Path = MODELS_DIR / "deploy.prototxt.txt"
     face_model_caffemodel: Path = MODELS_DIR / "res10_300x300_ssd_iter_140000.caffemodel"
-    # Side in pixels that ultralytics models resize frames to (a multiple of their stride, 32).
-    model_image_size: int = Field(640, ge=32, multiple_of=32)
+    # Side in pixels that body and car models resize frames to (a multiple of their stride, 32):
+    # the longer side for Darknet models, which keep the frame's shape; the letterbox's for
+    # ultralytics ones. 416 suits yolov3-tiny (tests/bench/detector.py); 640 suits YOLO11.
+    model_image_size: int = Field(416, ge=32, multiple_of=32)
     # "cpu", "cuda" or "cuda:N".
     model_device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
     # Threads torch and OpenCV use for inference (ultralytics alone would take cores - 1).

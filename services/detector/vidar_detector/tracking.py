@@ -14,6 +14,7 @@ seconds without a match, `track_max_duration_frames` splits long tracks, and
 `vidar_detector.deep_sort`, matches with deep-sort-realtime and keeps the same books.)
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Protocol
@@ -21,6 +22,7 @@ from typing import Protocol
 import numpy as np
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2
+Boxes = Sequence[tuple[Box, float]]  # (box, score) pairs
 VELOCITY_SIGHTINGS = 5
 
 
@@ -71,18 +73,23 @@ class Track:
 
 @dataclass
 class Step:
-    """What one frame changed: tracks started, matched again, and ended."""
+    """What one frame changed: tracks started, matched again, kept alive by a weak box only
+    (nothing to post), and ended."""
 
     started: list[Track] = field(default_factory=list)
     continued: list[Track] = field(default_factory=list)
+    kept_alive: list[Track] = field(default_factory=list)
     ended: list[Track] = field(default_factory=list)
 
 
 class Tracker(Protocol):
     """What the detection pipeline tracks with: `simple_iou` or `deep_sort`."""
 
-    def update(self, boxes: list[tuple[Box, float]], frame: int, time: float, image: np.ndarray) -> Step:
-        """This frame's (box, score) pairs; `image` is the frame they were found in."""
+    def update(
+        self, boxes: list[tuple[Box, float]], frame: int, time: float, image: np.ndarray, weak: Boxes = ()
+    ) -> Step:
+        """This frame's (box, score) pairs; `weak` ones, below the archive's quality, may keep a
+        track alive but never start one; `image` is the frame they were found in."""
         ...
 
     def finish(self) -> list[Track]:
@@ -125,21 +132,26 @@ class IouTracker:
         self._book = TrackBook(miss_interval, max_duration_frames, interpolate)
         self._live: list[Track] = []
 
-    def update(self, boxes: list[tuple[Box, float]], frame: int, time: float, image: np.ndarray | None = None) -> Step:
-        """Match this frame's (box, score) pairs to the live tracks; unmatched boxes start tracks."""
+    def update(self, boxes: Boxes, frame: int, time: float, image: np.ndarray | None = None, weak: Boxes = ()) -> Step:
+        """Match this frame's (box, score) pairs to the live tracks; unmatched boxes start tracks.
+        Then, as ByteTrack does, the tracks still unmatched may take a `weak` box: an object
+        whose score dips (turning, half hidden, at the frame's edge) keeps its track instead of
+        coming back as a new one."""
         step = Step()
-        matches = self._greedy_matches([box for box, _ in boxes], frame)
-        matched_boxes = set()
+        unmatched = list(self._live)
+        matches = self._greedy_matches(unmatched, boxes, frame)
         for track, index in matches:
-            box, score = boxes[index]
-            self._book.extend(track, Sighting(frame, time, box, score))
-            matched_boxes.add(index)
+            self._book.extend(track, Sighting(frame, time, *boxes[index]))
             step.continued.append(track)
-        for index, (box, score) in enumerate(boxes):
-            if index not in matched_boxes:
-                track = self._book.start(Sighting(frame, time, box, score))
-                self._live.append(track)
-                step.started.append(track)
+            unmatched.remove(track)
+        matched = {index for _, index in matches}
+        for box, score in (pair for index, pair in enumerate(boxes) if index not in matched):
+            track = self._book.start(Sighting(frame, time, box, score))
+            self._live.append(track)
+            step.started.append(track)
+        for track, index in self._greedy_matches(unmatched, weak, frame):
+            self._book.extend(track, Sighting(frame, time, *weak[index]))
+            step.kept_alive.append(track)
         self._end_missing_and_long(time, step)
         return step
 
@@ -147,13 +159,14 @@ class IouTracker:
         ended, self._live = self._live, []
         return ended
 
-    def _greedy_matches(self, boxes: list[Box], frame: int) -> list[tuple[Track, int]]:
-        expected = [track.expected_box(frame) for track in self._live]
+    def _greedy_matches(self, tracks: list[Track], boxes: Boxes, frame: int) -> list[tuple[Track, int]]:
+        """(track, index of its box) pairs, best overlap with where each track is expected first."""
+        expected = [track.expected_box(frame) for track in tracks]
         pairs = sorted(
             (
                 (iou(expected[track_index], box), track_index, box_index)
-                for track_index in range(len(self._live))
-                for box_index, box in enumerate(boxes)
+                for track_index in range(len(tracks))
+                for box_index, (box, _) in enumerate(boxes)
             ),
             reverse=True,
         )
@@ -167,7 +180,7 @@ class IouTracker:
                 continue
             used_tracks.add(track_index)
             used_boxes.add(box_index)
-            matches.append((self._live[track_index], box_index))
+            matches.append((tracks[track_index], box_index))
         return matches
 
     def _end_missing_and_long(self, time: float, step: Step) -> None:
