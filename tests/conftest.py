@@ -85,13 +85,14 @@ MODELS = Path(__file__).parents[1] / ".cache" / "models"
 
 
 def model_settings() -> dict[str, str]:
-    """The registry weights of tests/data/fetch_models.sh (bodies: a YOLOv8s person model)."""
+    """The registry weights of tests/data/fetch_models.sh, as `make run` names them (bodies and
+    cars: yolov3-tiny, COCO, through OpenCV's DNN)."""
     if not (MODELS / ".complete").exists():
         pytest.fail("the model weights are missing: `make test` fetches them (tests/data/fetch_models.sh)")
-    body = str(MODELS / "fall-detection-yolov8.pt")
+    coco = str(MODELS / "yolov3-tiny.weights")
     return {
-        "body_model": body,
-        "car_model": body,
+        "body_model": coco,
+        "car_model": coco,
         "face_model_prototxt": str(MODELS / "deploy.prototxt.txt"),
         "face_model_caffemodel": str(MODELS / "res10_300x300_ssd_iter_140000.caffemodel"),
     }

