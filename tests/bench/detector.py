@@ -1,159 +1,323 @@
-"""Detection throughput on vtest.avi: vidar's detector job against the plain ultralytics loop.
+"""The detector, measured: detection accuracy on hand-labelled frames, and whole-job throughput.
 
-Run by `make bench` (`python -m tests.bench.detector`: the detector's defaults, and detection
-strides 2 and 3); `--levers` adds a row per other lever of issue 5 (model format, motion gating,
-thread count), `--frames N` runs a
-prefix of the video (for debugging: the figures of record are on all 795 frames).
+Run by `make bench` (`python -m tests.bench.detector`). `--levers` adds a row per lever (rate,
+input size, threads, model); `--only NAMES` runs only the named whole-job rows (no section A);
+`--frames N` runs a prefix of each video (for debugging: the figures of record are on whole
+videos); `--save`/`--replay` keep and re-report a run. Every measurement runs in its own process
+(`--child`), at 2 threads (cv2.setNumThreads, torch.set_num_threads), so each has its own peak
+RSS (VmHWM) and thread settings.
 
-Every row uses the same body model (fall-detection-yolov8.pt, a YOLOv8s of tests/data/
-fetch_models.sh, or ultralytics' export of it), the same image size (640: frames are
-letterboxed to 640x480) and runs in its own process, so each has its own peak RSS and thread
-settings:
+A. Detection on labelled frames (tests/data/labels/*.json: boxes drawn by hand on frames of
+   real videos, indexed in PyAV's decode order). Candidates: yolov3-tiny (Darknet, through
+   OpenCV's DNN) at input sizes 320, 416, 512, 608 and the detector's default size; the fall
+   model (YOLOv8s, classes Normal/Fall, both persons) through ultralytics at 640, bodies only;
+   the res10 SSD for faces. Each model runs alone on each frame at its min_score (0.25, the
+   detector's default); its detections are matched greedily, in descending score, to the
+   unmatched label of the same kind with the highest IoU, if it is >= 0.5. A detection matched to
+   a `difficult` label counts neither as a true nor as a false positive, and an unmatched
+   difficult label is not a miss. Reported per label file and kind (only kinds the model
+   produces and the file labels): precision, recall, and the model's mean latency per frame
+   (after one warm-up frame).
 
-- peer: `model.track(video, tracker="bytetrack.yaml", stream=True, imgsz=640, classes=...)`,
-  with torch at 2 threads (ultralytics alone would take cores - 1). A warm-up prediction on a
-  blank frame comes first, so neither side pays its model set-up in the timed loop.
-- decode-only ceiling: `tests.bench.decode`'s job loop with no detectors (best of 3).
-- vidar: the detector's job loop (`Job` reading the video from the dev stack's S3 server, with
-  `DetectionHandler`) with bodies on, `simple_iou`, the detector's default settings (2 model
-  threads here, stride 1, the .pt weights) and the archive's defaults, except `filter_min_size`
-  (see BODY_SETTINGS). Posted objects are real: their thumbnail and full frame are encoded and
-  written to S3, their appearance features computed; only the bus event is left out. The
-  process loads what a detector worker loads for bodies (the model and the appearance embedder);
-  its peak RSS is its own VmHWM. Frames/s count the job (decode, detect, track, post, the end
-  of the tracks), not the model load, which a worker does once.
+B. Whole jobs. Each vidar row is the detector's job loop as a worker runs it: `Job` reading the
+   video from the dev stack's S3 server, `DetectionHandler` with the models and embedders a worker
+   loads for the row's kinds; posted objects are real (thumbnail and full frame encoded and
+   written to S3, their clustering features computed); only the bus event is left out. A row is
+   a `Config`: what differs from `DetectorSettings()`'s defaults as they are at run time (model
+   file, input size, detection rate, threads) and which kinds and video it runs. Bodies and cars
+   use `filter_min_size` 20 (vtest's walkers are 25 to 60 pixels wide: the archive's default, 60,
+   would keep almost none), faces the archive's defaults unless the row says otherwise.
+   Frames/s count the job (S3 reads, decode, detect, track, post, the end of the tracks), not
+   the model load, which a worker does once. The rows:
 
-Recall of tracks. The reference is the peer's own run: ByteTrack on every frame at full frame
-size, with the same model and image size. It is independent of vidar's tracker, and it costs no
-extra run. Its boxes that the archive's filters would drop (`filter_min_size`,
-`filter_min_quality`) are removed (vidar is asked not to report them), then tracks with fewer
-than MIN_REFERENCE_FRAMES boxes are ignored (1 s of vtest: mostly flickers of a false detection
-or of a person half hidden). A reference track is recalled when one candidate track has a box
-with IoU >= MATCH_IOU to the reference box on at least MATCH_SHARE of the reference track's
-frames (a candidate's interpolated boxes count: bridging is what the tracker is for). A track
-that the candidate splits in two recalls only if one piece covers half of it. The second recall
-column measures the same against vidar's own full-rate run (the `vidar` row), so it shows what
-each lever loses and nothing else.
+   - peer: `model.track(vtest, tracker="bytetrack.yaml", stream=True, imgsz=640)` with the fall
+     model, torch at 2 threads (ultralytics alone would take cores - 1), after a warm-up
+     prediction on a blank frame.
+   - decode only: `tests.bench.decode`'s job loop with no detectors (best of 3), per video.
+   - vidar defaults: vtest.avi, yolov3-tiny for bodies and cars (one pass), default rate and size.
+   - reference: the same model at every frame (rate 0) and at vtest's full width (768).
+   - 720p: vtest scaled to 1280x720 at 25 fps (H.264; each frame shown 2 or 3 times in turn, so
+     people walk at their real speed; made once into .cache/videos), bodies, cars and faces.
+   - carphone: carphone_pristine.mp4 (176x144, 29.97 fps) with faces (`filter_min_size` 30).
+   - levers (`--levers`): the defaults on vtest with one thing changed.
+
+Recall of tracks (vtest rows). The reference is the `reference` row's body tracks: their boxes
+that the archive's filters keep (`filter_min_size`, `filter_min_quality`), in tracks of at least
+MIN_REFERENCE_FRAMES boxes (1 s of vtest: shorter ones are mostly flickers). A reference track
+is recalled when one candidate track has a box with IoU >= MATCH_IOU to the reference box on at
+least MATCH_SHARE of the reference track's frames (interpolated boxes count: bridging is what the
+tracker is for); a track the candidate splits in two recalls only if one piece covers half of
+it. `vs peer` measures the same against the peer's ByteTrack tracks.
 """
 
 import argparse
 import asyncio
 import json
+import math
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-# Imported here, before any function below imports ultralytics: it sets ultralytics' environment
-# (offline, no pip installs).
 from tests.bench.uploads import rss_kib
-from vidar_detector.models import YoloDetector
-from vidar_detector.settings import DEFAULT_CLASS_MAP
+
+# Imported at the top: vidar_detector.models sets ultralytics' environment (offline, no pip
+# installs) when imported, so before any function below imports ultralytics.
+from vidar_detector.detection import DetectionHandler
+from vidar_detector.models import (
+    DarknetDetector,
+    Detection,
+    ObjectDetector,
+    OpenCvFaceDetector,
+    YoloDetector,
+)
+from vidar_detector.settings import DEFAULT_CLASS_MAP, DetectorSettings
 from vidar_detector.tracking import iou
 
-VIDEO = Path(".cache/videos/vtest.avi")
+VIDEOS = Path(".cache/videos")
+VTEST = VIDEOS / "vtest.avi"
+CARPHONE = VIDEOS / "carphone_pristine.mp4"
+CLIP_720P = VIDEOS / "vtest-720p25.mp4"
+CLIP_SIZE = (1280, 720)
+CLIP_FPS = 25
 MODELS = Path(".cache/models")
-BODY_PT = MODELS / "fall-detection-yolov8.pt"
-EXPORTS = MODELS / "exports"
-IMAGE_SIZE = 640
+DARKNET = MODELS / "yolov3-tiny.weights"
+FALL = MODELS / "fall-detection-yolov8.pt"
+FACE_PROTOTXT = MODELS / "deploy.prototxt.txt"
+FACE_CAFFEMODEL = MODELS / "res10_300x300_ssd_iter_140000.caffemodel"
+LABELS = Path("tests/data/labels")
 THREADS = 2
-# vtest's walkers are 25 to 60 pixels wide: the archive default (60 on the shorter side) would
-# keep almost none of them. The detector tests use the same value.
-BODY_SETTINGS: dict[str, Any] = {"filter_min_size": 20}
+PEER_IMAGE_SIZE = 640
+FALL_CLASS_MAP: dict[str, Any] = {"Normal": "body", "Fall": "body"}
+DARKNET_SIZES = (320, 416, 512, 608)
+MIN_SCORE: float = DetectorSettings.model_fields["model_min_score"].default
+LABEL_IOU = 0.5
+OBJECT_SETTINGS: dict[str, Any] = {"filter_min_size": 20}
 MIN_REFERENCE_FRAMES = 10
 MATCH_IOU = 0.5
 MATCH_SHARE = 0.5
-# Frames of vtest that the format latency rows time (one in 20, after a warm-up).
-LATENCY_FRAMES = 20
+KINDS = ("body", "car", "face")
+# Goals (issue 11).
+GOAL_VTEST_FPS = 30.0
+GOAL_RECALL = 0.95
+GOAL_REAL_TIME = 3.0
+GOAL_RSS_MB = 1500.0
 
 # One track: frame index -> (x1, y1, x2, y2, score).
-Track = dict[int, tuple[float, float, float, float, float]]
+Track = dict[int, tuple[float, ...]]
 
 
 @dataclass(frozen=True)
 class Config:
-    """One vidar row: what differs from the detector's defaults."""
+    """One vidar row: what differs from DetectorSettings()'s defaults (None: the default)."""
 
     name: str
-    model_format: str = "pt"  # "pt", "onnx", "openvino"
-    stride: int = 1
+    video: str = VTEST.name
+    kinds: tuple[str, ...] = ("body", "car")
+    model: str = DARKNET.name
+    image_size: int | None = None
+    rate: float | None = None
     threads: int = THREADS
-    imotion_threshold: float = 0.0
+    face_min_size: int | None = None  # None: the archive's default
 
 
-DEFAULT = Config("vidar")
-# The rows of every run: the detector's defaults, and the detection stride (VIDAR_DETECTION_STRIDE)
-# that reaches the goal.
-HEADLINE = [DEFAULT, Config("vidar stride 2", stride=2), Config("vidar stride 3", stride=3)]
+PEER = "peer: ultralytics track"
+DEFAULT = Config("vidar defaults")
+REFERENCE = Config("reference: every frame at 768", rate=0, image_size=768)
+HEADLINE = [
+    DEFAULT,
+    REFERENCE,
+    Config("720p: body+car+face", video=CLIP_720P.name, kinds=KINDS),
+    Config("carphone: face", video=CARPHONE.name, kinds=("face",), face_min_size=30),
+]
 LEVERS = [
-    Config("vidar onnx", model_format="onnx"),
-    Config("vidar openvino", model_format="openvino"),
-    Config("vidar imotion 1", imotion_threshold=1.0),
-    Config("vidar imotion 2", imotion_threshold=2.0),
-    Config("vidar 1 thread", threads=1),
-    Config("vidar openvino stride 2", model_format="openvino", stride=2),
-    Config("vidar openvino stride 3", model_format="openvino", stride=3),
+    Config("rate 0 (every frame)", rate=0),
+    Config("rate 2.5", rate=2.5),
+    Config("rate 3.33", rate=10 / 3),
+    Config("imgsz 320", image_size=320),
+    Config("imgsz 416", image_size=416),
+    Config("imgsz 608", image_size=608),
+    Config("1 thread", threads=1),
+    Config("fall model 640 (ultralytics)", model=FALL.name, image_size=640, kinds=("body",)),
+    Config("720p rate 3.33", video=CLIP_720P.name, kinds=KINDS, rate=10 / 3),
+    Config("720p imgsz 416", video=CLIP_720P.name, kinds=KINDS, image_size=416),
 ]
 
 
 @dataclass
 class Outcome:
-    """What one measured process reports."""
+    """What one measured whole-job process reports."""
 
     frames: int
     seconds: float
+    video_fps: float
     peak_rss_mb: float
-    threads: int
-    tracks: list[Track] = field(default_factory=list)
+    threads: str  # OpenCV's / torch's
+    tracks: dict[str, list[Track]] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds
 
-
-# --- the model files --------------------------------------------------------------------------
-
-
-def weights(model_format: str) -> Path:
-    """The body model in a format; exports are made once, by ultralytics, into .cache/models.
-
-    Exported with a dynamic input shape: ultralytics then letterboxes frames as it does for the
-    .pt (640x480 for vtest) instead of padding them to the 640x640 square of a static export,
-    which costs a third more pixels. The export needs onnx + onnxslim, or openvino."""
-    if model_format == "pt":
-        return BODY_PT
-    name = BODY_PT.stem + (".onnx" if model_format == "onnx" else "_openvino_model")
-    target = EXPORTS / model_format / name
-    if target.exists():
-        return target
-    from ultralytics import YOLO
-
-    work = Path(tempfile.mkdtemp(prefix=f"export-{model_format}-", dir=MODELS))
-    try:
-        shutil.copy(BODY_PT, work / BODY_PT.name)
-        YOLO(str(work / BODY_PT.name), task="detect").export(format=model_format, imgsz=IMAGE_SIZE, dynamic=True)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        (work / name).rename(target)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return target
+    @property
+    def real_time(self) -> float:
+        return self.fps / self.video_fps
 
 
-def can_export(model_format: str) -> bool:
-    import importlib.util
+@dataclass
+class Counts:
+    """Detections of one kind, matched to the labels of one file."""
 
-    needs = {"pt": [], "onnx": ["onnx", "onnxslim", "onnxruntime"], "openvino": ["openvino"]}[model_format]
-    return all(importlib.util.find_spec(package) for package in needs)
+    true: int = 0
+    false: int = 0
+    positives: int = 0  # labels that are not `difficult`
+
+    @property
+    def precision(self) -> float:
+        return self.true / (self.true + self.false) if self.true + self.false else math.nan
+
+    @property
+    def recall(self) -> float:
+        return self.true / self.positives if self.positives else math.nan
+
+    def add(self, more: "Counts") -> None:
+        self.true, self.false, self.positives = (
+            self.true + more.true,
+            self.false + more.false,
+            self.positives + more.positives,
+        )
 
 
-# --- the measured processes -------------------------------------------------------------------
+# --- the 720p clip ----------------------------------------------------------------------------
+
+
+def make_720p_clip() -> Path:
+    """vtest.avi scaled to 1280x720 and re-timed to 25 fps, each source frame repeated 2 or 3
+    times in turn (10 fps -> 25 fps at real speed), encoded with libx264 (cached)."""
+    if CLIP_720P.exists():
+        return CLIP_720P
+    import av
+
+    partial_file = CLIP_720P.with_suffix(".partial.mp4")
+    with av.open(str(VTEST)) as source, av.open(str(partial_file), "w") as clip:
+        source_fps = source.streams.video[0].average_rate
+        stream = clip.add_stream("libx264", rate=CLIP_FPS, options={"preset": "veryfast", "crf": "23", "g": "50"})
+        stream.width, stream.height, stream.pix_fmt = *CLIP_SIZE, "yuv420p"
+        written = 0
+        for index, frame in enumerate(source.decode(video=0)):
+            scaled = frame.reformat(width=CLIP_SIZE[0], height=CLIP_SIZE[1], format="yuv420p")
+            scaled.time_base = Fraction(1, CLIP_FPS)
+            for pts in range(written, int((index + 1) * CLIP_FPS / source_fps)):
+                scaled.pts = pts
+                clip.mux(stream.encode(scaled))
+                written = pts + 1
+        clip.mux(stream.encode(None))
+    partial_file.rename(CLIP_720P)
+    return CLIP_720P
+
+
+# --- A: detection on labelled frames ----------------------------------------------------------
+
+
+def label_candidates(default_size: int) -> dict[str, Callable[[], ObjectDetector]]:
+    """Each candidate model, by name, as a factory."""
+    sizes = sorted({*DARKNET_SIZES, default_size})
+    candidates: dict[str, Callable[[], ObjectDetector]] = {
+        f"yolov3-tiny {size}": partial(
+            DarknetDetector, DARKNET, DEFAULT_CLASS_MAP, image_size=size, min_score=MIN_SCORE
+        )
+        for size in sizes
+    }
+    candidates["fall model 640"] = partial(
+        YoloDetector, FALL, FALL_CLASS_MAP, image_size=PEER_IMAGE_SIZE, device="cpu", min_score=MIN_SCORE
+    )
+    candidates["face SSD 300"] = partial(OpenCvFaceDetector, FACE_PROTOTXT, FACE_CAFFEMODEL, min_score=MIN_SCORE)
+    return candidates
+
+
+def labelled_images(video: Path, indices: set[int]) -> dict[int, np.ndarray]:
+    """The RGB frames at these indices of PyAV's decode order."""
+    import av
+
+    images: dict[int, np.ndarray] = {}
+    with av.open(str(video)) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if index in indices:
+                images[index] = frame.to_ndarray(format="rgb24")
+            if len(images) == len(indices):
+                break
+    return images
+
+
+def match(found: list[Detection], labels: list[dict[str, Any]]) -> Counts:
+    """Greedy matching, in descending score, of one kind's detections to its labels in one frame."""
+    counts = Counts(positives=sum(not label.get("difficult", False) for label in labels))
+    unmatched = list(labels)
+    for detection in sorted(found, key=lambda detection: -detection.score):
+        overlaps = [iou(detection.box, tuple(label["box"])) for label in unmatched]
+        best = int(np.argmax(overlaps)) if overlaps else -1
+        if best < 0 or overlaps[best] < LABEL_IOU:
+            counts.false += 1
+            continue
+        label = unmatched.pop(best)
+        counts.true += not label.get("difficult", False)
+    return counts
+
+
+def score_file(
+    detector: ObjectDetector, kinds: set[str], data: dict[str, Any], images: dict[int, np.ndarray]
+) -> tuple[dict[str, Counts], float]:
+    """One model on one label file: its Counts per kind and its mean milliseconds a frame."""
+    detector.detect(next(iter(images.values())))  # warm-up (OpenCV sizes its network on a new shape)
+    totals = {kind: Counts() for kind in kinds}
+    seconds = 0.0
+    for frame in data["frames"]:
+        started = time.perf_counter()
+        found = detector.detect(images[frame["index"]])
+        seconds += time.perf_counter() - started
+        for kind in kinds:
+            labels = [label for label in frame["objects"] if label["kind"] == kind]
+            totals[kind].add(match([detection for detection in found if detection.kind == kind], labels))
+    return totals, seconds / len(data["frames"]) * 1000
+
+
+def run_labels(files: list[str], default_size: int) -> list[dict[str, Any]]:
+    """Section A, in its own process: one row per label file, model and kind."""
+    import cv2
+    import torch
+
+    detectors = {name: make() for name, make in label_candidates(default_size).items()}
+    cv2.setNumThreads(THREADS)
+    torch.set_num_threads(THREADS)  # after ultralytics has set up its predictor (cores - 1)
+    rows = []
+    for path in map(Path, files):
+        data = json.loads(path.read_text())
+        labelled = {label["kind"] for frame in data["frames"] for label in frame["objects"]}
+        images = labelled_images(VIDEOS / data["video"], {frame["index"] for frame in data["frames"]})
+        for name, detector in detectors.items():
+            kinds = set(detector.kinds) & labelled
+            if not kinds:
+                continue
+            totals, ms = score_file(detector, kinds, data, images)
+            rows += [
+                {"file": path.name, "frames": len(data["frames"]), "model": name, "kind": kind, "ms": ms}
+                | asdict(totals[kind])
+                for kind in sorted(kinds)
+            ]
+    return rows
+
+
+# --- B: whole jobs ----------------------------------------------------------------------------
 
 
 def peak_rss_mb() -> float:
@@ -161,144 +325,163 @@ def peak_rss_mb() -> float:
     return rss_kib(os.getpid(), "VmHWM") / 1024
 
 
+def thread_counts() -> str:
+    import cv2
+
+    torch = sys.modules.get("torch")
+    return f"{cv2.getNumThreads()}/{torch.get_num_threads() if torch else '-'}"
+
+
 def run_peer(limit: int | None) -> Outcome:
+    import av
     from ultralytics import YOLO
     from ultralytics.utils import torch_utils
 
     torch_utils.NUM_THREADS = THREADS  # what select_device() sets torch to, cores - 1 by default
-    model = YOLO(str(BODY_PT), task="detect")
-    classes = [cls for cls, name in model.names.items() if DEFAULT_CLASS_MAP.get(name) == "body"]
-    options = {"imgsz": IMAGE_SIZE, "classes": classes, "verbose": False}
+    model = YOLO(str(FALL), task="detect")
+    classes = [cls for cls, name in model.names.items() if name in FALL_CLASS_MAP]
+    options = {"imgsz": PEER_IMAGE_SIZE, "classes": classes, "verbose": False}
     model.predict(np.zeros((576, 768, 3), np.uint8), **options)
     tracks: dict[int, Track] = {}
     frames = 0
     started = time.perf_counter()
-    for index, result in enumerate(model.track(str(VIDEO), tracker="bytetrack.yaml", stream=True, **options)):
+    for index, result in enumerate(model.track(str(VTEST), tracker="bytetrack.yaml", stream=True, **options)):
         boxes = result.boxes
         if boxes.id is not None:
-            for track_id, box, score in zip(
-                boxes.id.int().tolist(), boxes.xyxy.tolist(), boxes.conf.tolist(), strict=True
-            ):
+            found = zip(boxes.id.int().tolist(), boxes.xyxy.tolist(), boxes.conf.tolist(), strict=True)
+            for track_id, box, score in found:
                 tracks.setdefault(track_id, {})[index] = (*box, score)
         frames += 1
         if frames == limit:
             break
     seconds = time.perf_counter() - started
-    import torch
+    with av.open(str(VTEST)) as container:
+        fps = float(container.streams.video[0].average_rate)
+    return Outcome(frames, seconds, fps, peak_rss_mb(), thread_counts(), {"body": list(tracks.values())})
 
-    return Outcome(frames, seconds, peak_rss_mb(), torch.get_num_threads(), list(tracks.values()))
+
+def detector_settings(config: Config) -> DetectorSettings:
+    """The detector's settings at run time, with the row's changes."""
+    changes: dict[str, Any] = {"model_threads": config.threads}
+    if config.image_size is not None:
+        changes["model_image_size"] = config.image_size
+    if config.rate is not None:
+        changes["detection_rate"] = config.rate
+    return DetectorSettings(
+        body_model=MODELS / config.model,
+        car_model=MODELS / config.model,
+        face_model_prototxt=FACE_PROTOTXT,
+        face_model_caffemodel=FACE_CAFFEMODEL,
+        **changes,
+    )
 
 
-def run_vidar(config: Config, s3_port: int, key: str, size: int, limit: int | None) -> Outcome:
+def stream_settings(config: Config) -> dict[str, Any]:
+    face = {} if config.face_min_size is None else {"filter_min_size": config.face_min_size}
+    per_kind = {"body": OBJECT_SETTINGS, "car": OBJECT_SETTINGS, "face": face}
+    return {"detectors": {kind: per_kind[kind] if kind in config.kinds else None for kind in KINDS}}
+
+
+def load_embedders(kinds: Iterable[str]) -> None:
+    """What a worker loads for these kinds (the features of posted objects)."""
+    from vidar_detector import appearance, faces
+
+    if "face" in kinds:
+        faces.face_embedder()
+    if set(kinds) - {"face"}:
+        appearance.appearance_embedder()
+
+
+def object_store(s3_port: int) -> Any:
     from pydantic import SecretStr
 
     from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY
-    from vidar.models.jobs import JobDispatch, SourceFile, Statistic
-    from vidar.models.stream_settings import StreamSettings
     from vidar.objectstore import ObjectStore
     from vidar.settings import VidarSettings
-    from vidar_detector import appearance, faces
-    from vidar_detector.decode import Decoded
-    from vidar_detector.detection import DetectionHandler, Images
-    from vidar_detector.job import Job
-    from vidar_detector.models import load_detectors
-    from vidar_detector.settings import DetectorSettings
 
-    objects = ObjectStore(
-        VidarSettings(
-            s3_endpoint=f"{HOST}:{s3_port}", s3_access_key=S3_ACCESS_KEY, s3_secret_key=SecretStr(S3_SECRET_KEY)
-        )
+    settings = VidarSettings(
+        s3_endpoint=f"{HOST}:{s3_port}", s3_access_key=S3_ACCESS_KEY, s3_secret_key=SecretStr(S3_SECRET_KEY)
     )
-    body = weights(config.model_format)
-    settings = DetectorSettings(
-        body_model=body, car_model=body, model_image_size=IMAGE_SIZE, model_threads=config.threads
-    )
-    models = load_detectors(settings, {"body"})
-    appearance.appearance_embedder()  # what a worker loads for bodies (features of posted objects)
-    stream_settings = StreamSettings.model_validate(
-        {"detectors": {"face": None, "body": BODY_SETTINGS}, "imotion_threshold": config.imotion_threshold}
-    )
+    return ObjectStore(settings)
+
+
+def poster(objects: Any) -> Callable[[Any, Any], None]:
+    """The worker's poster without the bus event: both images written to S3."""
+
+    def publish(detection: Any, images: Any) -> None:
+        name = f"bench/detections/{detection.kind}-{detection.track_id}-{detection.post}-{detection.sequence}"
+        objects.write(f"{name}.jpg", images.thumbnail, "image/jpeg")
+        objects.write(f"{name}-frame.jpg", images.full_frame, "image/jpeg")
+
+    return publish
+
+
+class Recording(DetectionHandler):
+    """A DetectionHandler that keeps every ended track, and stops the job after `limit` frames."""
+
+    def __init__(self, *args: Any, limit: int | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.limit, self.handled, self.fps = limit, 0, 0.0
+        self.stop: threading.Event | None = None
+        self.tracks: dict[str, list[Track]] = {}
+
+    def start(self, fps: float) -> None:
+        self.fps = fps
+        super().start(fps)
+
+    def handle(self, *frame: Any) -> None:
+        super().handle(*frame)
+        self.handled += 1
+        if self.handled == self.limit and self.stop is not None:
+            self.stop.set()
+
+    def _end(self, pipeline: Any, track: Any, statistic: Any) -> None:
+        boxes = {sighting.frame: (*sighting.box, sighting.score) for sighting in track.sightings}
+        self.tracks.setdefault(pipeline.kind, []).append(boxes)
+        super()._end(pipeline, track, statistic)
+
+
+def run_vidar(config: Config, s3_port: int, key: str, size: int, limit: int | None) -> Outcome:
+    from vidar.models.jobs import JobDispatch, SourceFile
+    from vidar.models.stream_settings import StreamSettings
+    from vidar_detector import appearance, faces
+    from vidar_detector.job import Job
+    from vidar_detector.models import load_detectors, set_model_threads
+
+    objects = object_store(s3_port)
+    settings = detector_settings(config)
+    models = load_detectors(settings, set(config.kinds))
+    load_embedders(config.kinds)
+    set_model_threads(settings.model_threads)  # as the worker does, once torch is in
     dispatch = JobDispatch(
         run_id="bench-detector",
         video_id=0,
         camera_group=1,
         source=SourceFile(key=key, size=size),
-        stream_settings=stream_settings,
+        stream_settings=StreamSettings.model_validate(stream_settings(config)),
     )
-
-    def publish(detection: Any, images: Images) -> None:
-        """The worker's poster without the bus event: both images written to S3."""
-        name = f"bench/detections/{detection.kind}-{detection.track_id}-{detection.post}-{detection.sequence}"
-        objects.write(f"{name}.jpg", images.thumbnail, "image/jpeg")
-        objects.write(f"{name}-frame.jpg", images.full_frame, "image/jpeg")
-
-    tracks: list[Track] = []
-
-    class Recording(DetectionHandler):
-        """Keeps every ended track, and stops the job after `limit` frames of the video."""
-
-        fps = 0.0
-
-        def start(self, fps: float) -> None:
-            self.fps = fps
-            super().start(fps)
-
-        def handle(self, image: np.ndarray | None, decoded: Decoded, timestamp: float, statistic: Statistic) -> None:
-            super().handle(image, decoded, timestamp, statistic)
-            if limit is not None and round(decoded.time * self.fps) >= limit - 1:
-                job.stop.set()
-
-        def _end(self, pipeline: Any, track: Any, statistic: Statistic) -> None:
-            tracks.append({round(s.time * self.fps): (*s.box, s.score) for s in track.sightings})
-            super()._end(pipeline, track, statistic)
-
     handler = Recording(
         dispatch,
         models,
         1,
-        publish,
-        stride=config.stride,
+        poster(objects),
+        detection_rate=settings.detection_rate,
         features=appearance.embed_object,
         face_chip=faces.face_chip,
+        limit=limit,
     )
     job = Job(dispatch, objects, checkpoint=None, report=lambda _: None, progress_interval=1.0, handler=handler)
+    handler.stop = job.stop
     started = time.perf_counter()
     statistic = job.run()
     handler.finish(statistic)
     seconds = time.perf_counter() - started
     frames = statistic.frames_processed + statistic.frames_imotion_skipped
-    import torch
+    tracks = {kind: handler.tracks.get(kind, []) for kind in config.kinds}
+    return Outcome(frames, seconds, handler.fps, peak_rss_mb(), thread_counts(), tracks)
 
-    return Outcome(frames, seconds, peak_rss_mb(), torch.get_num_threads(), tracks)
 
-
-def run_latency(formats: list[str]) -> dict[str, float]:
-    """Milliseconds a frame of YoloDetector.detect, per model format (and torch thread count for
-    the .pt: ONNX Runtime and OpenVINO size their own thread pools), interleaved, best of 2."""
-    import av
-    import cv2
-    import torch
-
-    with av.open(str(VIDEO)) as container:
-        images = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)][:: 795 // LATENCY_FRAMES]
-    detectors = {
-        model_format: YoloDetector(
-            weights(model_format), DEFAULT_CLASS_MAP, image_size=IMAGE_SIZE, device="cpu", min_score=0.25
-        )
-        for model_format in formats
-    }
-    cv2.setNumThreads(THREADS)
-    variants = [(f"{model_format} {THREADS} threads", model_format, THREADS) for model_format in formats]
-    variants.insert(1, ("pt 1 thread", "pt", 1))
-    best = {name: float("inf") for name, _, _ in variants}
-    for _ in range(2):
-        for name, model_format, threads in variants:
-            torch.set_num_threads(threads)
-            started = time.perf_counter()
-            for image in images:
-                detectors[model_format].detect(image)
-            best[name] = min(best[name], (time.perf_counter() - started) / len(images) * 1000)
-    return best
+# --- processes --------------------------------------------------------------------------------
 
 
 def child(spec: dict[str, Any]) -> None:
@@ -307,10 +490,10 @@ def child(spec: dict[str, Any]) -> None:
     if kind == "peer":
         result: Any = asdict(run_peer(spec["limit"]))
     elif kind == "vidar":
-        config = Config(**spec["config"])
+        config = Config(**{**spec["config"], "kinds": tuple(spec["config"]["kinds"])})
         result = asdict(run_vidar(config, spec["s3_port"], spec["key"], spec["size"], spec["limit"]))
     else:
-        result = run_latency(spec["formats"])
+        result = run_labels(spec["files"], spec["default_size"])
     Path(spec["out"]).write_text(json.dumps(result))
 
 
@@ -322,19 +505,22 @@ def in_process(spec: dict[str, Any]) -> Any:
 
 
 def outcome(data: dict[str, Any]) -> Outcome:
-    tracks = [{int(frame): tuple(box) for frame, box in track.items()} for track in data.pop("tracks")]
-    return Outcome(**data, tracks=tracks)
+    tracks = {
+        kind: [{int(frame): tuple(box) for frame, box in track.items()} for track in kind_tracks]
+        for kind, kind_tracks in data["tracks"].items()
+    }
+    return Outcome(**{**data, "tracks": tracks})
 
 
 # --- recall -----------------------------------------------------------------------------------
 
 
 def reference_tracks(tracks: list[Track]) -> list[Track]:
-    """The reference's boxes that the archive's filters keep, in tracks long enough to count."""
-    from vidar.models.stream_settings import DetectorSettings
+    """The boxes that the archive's filters keep, in tracks long enough to count."""
+    from vidar.models.stream_settings import DetectorSettings as KindSettings
     from vidar_detector.selection import passes_filters
 
-    settings = DetectorSettings.model_validate(BODY_SETTINGS)
+    settings = KindSettings.model_validate(OBJECT_SETTINGS)
     kept = [
         {frame: box for frame, box in track.items() if passes_filters(box[:4], box[4], settings)} for track in tracks
     ]
@@ -354,90 +540,199 @@ def recalled(reference: Track, candidates: list[Track]) -> bool:
 
 def recall(reference: list[Track], candidate: list[Track]) -> float:
     if not reference:
-        return float("nan")
+        return math.nan
     return sum(recalled(track, candidate) for track in reference) / len(reference)
 
 
 # --- the run ----------------------------------------------------------------------------------
 
 
-def decode_ceiling(objects: Any) -> tuple[float, str, int]:
-    """The job loop with no detectors (tests.bench.decode), best of 3: frames/s, and the S3 key
-    and size of the video it uploaded (the vidar rows read the same object)."""
+def decode_ceilings(objects: Any, videos: list[Path]) -> dict[str, dict[str, Any]]:
+    """The job loop with no detectors (tests.bench.decode), best of 3, per video: frames/s, and
+    the S3 key and size of the video it uploaded (the vidar rows read the same object)."""
     from tests.bench.decode import best_of, job_loop
 
-    frames, seconds = best_of(3, lambda: job_loop(objects, VIDEO))
-    return frames / seconds, f"bench/{VIDEO.name}", VIDEO.stat().st_size
+    ceilings = {}
+    for video in videos:
+        frames, seconds = best_of(3, lambda video=video: job_loop(objects, video))
+        ceilings[video.name] = {"fps": frames / seconds, "key": f"bench/{video.name}", "size": video.stat().st_size}
+    return ceilings
+
+
+def measure(configs: list[Config], frames: int | None, peer: bool, label_files: list[Path]) -> dict[str, Any]:
+    """Every measurement, each in its own process, as JSON-ready data."""
+    from tests.stack import servers
+
+    defaults = DetectorSettings()
+    videos = sorted({VIDEOS / config.video for config in configs} | {VTEST})
+    measured: dict[str, Any] = {
+        "frames": frames,
+        "defaults": {"detection_rate": defaults.detection_rate, "model_image_size": defaults.model_image_size},
+        "labels": [],
+        "peer": None,
+        "rows": {},
+    }
+    if label_files:
+        files = [str(path) for path in label_files]
+        spec = {"kind": "labels", "files": files, "default_size": defaults.model_image_size}
+        measured["labels"] = in_process(spec)
+    with tempfile.TemporaryDirectory(prefix="vidar-bench-") as tmp, servers(Path(tmp)) as ports:
+        objects = object_store(ports.s3)
+        asyncio.run(objects.ensure_bucket())
+        measured["ceilings"] = decode_ceilings(objects, videos)
+        if peer:
+            measured["peer"] = in_process({"kind": "peer", "limit": frames})
+        for config in configs:
+            upload = measured["ceilings"][config.video]
+            spec = {"kind": "vidar", "config": asdict(config), "s3_port": ports.s3, "limit": frames}
+            measured["rows"][config.name] = in_process({**spec, "key": upload["key"], "size": upload["size"]})
+    return measured
+
+
+def number(value: float, width: int, digits: int = 2) -> str:
+    return f"{'-':>{width}}" if math.isnan(value) else f"{value:>{width}.{digits}f}"
+
+
+def report_labels(rows: list[dict[str, Any]]) -> None:
+    print(f"\nA. Detection on hand-labelled frames: IoU >= {LABEL_IOU}, min score {MIN_SCORE}, {THREADS} threads")
+    header = f"{'label file':<22}{'frames':>7}  {'kind':<6}{'model':<18}{'labels':>7}{'TP':>5}{'FP':>5}"
+    print(f"  {header}{'precision':>10}{'recall':>8}{'ms/frame':>10}")
+    for row in sorted(rows, key=lambda row: (row["file"], row["kind"])):
+        counts = Counts(row["true"], row["false"], row["positives"])
+        print(
+            f"  {row['file']:<22}{row['frames']:>7}  {row['kind']:<6}{row['model']:<18}{counts.positives:>7}"
+            f"{counts.true:>5}{counts.false:>5}{number(counts.precision, 10)}{number(counts.recall, 8)}"
+            f"{row['ms']:>10.0f}"
+        )
+    print("  labels: boxes not marked difficult; a detection on a difficult box counts neither way.")
+
+
+def track_counts(result: Outcome) -> str:
+    """Tracks of at least MIN_REFERENCE_FRAMES boxes, body/car/face ('-': kind not run)."""
+    counts = [
+        str(sum(len(track) >= MIN_REFERENCE_FRAMES for track in result.tracks[kind])) if kind in result.tracks else "-"
+        for kind in KINDS
+    ]
+    return "/".join(counts)
+
+
+def print_row(name: str, video: str, result: Outcome, peer_fps: float, recalls: tuple[str, str]) -> None:
+    x_peer = number(result.fps / peer_fps if peer_fps else math.nan, 7)
+    print(
+        f"  {name:<30}{video:<22}{result.frames:>6}{result.fps:>9.1f}{result.real_time:>7.2f}{x_peer}"
+        f"{recalls[0]:>7}{recalls[1]:>8}{track_counts(result):>13}{result.threads:>8}{result.peak_rss_mb:>7.0f} MB"
+    )
+
+
+def report_jobs(measured: dict[str, Any]) -> dict[str, Outcome]:
+    peer = outcome(measured["peer"]) if measured["peer"] else None
+    rows = {name: outcome(data) for name, data in measured["rows"].items()}
+    reference = reference_tracks(rows[REFERENCE.name].tracks["body"]) if REFERENCE.name in rows else []
+    peer_reference = reference_tracks(peer.tracks["body"]) if peer else []
+    defaults = measured["defaults"]
+    print(
+        f"\nB. Whole jobs, {THREADS} threads, video read from S3, posts written to S3; defaults at run time: "
+        f"detection_rate {defaults['detection_rate']:g}, model_image_size {defaults['model_image_size']}"
+    )
+    print(
+        f"  {'row':<30}{'video':<22}{'frames':>6}{'frames/s':>9}{'x real':>7}{'x peer':>7}"
+        f"{'recall':>7}{'vs peer':>8}{'tracks b/c/f':>13}{'threads':>8}{'peak RSS':>10}"
+    )
+
+    def recalls(tracks: dict[str, list[Track]]) -> tuple[str, str]:
+        ours = number(recall(reference, tracks["body"]), 7) if reference else "-"
+        theirs = number(recall(peer_reference, tracks["body"]), 8) if peer_reference else "-"
+        return ours, theirs
+
+    peer_fps = peer.fps if peer else 0.0
+    if peer:
+        print_row(PEER, VTEST.name, peer, peer_fps, (recalls(peer.tracks)[0], "ref"))
+    for name, ceiling in measured["ceilings"].items():
+        print(f"  {'decode only (best of 3)':<30}{name:<22}{'':>6}{ceiling['fps']:>9.0f}")
+    configs = {config.name: config for config in [*HEADLINE, *LEVERS]}
+    for name, result in rows.items():
+        video = configs[name].video if name in configs else "?"
+        on_vtest = video == VTEST.name and "body" in result.tracks
+        shown = recalls(result.tracks) if on_vtest else ("-", "-")
+        print_row(name, video, result, peer_fps, ("ref", shown[1]) if name == REFERENCE.name else shown)
+    print(
+        f"  x real: frames/s / the video's fps; recall: share of the reference row's body tracks (>= "
+        f"{MIN_REFERENCE_FRAMES} frames, after the archive's filters) one candidate track covers (IoU >= "
+        f"{MATCH_IOU} on >= {MATCH_SHARE:.0%} of their frames); vs peer: the same against the peer's ByteTrack "
+        f"tracks; tracks: of >= {MIN_REFERENCE_FRAMES} frames; threads: OpenCV/torch."
+    )
+    return rows
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+def report_goals(measured: dict[str, Any], rows: dict[str, Outcome]) -> None:
+    print("\nGoals (issue 11):")
+    default, reference = rows.get(DEFAULT.name), rows.get(REFERENCE.name)
+    if default and reference:
+        share = recall(reference_tracks(reference.tracks["body"]), default.tracks["body"])
+        met = default.fps >= GOAL_VTEST_FPS and share >= GOAL_RECALL
+        print(
+            f"  vtest (defaults) >= {GOAL_VTEST_FPS:.0f} frames/s with recall >= {GOAL_RECALL} vs the reference: "
+            f"{default.fps:.1f} frames/s, recall {share:.2f}: {verdict(met)}"
+        )
+    for config in HEADLINE[2:]:
+        if config.name in rows:
+            result = rows[config.name]
+            print(
+                f"  {config.name} >= {GOAL_REAL_TIME:.0f}x real time: {result.fps:.1f} frames/s, "
+                f"{result.real_time:.2f}x: {verdict(result.real_time >= GOAL_REAL_TIME)}"
+            )
+    if rows:
+        peak = max(result.peak_rss_mb for result in rows.values())
+        print(f"  peak RSS < {GOAL_RSS_MB:.0f} MB: at most {peak:.0f} MB: {verdict(peak < GOAL_RSS_MB)}")
+    report_label_goal(measured)
+
+
+def report_label_goal(measured: dict[str, Any]) -> None:
+    """The issue sets it on vtest's walkers; carphone's close-up body is in table A."""
+    default_model = f"yolov3-tiny {measured['defaults']['model_image_size']}"
+    recalls: dict[str, dict[str, float]] = {}
+    for row in measured["labels"]:
+        if row["kind"] == "body" and row["file"] == f"{VTEST.stem}.json":
+            counts = Counts(row["true"], row["false"], row["positives"])
+            recalls.setdefault(row["file"], {})[row["model"]] = counts.recall
+    for file, by_model in sorted(recalls.items()):
+        ours, fall = by_model.get(default_model, math.nan), by_model.get("fall model 640", math.nan)
+        print(
+            f"  {file}: body recall of {default_model} >= the fall model's at 640: {ours:.2f} vs {fall:.2f}: "
+            f"{verdict(ours >= fall)}"
+        )
 
 
 def report(measured: dict[str, Any]) -> None:
-    peer = outcome(measured["peer"])
-    rows = {name: outcome(data) for name, data in measured["rows"].items()}
-    reference = reference_tracks(peer.tracks)
-    own = rows.get(DEFAULT.name)
-    own_reference = reference_tracks(own.tracks) if own else []
-    print(
-        f"\nDetection on {VIDEO.name} ({peer.frames} frames), bodies, imgsz {IMAGE_SIZE}; reference: "
-        f"{len(reference)} ByteTrack tracks of >= {MIN_REFERENCE_FRAMES} frames"
-    )
-    print(f"  {'':<26}{'frames/s':>9}{'x peer':>8}{'recall':>8}{'vs s1':>7}{'tracks':>8}{'threads':>8}{'peak RSS':>10}")
-    print(f"  {'peer: ultralytics track':<26}{peer.fps:>9.2f}{1:>8.2f}{'ref':>8}{'':>7}{len(reference):>8}", end="")
-    print(f"{peer.threads:>8}{peer.peak_rss_mb:>7.0f} MB")
-    ceiling = measured["ceiling"]
-    print(f"  {'decode only (job loop)':<26}{ceiling:>9.0f}{ceiling / peer.fps:>8.0f}")
-    for name, result in rows.items():
-        own_recall = f"{recall(own_reference, result.tracks):>7.2f}" if own else f"{'':>7}"
-        print(
-            f"  {name:<26}{result.fps:>9.2f}{result.fps / peer.fps:>8.2f}{recall(reference, result.tracks):>8.2f}"
-            f"{own_recall}{len(reference_tracks(result.tracks)):>8}{result.threads:>8}{result.peak_rss_mb:>7.0f} MB"
-        )
-    print(
-        f"  recall: share of reference tracks one candidate track covers (IoU >= {MATCH_IOU} on >= "
-        f"{MATCH_SHARE:.0%} of their frames); vs s1: against vidar's own stride-1 run; tracks: those of >= "
-        f"{MIN_REFERENCE_FRAMES} frames. Goals: vidar >= 2x peer, recall >= 0.95, peak RSS < 1500 MB."
-    )
-    print(f"\nPer-frame latency of YoloDetector.detect on {LATENCY_FRAMES} frames of {VIDEO.name}, imgsz {IMAGE_SIZE}:")
-    print("  " + ", ".join(f"{name}: {ms:.0f} ms" for name, ms in measured["latency"].items()))
+    if measured["frames"]:
+        print(f"\n(only the first {measured['frames']} frames of each video: not figures of record)")
+    if measured["labels"]:
+        report_labels(measured["labels"])
+    rows = report_jobs(measured)
+    report_goals(measured, rows)
 
 
-def measure(configs: list[Config], frames: int | None) -> dict[str, Any]:
-    """Every measurement, each in its own process, as JSON-ready data."""
-    from pydantic import SecretStr
-
-    from tests.stack import servers
-    from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY
-    from vidar.objectstore import ObjectStore
-    from vidar.settings import VidarSettings
-
-    formats = sorted({"pt", *(config.model_format for config in configs)})
-    for model_format in formats:
-        weights(model_format)  # exported here, not in a timed process
-    with tempfile.TemporaryDirectory(prefix="vidar-bench-") as tmp, servers(Path(tmp)) as ports:
-        objects = ObjectStore(
-            VidarSettings(
-                s3_endpoint=f"{HOST}:{ports.s3}", s3_access_key=S3_ACCESS_KEY, s3_secret_key=SecretStr(S3_SECRET_KEY)
-            )
-        )
-        asyncio.run(objects.ensure_bucket())
-        ceiling, key, size = decode_ceiling(objects)
-        measured = {
-            "frames": frames,
-            "ceiling": ceiling,
-            "latency": in_process({"kind": "latency", "formats": formats}),
-            "peer": in_process({"kind": "peer", "limit": frames}),
-            "rows": {},
-        }
-        for config in configs:
-            spec = {"kind": "vidar", "config": asdict(config), "s3_port": ports.s3, "key": key, "size": size}
-            measured["rows"][config.name] = in_process({**spec, "limit": frames})
-    return measured
+def selected(only: str | None, levers: bool) -> tuple[list[Config], bool]:
+    """The vidar rows to run, and whether the peer runs."""
+    if not only:
+        return [*HEADLINE, *(LEVERS if levers else [])], True
+    names = {name.strip() for name in only.split(",")}
+    unknown = names - {PEER} - {config.name for config in [*HEADLINE, *LEVERS]}
+    if unknown:
+        raise SystemExit(f"unknown rows: {', '.join(sorted(unknown))}")
+    return [config for config in [*HEADLINE, *LEVERS] if config.name in names], PEER in names
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--levers", action="store_true", help="also a row per lever of issue 5")
-    parser.add_argument("--only", help="comma-separated names of the vidar rows to run")
-    parser.add_argument("--frames", type=int, default=None, help="a prefix of the video (debugging)")
+    parser.add_argument("--levers", action="store_true", help="also a row per lever (rate, input size, threads, model)")
+    parser.add_argument("--only", help=f"comma-separated names of the whole-job rows to run ('{PEER}' included)")
+    parser.add_argument("--frames", type=int, default=None, help="a prefix of each video (debugging)")
+    parser.add_argument("--labels", type=Path, default=LABELS, help="the folder of label files (section A)")
     parser.add_argument("--save", type=Path, help="write every measurement (tracks included) to this JSON file")
     parser.add_argument("--replay", type=Path, help="report a file written by --save instead of measuring")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -445,22 +740,19 @@ def main() -> None:
     if args.child:
         child(json.loads(args.child))
         return
-
-    configs = [*HEADLINE, *(LEVERS if args.levers or args.only else [])]
-    if args.only:
-        names = {name.strip() for name in args.only.split(",")}
-        configs = [config for config in configs if config.name in names]
-    skipped = [config.name for config in configs if not can_export(config.model_format)]
-    configs = [config for config in configs if can_export(config.model_format)]
     if args.replay:
-        measured = json.loads(args.replay.read_text())
-    else:
-        measured = measure(configs, args.frames)
-        if args.save:
-            args.save.write_text(json.dumps(measured))
+        report(json.loads(args.replay.read_text()))
+        return
+    configs, peer = selected(args.only, args.levers)
+    if any(config.video == CLIP_720P.name for config in configs):
+        make_720p_clip()  # once, outside any timed process
+    label_files = [] if args.only else sorted(args.labels.glob("*.json"))
+    started = time.perf_counter()
+    measured = measure(configs, args.frames, peer, label_files)
+    if args.save:
+        args.save.write_text(json.dumps(measured))
     report(measured)
-    if skipped:
-        print(f"  skipped (pip install onnx onnxslim onnxruntime openvino): {', '.join(skipped)}")
+    print(f"\n(measured in {time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,10 @@ the default input size and detection rate), one run with both kinds on.
 
 The range of body tracks comes from a full-rate, full-size reference run on this machine: the
 same model on every frame at 768 (the frame's width), its boxes of at least 20 pixels through
-`simple_iou`: REFERENCE_TRACKS tracks of at least 10 frames (1 s). At the defaults (416, 5
-detections a second) the same run gives 54: a few walkers who cross or pass the lamp post are
-split in two (tests/bench/detector.py measures the recall of the reference's tracks). A score
-near the model's threshold, which another CPU may round the other way, splits or joins a track
-now and then: the test allows from 20% under the reference to 40% over it.
+`simple_iou`: REFERENCE_TRACKS tracks of at least 10 frames (1 s). At the defaults (512, 5
+detections a second) the same run gives 46, and covers 95% of the reference's tracks
+(tests/bench/detector.py). A score near the model's threshold, which another CPU may round the
+other way, splits or joins a track now and then: the test allows 25% either side.
 
 The parked vehicles' posted boxes are checked against their hand-labelled boxes
 (tests/data/labels/vtest.json).
@@ -83,7 +82,7 @@ def test_vtest_bodies_are_tracked_counted_and_each_best_frame_is_a_person(
     api: httpx.Client, db: Database, vtest_run: dict, coco: DarknetDetector
 ) -> None:
     counters = vtest_run["health_status"]["statistic"]["objects"]["body"]
-    assert 0.8 * REFERENCE_TRACKS <= counters["posted"] <= 1.4 * REFERENCE_TRACKS, counters
+    assert 0.75 * REFERENCE_TRACKS <= counters["posted"] <= 1.25 * REFERENCE_TRACKS, counters
     assert counters["failed"] == 0
     assert counters["not_posted"] > 0, "the short tracks"
     for record in stored(api, db, vtest_run, "body", "bodies"):

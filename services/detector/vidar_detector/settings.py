@@ -51,8 +51,8 @@ class DetectorSettings(VidarSettings):
     face_model_caffemodel: Path = MODELS_DIR / "res10_300x300_ssd_iter_140000.caffemodel"
     # Side in pixels that body and car models resize frames to (a multiple of their stride, 32):
     # the longer side for Darknet models, which keep the frame's shape; the letterbox's for
-    # ultralytics ones. 416 suits yolov3-tiny (tests/bench/detector.py); 640 suits YOLO11.
-    model_image_size: int = Field(416, ge=32, multiple_of=32)
+    # ultralytics ones. 512 suits yolov3-tiny (tests/bench/detector.py); 640 suits YOLO11.
+    model_image_size: int = Field(512, ge=32, multiple_of=32)
     # "cpu", "cuda" or "cuda:N".
     model_device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
     # Threads torch and OpenCV use for inference (ultralytics alone would take cores - 1).

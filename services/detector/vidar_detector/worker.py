@@ -35,7 +35,7 @@ from vidar_detector import appearance, faces
 from vidar_detector.clusters import RunClusters
 from vidar_detector.detection import DetectionHandler, Images, Publish
 from vidar_detector.job import Job, JobFailure
-from vidar_detector.models import ModelLoadError, load_detectors
+from vidar_detector.models import ModelLoadError, load_detectors, set_model_threads
 from vidar_detector.router import RouterDelivery
 from vidar_detector.settings import DetectorSettings
 
@@ -137,6 +137,7 @@ class Worker:
         deep_sort = any(getattr(detectors, kind).tracker_type == "deep_sort" for kind in kinds)
         models = await asyncio.to_thread(load_detectors, self._settings, kinds)
         await asyncio.to_thread(_load_embedders, kinds, deep_sort)
+        set_model_threads(self._settings.model_threads)
         return DetectionHandler(
             dispatch,
             models,
