@@ -38,10 +38,11 @@ ObjectKind = DetectorType  # "face", "body", "car"
 KIND_NMS_IOU = 0.7
 # What res10_300x300_ssd was trained on: 300x300 BGR images less these channel means.
 FACE_INPUT_SIZE = (300, 300)
-# Darknet's own non-maximum suppression within a class; YOLO inputs are multiples of this.
-DARKNET_NMS_IOU = 0.45
-YOLO_STRIDE = 32
 FACE_MEAN_BGR = (104.0, 177.0, 123.0)
+# Darknet's own non-maximum suppression within a class (its detector's default).
+DARKNET_NMS_IOU = 0.45
+# YOLO inputs are multiples of the network's largest downsampling.
+YOLO_STRIDE = 32
 
 
 @dataclass(frozen=True)
