@@ -13,10 +13,11 @@ from pathlib import Path
 
 import httpx
 import nats
+import tenacity
 from minio import Minio
 from nats.js.api import ConsumerInfo
 
-from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY, Ports, Server, free_port
+from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY, Ports, Server, ServerExited, free_port
 from vidar.devstack.stack import ServerProcesses, embedded_servers, running, service_env
 
 
@@ -48,11 +49,26 @@ class Servers:
         self.processes.start(self.specs[name])
 
 
+# Free ports are picked before the servers bind them, and SeaweedFS binds several: another process
+# (a second stack, an outgoing connection) may take one meanwhile. Fresh ports then.
+START_ATTEMPTS = 3
+
+
 @contextlib.contextmanager
 def controllable_servers(data_dir: Path) -> Iterator[Servers]:
-    ports = Ports.free()
-    specs = embedded_servers(ports, data_dir)
-    with running(specs, data_dir / "logs") as processes:
+    with contextlib.ExitStack() as stack:
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(ServerExited),
+            stop=tenacity.stop_after_attempt(START_ATTEMPTS),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                number = attempt.retry_state.attempt_number
+                folder = data_dir if number == 1 else data_dir / f"attempt-{number}"
+                ports = Ports.free()
+                specs = embedded_servers(ports, folder)
+                processes = stack.enter_context(running(specs, folder / "logs"))
         yield Servers(ports, processes, {spec.name: spec for spec in specs})
 
 

@@ -114,11 +114,15 @@ def s3(ports: Ports, data_dir: Path) -> Server:
     return Server("s3", command, lambda: _s3_answers(ports.s3))
 
 
+class ServerExited(RuntimeError):
+    """A server stopped before it answered (its log says why: often a port taken meanwhile)."""
+
+
 def wait_until_ready(server: Server, *, timeout: float = 60.0, alive: Callable[[], bool] = lambda: True) -> None:
     deadline = time.monotonic() + timeout
     while not server.is_ready():
         if not alive():
-            raise RuntimeError(f"{server.name} exited before it was ready")
+            raise ServerExited(f"{server.name} exited before it was ready")
         if time.monotonic() > deadline:
             raise TimeoutError(f"{server.name} not ready after {timeout:.0f} s")
         time.sleep(0.2)
