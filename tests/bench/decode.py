@@ -9,6 +9,7 @@ import asyncio
 import tempfile
 import time
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -23,19 +24,29 @@ from vidar.settings import VidarSettings
 from vidar_detector.job import Job
 
 VIDEOS = Path(".cache/videos")
-CLIP_720P = VIDEOS / "bench-720p-h264.mp4"
+CLIP_720P = VIDEOS / "vtest-720p25.mp4"
+CLIP_SIZE = (1280, 720)
+CLIP_FPS = 25
 
 
 def make_720p_clip() -> Path:
-    """vtest.avi's 795 frames scaled to 1280x720 and encoded with libx264 (cached)."""
+    """vtest.avi scaled to 1280x720 and re-timed to 25 fps, each source frame repeated 2 or 3
+    times in turn (10 fps -> 25 fps at real speed), encoded with libx264 (cached)."""
     if CLIP_720P.exists():
         return CLIP_720P
     partial = CLIP_720P.with_suffix(".partial.mp4")
     with av.open(str(VIDEOS / "vtest.avi")) as source, av.open(str(partial), "w") as clip:
-        stream = clip.add_stream("libx264", rate=25, options={"preset": "veryfast", "crf": "23", "g": "50"})
-        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
-        for frame in source.decode(video=0):
-            clip.mux(stream.encode(frame.reformat(width=1280, height=720, format="yuv420p")))
+        source_fps = source.streams.video[0].average_rate
+        stream = clip.add_stream("libx264", rate=CLIP_FPS, options={"preset": "veryfast", "crf": "23", "g": "50"})
+        stream.width, stream.height, stream.pix_fmt = *CLIP_SIZE, "yuv420p"
+        written = 0
+        for index, frame in enumerate(source.decode(video=0)):
+            scaled = frame.reformat(width=CLIP_SIZE[0], height=CLIP_SIZE[1], format="yuv420p")
+            scaled.time_base = Fraction(1, CLIP_FPS)
+            for pts in range(written, int((index + 1) * CLIP_FPS / source_fps)):
+                scaled.pts = pts
+                clip.mux(stream.encode(scaled))
+                written = pts + 1
         clip.mux(stream.encode(None))
     partial.rename(CLIP_720P)
     return CLIP_720P

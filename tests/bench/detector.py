@@ -60,16 +60,17 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tests.bench.decode import CLIP_720P, make_720p_clip
 from tests.bench.uploads import rss_kib
+from tests.detector.test_models import frames
 
 # Imported at the top: vidar_detector.models sets ultralytics' environment (offline, no pip
 # installs) when imported, so before any function below imports ultralytics.
@@ -87,9 +88,6 @@ from vidar_detector.tracking import iou
 VIDEOS = Path(".cache/videos")
 VTEST = VIDEOS / "vtest.avi"
 CARPHONE = VIDEOS / "carphone_pristine.mp4"
-CLIP_720P = VIDEOS / "vtest-720p25.mp4"
-CLIP_SIZE = (1280, 720)
-CLIP_FPS = 25
 MODELS = Path(".cache/models")
 DARKNET = MODELS / "yolov3-tiny.weights"
 FALL = MODELS / "fall-detection-yolov8.pt"
@@ -198,34 +196,6 @@ class Counts:
         )
 
 
-# --- the 720p clip ----------------------------------------------------------------------------
-
-
-def make_720p_clip() -> Path:
-    """vtest.avi scaled to 1280x720 and re-timed to 25 fps, each source frame repeated 2 or 3
-    times in turn (10 fps -> 25 fps at real speed), encoded with libx264 (cached)."""
-    if CLIP_720P.exists():
-        return CLIP_720P
-    import av
-
-    partial_file = CLIP_720P.with_suffix(".partial.mp4")
-    with av.open(str(VTEST)) as source, av.open(str(partial_file), "w") as clip:
-        source_fps = source.streams.video[0].average_rate
-        stream = clip.add_stream("libx264", rate=CLIP_FPS, options={"preset": "veryfast", "crf": "23", "g": "50"})
-        stream.width, stream.height, stream.pix_fmt = *CLIP_SIZE, "yuv420p"
-        written = 0
-        for index, frame in enumerate(source.decode(video=0)):
-            scaled = frame.reformat(width=CLIP_SIZE[0], height=CLIP_SIZE[1], format="yuv420p")
-            scaled.time_base = Fraction(1, CLIP_FPS)
-            for pts in range(written, int((index + 1) * CLIP_FPS / source_fps)):
-                scaled.pts = pts
-                clip.mux(stream.encode(scaled))
-                written = pts + 1
-        clip.mux(stream.encode(None))
-    partial_file.rename(CLIP_720P)
-    return CLIP_720P
-
-
 # --- A: detection on labelled frames ----------------------------------------------------------
 
 
@@ -243,20 +213,6 @@ def label_candidates(default_size: int) -> dict[str, Callable[[], ObjectDetector
     )
     candidates["face SSD 300"] = partial(OpenCvFaceDetector, FACE_PROTOTXT, FACE_CAFFEMODEL, min_score=MIN_SCORE)
     return candidates
-
-
-def labelled_images(video: Path, indices: set[int]) -> dict[int, np.ndarray]:
-    """The RGB frames at these indices of PyAV's decode order."""
-    import av
-
-    images: dict[int, np.ndarray] = {}
-    with av.open(str(video)) as container:
-        for index, frame in enumerate(container.decode(video=0)):
-            if index in indices:
-                images[index] = frame.to_ndarray(format="rgb24")
-            if len(images) == len(indices):
-                break
-    return images
 
 
 def match(found: list[Detection], labels: list[dict[str, Any]]) -> Counts:
@@ -303,7 +259,8 @@ def run_labels(files: list[str], default_size: int) -> list[dict[str, Any]]:
     for path in map(Path, files):
         data = json.loads(path.read_text())
         labelled = {label["kind"] for frame in data["frames"] for label in frame["objects"]}
-        images = labelled_images(VIDEOS / data["video"], {frame["index"] for frame in data["frames"]})
+        indices = sorted(frame["index"] for frame in data["frames"])
+        images = dict(zip(indices, frames(VIDEOS / data["video"], set(indices)), strict=True))
         for name, detector in detectors.items():
             kinds = set(detector.kinds) & labelled
             if not kinds:
@@ -382,16 +339,6 @@ def stream_settings(config: Config) -> dict[str, Any]:
     return {"detectors": {kind: per_kind[kind] if kind in config.kinds else None for kind in KINDS}}
 
 
-def load_embedders(kinds: Iterable[str]) -> None:
-    """What a worker loads for these kinds (the features of posted objects)."""
-    from vidar_detector import appearance, faces
-
-    if "face" in kinds:
-        faces.face_embedder()
-    if set(kinds) - {"face"}:
-        appearance.appearance_embedder()
-
-
 def object_store(s3_port: int) -> Any:
     from pydantic import SecretStr
 
@@ -447,11 +394,12 @@ def run_vidar(config: Config, s3_port: int, key: str, size: int, limit: int | No
     from vidar_detector import appearance, faces
     from vidar_detector.job import Job
     from vidar_detector.models import load_detectors, set_model_threads
+    from vidar_detector.worker import load_embedders
 
     objects = object_store(s3_port)
     settings = detector_settings(config)
     models = load_detectors(settings, set(config.kinds))
-    load_embedders(config.kinds)
+    load_embedders(set(config.kinds), deep_sort=False)
     set_model_threads(settings.model_threads)  # as the worker does, once torch is in
     dispatch = JobDispatch(
         run_id="bench-detector",

@@ -271,7 +271,7 @@ class OpenCvFaceDetector:
 @functools.cache
 def _object_model(
     weights: Path, class_map: tuple[tuple[str, ObjectKind], ...], image_size: int, device: str, min_score: float
-) -> "DarknetDetector | YoloDetector":
+) -> DarknetDetector | YoloDetector:
     if weights.suffix != ".weights":
         return YoloDetector(weights, dict(class_map), image_size=image_size, device=device, min_score=min_score)
     if device != "cpu":
@@ -284,7 +284,7 @@ def _face(prototxt: Path, caffemodel: Path, min_score: float) -> OpenCvFaceDetec
     return OpenCvFaceDetector(prototxt, caffemodel, min_score=min_score)
 
 
-def _object_model_for(settings: DetectorSettings, kind: ObjectKind) -> "DarknetDetector | YoloDetector":
+def _object_model_for(settings: DetectorSettings, kind: ObjectKind) -> DarknetDetector | YoloDetector:
     weights = (settings.body_model if kind == "body" else settings.car_model).resolve()
     class_map = tuple(sorted(settings.class_map.items()))
     model = _object_model(

@@ -136,7 +136,7 @@ class Worker:
             return None
         deep_sort = any(getattr(detectors, kind).tracker_type == "deep_sort" for kind in kinds)
         models = await asyncio.to_thread(load_detectors, self._settings, kinds)
-        await asyncio.to_thread(_load_embedders, kinds, deep_sort)
+        await asyncio.to_thread(load_embedders, kinds, deep_sort)
         set_model_threads(self._settings.model_threads)
         return DetectionHandler(
             dispatch,
@@ -241,7 +241,7 @@ class Worker:
         )
 
 
-def _load_embedders(kinds: set[str], deep_sort: bool) -> None:
+def load_embedders(kinds: set[str], deep_sort: bool) -> None:
     """Load now what posting will need, so a missing model fails the run before it starts."""
     if "face" in kinds:
         faces.face_embedder()
