@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -12,6 +13,7 @@ from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub, Retent
 from faststream.nats.message import NatsMessage
 
 from vidar import subjects
+from vidar.dead_letters import DEAD_LETTERS_STREAM, DeadLetterMiddleware, dead_letter_subject
 from vidar.logs import LogContextMiddleware
 from vidar.metrics import bus_middleware
 from vidar.settings import VidarSettings
@@ -38,7 +40,8 @@ def stream_of(subject: str) -> JStream:
 
 
 # A handler that keeps failing gives up after this many deliveries (a poison message must not
-# loop for ever); a long one reports progress before ACK_WAIT runs out (see `keeping_alive`).
+# loop for ever) and the message becomes a dead letter (see vidar.dead_letters); a long one
+# reports progress before ACK_WAIT runs out (see `keeping_alive`).
 MAX_DELIVER = 5
 ACK_WAIT = timedelta(seconds=60)
 
@@ -46,8 +49,9 @@ ACK_WAIT = timedelta(seconds=60)
 def make_broker(settings: VidarSettings, *, name: str) -> NatsBroker:
     """A broker that reconnects for ever: a NATS restart must not kill a service. Every handler
     (durable or not) runs inside `log_context` with its message's ids, and FastStream logs
-    through vidar's handler rather than its own (see vidar.logs)."""
-    return NatsBroker(
+    through vidar's handler rather than its own (see vidar.logs). A JetStream handler that fails
+    is retried later, and on its last delivery dead-lettered (see vidar.dead_letters)."""
+    broker = NatsBroker(
         settings.nats_url,
         name=f"vidar-{name}",
         middlewares=[bus_middleware(name), LogContextMiddleware],
@@ -56,6 +60,8 @@ def make_broker(settings: VidarSettings, *, name: str) -> NatsBroker:
         reconnect_time_wait=1,
         connect_timeout=5,
     )
+    broker.add_middleware(functools.partial(DeadLetterMiddleware, broker=broker))
+    return broker
 
 
 def is_connected(broker: NatsBroker) -> bool:
@@ -74,7 +80,10 @@ def durable_subscriber(
 ) -> Callable[[Any], Any]:
     """A JetStream pull consumer shared by every replica of a service: each event is handled
     once per service, acknowledged after the handler returns, redelivered if it raises or if
-    the handler goes silent for `ack_wait`."""
+    the handler goes silent for `ack_wait`, and kept as a dead letter if it still fails on the
+    last of `max_deliver` deliveries."""
+    # Declared so that the dead-letter stream exists wherever a consumer may write to it.
+    broker.publisher(dead_letter_subject(durable), stream=DEAD_LETTERS_STREAM, include_in_schema=False)
     return broker.subscriber(
         subject,
         stream=stream,

@@ -11,6 +11,9 @@ FRAMES = Counter("vidar_frames_total", "Frames the detector's job loop handled, 
 PROCESSING_FPS = Gauge("vidar_processing_fps", "Frames per second of the run this detector works on")
 # A model serving bodies and cars runs once a frame: it is timed under the first of its kinds.
 MODEL_SECONDS = Histogram("vidar_model_seconds", "Seconds a detector model took on one frame", ["kind"])
+DEAD_LETTERS = Counter(
+    "vidar_dead_letters", "Events a consumer gave up on, kept in the dead-letter stream", ["consumer", "subject"]
+)
 
 
 def bus_middleware(service: str) -> NatsPrometheusMiddleware:

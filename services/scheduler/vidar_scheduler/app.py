@@ -9,9 +9,11 @@ from datetime import timedelta
 
 from faststream.asgi import AsgiFastStream
 from faststream.nats import NatsBroker
+from faststream.nats.annotations import NatsMessage
 
 from vidar import mongo, subjects
 from vidar.bus import EVENTS_STREAM, JOBS_STREAM, durable_subscriber, make_broker
+from vidar.dead_letters import DEAD_LETTER_SUBJECTS, DEAD_LETTERS_STREAM, DeadLetter, Header
 from vidar.models.events import Envelope, VideoChanged, VideoDeleted
 from vidar.models.jobs import (
     JobDispatch,
@@ -68,6 +70,19 @@ def subscribe(broker: NatsBroker, scheduler: Scheduler) -> None:
         durable_subscriber(
             broker, subject, durable=f"scheduler-{subject.replace('.', '-')}", description="a run ended"
         )(ending_handler(scheduler, state))
+
+    @durable_subscriber(
+        broker,
+        DEAD_LETTER_SUBJECTS,
+        durable="scheduler-dead-letters",
+        stream=DEAD_LETTERS_STREAM,
+        description=(
+            "An event a consumer gave up on, as `dead.<consumer>`: the original body and headers, and "
+            f"{', '.join(Header)}. The scheduler shows it on its archive (`error`, `health_status.msg`)."
+        ),
+    )
+    async def event_lost(message: NatsMessage) -> None:
+        await scheduler.event_lost(DeadLetter.read(message.headers, message.body))
 
     broker.publisher(subjects.JOB_DISPATCH, stream=JOBS_STREAM, schema=Envelope[JobDispatch], title="job.dispatch")
     for status in ("queued", "inprogress", "completed", "failed", "stopped", "not_started"):

@@ -12,11 +12,14 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, subjects
+from vidar.dead_letters import DeadLetter
 from vidar.health import BUSY_VALUES, ProcessingStatus, display, sources_of
+from vidar.logs import ids_of
 from vidar.metrics import JOBS
 from vidar.models.events import Envelope
 from vidar.models.jobs import (
     IN_FLIGHT,
+    OVER,
     JobDispatch,
     JobEnded,
     JobProgress,
@@ -31,10 +34,12 @@ from vidar.models.jobs import (
 from vidar.models.stream_settings import DETECTOR_TYPES, StreamSettings
 from vidar.mongo import in_transaction
 from vidar.outbox import Outbox
+from vidar_scheduler.lost_events import RUN_LIFECYCLE, lost_event_display, lost_event_note, run_of
 from vidar_scheduler.settings import SchedulerSettings
 
 S = ProcessingStatus
 _IN_FLIGHT = [state.value for state in IN_FLIGHT]
+_OVER = [state.value for state in OVER]
 # The flags of the contract that go with each status.
 _FLAGS: dict[ProcessingStatus, dict[str, bool]] = {
     S.NOT_STARTED: {"queued": False, "active": False, "finished": False, "health_status.enabled": False},
@@ -180,6 +185,36 @@ class Scheduler:
             await self._transition(ended.video_id, S.FAILED, run_id=ended.run_id, fields=fields, message=ended.error)
         await self.dispatch()
 
+    async def event_lost(self, letter: DeadLetter) -> None:
+        """An event a consumer gave up on shows on its archive, which is never left where nothing
+        would move it: a run whose own event is lost fails, an archive waiting for its sync gets
+        it (processing can then be asked for, and shows its own outcome)."""
+        video_id, _ = ids_of(letter.body)
+        if video_id is None:
+            return  # no archive to show it on: the metric, the log and the dead letter have it
+        note = lost_event_note(letter)
+        run_id = run_of(letter)
+        if letter.subject in RUN_LIFECYCLE and run_id and await self._fail_run(video_id, run_id, note):
+            return
+        if await self._transition(video_id, S.NOT_STARTED, fields=lost_event_display(note)):
+            return
+        await self._videos.update_one({"_id": video_id}, {"$set": lost_event_display(note)})
+
+    async def _fail_run(self, video_id: int, run_id: str, note: str) -> bool:
+        async def end_job(session: AsyncClientSession) -> None:
+            await self._jobs.update_one(
+                {"_id": run_id, "state": {"$nin": _OVER}},
+                {"$set": {"state": JobState.FAILED.value, "ended_at": datetime.now(UTC), "error": note}},
+                session=session,
+            )
+
+        failed = await self._transition(
+            video_id, S.FAILED, run_id=run_id, fields={"error": note}, message=note, also=end_job
+        )
+        if failed:
+            await self.dispatch()
+        return failed
+
     async def dispatch(self) -> None:
         """Hand queued runs to the detectors, oldest first, up to `max_in_flight` at once."""
         in_flight = await self._jobs.count_documents({"state": {"$in": _IN_FLIGHT}})
@@ -252,9 +287,10 @@ class Scheduler:
         increment: dict[str, int] | None = None,
         message: str | None = None,
         also: Callable[[AsyncClientSession], Awaitable[None]] | None = None,
-    ) -> None:
+    ) -> bool:
         """Move the video to `status` if the state machine allows it from where it is (and it is on
-        run `run_id`), with `also` and the `video.processing.<status>` event in one transaction."""
+        run `run_id`), with `also` and the `video.processing.<status>` event in one transaction;
+        whether it moved."""
         allowed_from = [source.value for source in sources_of(status)]
         guard: dict[str, Any] = {"_id": video_id, "health_status.status": {"$in": allowed_from}}
         if run_id is not None:
@@ -284,5 +320,7 @@ class Scheduler:
             return await self._outbox.stage(Envelope(type=subjects.video_processing(status), payload=changed), session)
 
         entry = await in_transaction(self._client, write)
-        if entry is not None:
-            await self._outbox.deliver(entry)
+        if entry is None:
+            return False
+        await self._outbox.deliver(entry)
+        return True

@@ -1,0 +1,40 @@
+"""How an archive shows an event that a consumer gave up on (a dead letter)."""
+
+import json
+
+from vidar import subjects
+from vidar.dead_letters import DEAD_LETTERS_STREAM, DeadLetter
+
+# The run's own events: losing one leaves its archive QUEUED or INPROGRESS with nothing to end it.
+RUN_LIFECYCLE = frozenset({subjects.JOB_DISPATCH, *subjects.JOB_REPORTS})
+# The archive shows the start of the error; the dead letter keeps all of it.
+SHOWN_ERROR_LENGTH = 300
+
+
+def lost_event_note(letter: DeadLetter) -> str:
+    error = letter.error if len(letter.error) <= SHOWN_ERROR_LENGTH else letter.error[:SHOWN_ERROR_LENGTH] + "…"
+    return (
+        f"The event {letter.subject} ({letter.event_id}) could not be handled by {letter.consumer} in "
+        f"{letter.deliveries} deliveries: {error}. It is kept in {DEAD_LETTERS_STREAM.name} for an operator "
+        "to inspect and replay."
+    )
+
+
+def lost_event_display(note: str) -> dict[str, str]:
+    """The archive's `error` and health_status display fields, as a MongoDB `$set` fragment."""
+    return {
+        "error": note,
+        "health_status.code": "red",
+        "health_status.code_desc": "An event could not be handled",
+        "health_status.msg": note,
+    }
+
+
+def run_of(letter: DeadLetter) -> str | None:
+    """The run a job event belongs to (its payload's `run_id`)."""
+    try:
+        payload = json.loads(letter.body).get("payload")
+    except (ValueError, AttributeError):
+        return None
+    run_id = payload.get("run_id") if isinstance(payload, dict) else None
+    return run_id if isinstance(run_id, str) else None
