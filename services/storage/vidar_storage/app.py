@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from faststream.asgi import AsgiFastStream
@@ -29,6 +30,8 @@ from vidar_storage.clusters import ClusterRecords
 from vidar_storage.detections import DetectionRecords
 from vidar_storage.service import Storage
 from vidar_storage.settings import StorageSettings
+
+log = logging.getLogger(__name__)
 
 
 def subscribe(broker: NatsBroker, storage: Storage, records: DetectionRecords, clusters: ClusterRecords) -> None:
@@ -76,7 +79,12 @@ def subscribe(broker: NatsBroker, storage: Storage, records: DetectionRecords, c
         subjects.SCREENSHOT_REQUEST, queue="storage", title="storage-screenshot", description="draw a screenshot"
     )
     async def redraw_screenshot(request: ScreenshotRequest) -> ScreenshotReply:
-        return await storage.redraw_screenshot(request)
+        # The gateway waits for a reply: a failure is one too, never silence until its timeout.
+        try:
+            return await storage.redraw_screenshot(request)
+        except Exception as error:
+            log.exception("the screenshot of video %d could not be drawn", request.video_id)
+            return ScreenshotReply(error=f"the storage service could not draw it ({type(error).__name__}: {error})")
 
     broker.publisher(
         subjects.VIDEO_PROBED, stream=EVENTS_STREAM, schema=Envelope[VideoProbed], title=subjects.VIDEO_PROBED

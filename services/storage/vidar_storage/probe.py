@@ -1,6 +1,7 @@
 """What a source file is (PyAV), and a frame of it as a JPEG screenshot."""
 
 import io
+import math
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -13,6 +14,10 @@ SCREENSHOT_AT = 0.1
 
 class NotAVideo(Exception):
     """The file cannot be processed; the message is for the user."""
+
+
+class NoSuchFrame(Exception):
+    """The video has no frame at the time asked for; the message is for the user."""
 
 
 @dataclass(frozen=True)
@@ -44,11 +49,21 @@ def probe(file: BinaryIO, jpeg_quality: int) -> tuple[Probe, bytes]:
 
 
 def screenshot(file: BinaryIO, timestamp: float | None, jpeg_quality: int) -> bytes:
-    """A JPEG of the frame at `timestamp` seconds (default: a tenth into the video)."""
+    """A JPEG of the frame at `timestamp` seconds (default: a tenth into the video). A video
+    that does not say how long it is cannot be searched, so it has no screenshot."""
     with _open(file) as container:
         stream = _video_stream(container)
-        at = SCREENSHOT_AT * _duration(container) if timestamp is None else timestamp
+        duration = _duration(container)
+        at = SCREENSHOT_AT * duration if timestamp is None else _within(timestamp, duration)
         return _jpeg(_frame_at(container, stream, at), jpeg_quality)
+
+
+def _within(timestamp: float, duration: float) -> float:
+    if not math.isfinite(timestamp) or timestamp < 0:
+        raise NoSuchFrame(f"the timestamp must be a finite number of seconds from 0, not {timestamp}")
+    if timestamp > duration:
+        raise NoSuchFrame(f"the timestamp {timestamp:g} s is past the end of the video ({duration:g} s)")
+    return timestamp
 
 
 def _jpeg(frame: av.VideoFrame, quality: int) -> bytes:
@@ -79,12 +94,18 @@ def _duration(container: InputContainer) -> float:
         return float(stream.duration * stream.time_base)
     if container.duration:
         return container.duration / av.time_base
-    raise NotAVideo("The video does not say how long it is: it is probably truncated.")
+    raise NotAVideo(
+        "The video does not say how long it is (a raw stream with no container, or a truncated file): "
+        "it cannot be searched."
+    )
 
 
 def _frame_at(container: InputContainer, stream: av.VideoStream, at: float) -> av.VideoFrame:
     if at > 0 and stream.time_base:
-        container.seek(int(at / stream.time_base), stream=stream, backward=True, any_frame=False)
+        try:
+            container.seek(int(at / stream.time_base), stream=stream, backward=True, any_frame=False)
+        except av.error.FFmpegError as error:
+            raise NotAVideo(f"The video cannot be searched for the frame at {at:g} s ({error.strerror}).") from error
     frame = None
     try:
         for frame in container.decode(stream):

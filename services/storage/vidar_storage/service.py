@@ -107,7 +107,7 @@ class Storage:
             return ScreenshotReply(error="the archive has no source file")
         try:
             image = await asyncio.to_thread(self._screenshot, source["key"], source["size"], request.timestamp)
-        except video.NotAVideo as error:
+        except (video.NotAVideo, video.NoSuchFrame) as error:
             return ScreenshotReply(error=str(error))
         key = archive.screenshot_key(request.video_id)
         await self._objects.put_bytes(key, image, "image/jpeg")
