@@ -11,12 +11,13 @@ A. Detection on labelled frames (tests/data/labels/*.json: boxes drawn by hand o
    real videos, indexed in PyAV's decode order). Candidates: yolov3-tiny (Darknet, through
    OpenCV's DNN) at input sizes 320, 416, 512, 608 and the detector's default size; the fall
    model (YOLOv8s, classes Normal/Fall, both persons) through ultralytics at 640, bodies only;
-   the res10 SSD for faces. Each model runs alone on each frame at its min_score (0.25, the
-   detector's default); its detections are matched greedily, in descending score, to the
-   unmatched label of the same kind with the highest IoU, if it is >= 0.5. A detection matched to
-   a `difficult` label counts neither as a true nor as a false positive, and an unmatched
-   difficult label is not a miss. Reported per label file and kind (only kinds the model
-   produces and the file labels): precision, recall, and the model's mean latency per frame
+   the res10 SSD for faces at longer sides 256, 320 and 480 and the detector's default. Each
+   model runs alone on each frame at its min_score (0.25, the detector's default); its detections
+   are matched greedily, in descending score, to the unmatched label of the same kind with the
+   highest IoU, if it is >= 0.5. A detection matched to a `difficult` label counts neither as a
+   true nor as a false positive, and an unmatched difficult label is not a miss. Reported per
+   label file and kind (only kinds the model produces and the file labels): precision, recall,
+   and the model's mean latency per frame
    (after one warm-up frame).
 
 B. Whole jobs. Each vidar row is the detector's job loop as a worker runs it: `Job` reading the
@@ -98,6 +99,7 @@ THREADS = 2
 PEER_IMAGE_SIZE = 640
 FALL_CLASS_MAP: dict[str, Any] = {"Normal": "body", "Fall": "body"}
 DARKNET_SIZES = (320, 416, 512, 608)
+FACE_SIZES = (256, 320, 480)
 MIN_SCORE: float = DetectorSettings.model_fields["model_min_score"].default
 LABEL_IOU = 0.5
 OBJECT_SETTINGS: dict[str, Any] = {"filter_min_size": 20}
@@ -211,7 +213,10 @@ def label_candidates(default_size: int) -> dict[str, Callable[[], ObjectDetector
     candidates["fall model 640"] = partial(
         YoloDetector, FALL, FALL_CLASS_MAP, image_size=PEER_IMAGE_SIZE, device="cpu", min_score=MIN_SCORE
     )
-    candidates["face SSD 300"] = partial(OpenCvFaceDetector, FACE_PROTOTXT, FACE_CAFFEMODEL, min_score=MIN_SCORE)
+    for size in sorted({*FACE_SIZES, DetectorSettings.model_fields["face_image_size"].default}):
+        candidates[f"face SSD {size}"] = partial(
+            OpenCvFaceDetector, FACE_PROTOTXT, FACE_CAFFEMODEL, image_size=size, min_score=MIN_SCORE
+        )
     return candidates
 
 

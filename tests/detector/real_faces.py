@@ -24,7 +24,7 @@ class RealFace:
 
 
 def detector(models: Path) -> OpenCvFaceDetector:
-    return OpenCvFaceDetector(models / PROTOTXT, models / CAFFEMODEL, min_score=0.5)
+    return OpenCvFaceDetector(models / PROTOTXT, models / CAFFEMODEL, image_size=320, min_score=0.5)
 
 
 def best_face(detector: OpenCvFaceDetector, person: str, source: str, frame: np.ndarray) -> RealFace:

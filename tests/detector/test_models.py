@@ -81,7 +81,7 @@ def inside(detection: Detection, image: np.ndarray) -> bool:
 
 
 def test_one_face_on_each_carphone_frame(models: Path, carphone: list[np.ndarray]) -> None:
-    detector = OpenCvFaceDetector(models / PROTOTXT, models / CAFFEMODEL, min_score=0.25)
+    detector = OpenCvFaceDetector(models / PROTOTXT, models / CAFFEMODEL, image_size=320, min_score=0.25)
     assert detector.kinds == {"face"}
     for image in carphone:
         assert image.shape == (144, 176, 3)
@@ -97,7 +97,7 @@ def test_one_face_on_each_carphone_frame(models: Path, carphone: list[np.ndarray
 
 
 def test_face_boxes_are_in_pixels_of_the_image_given(models: Path, carphone: list[np.ndarray]) -> None:
-    detector = OpenCvFaceDetector(models / PROTOTXT, models / CAFFEMODEL, min_score=0.25)
+    detector = OpenCvFaceDetector(models / PROTOTXT, models / CAFFEMODEL, image_size=320, min_score=0.25)
     image = carphone[0]
     [small] = detector.detect(image)
     [large] = detector.detect(np.ascontiguousarray(image.repeat(2, axis=0).repeat(2, axis=1)))

@@ -36,8 +36,7 @@ ObjectKind = DetectorType  # "face", "body", "car"
 # Boxes of one kind that overlap more than this are one object, even when the model gave them
 # different classes (a car and a truck on the same vehicle). ultralytics' own NMS uses 0.7 per class.
 KIND_NMS_IOU = 0.7
-# What res10_300x300_ssd was trained on: 300x300 BGR images less these channel means.
-FACE_INPUT_SIZE = (300, 300)
+# What res10_300x300_ssd was trained on: BGR images less these channel means.
 FACE_MEAN_BGR = (104.0, 177.0, 123.0)
 # Darknet's own non-maximum suppression within a class (its detector's default).
 DARKNET_NMS_IOU = 0.45
@@ -236,24 +235,28 @@ def _cv_reason(error: cv2.error) -> str:
 
 
 class OpenCvFaceDetector:
-    """OpenCV's DNN SSD face detector (res10 300x300, Caffe); runs on the CPU."""
+    """OpenCV's DNN SSD face detector (res10 300x300, Caffe); runs on the CPU. Its input keeps the
+    frame's shape, the longer side `image_size`: a 16:9 frame squashed to 300x300, as the model
+    was released, costs 60% more and finds fewer faces (tests/bench/detector.py)."""
 
     kinds: frozenset[ObjectKind] = frozenset({"face"})
 
-    def __init__(self, prototxt: Path, caffemodel: Path, *, min_score: float) -> None:
+    def __init__(self, prototxt: Path, caffemodel: Path, *, image_size: int, min_score: float) -> None:
         _require(prototxt, "face model prototxt")
         _require(caffemodel, "face model caffemodel")
         try:
             self._net = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
         except cv2.error as exc:
             raise ModelLoadError(f"face model {prototxt} + {caffemodel}: cannot load: {exc}") from exc
-        self._min_score = min_score
+        self._image_size, self._min_score = image_size, min_score
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         _check_image(image)
         height, width = image.shape[:2]
+        scale = self._image_size / max(width, height)
+        input_size = (max(1, round(width * scale)), max(1, round(height * scale)))
         # swapRB: our frames are RGB, the network wants BGR (the mean is in the network's order).
-        blob = cv2.dnn.blobFromImage(image, 1.0, FACE_INPUT_SIZE, FACE_MEAN_BGR, swapRB=True, crop=False)
+        blob = cv2.dnn.blobFromImage(image, 1.0, input_size, FACE_MEAN_BGR, swapRB=True, crop=False)
         self._net.setInput(blob)
         rows = self._net.forward()[0, 0]  # N x [image, class, score, x1, y1, x2, y2], box in 0..1
         rows = rows[rows[:, 2] >= self._min_score]
@@ -280,8 +283,8 @@ def _object_model(
 
 
 @functools.cache
-def _face(prototxt: Path, caffemodel: Path, min_score: float) -> OpenCvFaceDetector:
-    return OpenCvFaceDetector(prototxt, caffemodel, min_score=min_score)
+def _face(prototxt: Path, caffemodel: Path, image_size: int, min_score: float) -> OpenCvFaceDetector:
+    return OpenCvFaceDetector(prototxt, caffemodel, image_size=image_size, min_score=min_score)
 
 
 def _object_model_for(settings: DetectorSettings, kind: ObjectKind) -> DarknetDetector | YoloDetector:
@@ -311,7 +314,7 @@ def load_detectors(settings: DetectorSettings, kinds: set[ObjectKind]) -> dict[O
     for kind in sorted(kinds):
         if kind == "face":
             prototxt, caffemodel = settings.face_model_prototxt.resolve(), settings.face_model_caffemodel.resolve()
-            detectors[kind] = _face(prototxt, caffemodel, settings.model_min_score)
+            detectors[kind] = _face(prototxt, caffemodel, settings.face_image_size, settings.model_min_score)
         else:
             detectors[kind] = _object_model_for(settings, kind)
     set_model_threads(settings.model_threads)

@@ -53,6 +53,9 @@ class DetectorSettings(VidarSettings):
     # the longer side for Darknet models, which keep the frame's shape; the letterbox's for
     # ultralytics ones. 512 suits yolov3-tiny (tests/bench/detector.py); 640 suits YOLO11.
     model_image_size: int = Field(512, ge=32, multiple_of=32)
+    # Longer side in pixels that the face model resizes frames to, keeping their shape: raise it
+    # for small faces in large frames (the model's time grows with its square).
+    face_image_size: int = Field(320, ge=32)
     # "cpu", "cuda" or "cuda:N".
     model_device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
     # Threads torch and OpenCV use for inference (ultralytics alone would take cores - 1).
