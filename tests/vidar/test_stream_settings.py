@@ -1,4 +1,7 @@
+import json
+import math
 import re
+from collections.abc import Callable
 
 import pytest
 from pydantic import ValidationError
@@ -52,3 +55,72 @@ def test_merge_turns_a_detector_on_and_off_and_keeps_siblings() -> None:
     assert settings.detectors.car == DetectorSettings(jpeg_quality=70)
     assert settings.play_speed == 2
     assert settings.disable_drops is True
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda value: {"play_speed": value},
+        lambda value: {"start_stream_timestamp": value},
+        lambda value: {"imotion_threshold": value},
+        lambda value: {"detectors": {"face": {"track_miss_interval": value}}},
+        lambda value: {"detectors": {"body": {"realtime_post_interval": value}}},
+        lambda value: {"detectors": {"car": {"filter_min_quality": value}}},
+    ],
+)
+def test_non_finite_numbers_are_rejected(change: Callable[[float], dict], value: float) -> None:
+    with pytest.raises(ValidationError, match="finite number"):
+        StreamSettings.model_validate(change(value))
+    with pytest.raises(ValidationError, match="finite number"):
+        StreamSettings.model_validate_json(json.dumps(change(value)))
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"play_speed": 1e-300}, "play_speed"),
+        ({"play_speed": 0.09}, "play_speed"),
+        ({"play_speed": 1001}, "play_speed"),
+        ({"router_timeout_ms": 2**63}, "router_timeout_ms"),
+        ({"start_stream_timestamp": 1e12}, "start_stream_timestamp"),
+        ({"imotion_threshold": 255.5}, "imotion_threshold"),
+        ({"detectors": {"face": {"filter_max_size": 2**63}}}, "filter_max_size"),
+        ({"detectors": {"face": {"filter_min_size": 70000, "filter_max_size": 80000}}}, "filter_min_size"),
+        ({"detectors": {"face": {"track_max_duration_frames": 2**40}}}, "track_max_duration_frames"),
+        ({"detectors": {"face": {"filter_track_min_duration_frames": 2**40}}}, "filter_track_min_duration_frames"),
+        ({"detectors": {"face": {"track_miss_interval": 1e300}}}, "track_miss_interval"),
+        ({"detectors": {"face": {"realtime_post_interval": 1e300}}}, "realtime_post_interval"),
+    ],
+)
+def test_numbers_beyond_what_a_run_can_honour_are_rejected(change: dict, field: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(field)):
+        StreamSettings.model_validate(change)
+
+
+@pytest.mark.parametrize("play_speed", [-1e300, -1, 0, 0.1, 1, 1000])
+def test_play_speed_is_unpaced_or_a_sane_multiple_of_real_time(play_speed: float) -> None:
+    assert StreamSettings(play_speed=play_speed).play_speed == play_speed
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"router_timeout_ms": "15000"},
+        {"router_timeout_ms": 15000.0},
+        {"router_timeout_ms": True},
+        {"play_speed": True},
+        {"disable_drops": 1},
+        {"ffmpeg_params": "probesize=5000000"},
+        {"detectors": {"face": {"jpeg_quality": "95"}}},
+    ],
+)
+def test_json_types_are_not_coerced(change: dict) -> None:
+    with pytest.raises(ValidationError):
+        StreamSettings.model_validate_json(json.dumps(change))
+
+
+def test_stored_settings_read_back_as_they_were_written() -> None:
+    """What the gateway stores (play_speed -1 stays an integer in MongoDB) validates again."""
+    stored = StreamSettings(detectors={"body": {}}).model_dump()
+    assert StreamSettings.model_validate(stored).model_dump() == stored

@@ -9,14 +9,14 @@ GroupName = Annotated[str, Field(min_length=1, max_length=256)]
 
 
 class CameraGroupCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: GroupName
     comment: str = Field("", max_length=2048)
 
 
 class CameraGroupPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: GroupName | None = None
     comment: str | None = Field(None, max_length=2048)

@@ -5,7 +5,7 @@ A setting vidar cannot honour for a recorded file is rejected here, never silent
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # "WxH+X+Y" in pixels of the source frame, as ImageMagick geometry; "" means the whole frame.
 GEOMETRY_PATTERN = r"^(\d+x\d+\+\d+\+\d+)?$"
@@ -39,6 +39,24 @@ FFMPEG_OPTIONS = frozenset(
 )
 
 
+# Bounds of the numeric settings: beyond what any user needs, within what the detector can act on.
+# Largest frame side, in pixels, a decoder hands over (FFmpeg refuses larger frames).
+MAX_FRAME_SIDE = 65536
+# About a year of video at 30 frames a second.
+MAX_FRAMES = 10**9
+# About 30 years, in seconds of media time.
+MAX_SECONDS = 10**9
+# 9999-12-31T23:59:59Z, so every consumer can turn a timestamp into a date.
+MAX_UNIX_SECONDS = 253402300799
+# A positive play_speed paces the decoding: slower than a tenth of real time would hold a frame
+# longer than the detector may go without a heartbeat.
+MIN_PLAY_SPEED = 0.1
+MAX_PLAY_SPEED = 1000
+MAX_ROUTER_TIMEOUT_MS = 3_600_000
+# A mean difference of grey levels (0-255).
+MAX_IMOTION_THRESHOLD = 255
+
+
 def _ffmpeg_option(item: str) -> str:
     name, equals, _ = item.partition("=")
     if not equals:
@@ -62,15 +80,21 @@ def _unsupported(reason: str) -> AfterValidator:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # No type coercion ("1" or true for a number), no NaN or Infinity: JSON would send them on as
+    # null, and the services downstream could not honour them.
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class DetectorSettings(_Strict):
     """Detection, tracking and posting settings of one object type (face, body or car)."""
 
-    filter_max_size: int = Field(8192, ge=1, description="Largest accepted box side, in pixels (the longer side).")
+    filter_max_size: int = Field(
+        8192, ge=1, le=MAX_FRAME_SIDE, description="Largest accepted box side, in pixels (the longer side)."
+    )
     filter_min_quality: float = Field(0.42, ge=0, le=1, description="Lowest accepted detection quality.")
-    filter_min_size: int = Field(60, ge=0, description="Smallest accepted box side, in pixels (the shorter side).")
+    filter_min_size: int = Field(
+        60, ge=0, le=MAX_FRAME_SIDE, description="Smallest accepted box side, in pixels (the shorter side)."
+    )
     fullframe_crop_rot: bool = False
     fullframe_use_png: bool = False
     jpeg_quality: int = Field(95, ge=1, le=100)
@@ -81,17 +105,19 @@ class DetectorSettings(_Strict):
     post_last_track_frame: bool = False
     realtime_post_every_interval: bool = False
     realtime_post_first_immediately: bool = False
-    realtime_post_interval: float = Field(1, gt=0, description="Seconds between realtime posts.")
+    realtime_post_interval: float = Field(1, gt=0, le=MAX_SECONDS, description="Seconds between realtime posts.")
     roi: Geometry = ""
     track_interpolate_bboxes: bool = True
-    track_max_duration_frames: int = Field(0, ge=0, description="0: tracks are never split.")
-    track_miss_interval: float = Field(1, ge=0, description="Seconds a track survives without a detection.")
+    track_max_duration_frames: int = Field(0, ge=0, le=MAX_FRAMES, description="0: tracks are never split.")
+    track_miss_interval: float = Field(
+        1, ge=0, le=MAX_SECONDS, description="Seconds a track survives without a detection."
+    )
     track_overlap_threshold: float = Field(0.25, ge=0, le=1)
     track_send_history: bool = False
     tracker_type: TrackerType = "simple_iou"
     track_deep_sort_matching_threshold: float = Field(0.65, ge=0, le=1)
     track_deep_sort_filter_unconfirmed_tracks: bool = True
-    filter_track_min_duration_frames: int = Field(1, ge=0)
+    filter_track_min_duration_frames: int = Field(1, ge=0, le=MAX_FRAMES)
 
     @model_validator(mode="after")
     def _size_range(self) -> "DetectorSettings":
@@ -117,12 +143,16 @@ class StreamSettings(_Strict):
     ffmpeg_params: list[Annotated[str, AfterValidator(_ffmpeg_option)]] = Field(
         default_factory=list, description="Demuxer options, each name=value, e.g. probesize=5000000."
     )
-    imotion_threshold: float = Field(0, ge=0)
-    play_speed: float = Field(-1, description="<= 0: as fast as possible; otherwise a multiple of real time.")
+    imotion_threshold: float = Field(0, ge=0, le=MAX_IMOTION_THRESHOLD)
+    play_speed: float = Field(
+        -1,
+        le=MAX_PLAY_SPEED,
+        description=f"<= 0: as fast as possible; otherwise a multiple of real time, at least {MIN_PLAY_SPEED}.",
+    )
     rot: Geometry = ""
-    router_timeout_ms: int = Field(15000, ge=1)
+    router_timeout_ms: int = Field(15000, ge=1, le=MAX_ROUTER_TIMEOUT_MS)
     router_verify_ssl: bool = True
-    start_stream_timestamp: float = Field(0, ge=0)
+    start_stream_timestamp: float = Field(0, ge=0, le=MAX_UNIX_SECONDS)
     stream_data_filter: Annotated[str, Field(max_length=0), _unsupported("a video archive has no data streams")] = ""
     use_stream_timestamp: bool = False
     video_transform: VideoTransform = ""
@@ -136,6 +166,13 @@ class StreamSettings(_Strict):
         bool, Field(json_schema_extra={"const": False}), _unsupported("a video archive is not recorded again")
     ] = False
     use_rtsp_time: bool = Field(True, description="Accepted for compatibility: a file has no RTSP clock.")
+
+    @field_validator("play_speed")
+    @classmethod
+    def _pace_or_no_pace(cls, value: float) -> float:
+        if 0 < value < MIN_PLAY_SPEED:
+            raise ValueError(f"a positive play_speed must be at least {MIN_PLAY_SPEED} (<= 0: as fast as possible)")
+        return value
 
 
 def merge_settings(base: dict[str, Any] | None, change: dict[str, Any]) -> dict[str, Any]:

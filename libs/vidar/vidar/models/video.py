@@ -71,7 +71,8 @@ class HealthStatus(BaseModel):
 
 
 class _VideoWrite(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # "1" or true is no camera group: JSON types are taken as they are.
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
