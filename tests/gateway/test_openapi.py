@@ -29,3 +29,29 @@ def test_create_example_is_the_contracts() -> None:
 
 def test_every_contract_field_is_in_the_response_schema() -> None:
     assert set(SCHEMAS["Video"]["properties"]) == set(contract_list_response()["results"][0])
+
+
+def numbers_without_maximum(schema: Any, where: str) -> list[str]:
+    """Every integer and number in `schema` (resolving $refs) that has no upper bound."""
+    if isinstance(schema, list):
+        return [found for index, item in enumerate(schema) for found in numbers_without_maximum(item, where)]
+    if not isinstance(schema, dict):
+        return []
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return numbers_without_maximum(SCHEMAS[name], f"{where}>{name}")
+    unbounded = [where] if schema.get("type") in ("integer", "number") and "maximum" not in schema else []
+    nested = [(key, value) for key, value in schema.items() if key not in ("examples", "default")]
+    return unbounded + [found for key, value in nested for found in numbers_without_maximum(value, f"{where}.{key}")]
+
+
+def test_every_number_a_client_sends_has_an_upper_bound() -> None:
+    """Integers beyond 8 bytes fail in the MongoDB driver; a bound in the schema refuses them first."""
+    unbounded = []
+    for path, operations in create_app().openapi()["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                unbounded += numbers_without_maximum(parameter["schema"], f"{method} {path} {parameter['name']}")
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+            unbounded += numbers_without_maximum(body.get("schema", {}), f"{method} {path} body")
+    assert unbounded == []

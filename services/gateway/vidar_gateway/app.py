@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from prometheus_fastapi_instrumentator import Instrumentator
 
-from vidar_gateway import errors, health
+from vidar_gateway import allow, errors, health
 from vidar_gateway.camera_groups.router import router as camera_groups_router
 from vidar_gateway.clusters.router import router as clusters_router
 from vidar_gateway.events.images import router as event_images_router
@@ -34,6 +34,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app = FastAPI(title="vidar", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     errors.install(app)
+    allow.install(app)
     app.include_router(health.router)
     app.include_router(videos_router)
     app.include_router(video_files_router)

@@ -22,7 +22,7 @@ _CODES = {
     503: "UNAVAILABLE",
 }
 log = logging.getLogger(__name__)
-# The `loc` prefixes FastAPI adds that are not part of the field's name.
+# The `loc` prefix FastAPI adds that is not part of the field's name.
 _LOCATIONS = {"body", "query", "path", "header"}
 
 
@@ -42,8 +42,15 @@ def error_response(status: int, body: ErrorBody, headers: dict[str, str] | None 
 
 
 def _param_of(loc: tuple) -> str | None:
-    names = [str(part) for part in loc if part not in _LOCATIONS]
+    # Only the first part is a location: the `body` detector of stream_settings is a field.
+    names = [str(part) for part in (loc[1:] if loc and loc[0] in _LOCATIONS else loc)]
     return ".".join(names) or None
+
+
+def _describe(error: dict, param: str | None) -> str:
+    if error.get("type") == "extra_forbidden":
+        return f"{param}: unknown parameter"
+    return f"{param}: {error.get('msg')}" if param else str(error.get("msg"))
 
 
 async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -52,12 +59,13 @@ async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
 
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
     first = exc.errors()[0]
+    if first.get("type") == "json_invalid":
+        # Its `loc` is ("body", character offset): the offset is no field.
+        offset = first["loc"][-1]
+        desc = f"body: not valid JSON: {first.get('ctx', {}).get('error')} at character {offset}"
+        return error_response(400, ErrorBody(code="BAD_PARAM", desc=desc, param="body"))
     param = _param_of(tuple(first.get("loc", ())))
-    if first.get("type") == "extra_forbidden":
-        desc = f"{param}: unknown parameter"
-    else:
-        desc = f"{param}: {first.get('msg')}" if param else str(first.get("msg"))
-    return error_response(400, ErrorBody(code="BAD_PARAM", desc=desc, param=param))
+    return error_response(400, ErrorBody(code="BAD_PARAM", desc=_describe(first, param), param=param))
 
 
 async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from vidar.models.video import ObjectId
+from vidar_gateway.params import DateTimeParam, IdParam, WholeNumber
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
@@ -18,14 +18,16 @@ def split_commas(value: Any) -> Any:
     return [part.strip() for item in values for part in str(item).split(",") if part.strip()]
 
 
+# Back to a century ago.
+Weeks = Annotated[int, Field(ge=1, le=5200), WholeNumber]
 # A repeatable, comma-separated list parameter of integer ids.
-Ids = Annotated[list[ObjectId], BeforeValidator(split_commas), Field(default_factory=list)]
+Ids = Annotated[list[IdParam], BeforeValidator(split_commas), Field(default_factory=list)]
 
 
 class PageParams(BaseModel):
     """`limit` and `page` of every list; each list adds its own `ordering`."""
 
-    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    limit: Annotated[int, WholeNumber] = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     page: str | None = Field(None, max_length=1024, description="A next_page or prev_page value.")
 
 
@@ -35,13 +37,13 @@ class CreatedDateFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    created_date_gt: datetime | None = None
-    created_date_gte: datetime | None = None
-    created_date_lt: datetime | None = None
-    created_date_lte: datetime | None = None
-    created_date_last_n_days: int | None = Field(None, ge=1, le=36500)
-    created_date_nth_full_week: int | None = Field(None, ge=1, le=5200, description="1: this Monday-Sunday week")
-    created_date_nth_work_week: int | None = Field(None, ge=1, le=5200, description="1: this week's Monday-Friday")
+    created_date_gt: DateTimeParam | None = None
+    created_date_gte: DateTimeParam | None = None
+    created_date_lt: DateTimeParam | None = None
+    created_date_lte: DateTimeParam | None = None
+    created_date_last_n_days: Annotated[int, Field(ge=1, le=36500), WholeNumber] | None = None
+    created_date_nth_full_week: Weeks | None = Field(None, description="1: this Monday-Sunday week")
+    created_date_nth_work_week: Weeks | None = Field(None, description="1: this week's Monday-Friday")
 
     def created_date_ranges(self, zone: tzinfo, now: datetime) -> list[dict[str, dict[str, datetime]]]:
         """One `{"created_date": {op: bound}}` condition per bound, for an `$and`."""

@@ -7,26 +7,44 @@ string for detection events and clusters).
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from pydantic import ConfigDict, Field, TypeAdapter
 from pymongo.asynchronous.collection import AsyncCollection
 
 from vidar_gateway.errors import ApiError
 
 Direction = Literal["next", "prev"]
 RowId = int | str
+# What a cursor's sort key and row id may hold: a forged one of another type would match no row,
+# and one beyond BSON's range would fail in the driver.
+Int64 = Annotated[int, Field(ge=-(2**63), lt=2**63)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+TextId = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+@dataclass(frozen=True)
+class SortField:
+    """A field a list can be ordered by: its name in MongoDB and the type of its values."""
+
+    field: str
+    type: Any
 
 
 @dataclass(frozen=True)
 class Ordering:
-    """An `ordering` query value: API name, Mongo field, ascending or not."""
+    """An `ordering` query value: API name, Mongo field, ascending or not, and the types of the
+    field's values and of the rows' ids."""
 
     name: str
     field: str
     ascending: bool
+    key_type: Any
+    id_type: Any
 
     def sort_keys(self, direction: int) -> list[tuple[str, int]]:
         """This ordering's sort, `_id` breaking ties; `direction` -1 walks it backwards."""
@@ -34,9 +52,15 @@ class Ordering:
         return keys[:1] if self.field == "_id" else keys
 
     @classmethod
-    def parse(cls, value: str, fields: dict[str, str]) -> "Ordering":
-        name = value.removeprefix("-")
-        return cls(name=value, field=fields[name], ascending=not value.startswith("-"))
+    def parse(cls, value: str, fields: dict[str, SortField], id_type: Any) -> "Ordering":
+        sort = fields[value.removeprefix("-")]
+        return cls(value, sort.field, not value.startswith("-"), sort.type, id_type)
+
+
+@functools.cache
+def _cursor_fields(key_type: Any, id_type: Any) -> TypeAdapter:
+    """ordering, direction, sort key, row id, inclusive: each of its type, as `encode` writes them."""
+    return TypeAdapter(tuple[str, Direction, key_type, id_type, bool], config=ConfigDict(strict=True))
 
 
 @dataclass(frozen=True)
@@ -48,7 +72,7 @@ class Cursor:
     inclusive: bool = False
 
     def encode(self) -> str:
-        value = {"$date": self.value.isoformat()} if isinstance(self.value, datetime) else self.value
+        value = self.value.isoformat() if isinstance(self.value, datetime) else self.value
         raw = json.dumps([self.ordering, self.direction, value, self.id, self.inclusive], separators=(",", ":"))
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -56,28 +80,12 @@ class Cursor:
     def decode(cls, token: str, ordering: Ordering) -> "Cursor":
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            name, direction, value, row_id, inclusive = json.loads(raw)
-            if isinstance(value, dict):
-                value = datetime.fromisoformat(value["$date"])
-            cursor = cls(name, direction, _fits_bson(value), _row_id(row_id), bool(inclusive))
-        except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
+            cursor = cls(*_cursor_fields(ordering.key_type, ordering.id_type).validate_json(raw))
+        except (binascii.Error, ValueError):
             raise ApiError(400, "page: not a cursor this API returned", param="page") from None
-        if cursor.ordering != ordering.name or cursor.direction not in ("next", "prev"):
+        if cursor.ordering != ordering.name:
             raise ApiError(400, f"page: cursor was made for ordering={cursor.ordering}", param="page")
         return cursor
-
-
-def _row_id(value: Any) -> RowId:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TypeError("a row id is an integer or a string")
-    return _fits_bson(value)
-
-
-def _fits_bson(value: Any) -> Any:
-    """A forged cursor's integer beyond 64 bits would fail in the driver (a 500), not here."""
-    if isinstance(value, int) and not -(2**63) <= value < 2**63:
-        raise ValueError("integer out of range")
-    return value
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,23 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Response
+from pydantic import Field
 
 from vidar.models.camera_group import CameraGroup, CameraGroupCreate, CameraGroupPage, CameraGroupPatch
+from vidar_gateway.bodies import JsonBodyRoute
 from vidar_gateway.deps import CameraGroupsRepo, authenticated, json_body
 from vidar_gateway.errors import ERROR_RESPONSES
 from vidar_gateway.listing import DEFAULT_LIMIT, MAX_LIMIT
+from vidar_gateway.params import IdParam, WholeNumber
 
 router = APIRouter(
-    prefix="/camera-groups", tags=["camera-groups"], dependencies=[authenticated], responses=ERROR_RESPONSES
+    prefix="/camera-groups",
+    tags=["camera-groups"],
+    dependencies=[authenticated],
+    responses=ERROR_RESPONSES,
+    route_class=JsonBodyRoute,
 )
-GroupId = Annotated[int, Path(ge=1, le=2**53, description="Camera group ID.")]
+GroupId = Annotated[IdParam, Path(description="Camera group ID.")]
 
 
 def _present(doc: dict) -> CameraGroup:
@@ -22,7 +29,7 @@ def _present(doc: dict) -> CameraGroup:
 @router.get("/", summary="List camera groups")
 async def list_groups(
     groups: CameraGroupsRepo,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT), WholeNumber, Query()] = DEFAULT_LIMIT,
     page: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> CameraGroupPage:
     found = await groups.list(limit, page)

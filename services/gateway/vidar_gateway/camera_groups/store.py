@@ -8,12 +8,13 @@ from pymongo.errors import DuplicateKeyError
 
 from vidar.archive import CAMERA_GROUPS, VIDEOS
 from vidar.models.camera_group import CameraGroupCreate, CameraGroupPatch
+from vidar.models.video import ObjectId
 from vidar.mongo import next_id
 from vidar_gateway.errors import ApiError, not_found
 from vidar_gateway.pagination import Ordering, Page, paginate
 
 DEFAULT_GROUP_ID = 1
-BY_ID = Ordering(name="id", field="_id", ascending=True)
+BY_ID = Ordering(name="id", field="_id", ascending=True, key_type=ObjectId, id_type=ObjectId)
 
 
 class CameraGroupStore:

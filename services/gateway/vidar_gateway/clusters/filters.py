@@ -1,14 +1,19 @@
 """The query string of GET /clusters/<type>/ and its count as one model, and its MongoDB query."""
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vidar.models.video import ObjectId
 from vidar_gateway.listing import PageParams
+from vidar_gateway.pagination import FiniteFloat, Int64, SortField
+from vidar_gateway.params import IdParam, WholeNumber
 
 # API ordering name -> document field; ties sort by the cluster id.
-ORDER_FIELDS = {"cluster": "cluster", "size": "size", "first_timestamp": "first_timestamp"}
+ORDER_FIELDS = {
+    "cluster": SortField("cluster", Int64),
+    "size": SortField("size", Int64),
+    "first_timestamp": SortField("first_timestamp", FiniteFloat),
+}
 ClusterOrdering = Literal["cluster", "-cluster", "size", "-size", "first_timestamp", "-first_timestamp"]
 
 
@@ -17,8 +22,10 @@ class ClusterFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    video_archive: ObjectId | None = None
-    size_gte: int | None = Field(None, ge=1, le=2**53, description="clusters of at least this many events")
+    video_archive: IdParam | None = None
+    size_gte: Annotated[int, Field(ge=1, le=2**53), WholeNumber] | None = Field(
+        None, description="clusters of at least this many events"
+    )
 
     def to_query(self, kind: str) -> dict:
         query: dict[str, Any] = {"kind": kind}

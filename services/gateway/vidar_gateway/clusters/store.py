@@ -6,7 +6,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from vidar.archive import CLUSTERS
 from vidar_gateway.clusters.filters import ORDER_FIELDS, ClusterFilters, ClusterListQuery
 from vidar_gateway.errors import not_found
-from vidar_gateway.pagination import Ordering, Page, paginate
+from vidar_gateway.pagination import Ordering, Page, TextId, paginate
 
 # Each ordering and the archive filter have their index; every query names the kind.
 INDEXES = [
@@ -31,7 +31,7 @@ class ClusterStore:
         return doc
 
     async def list(self, kind: str, query: ClusterListQuery) -> Page:
-        ordering = Ordering.parse(query.ordering, ORDER_FIELDS)
+        ordering = Ordering.parse(query.ordering, ORDER_FIELDS, TextId)
         return await paginate(
             self._clusters, query.to_query(kind), ordering, query.limit, query.page, projection=HIDDEN
         )

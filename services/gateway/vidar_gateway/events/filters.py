@@ -5,11 +5,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
-from vidar.models.video import ObjectId
 from vidar_gateway.listing import CreatedDateFilters, Ids, PageParams, split_commas, with_ranges
+from vidar_gateway.pagination import FiniteFloat, SortField
+from vidar_gateway.params import CalendarDateTime, IdParam, WholeNumber
 
+Quality = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 # API ordering name -> document field; ties sort by the event id.
-ORDER_FIELDS = {"created_date": "created_date", "quality": "quality", "timestamp": "timestamp"}
+ORDER_FIELDS = {
+    "created_date": SortField("created_date", CalendarDateTime),
+    "quality": SortField("quality", Quality),
+    "timestamp": SortField("timestamp", FiniteFloat),
+}
 EventOrdering = Literal["created_date", "-created_date", "quality", "-quality", "timestamp", "-timestamp"]
 EventIds = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=256)]],
@@ -17,17 +23,17 @@ EventIds = Annotated[
     Field(default_factory=list),
 ]
 # Within what MongoDB keeps exactly as an integer.
-ClusterNumber = Annotated[int, Field(ge=-(2**53), le=2**53)]
+ClusterNumber = Annotated[int, Field(ge=-(2**53), le=2**53), WholeNumber]
 
 
 class EventFilters(CreatedDateFilters):
     """Filters combine with AND."""
 
-    video_archive: ObjectId | None = None
+    video_archive: IdParam | None = None
     camera_groups: Ids
     track: str | None = Field(None, min_length=1, max_length=256, description="a track id")
     cluster: ClusterNumber | None = None
-    quality_gte: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
+    quality_gte: Quality | None = None
     id_in: EventIds
 
     def to_query(self, kind: str, zone: tzinfo, now: datetime) -> dict:

@@ -9,7 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from vidar.archive import DETECTIONS
 from vidar_gateway.errors import not_found
 from vidar_gateway.events.filters import ORDER_FIELDS, EventFilters, EventListQuery
-from vidar_gateway.pagination import Ordering, Page, paginate
+from vidar_gateway.pagination import Ordering, Page, TextId, paginate
 
 # Each ordering, and each filter that narrows a scan, has its index; every query names the kind.
 INDEXES = [
@@ -45,7 +45,7 @@ class EventStore:
         return {doc["_id"]: doc async for doc in found}
 
     async def list(self, kind: str, query: EventListQuery, zone: Any, now: datetime) -> Page:
-        ordering = Ordering.parse(query.ordering, ORDER_FIELDS)
+        ordering = Ordering.parse(query.ordering, ORDER_FIELDS, TextId)
         mongo_query = query.to_query(kind, zone, now)
         return await paginate(self._events, mongo_query, ordering, query.limit, query.page, projection=HIDDEN)
 

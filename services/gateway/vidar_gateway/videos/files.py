@@ -7,12 +7,20 @@ from faststream.nats import NatsBroker
 
 from vidar import subjects
 from vidar.models.events import ScreenshotReply, ScreenshotRequest
+from vidar.models.stream_settings import MAX_SECONDS
 from vidar.models.video import Video
+from vidar_gateway.bodies import JsonBodyRoute
 from vidar_gateway.deps import RuntimeDep, SourcesRepo, VideosRepo, authenticated
 from vidar_gateway.errors import ERROR_RESPONSES, ApiError
 from vidar_gateway.videos.router import Present, VideoId
 
-router = APIRouter(prefix="/videos", tags=["videos"], dependencies=[authenticated], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/videos",
+    tags=["videos"],
+    dependencies=[authenticated],
+    responses=ERROR_RESPONSES,
+    route_class=JsonBodyRoute,
+)
 _ACCEPTED = "video/* or application/octet-stream"
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _JPEG = {200: {"content": {"image/jpeg": _BINARY}, "description": "JPEG image"}}
@@ -67,7 +75,10 @@ async def regenerate_screenshot(
     video_id: VideoId,
     videos: VideosRepo,
     runtime: RuntimeDep,
-    timestamp: Annotated[float | None, Query(ge=0, description="Seconds from the start; default: a tenth in")] = None,
+    timestamp: Annotated[
+        float | None,
+        Query(ge=0, le=MAX_SECONDS, allow_inf_nan=False, description="Seconds from the start; default: a tenth in"),
+    ] = None,
 ) -> Response:
     doc = await videos.get(video_id)
     if doc.get("source") is None:

@@ -6,10 +6,17 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from vidar.models.video import ObjectId
 from vidar_gateway.listing import CreatedDateFilters, Ids, PageParams, with_ranges
+from vidar_gateway.pagination import SortField
+from vidar_gateway.params import CalendarDateTime
 
 # API ordering name -> document field; `name` sorts on a copy where null is "".
-ORDER_FIELDS = {"id": "_id", "created_date": "created_date", "name": "sort_name"}
+ORDER_FIELDS = {
+    "id": SortField("_id", ObjectId),
+    "created_date": SortField("created_date", CalendarDateTime),
+    "name": SortField("sort_name", str),
+}
 VideoOrdering = Literal["id", "-id", "created_date", "-created_date", "name", "-name"]
 
 

@@ -7,12 +7,20 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
 from vidar.models.video import Count, Video, VideoCreate, VideoPage, VideoPatch
+from vidar_gateway.bodies import JsonBodyRoute
 from vidar_gateway.deps import BaseUrl, Processing, RuntimeDep, VideosRepo, authenticated, json_body
 from vidar_gateway.errors import ERROR_RESPONSES
+from vidar_gateway.params import IdParam
 from vidar_gateway.videos.filters import VideoFilters, VideoListQuery
 
-router = APIRouter(prefix="/videos", tags=["videos"], dependencies=[authenticated], responses=ERROR_RESPONSES)
-VideoId = Annotated[int, Path(ge=1, le=2**53, description="Video archive ID.")]
+router = APIRouter(
+    prefix="/videos",
+    tags=["videos"],
+    dependencies=[authenticated],
+    responses=ERROR_RESPONSES,
+    route_class=JsonBodyRoute,
+)
+VideoId = Annotated[IdParam, Path(description="Video archive ID.")]
 
 
 def _presenter(base: BaseUrl) -> Callable[[dict], Video]:

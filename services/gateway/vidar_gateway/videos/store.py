@@ -14,7 +14,7 @@ from vidar.archive import CAMERA_GROUPS, VIDEOS
 from vidar.health import ProcessingStatus
 from vidar.models.events import Envelope, VideoChanged, VideoDeleted
 from vidar.models.stream_settings import StreamSettings, merge_settings
-from vidar.models.video import HealthStatus, Video, VideoCreate, VideoPatch
+from vidar.models.video import HealthStatus, ObjectId, Video, VideoCreate, VideoPatch
 from vidar.mongo import in_transaction, next_id
 from vidar.outbox import Outbox
 from vidar_gateway.errors import ApiError, not_found
@@ -67,7 +67,7 @@ class VideoStore:
         return doc
 
     async def list(self, query: VideoListQuery, zone: Any, now: datetime) -> Page:
-        ordering = Ordering.parse(query.ordering, ORDER_FIELDS)
+        ordering = Ordering.parse(query.ordering, ORDER_FIELDS, ObjectId)
         return await paginate(self._videos, query.to_query(zone, now), ordering, query.limit, query.page)
 
     async def count(self, filters: VideoFilters, zone: Any, now: datetime) -> int:
