@@ -1,24 +1,25 @@
-"""`make run`: the embedded servers and every service under honcho, until Ctrl-C.
+"""`make run`: the embedded servers and every service under supervisord, until Ctrl-C.
 
-Data lives in .data/ (git-ignored) and survives a restart; so does the admin token.
+A process that dies is started again (`vidar.devstack.supervision`); Ctrl-C or SIGTERM stops
+everything. Data lives in .data/ (git-ignored) and survives a restart; so does the admin token.
 """
 
 import argparse
+import contextlib
+import ctypes
 import os
-import shlex
+import signal
+import subprocess
 import sys
-import threading
 import time
-from datetime import datetime
 from pathlib import Path
 from secrets import token_urlsafe
 
 import httpx
-from honcho.manager import Manager
-from honcho.printer import Message
 
 from vidar.devstack.servers import HOST, Ports, free_port
 from vidar.devstack.stack import embedded_servers, service_env
+from vidar.devstack.supervision import Program, Supervision
 
 DATA_DIR = Path(".data")
 # The registry weights `make run` fetches (tests/data/fetch_models.sh).
@@ -30,6 +31,7 @@ MODEL_SETTINGS = {
     "face_model_caffemodel": "res10_300x300_ssd_iter_140000.caffemodel",
 }
 GATEWAY_PORT = 8000
+PR_SET_PDEATHSIG = 1
 # The services that exist so far, each with the command that runs it.
 SERVICES = {
     "gateway": ["vidar-gateway", "serve"],
@@ -46,18 +48,21 @@ def admin_token(path: Path) -> str:
     return path.read_text().strip()
 
 
-def announce_when_ready(manager: Manager, api_url: str, token: str) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
+def gateway_ready(supervisord: subprocess.Popen, api_url: str, timeout: float = 120) -> bool:
+    """Whether the gateway answers in time; False at once if supervisord has stopped."""
+    deadline = time.monotonic() + timeout
+    while supervisord.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{api_url}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
+                return True
         time.sleep(0.5)
-    else:
-        text = f"the gateway is not ready after 120 s: see the log above ({api_url}/readyz)\n"
-        manager.events.put(Message("line", text, datetime.now(), "vidar", None))
+    return False
+
+
+def announce_when_ready(supervisord: subprocess.Popen, api_url: str, token: str, log_dir: Path) -> None:
+    if not gateway_ready(supervisord, api_url):
+        if supervisord.poll() is None:
+            print(f"the gateway is not ready after 120 s: see the log above ({api_url}/readyz)", flush=True)
         return
     banner = (
         "\n"
@@ -66,9 +71,23 @@ def announce_when_ready(manager: Manager, api_url: str, token: str) -> None:
         f"  API docs:    {api_url}/docs\n"
         f"  admin token: {token}\n"
         f"  try:  curl -H 'Authorization: Token {token}' {api_url}/videos/\n"
-        "  Ctrl-C stops everything.\n"
+        f"  logs:        {log_dir}/ (a file a process; NATS, MongoDB and S3 log only there)\n"
+        "  A process that dies is started again. Ctrl-C stops everything.\n"
     )
-    manager.events.put(Message("line", banner, datetime.now(), "vidar", None))
+    print(banner, flush=True)
+
+
+def start_supervisord(config: Path, env: dict[str, str]) -> subprocess.Popen:
+    """supervisord in its own process group, so that only this process gets the terminal's
+    signals (supervisord takes SIGHUP as "restart all"), and stopped if this process dies."""
+    command = [sys.executable, "-m", "supervisor.supervisord", "--configuration", str(config)]
+    return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, process_group=0, preexec_fn=_stop_with_parent)
+
+
+def _stop_with_parent() -> None:
+    """Linux's parent-death signal: supervisord gets SIGTERM even if `make run` is killed -9."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
 def parse_args() -> argparse.Namespace:
@@ -91,16 +110,18 @@ def main() -> None:
     # Readable logs in a terminal, unless asked otherwise; deployments keep the JSON default.
     env = {"VIDAR_LOG_FORMAT": "text", **os.environ}
     env |= service_env(ports, admin_token=token, host=HOST, public_url=api_url, **models)
-    manager = Manager()
-    for server in embedded_servers(ports, data_dir):
-        manager.add_process(server.name, shlex.join(server.command))
+    servers = [Program(server.name, server.command) for server in embedded_servers(ports, data_dir)]
     bin_dir = Path(sys.executable).parent
-    for name, (program, *args) in SERVICES.items():
-        command = shlex.join([str(bin_dir / program), *args])
-        manager.add_process(name, command, env={**env, "VIDAR_PORT": str(http_ports[name])})
-    threading.Thread(target=announce_when_ready, args=(manager, api_url, token), daemon=True).start()
-    manager.loop()
-    sys.exit(manager.returncode)
+    services = [
+        Program(name, [str(bin_dir / program), *arguments], env={"VIDAR_PORT": str(http_ports[name])})
+        for name, (program, *arguments) in SERVICES.items()
+    ]
+    supervision = Supervision(data_dir)
+    supervisord = start_supervisord(supervision.write_config(servers, services), env)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda *_: supervisord.terminate())
+    announce_when_ready(supervisord, api_url, token, supervision.log_dir)
+    sys.exit(supervisord.wait())
 
 
 if __name__ == "__main__":
