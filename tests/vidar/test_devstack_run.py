@@ -1,55 +1,243 @@
-"""`make run`: the whole stack comes up under honcho, prints where it is, and Ctrl-C stops it."""
+"""`make run` (vidar.devstack.run): the whole stack comes up under supervisord and says where it
+is; a process killed -9 is started again while the others keep running, and a video processed
+meanwhile completes with the same events as a clean run; Ctrl-C or SIGTERM stops everything and
+`kill -9` of `make run` itself takes everything with it."""
 
+import configparser
+import contextlib
+import os
 import re
 import signal
 import subprocess
 import sys
-import time
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from xmlrpc.client import ServerProxy
 
+import av
 import httpx
+import pytest
+from supervisor.xmlrpc import SupervisorTransport
+
+from tests.polling import eventually
+from tests.scheduler.processing import ready_archive, wait_for, wait_for_frames
+from vidar.devstack.prefixed_output import LinePrefixer
+from vidar.devstack.supervision import SERVERS_GROUP, SERVICES_GROUP, Supervision
+
+SERVERS = ("nats", "mongo", "s3")
+SERVICES = ("gateway", "storage", "scheduler", "detector")
+GROUPS = {name: SERVERS_GROUP for name in SERVERS} | {name: SERVICES_GROUP for name in SERVICES}
 
 
-def wait_for_banner(process: subprocess.Popen, timeout: float = 120) -> str:
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "Ctrl-C stops everything" in line:
-            return "".join(lines)
-    raise AssertionError("no banner; output was:\n" + "".join(lines))
+class MakeRun:
+    """One `python -m vidar.devstack.run --free-ports`, its output read as it comes (a full pipe
+    would block supervisord), and every process it started known by PID."""
+
+    def __init__(self, data_dir: Path, settings: dict[str, str]) -> None:
+        env = {**os.environ, **{f"VIDAR_{name.upper()}": value for name, value in settings.items()}}
+        command = [sys.executable, "-u", "-m", "vidar.devstack.run", "--free-ports", "--data-dir", str(data_dir)]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self._lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self._supervision = Supervision(data_dir)
+        self.started: set[int] = {self.process.pid}
+        banner = eventually(lambda: "Ctrl-C stops everything" in self.output and self.output, timeout=180)
+        self.api_url = re.search(r"API:\s+(\S+)/videos/", banner).group(1)
+        self.token = re.search(r"admin token:\s+(\S+)", banner).group(1)
+        self.supervisor = self._supervisor()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.append(line)
+
+    def _supervisor(self) -> ServerProxy:
+        """supervisord's XML-RPC interface, with what `supervisorctl -c <config>` reads."""
+        config = configparser.RawConfigParser()
+        config.read(self._supervision.config_path)
+        control = config["supervisorctl"]
+        transport = SupervisorTransport(control["username"], control["password"], control["serverurl"])
+        return ServerProxy("http://127.0.0.1", transport)
+
+    @property
+    def output(self) -> str:
+        return "".join(self._lines)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.api_url, headers={"Authorization": f"Token {self.token}"}, timeout=30)
+
+    def pids(self) -> dict[str, int]:
+        """Every process supervisord runs, by name, supervisord itself as "supervisord"."""
+        running = {info["name"]: info["pid"] for info in self.supervisor.supervisor.getAllProcessInfo() if info["pid"]}
+        running["supervisord"] = self.supervisor.supervisor.getPID()
+        self.started |= set(running.values())
+        return running
+
+    def kill_and_wait_for_restart(self, name: str) -> None:
+        killed = self.pids()[name]
+        os.kill(killed, signal.SIGKILL)
+
+        def restarted() -> bool:
+            info = self.supervisor.supervisor.getProcessInfo(f"{GROUPS[name]}:{name}")
+            return info["statename"] == "RUNNING" and info["pid"] != killed
+
+        eventually(restarted, timeout=120, what=f"{name} to run again")
+        self.pids()
+
+    def stop(self, signum: signal.Signals) -> str:
+        """Sends `signum` to `make run`; returns its output once it and all it started are gone."""
+        self.pids()
+        self.process.send_signal(signum)
+        self.process.wait(timeout=90)
+        eventually(lambda: not any(map(alive, self.started)), timeout=30, what="every process to be gone")
+        self._reader.join(timeout=10)
+        return self.output
+
+    def kill_leftovers(self) -> None:
+        """After a failed test: whatever this run started and is still there, by PID."""
+        for pid in self.started:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
 
 
-def run_once(data_dir: Path, work) -> str:
-    """Start `make run`'s entry point, call `work(api_url, token)`, press Ctrl-C; returns the output."""
-    command = [sys.executable, "-u", "-m", "vidar.devstack.run", "--free-ports", "--data-dir", str(data_dir)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def alive(pid: int) -> bool:
+    """Whether the process exists and is not a zombie (one whose parent is gone may stay one)."""
     try:
-        banner = wait_for_banner(process)
-        assert re.search(r"API docs:\s+http://\S+/docs", banner)
-        api = re.search(r"API:\s+(\S+)", banner).group(1)
-        token = re.search(r"admin token:\s+(\S+)", banner).group(1)
-        work(api, {"Authorization": f"Token {token}"})
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@contextlib.contextmanager
+def make_run(data_dir: Path, **settings: str) -> Iterator[MakeRun]:
+    run = MakeRun(data_dir, settings)
+    try:
+        yield run
     finally:
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
-    assert "SIGINT received" in output
-    for name in ("nats", "mongo", "s3", "gateway", "storage", "scheduler", "detector"):
-        assert re.search(rf"{name}\s+stopped", output), f"{name} did not stop:\n{output}"
-    return output
+        run.kill_leftovers()
 
 
-def test_run_starts_everything_ctrl_c_stops_it_and_data_survives(tmp_path: Path) -> None:
-    def create(api: str, headers: dict) -> None:
-        assert httpx.post(api, json={"camera_group": 1, "name": "kept"}, headers=headers).status_code == 201
+def test_run_starts_everything_ctrl_c_or_sigterm_stops_it_and_data_survives(tmp_path: Path) -> None:
+    with make_run(tmp_path) as run, run.client() as api:
+        assert re.search(r"API docs:\s+http://127\.0\.0\.1:\d+/docs", run.output)
+        assert api.post("/videos/", json={"camera_group": 1, "name": "kept"}).status_code == 201
+        output = run.stop(signal.SIGINT)
+    assert run.process.returncode == 0
+    for name in (*SERVERS, *SERVICES):
+        assert f"spawned: '{name}'" in output
+        assert f"stopped: {name} " in output, f"{name} did not stop:\n{output}"
+    assert re.search(r"^gateway +\| .*Application startup complete", output, re.MULTILINE), "prefixed service logs"
+    assert "Starting nats-server" in (tmp_path / "logs" / "nats.log").read_text(), "the servers log to files"
 
-    def find(api: str, headers: dict) -> None:
-        names = [video["name"] for video in httpx.get(api, headers=headers).json()["results"]]
-        assert names == ["kept"]
+    with make_run(tmp_path) as run, run.client() as api:
+        assert [video["name"] for video in api.get("/videos/").json()["results"]] == ["kept"]
+        output = run.stop(signal.SIGTERM)
+    assert run.process.returncode == 0
+    assert "stopped: mongo " in output
 
-    run_once(tmp_path, create)
-    run_once(tmp_path, find)
+
+# Bodies in the first 20 s of vtest.avi (pedestrians): seconds to process at full speed. The run
+# that is killed goes at a fraction of real time, without dropping a frame (so it sees what the
+# clean run saw), so that it outlasts the six kills after the detector's twice over.
+CLIP_SECONDS = 20
+CLIP_FRAMES = 200
+BODY = {"detectors": {"face": None, "body": {"filter_min_size": 20, "filter_track_min_duration_frames": 10}}}
+PACED = {"play_speed": 0.3, "disable_drops": True}
+# A resumed detector run does not yet post exactly the tracks of a clean run (issue 12, "A resumed
+# run loses objects": a track alive at the checkpoint it resumes from may be lost). Until it
+# does, the run with kills may miss this many of the clean run's tracks, never post more; then
+# this becomes 0, and the runs' best sightings (frame and box) the same, track for track.
+RESUME_MAY_LOSE = 2
+
+
+def first_seconds(video: Path, seconds: float, clip: Path) -> Path:
+    """The start of a video, its packets copied as they are (it starts on a key frame)."""
+    with av.open(str(video)) as source, av.open(str(clip), "w") as target:
+        stream = source.streams.video[0]
+        copy = target.add_stream_from_template(stream)
+        for packet in source.demux(stream):
+            if packet.dts is None:
+                continue  # the demuxer's empty packet at the end
+            if packet.pts * stream.time_base >= seconds:
+                break
+            packet.stream = copy
+            target.mux(packet)
+    return clip
+
+
+def processed(api: httpx.Client, video_id: int) -> dict:
+    done = wait_for(api, video_id, "COMPLETED", "FAILED", timeout=600)
+    assert done["health_status"]["status"] == "COMPLETED", done["error"]
+    assert done["health_status"]["statistic"]["frames_processed"] == CLIP_FRAMES
+    return done
+
+
+def body_tracks(api: httpx.Client, video: dict) -> list[str]:
+    """The tracks of the stored body events, once as many as the run posted (storage writes them
+    meanwhile); each track posted once (`overall_only`)."""
+    posted = video["health_status"]["statistic"]["objects"]["body"]["posted"]
+    params = {"video_archive": video["id"], "limit": 1000}
+
+    def stored() -> list[dict] | None:
+        events = api.get("/events/bodies/", params=params).json()["results"]
+        return events if len(events) >= posted else None
+
+    events = eventually(stored, what="the posted events to be stored")
+    tracks = [event["track"] for event in events]
+    assert len(tracks) == len(set(tracks)) == posted, "each track posted once, and stored once"
+    return tracks
+
+
+def progress(api: httpx.Client, video_id: int) -> dict:
+    return api.get(f"/videos/{video_id}/").json()["health_status"]
+
+
+@pytest.mark.timeout(600)
+def test_a_process_killed_mid_run_is_started_again_and_the_video_completes_with_the_same_events(
+    tmp_path: Path, videos: Path
+) -> None:
+    clip = first_seconds(videos / "vtest.avi", CLIP_SECONDS, tmp_path / "clip.avi")
+    with make_run(tmp_path / "data") as run, run.client() as api:
+        clean_id = ready_archive(api, clip, **BODY)
+        api.post(f"/videos/{clean_id}/process/")
+        clean = body_tracks(api, processed(api, clean_id))
+
+        video_id = ready_archive(api, clip, **BODY, **PACED)
+        api.post(f"/videos/{video_id}/process/")
+        # Killed once it has a checkpoint, the detector's job resumes from there once the
+        # scheduler misses its heartbeat (VIDAR_HEARTBEAT_TIMEOUT, 30 s).
+        wait_for_frames(api, video_id, 1)
+        run.kill_and_wait_for_restart("detector")
+        killed_at = progress(api, video_id)["statistic"]["frames_processed"]
+
+        def resumed() -> bool:
+            statistic = progress(api, video_id)["statistic"]
+            return statistic["job_starts"] == 2 and statistic["frames_processed"] > killed_at
+
+        eventually(resumed, timeout=120, what="the job to resume on the restarted detector")
+        for name in ("nats", "mongo", "s3", "gateway", "storage", "scheduler"):
+            assert progress(api, video_id)["status"] == "INPROGRESS", f"done before {name} was killed: slow it down"
+            run.kill_and_wait_for_restart(name)
+        done = processed(api, video_id)
+        tracks = body_tracks(api, done)
+        pids = run.pids()
+        os.kill(run.process.pid, signal.SIGKILL)
+        run.process.wait(timeout=10)
+        eventually(lambda: not any(map(alive, pids.values())), timeout=60, what="supervisord and all it runs to stop")
+    assert done["health_status"]["statistic"]["job_starts"] == 2, "only the detector's kill restarted the job"
+    assert len(clean) - RESUME_MAY_LOSE <= len(tracks) <= len(clean), f"clean: {len(clean)}, killed: {len(tracks)}"
+    for name in (*SERVERS, *SERVICES):
+        assert run.output.count(f"exited: {name} (terminated by SIGKILL; not expected)") == 1
+        assert run.output.count(f"exited: {name} ") == 1, f"{name} died once: when it was killed"
+        assert run.output.count(f"spawned: '{name}'") == 2
+
+
+def test_line_prefixer_waits_for_the_end_of_a_line() -> None:
+    prefixer = LinePrefixer(width=9)
+    assert prefixer.lines("gateway", "one\ntw") == "gateway   | one\n"
+    assert prefixer.lines("storage", "three\n") == "storage   | three\n"
+    assert prefixer.lines("gateway", "o\n") == "gateway   | two\n"
