@@ -5,6 +5,7 @@ meanwhile completes with the same events as a clean run; Ctrl-C or SIGTERM stops
 
 import configparser
 import contextlib
+import itertools
 import os
 import re
 import signal
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from xmlrpc.client import ServerProxy
 
@@ -23,7 +25,7 @@ from supervisor.xmlrpc import SupervisorTransport
 from tests.polling import eventually
 from tests.scheduler.processing import ready_archive, wait_for, wait_for_frames
 from vidar.devstack.prefixed_output import LinePrefixer
-from vidar.devstack.supervision import SERVERS_GROUP, SERVICES_GROUP, Supervision
+from vidar.devstack.supervision import SERVERS_GROUP, SERVICES_GROUP, Program, Supervision
 
 SERVERS = ("nats", "mongo", "s3")
 SERVICES = ("gateway", "storage", "scheduler", "detector")
@@ -41,25 +43,16 @@ class MakeRun:
         self._lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self._supervision = Supervision(data_dir)
         self.started: set[int] = {self.process.pid}
         banner = eventually(lambda: "Ctrl-C stops everything" in self.output and self.output, timeout=180)
         self.api_url = re.search(r"API:\s+(\S+)/videos/", banner).group(1)
         self.token = re.search(r"admin token:\s+(\S+)", banner).group(1)
-        self.supervisor = self._supervisor()
+        self.supervisor = control(Supervision(data_dir).config_path)
 
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self._lines.append(line)
-
-    def _supervisor(self) -> ServerProxy:
-        """supervisord's XML-RPC interface, with what `supervisorctl -c <config>` reads."""
-        config = configparser.RawConfigParser()
-        config.read(self._supervision.config_path)
-        control = config["supervisorctl"]
-        transport = SupervisorTransport(control["username"], control["password"], control["serverurl"])
-        return ServerProxy("http://127.0.0.1", transport)
 
     @property
     def output(self) -> str:
@@ -101,6 +94,14 @@ class MakeRun:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         self.process.wait(timeout=30)
+
+
+def control(config_path: Path) -> ServerProxy:
+    """supervisord's XML-RPC interface, with what `supervisorctl -c <config>` reads."""
+    config = configparser.RawConfigParser()
+    config.read(config_path)
+    ctl = config["supervisorctl"]
+    return ServerProxy("http://127.0.0.1", SupervisorTransport(ctl["username"], ctl["password"], ctl["serverurl"]))
 
 
 def alive(pid: int) -> bool:
@@ -234,6 +235,36 @@ def test_a_process_killed_mid_run_is_started_again_and_the_video_completes_with_
         assert run.output.count(f"exited: {name} (terminated by SIGKILL; not expected)") == 1
         assert run.output.count(f"exited: {name} ") == 1, f"{name} died once: when it was killed"
         assert run.output.count(f"spawned: '{name}'") == 2
+
+
+def test_a_process_that_dies_as_it_starts_is_retried_ever_later_and_the_others_keep_running(tmp_path: Path) -> None:
+    supervision = Supervision(tmp_path)
+    steady = Program("steady", ["sleep", "600"])
+    failing = Program("failing", ["sh", "-c", "echo cannot start; exit 3"])
+    config = supervision.write_config(servers=[steady], services=[failing])
+    command = [sys.executable, "-m", "supervisor.supervisord", "--configuration", str(config)]
+    supervisord = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        eventually(supervision.socket_path.exists, what="supervisord to listen")
+        supervisor = control(config).supervisor
+        steady_pid = eventually(lambda: supervisor.getProcessInfo(f"{SERVERS_GROUP}:steady")["pid"])
+        eventually(lambda: (tmp_path / "logs" / "supervisord.log").read_text().count("spawned: 'failing'") >= 4)
+        assert supervisor.getProcessInfo(f"{SERVICES_GROUP}:failing")["statename"] in {"BACKOFF", "STARTING"}
+        assert supervisor.getProcessInfo(f"{SERVERS_GROUP}:steady")["pid"] == steady_pid
+    finally:
+        supervisord.terminate()
+        output, _ = supervisord.communicate(timeout=60)
+    log = (tmp_path / "logs" / "supervisord.log").read_text()
+    tries = [when(line) for line in log.splitlines() if "spawned: 'failing'" in line]
+    # supervisord waits a second longer after each failed try: 1 s, 2 s, 3 s ...
+    for failures, (earlier, later) in enumerate(itertools.pairwise(tries), start=1):
+        assert (later - earlier).total_seconds() > failures
+    assert "failing | cannot start" in output
+    assert "stopped: steady" in output
+
+
+def when(log_line: str) -> datetime:
+    return datetime.strptime(log_line[:23], "%Y-%m-%d %H:%M:%S,%f")
 
 
 def test_line_prefixer_waits_for_the_end_of_a_line() -> None:

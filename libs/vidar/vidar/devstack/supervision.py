@@ -49,8 +49,8 @@ class Supervision:
         return self.data_dir / "logs"
 
     @property
-    def socket_url(self) -> str:
-        return f"unix://{self.data_dir / 'supervisord.sock'}"
+    def socket_path(self) -> Path:
+        return self.data_dir / "supervisord.sock"
 
     def write_config(self, servers: list[Program], services: list[Program]) -> Path:
         """The config file, readable by its owner only: it holds the control socket's password,
@@ -75,8 +75,8 @@ class Supervision:
                 # Said outright, supervisord does not warn that it runs as root (containers do).
                 **({"user": "root"} if os.geteuid() == 0 else {}),
             },
-            "unix_http_server": {"file": self.socket_url.removeprefix("unix://"), "chmod": "0700", **credentials},
-            "supervisorctl": {"serverurl": self.socket_url, **credentials},
+            "unix_http_server": {"file": str(self.socket_path), "chmod": "0700", **credentials},
+            "supervisorctl": {"serverurl": f"unix://{self.socket_path}", **credentials},
             "rpcinterface:supervisor": {
                 "supervisor.rpcinterface_factory": "supervisor.rpcinterface:make_main_rpcinterface"
             },
