@@ -36,18 +36,22 @@ class MakeRun:
     """One `python -m vidar.devstack.run --free-ports`, its output read as it comes (a full pipe
     would block supervisord), and every process it started known by PID."""
 
-    def __init__(self, data_dir: Path, settings: dict[str, str]) -> None:
-        env = {**os.environ, **{f"VIDAR_{name.upper()}": value for name, value in settings.items()}}
+    def __init__(self, data_dir: Path) -> None:
         command = [sys.executable, "-u", "-m", "vidar.devstack.run", "--free-ports", "--data-dir", str(data_dir)]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self._lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self.started: set[int] = {self.process.pid}
+        self._data_dir = data_dir
+        # In the order to stop them in, each with its name.
+        self.started: dict[int, str] = {self.process.pid: "make run"}
+
+    def wait_until_ready(self) -> None:
         banner = eventually(lambda: "Ctrl-C stops everything" in self.output and self.output, timeout=180)
         self.api_url = re.search(r"API:\s+(\S+)/videos/", banner).group(1)
         self.token = re.search(r"admin token:\s+(\S+)", banner).group(1)
-        self.supervisor = control(Supervision(data_dir).config_path)
+        self.supervisor = control(Supervision(self._data_dir).config_path)
+        self.pids()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -63,9 +67,9 @@ class MakeRun:
 
     def pids(self) -> dict[str, int]:
         """Every process supervisord runs, by name, supervisord itself as "supervisord"."""
-        running = {info["name"]: info["pid"] for info in self.supervisor.supervisor.getAllProcessInfo() if info["pid"]}
-        running["supervisord"] = self.supervisor.supervisor.getPID()
-        self.started |= set(running.values())
+        running = {"supervisord": self.supervisor.supervisor.getPID()}
+        running |= {info["name"]: info["pid"] for info in self.supervisor.supervisor.getAllProcessInfo() if info["pid"]}
+        self.started |= {pid: name for name, pid in running.items()}
         return running
 
     def kill_and_wait_for_restart(self, name: str) -> None:
@@ -89,7 +93,8 @@ class MakeRun:
         return self.output
 
     def kill_leftovers(self) -> None:
-        """After a failed test: whatever this run started and is still there, by PID."""
+        """After a failed test: whatever this run started and is still there, by PID, `make run`
+        and supervisord first (supervisord would start again what it runs)."""
         for pid in self.started:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
@@ -114,9 +119,10 @@ def alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def make_run(data_dir: Path, **settings: str) -> Iterator[MakeRun]:
-    run = MakeRun(data_dir, settings)
+def make_run(data_dir: Path) -> Iterator[MakeRun]:
+    run = MakeRun(data_dir)
     try:
+        run.wait_until_ready()
         yield run
     finally:
         run.kill_leftovers()
