@@ -27,7 +27,8 @@ B. Whole jobs. Each vidar row is the detector's job loop as a worker runs it: `J
    a `Config`: what differs from `DetectorSettings()`'s defaults as they are at run time (model
    file, input size, detection rate, threads) and which kinds and video it runs. Bodies and cars
    use `filter_min_size` 20 (vtest's walkers are 25 to 60 pixels wide: the archive's default, 60,
-   would keep almost none), faces the archive's defaults unless the row says otherwise.
+   would keep almost none), faces the archive's defaults unless the row says otherwise; every
+   kind keeps its tracks' whole history (`track_send_history`), for the recall of tracks.
    Frames/s count the job (S3 reads, decode, detect, track, post, the end of the tracks), not
    the model load, which a worker does once. The rows:
 
@@ -103,6 +104,8 @@ FACE_SIZES = (256, 320, 480)
 MIN_SCORE: float = DetectorSettings.model_fields["model_min_score"].default
 LABEL_IOU = 0.5
 OBJECT_SETTINGS: dict[str, Any] = {"filter_min_size": 20}
+# The tracks' whole histories, which the recall of tracks needs (the posts carry them too).
+HISTORY = {"track_send_history": True}
 MIN_REFERENCE_FRAMES = 10
 MATCH_IOU = 0.5
 MATCH_SHARE = 0.5
@@ -340,7 +343,7 @@ def detector_settings(config: Config) -> DetectorSettings:
 
 def stream_settings(config: Config) -> dict[str, Any]:
     face = {} if config.face_min_size is None else {"filter_min_size": config.face_min_size}
-    per_kind = {"body": OBJECT_SETTINGS, "car": OBJECT_SETTINGS, "face": face}
+    per_kind = {"body": OBJECT_SETTINGS | HISTORY, "car": OBJECT_SETTINGS | HISTORY, "face": face | HISTORY}
     return {"detectors": {kind: per_kind[kind] if kind in config.kinds else None for kind in KINDS}}
 
 

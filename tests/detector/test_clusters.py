@@ -50,7 +50,7 @@ async def test_each_kind_is_clustered_once_all_its_records_are_in(db: AsyncDatab
     bodies = [record(1, "body", n, [1.0, 0.0]) for n in range(2)]
     await db.detections.insert_many(faces + bodies)
     sent = Published()
-    await RunClusters(DetectorSettings(), db, sent).publish(dispatch(1), 1, published(faces=3, bodies=2))
+    await RunClusters(DetectorSettings(), db, sent).publish(dispatch(1), "1-", published(faces=3, bodies=2))
     (face_subject, face, face_id), (_, body, _) = sent
     assert (face_subject, face_id) == ("video.clustered", "clusters-1-run-a-face")
     assert isinstance(face, VideoClustered)
@@ -66,11 +66,11 @@ async def test_records_that_never_arrive_or_lack_embeddings_leave_the_kind_unclu
     sent = Published()
     settings = DetectorSettings(cluster_wait_timeout=0.5)
     # Two faces posted, one recorded: the wait times out. The body's record has no embedding.
-    await RunClusters(settings, db, sent).publish(dispatch(2), 1, published(faces=2, bodies=1))
+    await RunClusters(settings, db, sent).publish(dispatch(2), "1-", published(faces=2, bodies=1))
     assert sent == []
 
 
 async def test_a_run_that_found_nothing_has_no_clusters(db: AsyncDatabase) -> None:
     sent = Published()
-    await RunClusters(DetectorSettings(), db, sent).publish(dispatch(3), 1, {})
+    await RunClusters(DetectorSettings(), db, sent).publish(dispatch(3), "1-", {})
     assert [(payload.kind, payload.clusters) for _, payload, _ in sent] == [("face", []), ("body", [])]

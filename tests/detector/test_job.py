@@ -8,7 +8,7 @@ import pytest
 from vidar.models.jobs import Checkpoint, JobDispatch, SourceFile, Statistic
 from vidar.models.stream_settings import StreamSettings
 from vidar_detector.decode import Decoded
-from vidar_detector.job import Job, JobFailure, Picture
+from vidar_detector.job import CountOnly, Job, JobFailure, Picture
 
 
 class LocalFiles:
@@ -18,13 +18,25 @@ class LocalFiles:
         return Path(key).open("rb")
 
 
-class Recorder:
-    def __init__(self, stop_after: int | None = None, stop: threading.Event | None = None) -> None:
+class Recorder(CountOnly):
+    def __init__(
+        self, stop_after: int | None = None, stop: threading.Event | None = None, awaited: set[int] | None = None
+    ) -> None:
         self.shapes: list[tuple[int, ...]] = []
         self.timestamps: list[float] = []
         self.pts: list[int] = []
         self._stop_after, self._stop = stop_after, stop
         self.fps: float | None = None
+        self._awaited = awaited or set()
+        self.restored: list[tuple[int, tuple[int, ...]]] = []
+
+    @property
+    def awaited_pts(self) -> set[int]:
+        return self._awaited
+
+    def restore_picture(self, picture: Picture, decoded: Decoded) -> None:
+        if decoded.pts in self._awaited:
+            self.restored.append((decoded.pts, picture().shape))
 
     def start(self, fps: float) -> None:
         self.fps = fps
@@ -46,7 +58,8 @@ def job_for(path: Path, handler: Recorder | None = None, checkpoint: Checkpoint 
         stream_settings=StreamSettings.model_validate(settings),
     )
     reports: list[Checkpoint] = []
-    job = Job(dispatch, LocalFiles(), checkpoint, reports.append, progress_interval=0.0, handler=handler)
+    report = lambda checkpoint, _snapshot: reports.append(checkpoint)  # noqa: E731
+    job = Job(dispatch, LocalFiles(), checkpoint, report, progress_interval=0.0, handler=handler)
     job.reports = reports
     return job
 
@@ -103,6 +116,22 @@ def test_a_stopped_run_resumes_after_its_checkpoint(videos: Path) -> None:
     assert resumed.frames_processed == 795
     assert first.pts + second.pts == sorted(set(first.pts + second.pts)), "no frame twice, none lost"
     assert len(first.pts + second.pts) == 795
+
+
+def test_a_resumed_run_decodes_again_the_frames_its_restored_state_awaits(videos: Path) -> None:
+    stop = threading.Event()
+    first = Recorder(stop_after=300, stop=stop)
+    job = job_for(videos / "vtest.avi", first)
+    job.stop = stop
+    job.run()
+    checkpoint = job.checkpoint()
+    awaited = {first.pts[150], first.pts[290]}
+
+    second = Recorder(awaited=awaited)
+    resumed = job_for(videos / "vtest.avi", second, checkpoint=checkpoint).run()
+    assert second.restored == [(pts, (576, 768, 3)) for pts in sorted(awaited)], "those frames, as the run saw them"
+    assert second.pts[0] > checkpoint.pts, "frames before the checkpoint are not handled twice"
+    assert resumed.frames_processed == 795
 
 
 def test_a_rot_outside_the_frame_fails_clearly(videos: Path) -> None:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vidar_detector.deep_sort import DeepSortTracker
-from vidar_detector.tracking import IouTracker, iou
+from vidar_detector.tracking import VELOCITY_SIGHTINGS, IouTracker, iou
 
 
 def moving_box(frame: int, x0: float = 0, speed: float = 2) -> tuple[float, float, float, float]:
@@ -174,3 +174,17 @@ def test_a_confident_box_goes_before_a_weak_one_for_the_same_track() -> None:
     (track,) = step.continued
     assert step.kept_alive == []
     assert track.last.score == 0.8
+
+
+def test_without_history_a_long_track_keeps_only_what_matching_needs() -> None:
+    """A minute of a walker detected every third frame: the same track, expected at the same place."""
+    trimmed, whole = (IouTracker(0.25, 1.0, keep_history=keep) for keep in (False, True))
+    for frame in range(0, 600, 3):
+        box = (frame * 0.5, 10.0, frame * 0.5 + 40, 90.0)
+        for tracker in (trimmed, whole):
+            tracker.update([(box, 0.9)], frame, frame / 10)
+    [short], [full] = trimmed.finish(), whole.finish()
+    assert len(full.sightings) == 598
+    assert len(short.sightings) == 1 + 3 * (VELOCITY_SIGHTINGS - 1) + 1, "the first, and the last five detections"
+    assert short.duration_frames == full.duration_frames
+    assert short.expected_box(600) == full.expected_box(600)

@@ -28,3 +28,8 @@ def screenshot_key(video_id: int) -> str:
 def detection_images(video_id: int, run_id: str, name: str) -> str:
     """Where a run's thumbnails and full frames go; `name` tells the post apart."""
     return f"{prefix(video_id)}detections/{run_id}/{name}"
+
+
+def tracking_state(video_id: int, run_id: str, name: str) -> str:
+    """Where a run's detectors keep their tracking state at a checkpoint (`name` tells them apart)."""
+    return f"{prefix(video_id)}tracking/{run_id}/{name}"

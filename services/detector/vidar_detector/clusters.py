@@ -33,19 +33,18 @@ class RunClusters:
         self._detections = db[archive.DETECTIONS]
         self._publish = publish
 
-    async def publish(self, dispatch: JobDispatch, attempt: int, published: Mapping[str, int]) -> None:
-        """`video.clustered` for each kind the run detected; `published` counts the detection
-        events this attempt published, by kind."""
+    async def publish(self, dispatch: JobDispatch, track_prefix: str, published: Mapping[str, int]) -> None:
+        """`video.clustered` for each kind the run detected; `published` counts, by kind, the
+        detection events of the tracks whose ids start with `track_prefix` (the run's tracking
+        state, kept across the attempts that resumed it)."""
         detectors = dispatch.stream_settings.detectors
         for kind in DETECTOR_TYPES:
             if getattr(detectors, kind) is not None:
-                await self._publish_kind(dispatch, kind, attempt, published.get(kind, 0))
+                await self._publish_kind(dispatch, kind, track_prefix, published.get(kind, 0))
 
-    async def _publish_kind(self, dispatch: JobDispatch, kind: str, attempt: int, published: int) -> None:
+    async def _publish_kind(self, dispatch: JobDispatch, kind: str, track_prefix: str, published: int) -> None:
         query = {"video_id": dispatch.video_id, "run_id": dispatch.run_id, "kind": kind}
-        # Track ids start with the attempt's number: this attempt's records are these.
-        this_attempt = query | {"track_id": {"$regex": f"^{attempt}-"}}
-        if not await self._recorded(this_attempt, published):
+        if not await self._recorded(query | {"track_id": {"$regex": f"^{track_prefix}"}}, published):
             log.warning(
                 "run %s: storage did not record its %d %s detections in %.0f s; not clustered",
                 dispatch.run_id,

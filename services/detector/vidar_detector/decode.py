@@ -25,8 +25,8 @@ class Decoded:
 
 
 class FrameSource:
-    """Frames of the first video stream, in order, after `resume_after_pts` if given. Packets
-    that fail to decode are skipped and counted in `soft_errors`."""
+    """Frames of the first video stream, in order, from `start_pts` on if given. Packets that
+    fail to decode are skipped and counted in `soft_errors`."""
 
     def __init__(
         self,
@@ -34,7 +34,7 @@ class FrameSource:
         *,
         ffmpeg_format: str = "",
         options: dict[str, str] | None = None,
-        resume_after_pts: int | None = None,
+        start_pts: int | None = None,
         capacity: int = 16,
     ) -> None:
         try:
@@ -48,7 +48,7 @@ class FrameSource:
             raise NotDecodable("the source has no video stream")
         self.stream = self._container.streams.video[0]
         self.soft_errors = 0
-        self._resume_after = resume_after_pts
+        self._start = start_pts
         self._frames: queue.Queue = queue.Queue(maxsize=capacity)
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._decode, name="decoder", daemon=True)
@@ -72,11 +72,11 @@ class FrameSource:
 
     def _decode(self) -> None:
         try:
-            if self._resume_after is not None:
-                self._container.seek(self._resume_after, stream=self.stream, backward=True)
+            if self._start is not None:
+                self._container.seek(self._start, stream=self.stream, backward=True)
             for index, frame in enumerate(self._frames_of_packets()):
                 pts = frame.pts if frame.pts is not None else index
-                if self._resume_after is not None and pts <= self._resume_after:
+                if self._start is not None and pts < self._start:
                     continue
                 time = float(frame.time) if frame.time is not None else index / self.fps
                 if not self._put(Decoded(frame, pts, time)):

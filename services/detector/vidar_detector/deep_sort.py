@@ -35,6 +35,7 @@ class DeepSortTracker:
         steps_per_second: float,
         max_duration_frames: int = 0,
         interpolate: bool = True,
+        keep_history: bool = True,
     ) -> None:
         self._embed = embed
         self._filter_unconfirmed = filter_unconfirmed
@@ -44,7 +45,7 @@ class DeepSortTracker:
             max_cosine_distance=matching_threshold,
             embedder=None,
         )
-        self._book = TrackBook(miss_interval, max_duration_frames, interpolate)
+        self._book = TrackBook(miss_interval, max_duration_frames, interpolate, keep_history)
         self._live: dict[str, Track] = {}  # by DeepSort's track id
 
     def update(

@@ -1,11 +1,17 @@
 """The detectors' side of the job loop: detect in each frame, filter, track, choose what to
-post, and post it (images to object storage, a `detection.<kind>` event to the bus)."""
+post, and post it (images to object storage, a `detection.<kind>` event to the bus).
+
+At each checkpoint the tracking state (live tracks, what they may still post, the cadence) is
+pickled, the frames kept for later posts by their stream position only; a resumed run unpickles
+it, decodes those frames again, and goes on exactly as a run that never stopped.
+"""
 
 import io
-from collections import Counter
+import pickle
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
@@ -26,14 +32,18 @@ from vidar_detector.tracking import Box, IouTracker, Track, Tracker
 THUMBNAIL_MARGIN = 0.25
 
 
-@dataclass(frozen=True)
+@dataclass
 class Kept:
     """A frame kept for a sighting that may be posted (as the detector saw it, and as decoded),
-    and the time its objects carry."""
+    and the time its objects carry. A resumed run fills in the frame once decoded again."""
 
     image: np.ndarray
     decoded: Decoded
     timestamp: float
+
+
+# Bumped when what `DetectionHandler.snapshot` pickles changes shape: an older state is not used.
+TRACKING_STATE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -65,16 +75,17 @@ class Deliveries(Protocol):
 class KindPipeline:
     """Detection, tracking and posting of one object kind in one run."""
 
-    def __init__(self, kind: str, settings: DetectorSettings, model: ObjectDetector, track_prefix: str) -> None:
+    def __init__(self, kind: str, settings: DetectorSettings, model: ObjectDetector) -> None:
         self.kind = kind
         self.settings = settings
         self.model = model
         self.region = Rectangle.parse(settings.roi)
-        self.tracker: Tracker | None = None  # made by `start`, once the frame rate is known
+        self.tracker: Tracker | None = None  # made by `start` (once the frame rate is known) or restored
         self.policy = PostingPolicy(settings)
-        self.track_prefix = track_prefix
 
     def start(self, steps_per_second: float, appearance: Embed | None) -> None:
+        if self.tracker is not None:
+            return  # restored from a checkpoint
         settings = self.settings
         if settings.tracker_type == "simple_iou":
             self.tracker = IouTracker(
@@ -82,6 +93,7 @@ class KindPipeline:
                 settings.track_miss_interval,
                 settings.track_max_duration_frames,
                 settings.track_interpolate_bboxes,
+                keep_history=settings.track_send_history,
             )
             return
         assert appearance is not None, "deep_sort needs the appearance embedder"
@@ -93,6 +105,7 @@ class KindPipeline:
             steps_per_second=steps_per_second,
             max_duration_frames=settings.track_max_duration_frames,
             interpolate=settings.track_interpolate_bboxes,
+            keep_history=settings.track_send_history,
         )
 
 
@@ -121,18 +134,62 @@ class DetectionHandler:
         self._cadence: Cadence | None = None  # made by `start`, once the frame rate is known
         self._appearance = appearance
         detectors = dispatch.stream_settings.detectors
-        self._pipelines = [
-            KindPipeline(kind, getattr(detectors, kind), model, track_prefix=f"{attempt}-")
-            for kind, model in models.items()
-        ]
+        self._pipelines = [KindPipeline(kind, getattr(detectors, kind), model) for kind, model in models.items()]
         self._frame = -1
-        # Detection events published by this attempt, by kind (what clustering waits for).
+        # Track ids start with the number of the attempt that began the run's tracking state.
+        self.track_prefix = f"{attempt}-"
+        # Detection events published by the run's tracking state so far, by kind (what
+        # clustering waits for).
         self.published: Counter[str] = Counter()
+        # Frames a restored state still needs, by stream position.
+        self._awaited: defaultdict[int, list[Kept]] = defaultdict(list)
 
     def start(self, fps: float) -> None:
-        self._cadence = Cadence(self._detection_rate, fps)
+        if self._cadence is None:
+            self._cadence = Cadence(self._detection_rate, fps)
         for pipeline in self._pipelines:
             pipeline.start(self._cadence.steps_per_second, self._appearance)
+
+    def snapshot(self) -> bytes:
+        """The tracking state after the last frame handled (between frames, in the job's thread)."""
+        state = {
+            "version": TRACKING_STATE_VERSION,
+            "kinds": {pipeline.kind: (pipeline.tracker, pipeline.policy) for pipeline in self._pipelines},
+            "cadence": self._cadence,
+            "frame": self._frame,
+            "track_prefix": self.track_prefix,
+            "published": self.published,
+        }
+        buffer = io.BytesIO()
+        _StatePickler(buffer).dump(state)
+        return buffer.getvalue()
+
+    def restore(self, snapshot: bytes) -> None:
+        """Go on from a checkpoint's state (before `start`); the frames its posts need come back
+        through `restore_picture`. Raises ValueError for a state this run cannot use."""
+        unpickler = _StateUnpickler(io.BytesIO(snapshot))
+        state = unpickler.load()
+        kinds = {pipeline.kind for pipeline in self._pipelines}
+        if state.get("version") != TRACKING_STATE_VERSION or set(state["kinds"]) != kinds:
+            raise ValueError(f"a tracking state of version {state.get('version')} for {sorted(state['kinds'])}")
+        for pipeline in self._pipelines:
+            pipeline.tracker, pipeline.policy = state["kinds"][pipeline.kind]
+        self._cadence, self._frame = state["cadence"], state["frame"]
+        self.track_prefix, self.published = state["track_prefix"], state["published"]
+        self._awaited = unpickler.awaited
+
+    @property
+    def awaited_pts(self) -> set[int]:
+        """Stream positions of the frames a restored state's posts still need."""
+        return set(self._awaited)
+
+    def restore_picture(self, picture: Picture, decoded: Decoded) -> None:
+        """A frame before the checkpoint, decoded again: kept for the posts that need it."""
+        waiting = self._awaited.pop(decoded.pts, [])
+        if waiting:
+            image = picture()
+            for kept in waiting:
+                kept.image, kept.decoded = image, decoded
 
     def handle(self, picture: Picture, decoded: Decoded, timestamp: float, statistic: Statistic) -> None:
         self._frame += 1
@@ -229,7 +286,7 @@ class DetectionHandler:
             camera_group=self._dispatch.camera_group,
             run_id=self._dispatch.run_id,
             kind=pipeline.kind,
-            track_id=f"{pipeline.track_prefix}{track.id}",
+            track_id=f"{self.track_prefix}{track.id}",
             post=post.kind,
             sequence=post.sequence,
             bbox=sighting.box,
@@ -268,6 +325,28 @@ class DetectionHandler:
             _encode(full_frame, full_type, settings.jpeg_quality),
             full_type,
         )
+
+
+class _StatePickler(pickle.Pickler):
+    """A kept frame goes in as its stream position and timestamp, not its pixels."""
+
+    def persistent_id(self, obj: object) -> tuple[str, int, float] | None:
+        if isinstance(obj, Kept):
+            return ("kept", obj.decoded.pts, obj.timestamp)
+        return None
+
+
+class _StateUnpickler(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file)
+        self.awaited: defaultdict[int, list[Kept]] = defaultdict(list)
+
+    def persistent_load(self, pid: Any) -> Kept:
+        _, pts, timestamp = pid
+        kept = Kept.__new__(Kept)  # its frame comes with `restore_picture`
+        kept.timestamp = timestamp
+        self.awaited[pts].append(kept)
+        return kept
 
 
 def _cut(image: np.ndarray, box: Box, margin: float) -> np.ndarray:

@@ -1,7 +1,9 @@
 """One run of one video: decode, gate, pace, hand frames on, count everything, checkpoint.
 
 Runs in a worker thread; `stop` ends it within a frame, and `report` receives a checkpoint at
-least every `progress_interval` seconds.
+least every `progress_interval` seconds, with the handler's `snapshot` of its state at it. A
+resumed run decodes again, from the earliest one, the frames its handler's restored state still
+needs (`awaited_pts`), and goes on after the checkpoint.
 """
 
 import threading
@@ -38,15 +40,42 @@ class FrameHandler(Protocol):
 
     def handle(self, picture: Picture, decoded: Decoded, timestamp: float, statistic: Statistic) -> None: ...
 
+    def snapshot(self) -> bytes | None:
+        """Its state after the last frame handled, for a checkpoint (None: it has none)."""
+        ...
+
+    @property
+    def awaited_pts(self) -> set[int]:
+        """Frames before the checkpoint that its restored state needs again."""
+        ...
+
+    def restore_picture(self, picture: Picture, decoded: Decoded) -> None:
+        """One of the frames before the checkpoint, decoded again."""
+        ...
+
 
 class CountOnly:
     """No detector models: frames are only counted."""
+
+    @property
+    def awaited_pts(self) -> set[int]:
+        return set()
 
     def start(self, fps: float) -> None:
         return None
 
     def handle(self, picture: Picture, decoded: Decoded, timestamp: float, statistic: Statistic) -> None:
         return None
+
+    def snapshot(self) -> bytes | None:
+        return None
+
+    def restore_picture(self, picture: Picture, decoded: Decoded) -> None:
+        return None
+
+
+# Receives each checkpoint and a way to take the handler's state at it (in the job's thread).
+Report = Callable[[Checkpoint, Callable[[], bytes | None]], None]
 
 
 def starting_statistic(dispatch: JobDispatch, checkpoint: Checkpoint | None) -> Statistic:
@@ -79,7 +108,7 @@ class Job:
         dispatch: JobDispatch,
         objects: ObjectStore,
         checkpoint: Checkpoint | None,
-        report: Callable[[Checkpoint], None],
+        report: Report,
         progress_interval: float,
         handler: FrameHandler | None = None,
     ) -> None:
@@ -119,10 +148,17 @@ class Job:
                 file,
                 ffmpeg_format=settings.ffmpeg_format,
                 options=ffmpeg_options(settings.ffmpeg_params),
-                resume_after_pts=self._resume_after,
+                start_pts=self._start_pts(),
             )
         except NotDecodable as error:
             raise JobFailure(f"The video cannot be decoded: {error}.") from error
+
+    def _start_pts(self) -> int | None:
+        """The first frame to decode: the earliest one the handler awaits, else the one after the
+        checkpoint (stream positions are integers)."""
+        if self._resume_after is None:
+            return None
+        return min(self._handler.awaited_pts, default=self._resume_after + 1)
 
     @staticmethod
     def _area(rot: str, width: int, height: int) -> Rectangle | None:
@@ -144,6 +180,9 @@ class Job:
             if self.stop.is_set():
                 self.stopped_early = True
                 break
+            if self._resume_after is not None and decoded.pts <= self._resume_after:
+                self._handler.restore_picture(_picture(decoded, area, settings.video_transform), decoded)
+                continue
             if pacing and not pacer.admit(decoded.time, frame_interval):
                 tally.dropped += 1
             elif gating and not gate.passes(decoded.frame):
@@ -156,7 +195,7 @@ class Job:
             now = time.monotonic()
             if now - last_report >= self._interval:
                 tally.fps = tally.handled / (now - started)
-                self._report(self.checkpoint(source.soft_errors))
+                self._report(self.checkpoint(source.soft_errors), self._handler.snapshot)
                 last_report = now
         elapsed = time.monotonic() - started
         tally.fps = tally.handled / elapsed if elapsed > 0 else 0.0

@@ -99,12 +99,15 @@ class Tracker(Protocol):
 
 class TrackBook:
     """The bookkeeping both trackers share: ids, interpolated extension, and the
-    `track_miss_interval` / `track_max_duration_frames` ends."""
+    `track_miss_interval` / `track_max_duration_frames` ends. Without `keep_history` a track
+    keeps only the sightings matching needs (its first, and those since its VELOCITY_SIGHTINGS-th
+    last detection), so a car parked all day costs no more memory, nor checkpoint, than a walker."""
 
-    def __init__(self, miss_interval: float, max_duration_frames: int, interpolate: bool) -> None:
+    def __init__(self, miss_interval: float, max_duration_frames: int, interpolate: bool, keep_history: bool) -> None:
         self._miss_interval = miss_interval
         self._max_frames = max_duration_frames
         self._interpolate = interpolate
+        self._keep_history = keep_history
         self._next_id = 1
 
     def start(self, sighting: Sighting) -> Track:
@@ -116,6 +119,8 @@ class TrackBook:
         if self._interpolate:
             track.sightings.extend(_between(track.last, sighting))
         track.sightings.append(sighting)
+        if not self._keep_history:
+            _forget_old_sightings(track.sightings)
 
     def missed_too_long(self, track: Track, time: float) -> bool:
         return time - track.last.time > self._miss_interval
@@ -126,10 +131,15 @@ class TrackBook:
 
 class IouTracker:
     def __init__(
-        self, overlap_threshold: float, miss_interval: float, max_duration_frames: int = 0, interpolate: bool = True
+        self,
+        overlap_threshold: float,
+        miss_interval: float,
+        max_duration_frames: int = 0,
+        interpolate: bool = True,
+        keep_history: bool = True,
     ) -> None:
         self._threshold = overlap_threshold
-        self._book = TrackBook(miss_interval, max_duration_frames, interpolate)
+        self._book = TrackBook(miss_interval, max_duration_frames, interpolate, keep_history)
         self._live: list[Track] = []
 
     def update(self, boxes: Boxes, frame: int, time: float, image: np.ndarray | None = None, weak: Boxes = ()) -> Step:
@@ -188,6 +198,16 @@ class IouTracker:
         ending = {track.id for track in self._live if book.missed_too_long(track, time) or book.too_long(track)}
         step.ended.extend(track for track in self._live if track.id in ending)
         self._live = [track for track in self._live if track.id not in ending]
+
+
+def _forget_old_sightings(sightings: list[Sighting]) -> None:
+    """Keep the first sighting and those from the VELOCITY_SIGHTINGS-th last detection on."""
+    detected = 0
+    for index in range(len(sightings) - 1, 0, -1):
+        detected += not sightings[index].interpolated
+        if detected == VELOCITY_SIGHTINGS:
+            del sightings[1:index]
+            return
 
 
 def _between(before: Sighting, after: Sighting) -> list[Sighting]:

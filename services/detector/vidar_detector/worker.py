@@ -4,6 +4,7 @@ to the scheduler. The job loop itself runs in a thread (`vidar_detector.job`).""
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from datetime import timedelta
@@ -34,12 +35,15 @@ from vidar.urlguard import Allowlist
 from vidar_detector import appearance, faces
 from vidar_detector.clusters import RunClusters
 from vidar_detector.detection import DetectionHandler, Images, Publish
-from vidar_detector.job import Job, JobFailure
+from vidar_detector.job import Job, JobFailure, Report
 from vidar_detector.models import ModelLoadError, load_detectors, set_model_threads
 from vidar_detector.router import RouterDelivery
 from vidar_detector.settings import DetectorSettings
 
 log = logging.getLogger(__name__)
+
+# Tracking states kept per attempt: the scheduler records checkpoints in order, a little behind.
+KEPT_TRACKING_STATES = 3
 
 
 class Worker:
@@ -88,6 +92,8 @@ class Worker:
             reason = f"A detector model cannot load: {error}"
             await self._end(subjects.JOB_FAILED, dispatch, attempt, Statistic(), reason)
             return
+        if handler is not None and checkpoint is not None and checkpoint.tracking_state_key:
+            await self._restore(handler, checkpoint.tracking_state_key)
         worker = self._settings.worker_name
         started = JobStarted(run_id=dispatch.run_id, video_id=dispatch.video_id, attempt=attempt, worker=worker)
         await self._publish(subjects.JOB_STARTED, started, f"{dispatch.run_id}-{attempt}-started")
@@ -109,7 +115,8 @@ class Worker:
                 if handler is not None and not (self._shutting_down or superseded.is_set()):
                     await asyncio.to_thread(handler.finish, statistic)  # the tracks still open at the end
                     if not job.stopped_early:
-                        await self._clusters.publish(dispatch, attempt, handler.published)  # before job.finished
+                        # Before job.finished.
+                        await self._clusters.publish(dispatch, handler.track_prefix, handler.published)
             if handler is not None:
                 handler.count_deliveries(statistic)  # the router's last ones
         finally:
@@ -125,6 +132,17 @@ class Worker:
             await self._end(subjects.JOB_STOPPED, dispatch, attempt, statistic)
         else:
             await self._end(subjects.JOB_FINISHED, dispatch, attempt, statistic)
+
+    async def _restore(self, handler: DetectionHandler, key: str) -> None:
+        """Go on with the tracks of the checkpoint; without its state (gone, or from another
+        version), the run resumes with no live tracks, and the tracks open then may be lost."""
+        snapshot = await self._objects.get_bytes(key)
+        try:
+            if snapshot is None:
+                raise ValueError("no such object")
+            handler.restore(snapshot)
+        except Exception as error:  # unpickling raises many kinds
+            log.warning("tracking state %s cannot be used (%s): resuming without the live tracks", key, error)
 
     async def _detection(
         self, dispatch: JobDispatch, attempt: int, router: RouterDelivery | None
@@ -203,19 +221,37 @@ class Worker:
             job.stop.set()
             task.cancel()
 
-    def _reporter(self, dispatch: JobDispatch, attempt: int) -> Callable[[Checkpoint], None]:
+    def _reporter(self, dispatch: JobDispatch, attempt: int) -> Report:
         loop = asyncio.get_running_loop()
         sent: list[Future] = []
         sequence = iter(range(1, 1 << 62))
+        states: deque[str] = deque()
 
-        def report(checkpoint: Checkpoint) -> None:
+        def keep_state(snapshot: bytes, number: int) -> str | None:
+            """Store a tracking state (in the job thread, between frames); drop the oldest. None
+            if it cannot be stored: the checkpoint goes without, as a resume can."""
+            key = archive.tracking_state(dispatch.video_id, dispatch.run_id, f"{attempt}-{number}")
+            try:
+                self._objects.write(key, snapshot, "application/octet-stream")
+            except Exception as failure:  # S3 down: the run goes on, its posts fail and count so
+                log.warning("run %s: tracking state not stored (%s)", dispatch.run_id, failure)
+                return None
+            states.append(key)
+            while len(states) > KEPT_TRACKING_STATES:
+                asyncio.run_coroutine_threadsafe(self._objects.remove(states.popleft()), loop)
+            return key
+
+        def report(checkpoint: Checkpoint, snapshot: Callable[[], bytes | None]) -> None:
             """Called in the job thread: publish without waiting, skip if the last is still going."""
             if sent and not sent[-1].done():
                 return
+            number = next(sequence)
+            if (state := snapshot()) is not None:
+                checkpoint = checkpoint.model_copy(update={"tracking_state_key": keep_state(state, number)})
             progress = JobProgress(
                 run_id=dispatch.run_id, video_id=dispatch.video_id, attempt=attempt, checkpoint=checkpoint
             )
-            message_id = f"{dispatch.run_id}-{attempt}-progress-{next(sequence)}"
+            message_id = f"{dispatch.run_id}-{attempt}-progress-{number}"
             sent[:] = [
                 asyncio.run_coroutine_threadsafe(self._publish(subjects.JOB_PROGRESS, progress, message_id), loop)
             ]
@@ -225,10 +261,15 @@ class Worker:
     async def _end(
         self, subject: str, dispatch: JobDispatch, attempt: int, statistic: Statistic, error: str | None = None
     ) -> None:
+        """The run is over: no attempt resumes it, so its tracking states go."""
         ended = JobEnded(
             run_id=dispatch.run_id, video_id=dispatch.video_id, attempt=attempt, statistic=statistic, error=error
         )
         await self._publish(subject, ended, f"{dispatch.run_id}-{attempt}-{subject}")
+        try:
+            await self._objects.remove_prefix(archive.tracking_state(dispatch.video_id, dispatch.run_id, ""))
+        except Exception as failure:  # housekeeping only: deleting the archive removes them too
+            log.warning("run %s: its tracking states stay (%s)", dispatch.run_id, failure)
 
     async def _publish(self, subject: str, payload: BaseModel, message_id: str) -> None:
         event = Envelope(type=subject, payload=payload, event_id=message_id)

@@ -84,11 +84,13 @@ class JobDispatch(BaseModel):
 
 
 class Checkpoint(BaseModel):
-    """Where a run is: the stream position (pts) of the last frame handled, and the statistic
-    up to it. A redelivered job resumes after it."""
+    """Where a run is: the stream position (pts) of the last frame handled, the statistic up to
+    it, and where the detectors' tracking state at that frame is kept. A redelivered job resumes
+    after it, with its live tracks, so it posts what a run never stopped would."""
 
     pts: int | None = None
     statistic: Statistic = Field(default_factory=Statistic)
+    tracking_state_key: str | None = Field(None, description="object key of the detectors' state at `pts`")
 
 
 class JobStarted(BaseModel):
