@@ -31,7 +31,7 @@ MODEL_SETTINGS = {
     "face_model_caffemodel": "res10_300x300_ssd_iter_140000.caffemodel",
 }
 GATEWAY_PORT = 8000
-PR_SET_PDEATHSIG = 1
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 # The services that exist so far, each with the command that runs it.
 SERVICES = {
     "gateway": ["vidar-gateway", "serve"],

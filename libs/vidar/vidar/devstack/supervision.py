@@ -1,9 +1,9 @@
 """supervisord's configuration for `make run`: a process that dies is started again, the others
 keep running, and a stop takes each process's whole process group with it.
 
-supervisord restarts a process that dies once it has run `STARTSECS` at once; one that dies
-sooner is retried after 1 s, 2 s, 3 s ... (supervisord's backoff grows by a second a try), so a
-process that cannot start never spins hot and never stops the others. The embedded servers'
+A process that dies after running `STARTSECS` is started again at once; one that dies sooner is
+retried after 1 s, 2 s, 3 s ... (supervisord's backoff grows by a second a try), so a process
+that cannot start never spins hot, and never stops the others. The embedded servers'
 output goes to files under the data dir; the services' output goes there too and, prefixed with
 the service's name, to the terminal (`vidar.devstack.prefixed_output`).
 """
