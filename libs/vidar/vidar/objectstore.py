@@ -6,6 +6,8 @@ for code that already runs in a thread (decoders).
 
 import asyncio
 import io
+from dataclasses import dataclass
+from datetime import datetime
 from typing import BinaryIO
 
 from minio import Minio
@@ -21,6 +23,17 @@ PART_SIZE = 8 * 1024 * 1024
 # Decoders read in small pieces; one HTTP read per megabyte keeps S3 reads off their path.
 READ_BUFFER = 1024 * 1024
 _MISSING = {"NoSuchKey", "NoSuchObject"}
+# The most uploads S3 lists in one answer.
+_UPLOADS_PER_LISTING = 1000
+
+
+@dataclass(frozen=True)
+class PendingUpload:
+    """A multipart upload begun and neither completed nor aborted."""
+
+    key: str
+    upload_id: str
+    initiated: datetime
 
 
 class ObjectStore:
@@ -97,6 +110,43 @@ class ObjectStore:
             return len(keys)
 
         return await asyncio.to_thread(remove_all)
+
+    async def pending_uploads(self) -> list[PendingUpload]:
+        """The bucket's unfinished multipart uploads, up to 1000 (one listing).
+
+        The whole bucket, not a prefix: MinIO lists nothing for a prefix that is not a whole key.
+        One listing: SeaweedFS 4.48 ignores the listing markers (every page is the first) and
+        minio-py 7.2 drops `NextUploadIdMarker`, so a caller that aborts what it finds sees the rest
+        next time. minio-py 7.2 has no public call for this; its private one is what `put_object`
+        itself relies on, and the tests run it against the real server.
+        """
+
+        def list_uploads() -> list[PendingUpload]:
+            listing = self._client._list_multipart_uploads(bucket_name=self.bucket, max_uploads=_UPLOADS_PER_LISTING)
+            return [
+                PendingUpload(key=upload.object_name, upload_id=upload.upload_id, initiated=upload.initiated_time)
+                for upload in listing.uploads
+                if upload.upload_id and upload.initiated_time
+            ]
+
+        return await asyncio.to_thread(list_uploads)
+
+    async def abort_upload(self, upload: PendingUpload) -> bool:
+        """Drop an unfinished upload and its parts; False where the server says it was gone already
+        (aborted, or completed: a completed object is never touched). Harmless to repeat."""
+
+        def abort() -> bool:
+            try:
+                self._client._abort_multipart_upload(
+                    bucket_name=self.bucket, object_name=upload.key, upload_id=upload.upload_id
+                )
+            except S3Error as error:
+                if error.code == "NoSuchUpload":
+                    return False
+                raise
+            return True
+
+        return await asyncio.to_thread(abort)
 
     def reader(self, key: str, size: int) -> io.BufferedReader:
         """A seekable, blocking file over the object, for decoders running in a thread."""
