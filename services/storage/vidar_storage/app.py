@@ -26,6 +26,7 @@ from vidar.objectstore import ObjectStore
 from vidar.outbox import Outbox
 from vidar.probes import health_routes
 from vidar.startup import until_servers_answer
+from vidar_storage.abandoned_uploads import AbandonedUploads
 from vidar_storage.clusters import ClusterRecords
 from vidar_storage.detections import DetectionRecords
 from vidar_storage.service import Storage
@@ -101,6 +102,7 @@ def create_app(settings: StorageSettings | None = None) -> AsgiFastStream:
     records = DetectionRecords(client, db)
     clusters = ClusterRecords(client, db)
     subscribe(broker, Storage(settings, client, db, objects, outbox), records, clusters)
+    abandoned_uploads = AbandonedUploads(db, objects, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
@@ -108,10 +110,12 @@ def create_app(settings: StorageSettings | None = None) -> AsgiFastStream:
         await until_servers_answer(records.ensure_indexes)()
         await until_servers_answer(clusters.ensure_indexes)()
         relay = asyncio.create_task(outbox.relay_forever())
+        sweeper = asyncio.create_task(abandoned_uploads.sweep_forever())
         try:
             yield
         finally:
             relay.cancel()
+            sweeper.cancel()
             await client.close()
 
     return AsgiFastStream(broker, lifespan=lifespan, asgi_routes=health_routes(broker))

@@ -13,3 +13,9 @@ class StorageSettings(VidarSettings):
     # Seconds a whole URL fetch may take.
     url_total_timeout: float = Field(6 * 3600.0, gt=0)
     screenshot_jpeg_quality: int = Field(90, ge=1, le=100)
+    # Seconds before an unfinished multipart upload of a source may count as abandoned (then it is
+    # aborted once nothing can still complete it): the gateway's upload lock expires 60 s after its
+    # last refresh, and a minute more allows for the clocks of the gateway, S3 and this service.
+    abandoned_upload_age: float = Field(120.0, gt=0)
+    # Seconds between two sweeps for abandoned uploads.
+    abandoned_upload_sweep_interval: float = Field(60.0, gt=0)
