@@ -20,7 +20,7 @@ from vidar import archive
 from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY
 from vidar.objectstore import ObjectStore, PendingUpload
 from vidar.settings import VidarSettings
-from vidar_storage.abandoned_uploads import Limits, is_abandoned, source_archive
+from vidar_storage.abandoned_uploads import Limits, is_abandoned
 
 # Old enough to be abandoned after two seconds, so the test waits seconds, not minutes.
 ABANDONED_UPLOAD_AGE = 2
@@ -65,9 +65,9 @@ def test_an_upload_is_abandoned_once_old_and_nothing_can_complete_it(
 
 
 def test_only_source_keys_name_an_archive() -> None:
-    assert source_archive(archive.new_source_key(42)) == 42
-    assert source_archive(archive.screenshot_key(42)) is None
-    assert source_archive("imports/42/source/clip.mp4") is None
+    assert archive.source_archive(archive.new_source_key(42)) == 42
+    assert archive.source_archive(archive.screenshot_key(42)) is None
+    assert archive.source_archive("imports/42/source/clip.mp4") is None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,9 @@ MODEL_SECONDS = Histogram("vidar_model_seconds", "Seconds a detector model took 
 DEAD_LETTERS = Counter(
     "vidar_dead_letters", "Events a consumer gave up on, kept in the dead-letter stream", ["consumer", "subject"]
 )
+ABANDONED_UPLOADS_ABORTED = Counter(
+    "vidar_abandoned_uploads_aborted", "Unfinished source uploads aborted because their writer was gone"
+)
 
 
 def bus_middleware(service: str) -> NatsPrometheusMiddleware:

@@ -9,32 +9,18 @@ every storage replica sweeps the bucket now and then; two aborting the same uplo
 
 import asyncio
 import logging
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from prometheus_client import Counter
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive
 from vidar.logs import log_context
+from vidar.metrics import ABANDONED_UPLOADS_ABORTED
 from vidar.objectstore import ObjectStore, PendingUpload
 from vidar_storage.settings import StorageSettings
 
 log = logging.getLogger(__name__)
-
-ABORTED = Counter("vidar_abandoned_uploads_aborted", "Unfinished source uploads aborted because their writer was gone")
-# The gateway's upload lock (`LOCK_STALE` of vidar_gateway.videos.sources): once it has not been
-# refreshed for this long the upload counts as dead and another may take the archive.
-UPLOAD_LOCK_STALE = timedelta(seconds=60)
-# The keys `vidar.archive.new_source_key` makes; the archive's id is the second part.
-_SOURCE_KEY = re.compile(r"videos/(\d+)/source/[^/]+")
-
-
-def source_archive(key: str) -> int | None:
-    """The id of the archive whose source `key` is, or None for any other object."""
-    match = _SOURCE_KEY.fullmatch(key)
-    return int(match.group(1)) if match else None
 
 
 @dataclass(frozen=True)
@@ -63,7 +49,7 @@ def is_abandoned(upload: PendingUpload, video: dict | None, now: datetime, limit
 
 def _upload_lock_held(video: dict, now: datetime) -> bool:
     lock = video.get("upload")
-    return lock is not None and now - lock["refreshed_at"] < UPLOAD_LOCK_STALE
+    return lock is not None and now - lock["refreshed_at"] < archive.UPLOAD_LOCK_STALE
 
 
 def _fetch_pending(video: dict) -> bool:
@@ -93,7 +79,7 @@ class AbandonedUploads:
         sources = {
             upload: video_id
             for upload in await self._objects.pending_uploads()
-            if (video_id := source_archive(upload.key)) is not None
+            if (video_id := archive.source_archive(upload.key)) is not None
         }
         videos = await self._archives(set(sources.values()))
         for upload, video_id in sources.items():
@@ -109,7 +95,7 @@ class AbandonedUploads:
     async def _abort(self, upload: PendingUpload, video_id: int) -> None:
         with log_context(video_id=video_id):
             if await self._objects.abort_upload(upload):
-                ABORTED.inc()
+                ABANDONED_UPLOADS_ABORTED.inc()
                 log.warning(
                     "aborted the unfinished upload %s of %s, begun %s: its writer is gone",
                     upload.upload_id,

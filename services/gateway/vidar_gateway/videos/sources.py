@@ -26,14 +26,13 @@ from vidar.streams import AsyncStreamReader, StreamTooLarge, first_chunk
 from vidar_gateway.errors import ApiError, not_found
 
 LOCK_REFRESH = timedelta(seconds=10)
-LOCK_STALE = timedelta(seconds=60)
 
 
 def _is_free(now: datetime) -> dict:
     """Not being processed, and no live upload."""
     return {
         "health_status.status": {"$nin": BUSY_VALUES},
-        "$or": [{"upload": None}, {"upload.refreshed_at": {"$lt": now - LOCK_STALE}}],
+        "$or": [{"upload": None}, {"upload.refreshed_at": {"$lt": now - archive.UPLOAD_LOCK_STALE}}],
     }
 
 
