@@ -73,7 +73,7 @@ def job_loop(objects: ObjectStore, path: Path) -> tuple[int, float]:
         source=SourceFile(key=key, size=path.stat().st_size),
         stream_settings=settings,
     )
-    job = Job(dispatch, objects, checkpoint=None, report=lambda _: None, progress_interval=1.0)
+    job = Job(dispatch, objects, checkpoint=None, report=lambda *_: None, progress_interval=1.0)
     started = time.perf_counter()
     statistic = job.run()
     return statistic.frames_processed, time.perf_counter() - started

@@ -23,9 +23,10 @@ A. Detection on labelled frames (tests/data/labels/*.json: boxes drawn by hand o
 B. Whole jobs. Each vidar row is the detector's job loop as a worker runs it: `Job` reading the
    video from the dev stack's S3 server, `DetectionHandler` with the models and embedders a worker
    loads for the row's kinds; posted objects are real (thumbnail and full frame encoded and
-   written to S3, their clustering features computed); only the bus event is left out. A row is
-   a `Config`: what differs from `DetectorSettings()`'s defaults as they are at run time (model
-   file, input size, detection rate, threads) and which kinds and video it runs. Bodies and cars
+   written to S3, their clustering features computed), and so is the tracking state of each
+   checkpoint; only the bus events are left out. A row is a `Config`: what differs from
+   `DetectorSettings()`'s defaults as they are at run time (model file, input size, detection
+   rate, threads) and which kinds and video it runs. Bodies and cars
    use `filter_min_size` 20 (vtest's walkers are 25 to 60 pixels wide: the archive's default, 60,
    would keep almost none), faces the archive's defaults unless the row says otherwise; every
    kind keeps its tracks' whole history (`track_send_history`), for the recall of tracks.
@@ -371,6 +372,16 @@ def poster(objects: Any) -> Callable[[Any, Any], None]:
     return publish
 
 
+def keeping_state(objects: Any) -> Callable[[Any, Callable[[], bytes | None]], None]:
+    """The worker's report without the bus event: the tracking state written to S3 each checkpoint."""
+
+    def report(checkpoint: Any, snapshot: Callable[[], bytes | None]) -> None:
+        if (state := snapshot()) is not None:
+            objects.write("bench/tracking-state", state, "application/octet-stream")
+
+    return report
+
+
 class Recording(DetectionHandler):
     """A DetectionHandler that keeps every ended track, and stops the job after `limit` frames."""
 
@@ -426,7 +437,7 @@ def run_vidar(config: Config, s3_port: int, key: str, size: int, limit: int | No
         face_chip=faces.face_chip,
         limit=limit,
     )
-    job = Job(dispatch, objects, checkpoint=None, report=lambda _: None, progress_interval=1.0, handler=handler)
+    job = Job(dispatch, objects, checkpoint=None, report=keeping_state(objects), progress_interval=1.0, handler=handler)
     handler.stop = job.stop
     started = time.perf_counter()
     statistic = job.run()
