@@ -101,12 +101,18 @@ def test_motion_gate_skips_still_frames_of_real_footage(videos: Path) -> None:
     assert statistic.frames_processed + statistic.frames_imotion_skipped == 795
 
 
-def test_a_stopped_run_resumes_after_its_checkpoint(videos: Path) -> None:
+def stopped_after(frames: int, path: Path) -> tuple[Recorder, Job]:
+    """A run of `path` stopped after `frames` frames."""
     stop = threading.Event()
-    first = Recorder(stop_after=300, stop=stop)
-    job = job_for(videos / "vtest.avi", first)
+    first = Recorder(stop_after=frames, stop=stop)
+    job = job_for(path, first)
     job.stop = stop
     job.run()
+    return first, job
+
+
+def test_a_stopped_run_resumes_after_its_checkpoint(videos: Path) -> None:
+    first, job = stopped_after(300, videos / "vtest.avi")
     assert job.stopped_early
     checkpoint = job.checkpoint()
     assert checkpoint.statistic.frames_processed == 300
@@ -119,11 +125,7 @@ def test_a_stopped_run_resumes_after_its_checkpoint(videos: Path) -> None:
 
 
 def test_a_resumed_run_decodes_again_the_frames_its_restored_state_awaits(videos: Path) -> None:
-    stop = threading.Event()
-    first = Recorder(stop_after=300, stop=stop)
-    job = job_for(videos / "vtest.avi", first)
-    job.stop = stop
-    job.run()
+    first, job = stopped_after(300, videos / "vtest.avi")
     checkpoint = job.checkpoint()
     awaited = {first.pts[150], first.pts[290]}
 

@@ -2,12 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 
 from vidar_gateway.auth import Role
+from vidar_gateway.bodies import JsonBodyRoute
 from vidar_gateway.camera_groups.store import CameraGroupStore
 from vidar_gateway.clusters.store import ClusterStore
-from vidar_gateway.errors import ApiError
+from vidar_gateway.errors import ERROR_RESPONSES, ApiError
 from vidar_gateway.events.store import EventStore
 from vidar_gateway.runtime import Runtime
 from vidar_gateway.videos.processing import ProcessingRequests
@@ -81,3 +82,10 @@ EventsRepo = Annotated[EventStore, Depends(_events)]
 ClustersRepo = Annotated[ClusterStore, Depends(_clusters)]
 authenticated = Depends(_caller)
 json_body = Depends(_require_json)
+
+
+def api_router(prefix: str, tag: str) -> APIRouter:
+    """A router of the API: every route authenticated, its errors documented, JSON bodies capped."""
+    return APIRouter(
+        prefix=prefix, tags=[tag], dependencies=[authenticated], responses=ERROR_RESPONSES, route_class=JsonBodyRoute
+    )

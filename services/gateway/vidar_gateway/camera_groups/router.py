@@ -2,23 +2,15 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import Body, Path, Query, Response
 from pydantic import Field
 
 from vidar.models.camera_group import CameraGroup, CameraGroupCreate, CameraGroupPage, CameraGroupPatch
-from vidar_gateway.bodies import JsonBodyRoute
-from vidar_gateway.deps import CameraGroupsRepo, authenticated, json_body
-from vidar_gateway.errors import ERROR_RESPONSES
+from vidar_gateway.deps import CameraGroupsRepo, api_router, json_body
 from vidar_gateway.listing import DEFAULT_LIMIT, MAX_LIMIT
 from vidar_gateway.params import IdParam, WholeNumber
 
-router = APIRouter(
-    prefix="/camera-groups",
-    tags=["camera-groups"],
-    dependencies=[authenticated],
-    responses=ERROR_RESPONSES,
-    route_class=JsonBodyRoute,
-)
+router = api_router("/camera-groups", "camera-groups")
 GroupId = Annotated[IdParam, Path(description="Camera group ID.")]
 
 

@@ -3,17 +3,16 @@
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 from vidar.models.detection_events import DetectionCluster, DetectionClusterPage, DetectionEvent
 from vidar.models.video import Count
 from vidar_gateway.clusters.filters import ClusterFilters, ClusterListQuery
-from vidar_gateway.deps import ClustersRepo, EventsRepo, authenticated
-from vidar_gateway.errors import ERROR_RESPONSES
+from vidar_gateway.deps import ClustersRepo, EventsRepo, api_router
 from vidar_gateway.events.present import ObjectTypePath, PresentEvent
 from vidar_gateway.events.store import EventStore
 
-router = APIRouter(prefix="/clusters", tags=["clusters"], dependencies=[authenticated], responses=ERROR_RESPONSES)
+router = api_router("/clusters", "clusters")
 ClusterId = Annotated[str, Path(min_length=1, max_length=256, description="Cluster ID.")]
 
 

@@ -7,15 +7,15 @@ API's clients cannot reach, and the token check stays in one place.
 import hashlib
 from pathlib import PurePosixPath
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from vidar.objectstore import ObjectStore
-from vidar_gateway.deps import EventsRepo, RuntimeDep, authenticated
-from vidar_gateway.errors import ERROR_RESPONSES, ApiError
+from vidar_gateway.deps import EventsRepo, RuntimeDep, api_router
+from vidar_gateway.errors import ApiError
 from vidar_gateway.events.present import ObjectTypePath
 from vidar_gateway.events.router import EventId
 
-router = APIRouter(prefix="/events", tags=["events"], dependencies=[authenticated], responses=ERROR_RESPONSES)
+router = api_router("/events", "events")
 # An event's images never change: a new run posts new events under new keys.
 CACHE_CONTROL = "private, max-age=31536000, immutable"
 _MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}

@@ -3,16 +3,15 @@
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 from vidar.models.detection_events import DetectionEvent, DetectionEventPage
 from vidar.models.video import Count
-from vidar_gateway.deps import EventsRepo, RuntimeDep, authenticated
-from vidar_gateway.errors import ERROR_RESPONSES
+from vidar_gateway.deps import EventsRepo, RuntimeDep, api_router
 from vidar_gateway.events.filters import EventFilters, EventListQuery
 from vidar_gateway.events.present import ObjectTypePath, PresentEvent
 
-router = APIRouter(prefix="/events", tags=["events"], dependencies=[authenticated], responses=ERROR_RESPONSES)
+router = api_router("/events", "events")
 EventId = Annotated[str, Path(min_length=1, max_length=256, description="Detection event ID.")]
 
 

@@ -2,25 +2,18 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from faststream.nats import NatsBroker
 
 from vidar import subjects
 from vidar.models.events import ScreenshotReply, ScreenshotRequest
 from vidar.models.stream_settings import MAX_SECONDS
 from vidar.models.video import Video
-from vidar_gateway.bodies import JsonBodyRoute
-from vidar_gateway.deps import RuntimeDep, SourcesRepo, VideosRepo, authenticated
-from vidar_gateway.errors import ERROR_RESPONSES, ApiError
+from vidar_gateway.deps import RuntimeDep, SourcesRepo, VideosRepo, api_router
+from vidar_gateway.errors import ApiError
 from vidar_gateway.videos.router import Present, VideoId
 
-router = APIRouter(
-    prefix="/videos",
-    tags=["videos"],
-    dependencies=[authenticated],
-    responses=ERROR_RESPONSES,
-    route_class=JsonBodyRoute,
-)
+router = api_router("/videos", "videos")
 _ACCEPTED = "video/* or application/octet-stream"
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _JPEG = {200: {"content": {"image/jpeg": _BINARY}, "description": "JPEG image"}}

@@ -4,22 +4,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Response
+from fastapi import Body, Depends, Path, Query, Response
 
 from vidar.models.video import Count, Video, VideoCreate, VideoPage, VideoPatch
-from vidar_gateway.bodies import JsonBodyRoute
-from vidar_gateway.deps import BaseUrl, Processing, RuntimeDep, VideosRepo, authenticated, json_body
-from vidar_gateway.errors import ERROR_RESPONSES
+from vidar_gateway.deps import BaseUrl, Processing, RuntimeDep, VideosRepo, api_router, json_body
 from vidar_gateway.params import IdParam
 from vidar_gateway.videos.filters import VideoFilters, VideoListQuery
 
-router = APIRouter(
-    prefix="/videos",
-    tags=["videos"],
-    dependencies=[authenticated],
-    responses=ERROR_RESPONSES,
-    route_class=JsonBodyRoute,
-)
+router = api_router("/videos", "videos")
 VideoId = Annotated[IdParam, Path(description="Video archive ID.")]
 
 
