@@ -3,6 +3,7 @@
 and the archive shows it, never left in a state nothing moves it from."""
 
 import asyncio
+import contextlib
 import json
 import uuid
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 import httpx
 import nats
 import pytest
+from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from pymongo.database import Database
 
@@ -130,3 +132,48 @@ def test_a_lost_report_of_the_current_run_fails_the_run(api: httpx.Client, gw: G
     assert "scheduler-job-finished" in failed["error"]
     assert failed["active"] is False
     assert db.jobs.find_one({"_id": run_id})["state"] == "failed", "its slot is free for the next run"
+
+
+def deliver_without_acknowledging(gw: Gateway, consumer: str, event: dict, deliveries: int) -> None:
+    """A consumer whose process dies on each delivery (nothing acknowledges, nothing fails): only
+    JetStream's MAX_DELIVERIES advisory, sent when the restarted consumer asks again, says it gave up."""
+
+    async def crash_each_time() -> None:
+        connection = await nats.connect(gw.env["VIDAR_NATS_URL"])
+        stream = connection.jetstream()
+        config = ConsumerConfig(
+            durable_name=consumer, filter_subject="video.updated", max_deliver=deliveries, ack_wait=0.5
+        )
+        await stream.add_consumer("VIDAR_EVENTS", config, deliver_policy=DeliverPolicy.NEW)
+        subscription = await stream.pull_subscribe_bind(consumer, "VIDAR_EVENTS")
+        await stream.publish("video.updated", json.dumps(event).encode(), headers={"Nats-Msg-Id": event["event_id"]})
+        for _ in range(deliveries):
+            await subscription.fetch(1, timeout=10)  # and never acknowledged
+        await asyncio.sleep(1)  # past the last ack wait
+        with contextlib.suppress(TimeoutError):
+            await subscription.fetch(1, timeout=2)  # nothing: JetStream gave up on it
+        await stream.delete_consumer("VIDAR_EVENTS", consumer)
+        await connection.close()
+
+    asyncio.run(crash_each_time())
+
+
+def test_an_event_whose_consumer_dies_on_each_delivery_is_kept_and_shown(api: httpx.Client, gw: Gateway) -> None:
+    """An outside consumer's give-up comes first and is left to its owner: the scheduler takes the
+    advisories in order, so once the second is a dead letter the first was passed over."""
+    outside_id, video_id = new_archive(api), new_archive(api)
+    outside_event = poison("video.updated", {"video": wait_for(api, outside_id, "NOT_STARTED")})
+    event = poison("video.updated", {"video": wait_for(api, video_id, "NOT_STARTED")})
+    outside = f"outside-analytics-{uuid.uuid4().hex[:8]}"
+    consumer = f"storage-crashing-{uuid.uuid4().hex[:8]}"  # named as vidar's storage consumers are
+    deliver_without_acknowledging(gw, outside, outside_event, deliveries=2)
+    deliver_without_acknowledging(gw, consumer, event, deliveries=2)
+
+    letter = eventually(lambda: dead_letter(gw, consumer, event["event_id"]), what="the dead letter")
+    assert (letter.subject, letter.stream, letter.deliveries) == ("video.updated", "VIDAR_EVENTS", 2)
+    assert "died or hung" in letter.error
+    assert json.loads(letter.body) == event
+    shown = eventually(lambda: (v := video(api, video_id))["error"] and v, what="the archive to show the error")
+    assert event["event_id"] in shown["error"]
+    assert dead_letter(gw, outside, outside_event["event_id"]) is None
+    assert video(api, outside_id)["error"] is None, "an outside consumer's business"

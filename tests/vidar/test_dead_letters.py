@@ -18,6 +18,7 @@ from vidar.dead_letters import (
     DeadLetter,
     DeadLetterMiddleware,
     Header,
+    MaxDeliveries,
     is_last_delivery,
     retry_delay,
 )
@@ -118,3 +119,21 @@ def test_a_core_nats_request_keeps_its_error() -> None:
     raised, published = consume_failing(request, ValueError("bad request"))
     assert isinstance(raised, ValueError)
     assert published == []
+
+
+@pytest.mark.parametrize(
+    ("stream", "consumer", "concerns_vidar"),
+    [
+        ("VIDAR_EVENTS", "storage-uploaded", True),
+        ("VIDAR_EVENTS", "scheduler-created", True),
+        ("VIDAR_JOBS", "detectors", True),
+        ("VIDAR_EVENTS", "crm-sync", False),
+        ("VIDAR_DEAD_LETTERS", "scheduler-dead-letters", False),
+        ("VIDAR_ADVISORIES", "scheduler-max-deliveries", False),
+    ],
+)
+def test_only_the_give_ups_of_vidars_own_consumers_become_dead_letters(
+    stream: str, consumer: str, concerns_vidar: bool
+) -> None:
+    advisory = MaxDeliveries(stream=stream, consumer=consumer, stream_seq=3, deliveries=5)
+    assert advisory.concerns_vidar is concerns_vidar

@@ -6,6 +6,11 @@ message is copied, unchanged, to the stream `VIDAR_DEAD_LETTERS` as `dead.<consu
 headers saying where it came from and why it failed; it is counted in
 `vidar_dead_letters_total`, logged with its event id, and then terminated, so JetStream stops
 delivering it. The scheduler consumes `dead.>` and shows each one on its archive.
+
+A handler whose process dies or hangs on every delivery never fails in the middleware: JetStream
+only announces that it gave up, in a MAX_DELIVERIES advisory. The scheduler keeps those of
+vidar's own consumers (in `VIDAR_ADVISORIES`) and writes the same dead letter from them
+(`dead_letter_of`), so such an event is not lost either.
 """
 
 import logging
@@ -17,8 +22,10 @@ from typing import Any
 from faststream import BaseMiddleware
 from faststream.exceptions import IgnoredException, NackMessage, RejectMessage
 from faststream.message import StreamMessage
-from faststream.nats import JStream, NatsBroker
+from faststream.nats import JStream, NatsBroker, RetentionPolicy
 from nats.aio.msg import Msg
+from nats.js.errors import NotFoundError
+from pydantic import BaseModel
 
 from vidar.logs import ids_of
 from vidar.metrics import DEAD_LETTERS
@@ -33,6 +40,16 @@ DEAD_LETTERS_STREAM = JStream(
     duplicate_window=timedelta(minutes=10).total_seconds(),
     max_age=timedelta(days=30).total_seconds(),
 )
+# JetStream's word that a consumer stopped delivering a message it never acknowledged. Advisories
+# are core NATS messages: a stream keeps them while the scheduler is down.
+MAX_DELIVERIES_ADVISORIES = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>"
+ADVISORIES_STREAM = JStream(
+    "VIDAR_ADVISORIES", subjects=[MAX_DELIVERIES_ADVISORIES], max_age=timedelta(days=7).total_seconds()
+)
+# vidar's durable consumers (bus.durable_subscriber); an outside consumer's give-ups are its own.
+OWN_CONSUMER_PREFIXES = ("detectors", "scheduler-", "storage-")
+# Streams whose messages are never dead-lettered: the dead letters and advisories themselves.
+UNLETTERED_STREAMS = frozenset({DEAD_LETTERS_STREAM.name, ADVISORIES_STREAM.name})
 # Delay before the next delivery after the n-th failure: 1, 2, 4, 8 s with five deliveries.
 FIRST_RETRY_DELAY = timedelta(seconds=1)
 MAX_RETRY_DELAY = timedelta(minutes=1)
@@ -133,6 +150,67 @@ class DeadLetter:
         }
 
 
+class MaxDeliveries(BaseModel):
+    """The fields vidar reads of JetStream's MAX_DELIVERIES advisory."""
+
+    stream: str
+    consumer: str
+    stream_seq: int
+    deliveries: int
+
+    @property
+    def concerns_vidar(self) -> bool:
+        return self.consumer.startswith(OWN_CONSUMER_PREFIXES) and self.stream not in UNLETTERED_STREAMS
+
+
+async def dead_letter_of(broker: NatsBroker, advisory: MaxDeliveries) -> None:
+    """The dead letter of a message a consumer of vidar's gave up on without a handler failure.
+    A work queue's message (a job) also leaves its queue, where nothing would ever remove it."""
+    if not advisory.concerns_vidar:
+        return
+    stream = broker.connection.jetstream()
+    try:
+        original = await stream.get_msg(advisory.stream, advisory.stream_seq)
+    except NotFoundError:
+        log.error(
+            "%s gave up on message %d of %s, which is gone", advisory.consumer, advisory.stream_seq, advisory.stream
+        )
+        return
+    _, event_id = ids_of(original.data or b"")
+    headers = original.headers or {}
+    letter = DeadLetter(
+        subject=original.subject,
+        consumer=advisory.consumer,
+        stream=advisory.stream,
+        sequence=advisory.stream_seq,
+        deliveries=advisory.deliveries,
+        error="its handler's process died or hung on every delivery (JetStream gave up: MAX_DELIVERIES)",
+        event_id=event_id or headers.get(MESSAGE_ID),
+        body=original.data or b"",
+        original_headers=_own(headers),
+    )
+    await write_dead_letter(broker, letter)
+    info = await stream.stream_info(advisory.stream)
+    if info.config.retention == RetentionPolicy.WORK_QUEUE:
+        await stream.delete_msg(advisory.stream, advisory.stream_seq)
+
+
+async def write_dead_letter(broker: NatsBroker, letter: DeadLetter, error: BaseException | None = None) -> None:
+    subject = dead_letter_subject(letter.consumer)
+    await broker.publish(letter.body, subject, headers=letter.headers(), stream=DEAD_LETTERS_STREAM.name, timeout=10)
+    DEAD_LETTERS.labels(consumer=letter.consumer, subject=letter.subject).inc()
+    log.error(
+        "%s gave up on %s (event %s) after %d deliveries; kept as dead letter %s in %s",
+        letter.consumer,
+        letter.subject,
+        letter.event_id,
+        letter.deliveries,
+        subject,
+        DEAD_LETTERS_STREAM.name,
+        exc_info=error,
+    )
+
+
 def _own(headers: dict[str, str]) -> dict[str, str]:
     """A message's headers less those a dead letter sets."""
     return {name: value for name, value in headers.items() if name != MESSAGE_ID and name not in set(Header)}
@@ -162,8 +240,8 @@ class DeadLetterMiddleware(BaseMiddleware):
             if not _is_jetstream(raw):
                 raise
             delivered = raw.metadata.num_delivered
-            if is_last_delivery(delivered, self._max_deliver()) and raw.metadata.stream != DEAD_LETTERS_STREAM.name:
-                await self._write(DeadLetter.of_failure(raw, error), error)
+            if is_last_delivery(delivered, self._max_deliver()) and raw.metadata.stream not in UNLETTERED_STREAMS:
+                await write_dead_letter(self._broker, DeadLetter.of_failure(raw, error), error)
                 raise RejectMessage from error
             delay = retry_delay(delivered).total_seconds()
             log.warning(
@@ -174,23 +252,6 @@ class DeadLetterMiddleware(BaseMiddleware):
     def _max_deliver(self) -> int | None:
         subscriber = self.context.get_local("handler_")
         return getattr(getattr(subscriber, "config", None), "max_deliver", None)
-
-    async def _write(self, letter: DeadLetter, error: Exception) -> None:
-        subject = dead_letter_subject(letter.consumer)
-        await self._broker.publish(
-            letter.body, subject, headers=letter.headers(), stream=DEAD_LETTERS_STREAM.name, timeout=10
-        )
-        DEAD_LETTERS.labels(consumer=letter.consumer, subject=letter.subject).inc()
-        log.error(
-            "%s gave up on %s (event %s) after %d deliveries; kept as dead letter %s in %s",
-            letter.consumer,
-            letter.subject,
-            letter.event_id,
-            letter.deliveries,
-            subject,
-            DEAD_LETTERS_STREAM.name,
-            exc_info=error,
-        )
 
 
 def _is_jetstream(message: Any) -> bool:

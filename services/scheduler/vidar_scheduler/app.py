@@ -13,7 +13,16 @@ from faststream.nats.annotations import NatsMessage
 
 from vidar import mongo, subjects
 from vidar.bus import EVENTS_STREAM, JOBS_STREAM, durable_subscriber, make_broker
-from vidar.dead_letters import DEAD_LETTER_SUBJECTS, DEAD_LETTERS_STREAM, DeadLetter, Header
+from vidar.dead_letters import (
+    ADVISORIES_STREAM,
+    DEAD_LETTER_SUBJECTS,
+    DEAD_LETTERS_STREAM,
+    MAX_DELIVERIES_ADVISORIES,
+    DeadLetter,
+    Header,
+    MaxDeliveries,
+    dead_letter_of,
+)
 from vidar.models.events import Envelope, VideoChanged, VideoDeleted
 from vidar.models.jobs import (
     JobDispatch,
@@ -83,6 +92,16 @@ def subscribe(broker: NatsBroker, scheduler: Scheduler) -> None:
     )
     async def event_lost(message: NatsMessage) -> None:
         await scheduler.event_lost(DeadLetter.read(message.headers, message.body))
+
+    @durable_subscriber(
+        broker,
+        MAX_DELIVERIES_ADVISORIES,
+        durable="scheduler-max-deliveries",
+        stream=ADVISORIES_STREAM,
+        description="JetStream gave up on a message of one of vidar's consumers: kept as its dead letter.",
+    )
+    async def delivery_given_up(advisory: MaxDeliveries) -> None:
+        await dead_letter_of(broker, advisory)
 
     broker.publisher(subjects.JOB_DISPATCH, stream=JOBS_STREAM, schema=Envelope[JobDispatch], title="job.dispatch")
     for status in ("queued", "inprogress", "completed", "failed", "stopped", "not_started"):
