@@ -11,8 +11,9 @@ from PIL import Image
 from vidar.models.jobs import DetectionPosted, JobDispatch, SourceFile, Statistic
 from vidar.models.stream_settings import StreamSettings
 from vidar_detector.decode import Decoded
-from vidar_detector.detection import DetectionHandler, Images
+from vidar_detector.detection import DetectionHandler
 from vidar_detector.models import Detection
+from vidar_detector.publishing import Images
 
 WIDTH, HEIGHT = 320, 240
 FPS = 10.0

@@ -15,7 +15,7 @@ from vidar.devstack.servers import free_port
 from vidar.models.jobs import DetectionPosted
 from vidar.urlguard import Allowlist
 from vidar_detector import router as router_module
-from vidar_detector.detection import Images
+from vidar_detector.publishing import Images
 from vidar_detector.router import RouterDelivery
 
 LOOPBACK = Allowlist.parse(["127.0.0.1"])

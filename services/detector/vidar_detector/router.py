@@ -29,7 +29,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from vidar.models.jobs import DetectionPosted
 from vidar.urlguard import Allowlist, UrlRefused, check
-from vidar_detector.detection import Images
+from vidar_detector.publishing import Images
 
 log = logging.getLogger(__name__)
 

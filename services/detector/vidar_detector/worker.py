@@ -34,9 +34,10 @@ from vidar.objectstore import ObjectStore
 from vidar.urlguard import Allowlist
 from vidar_detector import appearance, faces
 from vidar_detector.clusters import RunClusters
-from vidar_detector.detection import DetectionHandler, Images, Publish
+from vidar_detector.detection import DetectionHandler
 from vidar_detector.job import Job, JobFailure, Report
 from vidar_detector.models import ModelLoadError, load_detectors, set_model_threads
+from vidar_detector.publishing import Images, Publish
 from vidar_detector.router import RouterDelivery
 from vidar_detector.settings import DetectorSettings
 

@@ -1,0 +1,122 @@
+"""What a post of a track becomes: the `detection.<kind>` event and its images (thumbnail and
+full frame, encoded as the archive's settings ask), from the frame kept for its sighting."""
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from vidar.models.jobs import DetectionPosted, JobDispatch
+from vidar.models.stream_settings import DetectorSettings
+from vidar_detector.decode import Decoded
+from vidar_detector.frames import transform
+from vidar_detector.posting import Post
+from vidar_detector.tracking import Box, Track
+
+# Context around a thumbnail's box, as a share of the box's size.
+THUMBNAIL_MARGIN = 0.25
+
+
+@dataclass
+class Kept:
+    """A frame kept for a sighting that may be posted (as the detector saw it, and as decoded),
+    and the time its objects carry. A resumed run fills in the frame once decoded again."""
+
+    image: np.ndarray
+    decoded: Decoded
+    timestamp: float
+
+
+@dataclass(frozen=True)
+class Images:
+    thumbnail: bytes
+    full_frame: bytes
+    full_frame_type: str
+
+
+# Receives a detection and its images; publishes them (images first, then the event).
+Publish = Callable[[DetectionPosted, Images], None]
+# The features a posted object is clustered by (kind, RGB frame, box).
+Features = Callable[[str, np.ndarray, Box], list[float]]
+# A face's aligned, normalised crop (RGB frame, box).
+FaceChip = Callable[[np.ndarray, Box], np.ndarray]
+
+
+class PostMaker:
+    """Makes each post of a run into its event and images."""
+
+    def __init__(self, dispatch: JobDispatch, features: Features | None, face_chip: FaceChip | None) -> None:
+        self._dispatch = dispatch
+        self._features = features
+        self._face_chip = face_chip
+
+    def make(
+        self, kind: str, settings: DetectorSettings, track_id: str, track: Track, post: Post
+    ) -> tuple[DetectionPosted, Images]:
+        kept = post.candidate.images
+        assert isinstance(kept, Kept), "the policy posts only sightings it asked to keep"
+        sighting = post.candidate.sighting
+        history = [(s.time, *s.box) for s in track.sightings] if settings.track_send_history else None
+        detection = DetectionPosted(
+            video_id=self._dispatch.video_id,
+            camera_group=self._dispatch.camera_group,
+            run_id=self._dispatch.run_id,
+            kind=kind,
+            track_id=track_id,
+            post=post.kind,
+            sequence=post.sequence,
+            bbox=sighting.box,
+            frame=sighting.frame,
+            stream_time=sighting.time,
+            timestamp=kept.timestamp,
+            quality=post.candidate.quality,
+            history=history,
+            embedding=self._features(kind, kept.image, sighting.box) if self._features else None,
+        )
+        thumbnail = self._thumbnail(kind, settings, kept.image, sighting.box)
+        return detection, _images(settings, thumbnail, self._full_frame(settings, kept))
+
+    def _full_frame(self, settings: DetectorSettings, kept: Kept) -> np.ndarray:
+        """The frame as the detector saw it with `fullframe_crop_rot` (or without `rot`), else
+        the whole decoded frame (with `video_transform`)."""
+        stream = self._dispatch.stream_settings
+        if settings.fullframe_crop_rot or not stream.rot:
+            return kept.image
+        return transform(kept.decoded.frame.to_ndarray(format="rgb24"), stream.video_transform)
+
+    def _thumbnail(self, kind: str, settings: DetectorSettings, image: np.ndarray, box: Box) -> np.ndarray:
+        """With `post_best_track_normalize`, a face aligned on its eyes and nose (bodies and cars
+        have no landmarks: their box alone); otherwise the box with some context around it."""
+        if settings.post_best_track_normalize:
+            if kind == "face" and self._face_chip is not None:
+                return self._face_chip(image, box)
+            return _cut(image, box, margin=0.0)
+        return _cut(image, box, margin=THUMBNAIL_MARGIN)
+
+
+def _images(settings: DetectorSettings, thumbnail: np.ndarray, full_frame: np.ndarray) -> Images:
+    full_type = "PNG" if settings.fullframe_use_png else "JPEG"
+    return Images(
+        _encode(thumbnail, "JPEG", settings.jpeg_quality),
+        _encode(full_frame, full_type, settings.jpeg_quality),
+        full_type,
+    )
+
+
+def _cut(image: np.ndarray, box: Box, margin: float) -> np.ndarray:
+    """The box, widened by `margin` of its size on every side, within the image."""
+    x1, y1, x2, y2 = box
+    margin_x, margin_y = (x2 - x1) * margin, (y2 - y1) * margin
+    height, width = image.shape[:2]
+    left, top = max(0, int(x1 - margin_x)), max(0, int(y1 - margin_y))
+    right, bottom = min(width, int(x2 + margin_x) + 1), min(height, int(y2 + margin_y) + 1)
+    return image[top:bottom, left:right]
+
+
+def _encode(image: np.ndarray, kind: str, jpeg_quality: int) -> bytes:
+    buffer = io.BytesIO()
+    options = {"quality": jpeg_quality} if kind == "JPEG" else {}
+    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format=kind, **options)
+    return buffer.getvalue()
