@@ -78,6 +78,7 @@ from tests.detector.test_models import frames
 # Imported at the top: vidar_detector.models sets ultralytics' environment (offline, no pip
 # installs) when imported, so before any function below imports ultralytics.
 from vidar_detector.detection import DetectionHandler
+from vidar_detector.geometry import iou
 from vidar_detector.models import (
     DarknetDetector,
     Detection,
@@ -86,7 +87,6 @@ from vidar_detector.models import (
     YoloDetector,
 )
 from vidar_detector.settings import DEFAULT_CLASS_MAP, DetectorSettings
-from vidar_detector.tracking import iou
 
 VIDEOS = Path(".cache/videos")
 VTEST = VIDEOS / "vtest.avi"

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from tests.detector.test_models import CAFFEMODEL, PROTOTXT, frames
-from vidar_detector.faces import Box
+from vidar_detector.geometry import Box
 from vidar_detector.models import OpenCvFaceDetector
 
 PHOTOS = {"obama": ("obama", "obama2", "obama3"), "biden": ("biden",)}

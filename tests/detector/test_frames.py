@@ -6,7 +6,8 @@ import av
 import numpy as np
 import pytest
 
-from vidar_detector.frames import Cadence, MotionGate, Pacer, Rectangle, crop, transform
+from vidar_detector.frames import Cadence, MotionGate, Pacer, transform
+from vidar_detector.geometry import Rectangle, crop
 
 IMAGE = np.arange(2 * 3 * 3).reshape(2, 3, 3)  # 2 rows, 3 columns, 3 channels
 

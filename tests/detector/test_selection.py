@@ -3,8 +3,8 @@
 import pytest
 
 from vidar.models.stream_settings import DetectorSettings
-from vidar_detector.frames import Rectangle
-from vidar_detector.selection import passes_filters, quality, to_frame
+from vidar_detector.geometry import Rectangle, to_frame
+from vidar_detector.selection import passes_filters, quality
 
 SETTINGS = DetectorSettings(filter_min_size=60, filter_max_size=200, filter_min_quality=0.5)
 

@@ -18,9 +18,10 @@ from tests.detector.test_models import frames, models, yolo  # noqa: F401 (model
 from vidar.models.stream_settings import DetectorSettings
 from vidar_detector.appearance import embed
 from vidar_detector.deep_sort import DeepSortTracker
+from vidar_detector.geometry import Box, iou
 from vidar_detector.selection import passes_filters
 from vidar_detector.settings import DEFAULT_CLASS_MAP
-from vidar_detector.tracking import Box, IouTracker, Track, Tracker, iou
+from vidar_detector.tracking import IouTracker, Track, Tracker
 
 FRAMES = 150
 FPS = 10

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from vidar_detector.deep_sort import DeepSortTracker
-from vidar_detector.tracking import VELOCITY_SIGHTINGS, IouTracker, iou
+from vidar_detector.geometry import iou
+from vidar_detector.tracking import VELOCITY_SIGHTINGS, IouTracker
 
 
 def moving_box(frame: int, x0: float = 0, speed: float = 2) -> tuple[float, float, float, float]:

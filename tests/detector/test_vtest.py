@@ -26,9 +26,9 @@ from tests.detector.test_models import COCO, models  # noqa: F401 (models is a f
 from tests.polling import eventually
 from tests.scheduler.processing import ready_archive, wait_for
 from tests.stack import Gateway
+from vidar_detector.geometry import iou
 from vidar_detector.models import DarknetDetector
 from vidar_detector.settings import DEFAULT_CLASS_MAP, DetectorSettings
-from vidar_detector.tracking import iou
 
 REFERENCE_TRACKS = 44
 BODY = {"filter_min_size": 20, "filter_track_min_duration_frames": 10}

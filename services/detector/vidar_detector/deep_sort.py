@@ -16,7 +16,8 @@ from collections.abc import Callable
 import numpy as np
 from deep_sort_realtime.deepsort_tracker import DeepSort
 
-from vidar_detector.tracking import Box, Boxes, Sighting, Step, Track, TrackBook
+from vidar_detector.geometry import Box
+from vidar_detector.tracking import Boxes, Sighting, Step, Track, TrackBook
 
 # Appearance features of the objects at `boxes` in one RGB frame, one vector per box.
 Embed = Callable[[np.ndarray, list[Box]], list[np.ndarray]]

@@ -3,48 +3,15 @@
 cadence of detection (`VIDAR_DETECTION_RATE`)."""
 
 import math
-import re
 import time
-from dataclasses import dataclass
 
 import av
 import numpy as np
 
 from vidar.models.stream_settings import VideoTransform
 
-_GEOMETRY = re.compile(r"^(\d+)x(\d+)\+(\d+)\+(\d+)$")
 # Motion is measured on a grey thumbnail this wide, so it costs little and ignores noise.
 MOTION_WIDTH = 64
-
-
-@dataclass(frozen=True)
-class Rectangle:
-    width: int
-    height: int
-    x: int
-    y: int
-
-    @classmethod
-    def parse(cls, geometry: str) -> "Rectangle | None":
-        """`WxH+X+Y`, or None for "" (the whole frame)."""
-        if not geometry:
-            return None
-        match = _GEOMETRY.match(geometry)
-        if match is None:
-            raise ValueError(f"{geometry!r} is not WxH+X+Y")
-        return cls(*(int(group) for group in match.groups()))
-
-    def check_inside(self, width: int, height: int, name: str) -> None:
-        if self.width == 0 or self.height == 0 or self.x + self.width > width or self.y + self.height > height:
-            raise ValueError(
-                f"{name} {self.width}x{self.height}+{self.x}+{self.y} is not inside the {width}x{height} frame"
-            )
-
-
-def crop(image: np.ndarray, area: Rectangle | None) -> np.ndarray:
-    if area is None:
-        return image
-    return image[area.y : area.y + area.height, area.x : area.x + area.width]
 
 
 def transform(image: np.ndarray, how: VideoTransform) -> np.ndarray:

@@ -19,7 +19,8 @@ from vidar.models.jobs import Checkpoint, JobDispatch, ObjectCounters, Statistic
 from vidar.models.stream_settings import DETECTOR_TYPES, VideoTransform, ffmpeg_options
 from vidar.objectstore import ObjectStore
 from vidar_detector.decode import Decoded, FrameSource, NotDecodable
-from vidar_detector.frames import MotionGate, Pacer, Rectangle, crop, transform
+from vidar_detector.frames import MotionGate, Pacer, transform
+from vidar_detector.geometry import Rectangle, crop
 
 
 class JobFailure(Exception):

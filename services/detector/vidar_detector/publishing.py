@@ -12,8 +12,9 @@ from vidar.models.jobs import DetectionPosted, JobDispatch
 from vidar.models.stream_settings import DetectorSettings
 from vidar_detector.decode import Decoded
 from vidar_detector.frames import transform
+from vidar_detector.geometry import Box, cut
 from vidar_detector.posting import Post
-from vidar_detector.tracking import Box, Track
+from vidar_detector.tracking import Track
 
 # Context around a thumbnail's box, as a share of the box's size.
 THUMBNAIL_MARGIN = 0.25
@@ -92,8 +93,8 @@ class PostMaker:
         if settings.post_best_track_normalize:
             if kind == "face" and self._face_chip is not None:
                 return self._face_chip(image, box)
-            return _cut(image, box, margin=0.0)
-        return _cut(image, box, margin=THUMBNAIL_MARGIN)
+            return cut(image, box, margin=0.0)
+        return cut(image, box, margin=THUMBNAIL_MARGIN)
 
 
 def _images(settings: DetectorSettings, thumbnail: np.ndarray, full_frame: np.ndarray) -> Images:
@@ -103,16 +104,6 @@ def _images(settings: DetectorSettings, thumbnail: np.ndarray, full_frame: np.nd
         _encode(full_frame, full_type, settings.jpeg_quality),
         full_type,
     )
-
-
-def _cut(image: np.ndarray, box: Box, margin: float) -> np.ndarray:
-    """The box, widened by `margin` of its size on every side, within the image."""
-    x1, y1, x2, y2 = box
-    margin_x, margin_y = (x2 - x1) * margin, (y2 - y1) * margin
-    height, width = image.shape[:2]
-    left, top = max(0, int(x1 - margin_x)), max(0, int(y1 - margin_y))
-    right, bottom = min(width, int(x2 + margin_x) + 1), min(height, int(y2 + margin_y) + 1)
-    return image[top:bottom, left:right]
 
 
 def _encode(image: np.ndarray, kind: str, jpeg_quality: int) -> bytes:

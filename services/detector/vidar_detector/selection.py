@@ -1,8 +1,7 @@
 """Which detections count, and how good each sighting is for the best frame of its track."""
 
 from vidar.models.stream_settings import DetectorSettings
-from vidar_detector.frames import Rectangle
-from vidar_detector.tracking import Box
+from vidar_detector.geometry import Box
 
 # A box this close (pixels) to the frame's edge is taken as cut by it.
 EDGE_MARGIN = 2
@@ -30,10 +29,3 @@ def quality(box: Box, score: float, frame_width: int, frame_height: int) -> floa
         or box[3] >= frame_height - EDGE_MARGIN
     )
     return score * CUT_PENALTY if cut else score
-
-
-def to_frame(box: Box, region: Rectangle | None) -> Box:
-    """A box found in the `roi` crop, in the coordinates of the whole frame."""
-    if region is None:
-        return box
-    return (box[0] + region.x, box[1] + region.y, box[2] + region.x, box[3] + region.y)

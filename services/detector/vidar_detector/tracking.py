@@ -21,19 +21,10 @@ from typing import Protocol
 
 import numpy as np
 
-Box = tuple[float, float, float, float]  # x1, y1, x2, y2
+from vidar_detector.geometry import Box, iou
+
 Boxes = Sequence[tuple[Box, float]]  # (box, score) pairs
 VELOCITY_SIGHTINGS = 5
-
-
-def iou(a: Box, b: Box) -> float:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    overlap = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - overlap
-    return overlap / union if union > 0 else 0.0
 
 
 @dataclass(frozen=True)
