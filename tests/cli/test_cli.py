@@ -62,7 +62,7 @@ def test_upload_follow_to_completed_and_download_the_face_thumbnails(
     eventually(lambda: api.get(count).json()["count"] == posted, what="the face events to be recorded")
 
     out = tmp_path / "faces"
-    listed = ok(vidar("events", str(video_id), "--type", "face", "--out", str(out)))
+    listed = ok(vidar("events", str(video_id), "--type", "faces", "--out", str(out)))
     events = json.loads((out / "events.json").read_text())
     assert len(events) == posted
     for event in events:
@@ -124,6 +124,22 @@ def test_api_errors_are_one_clear_line_and_a_non_zero_exit(vidar) -> None:
     missing = vidar("show", "987654321")
     assert missing.exit_code == 1
     assert "404 NOT_FOUND" in missing.stderr
+    kind = vidar("events", "1", "--type", "face")
+    assert kind.exit_code == 1
+    assert kind.stderr.startswith("error: 400 BAD_PARAM: object_type:")
+    assert "'faces'" in kind.stderr
+
+
+def test_status_is_checked_against_the_apis_statuses(vidar, api: httpx.Client, camera_group: int) -> None:
+    archive = new_archive(api, camera_group=camera_group, name="cli status")
+    group = str(camera_group)
+    status = api.get(f"/videos/{archive}/").json()["health_status"]["status"]
+    listed = ok(vidar("ls", "--camera-group", group, "--status", status, "--json")).stdout.splitlines()
+    assert [json.loads(line)["id"] for line in listed] == [archive]
+    assert ok(vidar("ls", "--camera-group", group, "--status", "FAILED", "--json")).stdout == ""
+    misspelt = vidar("ls", "--status", "COMPLETE")
+    assert misspelt.exit_code == 2
+    assert "'COMPLETE' is not one of WAITING_FOR_SYNC, NOT_STARTED" in misspelt.stderr
 
 
 def test_a_bad_token_is_reported_without_a_traceback(gw: Gateway, tmp_path: Path) -> None:
@@ -157,10 +173,19 @@ def test_resolve_without_a_token_says_where_to_put_one(monkeypatch: pytest.Monke
         resolve(None, None)
 
 
-def test_token_create_makes_a_working_viewer_token(vidar, gw: Gateway, videos: Path) -> None:
-    mongo = {"VIDAR_MONGO_URL": gw.env["VIDAR_MONGO_URL"]}
-    token = ok(vidar("token", "create", "--role", "viewer", "--name", "cli test", **mongo)).stdout.strip()
+def test_a_viewer_token_from_the_gateways_command_reads_but_cannot_upload(vidar, gw: Gateway, videos: Path) -> None:
+    """The README's way to a token for the CLI: `vidar-gateway token create`, where MongoDB is."""
+    program = Path(sys.executable).parent / "vidar-gateway"
+    command = [str(program), "token", "create", "--role", "viewer", "--name", "cli test"]
+    created = subprocess.run(command, env={**os.environ, **gw.env}, capture_output=True, text=True, check=True)
+    token = created.stdout.strip()
     ok(vidar("ls", "--limit", "1", VIDAR_TOKEN=token))
     refused = vidar("upload", str(videos / "carphone_pristine.mp4"), VIDAR_TOKEN=token)
     assert refused.exit_code == 1
     assert "403 PERMISSION_DENIED" in refused.stderr
+
+
+def test_tokens_are_the_gateways_business() -> None:
+    help_text = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"}).stdout
+    assert "vidar-gateway token create" in help_text
+    assert CliRunner().invoke(app, ["token", "create"]).exit_code == 2

@@ -64,6 +64,10 @@ class Api:
     def post(self, path: str, json: Any = None) -> Any:
         return self.request("POST", path, json=json).json()
 
+    def enum(self, schema: str) -> list[str]:
+        """The values of an enum of the API's OpenAPI document, e.g. `ProcessingStatus`."""
+        return self.get("/openapi.json")["components"]["schemas"][schema]["enum"]
+
     def rows(self, path: str, params: dict[str, Any], *, every_page: bool) -> Iterator[dict]:
         """A list's rows, following `next_page` cursors when `every_page`; a last page that is
         not the end is reported on stderr."""

@@ -2,7 +2,6 @@
 
 import json
 import re
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,16 +14,6 @@ from vidar_cli.videos import VideoId
 
 # The largest page the API serves: fewer round trips for an archive with many events.
 PAGE = 1000
-
-
-class Kind(StrEnum):
-    face = "face"
-    body = "body"
-    car = "car"
-
-
-# /events/<type>/ takes the plural.
-PATHS = {Kind.face: "faces", Kind.body: "bodies", Kind.car: "cars"}
 
 
 def thumbnail_name(event_id: str) -> str:
@@ -56,17 +45,19 @@ def describe(event: dict) -> str:
 def events(
     ctx: typer.Context,
     video_id: VideoId,
-    kind: Annotated[Kind, typer.Option("--type", help="which detector's events")] = Kind.face,
+    object_type: Annotated[
+        str, typer.Option("--type", help="faces, bodies or cars: the API's object type, which it checks")
+    ] = "faces",
     out: Annotated[Path, typer.Option(help="folder for the thumbnails and events.json", file_okay=False)] = Path(),
 ) -> None:
     """List an archive's detection events and save their thumbnails (<event id>.jpg) and the
     events themselves (events.json) into --out."""
     api = api_of(ctx)
     params = {"video_archive": video_id, "limit": PAGE, "ordering": "timestamp"}
-    found = list(api.rows(f"/events/{PATHS[kind]}/", params, every_page=True))
+    found = list(api.rows(f"/events/{object_type}/", params, every_page=True))
     out.mkdir(parents=True, exist_ok=True)
     saved = _save_thumbnails(api, found, out)
     (out / "events.json").write_text(json.dumps(found, indent=2))
     for event in found:
         typer.echo(describe(event))
-    stderr().print(f"{len(found)} {kind} events of archive {video_id}; {len(saved)} thumbnails in {escape(str(out))}")
+    stderr().print(f"{len(found)} {object_type} of archive {video_id}; {len(saved)} thumbnails in {escape(str(out))}")

@@ -1,7 +1,6 @@
 """Waiting on an archive: for its source to be probed, and for a run to end, with live progress."""
 
 import time
-from enum import StrEnum
 
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -12,22 +11,11 @@ from vidar_cli.api import Api, ApiFailure, stderr
 POLL_INTERVAL = 1.0
 
 
-class Status(StrEnum):
-    """health_status.status, as the API's README tables it."""
-
-    WAITING_FOR_SYNC = "WAITING_FOR_SYNC"
-    NOT_STARTED = "NOT_STARTED"
-    QUEUED = "QUEUED"
-    INPROGRESS = "INPROGRESS"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    STOPPED = "STOPPED"
-
-
-DONE = (Status.COMPLETED, Status.FAILED, Status.STOPPED)
-BUSY = (Status.QUEUED, Status.INPROGRESS)
-# `vidar ... --follow` exits with these, so a script can tell how the run ended.
-EXIT_CODES = {Status.COMPLETED: 0, Status.FAILED: 1, Status.STOPPED: 2}
+# The health_status.status values a wait acts on (the API's ProcessingStatus has them all): a
+# run is under way in BUSY, and has ended in one of EXIT_CODES, which `--follow` exits with so
+# that a script can tell how it ended.
+BUSY = ("QUEUED", "INPROGRESS")
+EXIT_CODES = {"COMPLETED": 0, "FAILED": 1, "STOPPED": 2}
 TIMED_OUT = 3
 
 
@@ -65,7 +53,7 @@ def wait_until_probed(api: Api, video_id: int, deadline: Deadline) -> dict:
 def _progress_line(video: dict) -> dict:
     statistic = video["health_status"].get("statistic") or {}
     done, length = statistic.get("processed_duration") or 0.0, video["source_len"]
-    if status_of(video) == Status.COMPLETED:
+    if status_of(video) == "COMPLETED":
         # The last frame starts a frame's time before the end: a finished run shows 100 %.
         done = length or done
     return {
@@ -84,14 +72,14 @@ class RunWatch:
     the archive was busy, or was idle before, or has started a run since (`job_starts`)."""
 
     def __init__(self, before: dict) -> None:
-        self._ended_before = status_of(before) in DONE
+        self._ended_before = status_of(before) in EXIT_CODES
         self._starts_before = _job_starts(before)
         self._seen_busy = False
 
     def ended(self, video: dict) -> bool:
         status = status_of(video)
         self._seen_busy = self._seen_busy or status in BUSY
-        if status not in DONE:
+        if status not in EXIT_CODES:
             return False
         return self._seen_busy or not self._ended_before or _job_starts(video) > self._starts_before
 
@@ -126,6 +114,6 @@ def follow_run(api: Api, before: dict, deadline: Deadline) -> int:
 def _report_end(video: dict) -> int:
     status = status_of(video)
     detail = f": {escape(video['error'])}" if video.get("error") else ""
-    style = {Status.COMPLETED: "green", Status.FAILED: "red"}.get(status, "yellow")
+    style = {"COMPLETED": "green", "FAILED": "red"}.get(status, "yellow")
     stderr().print(f"archive {video['id']} [{style}]{status}[/]{detail}")
     return EXIT_CODES[status]

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from vidar_cli.api import Api, api_of, reporting_failures, stderr, stdout
-from vidar_cli.follow import BUSY, Deadline, Status, follow_run, status_of, wait_until_probed
+from vidar_cli.follow import BUSY, Deadline, follow_run, status_of, wait_until_probed
 from vidar_cli.transfer import upload_source
 
 VideoId = Annotated[int, typer.Argument(help="the archive's id", min=1)]
@@ -101,6 +101,13 @@ def _list_params(options: dict[str, Any], extra: list[str]) -> dict[str, Any]:
     return params
 
 
+def _check_status(api: Api, status: str) -> None:
+    """The client filters by status, so a misspelt one would list nothing without a word."""
+    known = api.enum("ProcessingStatus")
+    if status not in known:
+        raise typer.BadParameter(f"{status!r} is not one of {', '.join(known)}", param_hint="--status")
+
+
 def _table(rows: Iterable[dict]) -> Table:
     """Fits 80 columns (rich shrinks every column once the minimum is wider): a long name
     folds onto more lines; `objects` is faces/bodies/cars."""
@@ -125,7 +132,7 @@ def ls(
     name: Annotated[str | None, typer.Option(help="name contains (case-insensitive)")] = None,
     camera_group: Annotated[list[int] | None, typer.Option(help="camera group id; repeatable")] = None,
     status: Annotated[
-        Status | None, typer.Option(help="only this status (filtered here: the API has no such filter)")
+        str | None, typer.Option(help="only this health_status.status (filtered here: the API has no such filter)")
     ] = None,
     since: Annotated[str | None, typer.Option(help="created at or after (ISO 8601)")] = None,
     until: Annotated[str | None, typer.Option(help="created at or before (ISO 8601)")] = None,
@@ -145,8 +152,10 @@ def ls(
         "ordering": ordering,
         "limit": limit,
     }
-    rows: Iterable[dict] = api_of(ctx).rows("/videos/", _list_params(options, filter_ or []), every_page=every_page)
+    api = api_of(ctx)
+    rows: Iterable[dict] = api.rows("/videos/", _list_params(options, filter_ or []), every_page=every_page)
     if status is not None:
+        _check_status(api, status)
         rows = (video for video in rows if status_of(video) == status)
     if as_json:
         for video in rows:
