@@ -9,6 +9,18 @@ from pymongo.database import Database
 from tests.stack import Gateway, ServiceProcess, bucket_keys, gateway, servers, service
 from vidar.devstack.servers import HOST, Ports
 
+# A test that needs one of these runs against real servers: the session's stack (and every
+# service fixture built on it), or a module's own, which the modules that stop or kill servers name
+# `own_stack`. Modules that start servers some other way set `pytestmark` themselves.
+STACK_FIXTURES = {"stack", "own_stack"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks the tests on real servers `integration`, so `-m "not integration"` runs the rest fast."""
+    for item in items:
+        if STACK_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ports]:

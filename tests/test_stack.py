@@ -9,6 +9,8 @@ import pytest
 from tests.stack import servers
 from vidar.devstack.servers import HOST, Ports
 
+pytestmark = pytest.mark.integration
+
 
 def test_servers_start_on_fresh_ports_when_a_chosen_one_is_taken(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

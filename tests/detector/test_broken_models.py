@@ -14,6 +14,9 @@ from tests.conftest import MODELS, model_settings
 from tests.scheduler.processing import ready_archive, wait_for
 from tests.stack import gateway, servers, service
 
+# The module starts a stack of its own, with broken weights (see broken_api).
+pytestmark = pytest.mark.integration
+
 
 def truncated_darknet(folder: Path) -> Path:
     for suffix in (".cfg", ".names"):

@@ -27,6 +27,8 @@ from tests.scheduler.processing import ready_archive, wait_for, wait_for_frames
 from vidar.devstack.prefixed_output import LinePrefixer
 from vidar.devstack.supervision import SERVERS_GROUP, SERVICES_GROUP, Program, Supervision
 
+pytestmark = pytest.mark.integration
+
 SERVERS = ("nats", "mongo", "s3")
 SERVICES = ("gateway", "storage", "scheduler", "detector")
 GROUPS = {name: SERVERS_GROUP for name in SERVERS} | {name: SERVICES_GROUP for name in SERVICES}
