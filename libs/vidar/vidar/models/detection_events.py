@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ObjectKind = Literal["face", "body", "car"]
+from vidar.models.stream_settings import DetectorType
 
 
 class ObjectType(StrEnum):
@@ -17,11 +17,11 @@ class ObjectType(StrEnum):
     CARS = "cars"
 
     @property
-    def kind(self) -> ObjectKind:
+    def kind(self) -> DetectorType:
         return _KINDS[self]
 
 
-_KINDS: dict[str, ObjectKind] = {"faces": "face", "bodies": "body", "cars": "car"}
+_KINDS: dict[str, DetectorType] = {"faces": "face", "bodies": "body", "cars": "car"}
 
 _EVENT_ID = "detection-2-5f0c7e2a9b4d4c1e8f3a6b7c8d9e0f1a-face-1-3-best-0"
 _EVENT_URL = f"http://<vidar-ip:port>/events/faces/{_EVENT_ID}/"

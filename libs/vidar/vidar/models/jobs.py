@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from vidar.health import ProcessingStatus
-from vidar.models.stream_settings import StreamSettings
+from vidar.models.stream_settings import DetectorType, StreamSettings
 
 
 class JobState(StrEnum):
@@ -136,7 +136,7 @@ class DetectionPosted(BaseModel):
     video_id: int
     camera_group: int
     run_id: str
-    kind: Literal["face", "body", "car"]
+    kind: DetectorType
     track_id: str
     post: Literal["best", "first", "last", "realtime"]
     sequence: int = 0
@@ -179,7 +179,7 @@ class VideoClustered(BaseModel):
 
     video_id: int
     run_id: str
-    kind: Literal["face", "body", "car"]
+    kind: DetectorType
     clusters: list[Cluster]
 
     @property
