@@ -14,11 +14,11 @@ import numpy as np
 import torch
 
 from tests.detector.real_faces import carphone_faces, photo_faces
-from tests.detector.test_models import BODY, MODELS, frames
+from tests.detector.test_detectors import BODY, MODELS, frames
 from vidar_detector.appearance import appearance_embedder, embed
 from vidar_detector.clustering import Member, cluster
+from vidar_detector.detectors import YoloDetector
 from vidar_detector.faces import face_embedder
-from vidar_detector.models import YoloDetector
 from vidar_detector.settings import DetectorSettings
 
 VIDEOS = Path(".cache/videos")

@@ -73,19 +73,19 @@ import numpy as np
 
 from tests.bench.decode import CLIP_720P, make_720p_clip
 from tests.bench.uploads import rss_kib
-from tests.detector.test_models import frames
+from tests.detector.test_detectors import frames
 
-# Imported at the top: vidar_detector.models sets ultralytics' environment (offline, no pip
+# Imported at the top: vidar_detector.detectors sets ultralytics' environment (offline, no pip
 # installs) when imported, so before any function below imports ultralytics.
 from vidar_detector.detection import DetectionHandler
-from vidar_detector.geometry import iou
-from vidar_detector.models import (
+from vidar_detector.detectors import (
     DarknetDetector,
     Detection,
     ObjectDetector,
     OpenCvFaceDetector,
     YoloDetector,
 )
+from vidar_detector.geometry import iou
 from vidar_detector.settings import DEFAULT_CLASS_MAP, DetectorSettings
 
 VIDEOS = Path(".cache/videos")
@@ -411,8 +411,8 @@ def run_vidar(config: Config, s3_port: int, key: str, size: int, limit: int | No
     from vidar.models.jobs import JobDispatch, SourceFile
     from vidar.models.stream_settings import StreamSettings
     from vidar_detector import appearance, faces
+    from vidar_detector.detectors import load_detectors, set_model_threads
     from vidar_detector.job import Job
-    from vidar_detector.models import load_detectors, set_model_threads
     from vidar_detector.worker import load_embedders
 
     objects = object_store(s3_port)

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests.detector.test_models import CAFFEMODEL, PROTOTXT, frames
+from tests.detector.test_detectors import CAFFEMODEL, PROTOTXT, frames
+from vidar_detector.detectors import OpenCvFaceDetector
 from vidar_detector.geometry import Box
-from vidar_detector.models import OpenCvFaceDetector
 
 PHOTOS = {"obama": ("obama", "obama2", "obama3"), "biden": ("biden",)}
 

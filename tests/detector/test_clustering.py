@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.detector.real_faces import RealFace, carphone_faces, photo_faces
-from tests.detector.test_models import MODELS, frames
+from tests.detector.test_detectors import MODELS, frames
 from vidar_detector.appearance import embed, embed_object
 from vidar_detector.clustering import Member, cluster, metric_of
 from vidar_detector.faces import CHIP_SIZE, EMBEDDING_SIZE, face_chip, face_embedding

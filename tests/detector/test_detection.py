@@ -1,5 +1,5 @@
 """The detection side of the job loop with a scripted model (a pure in-memory stand-in; the real
-models are tested in test_models.py): filters, tracks, posts, images, counters."""
+models are tested in test_detectors.py): filters, tracks, posts, images, counters."""
 
 import io
 
@@ -12,7 +12,7 @@ from vidar.models.jobs import DetectionPosted, JobDispatch, SourceFile, Statisti
 from vidar.models.stream_settings import StreamSettings
 from vidar_detector.decode import Decoded
 from vidar_detector.detection import DetectionHandler
-from vidar_detector.models import Detection
+from vidar_detector.detectors import Detection
 from vidar_detector.publishing import Images
 
 WIDTH, HEIGHT = 320, 240

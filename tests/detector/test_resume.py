@@ -12,8 +12,8 @@ from vidar.models.jobs import DetectionPosted, JobDispatch, SourceFile, Statisti
 from vidar.models.stream_settings import StreamSettings
 from vidar_detector.decode import Decoded
 from vidar_detector.detection import DetectionHandler
+from vidar_detector.detectors import Detection
 from vidar_detector.geometry import Box
-from vidar_detector.models import Detection
 from vidar_detector.publishing import Images
 
 FPS = 10.0

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.detector.test_models import frames, models, yolo  # noqa: F401 (models is a fixture)
+from tests.detector.test_detectors import frames, models, yolo  # noqa: F401 (models is a fixture)
 from vidar.models.stream_settings import DetectorSettings
 from vidar_detector.appearance import embed
 from vidar_detector.deep_sort import DeepSortTracker

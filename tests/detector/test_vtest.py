@@ -22,12 +22,12 @@ import pytest
 from PIL import Image
 from pymongo.database import Database
 
-from tests.detector.test_models import COCO, models  # noqa: F401 (models is a fixture)
+from tests.detector.test_detectors import COCO, models  # noqa: F401 (models is a fixture)
 from tests.polling import eventually
 from tests.scheduler.processing import ready_archive, wait_for
 from tests.stack import Gateway
+from vidar_detector.detectors import DarknetDetector
 from vidar_detector.geometry import iou
-from vidar_detector.models import DarknetDetector
 from vidar_detector.settings import DEFAULT_CLASS_MAP, DetectorSettings
 
 REFERENCE_TRACKS = 44

@@ -9,12 +9,12 @@ import av
 import numpy as np
 import pytest
 
-from tests.detector.test_models import models, yolo  # noqa: F401 (models is a fixture)
+from tests.detector.test_detectors import models, yolo  # noqa: F401 (models is a fixture)
 from vidar.models.jobs import DetectionPosted, JobDispatch, SourceFile, Statistic
 from vidar.models.stream_settings import StreamSettings
 from vidar_detector.decode import Decoded
 from vidar_detector.detection import DetectionHandler
-from vidar_detector.models import YoloDetector
+from vidar_detector.detectors import YoloDetector
 from vidar_detector.settings import DEFAULT_CLASS_MAP
 
 FRAMES = 20

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from vidar.models.stream_settings import DetectorType
+from vidar_detector.detectors import ModelLoadError
 from vidar_detector.faces import face_embedding
 from vidar_detector.geometry import Box
-from vidar_detector.models import ModelLoadError
 
 # Crops are resized to the network's 224 x 224 in batches of this many.
 BATCH_SIZE = 16

@@ -17,10 +17,10 @@ from vidar_detector import tracking_state
 from vidar_detector.counters import Deliveries, ObjectTally
 from vidar_detector.decode import Decoded
 from vidar_detector.deep_sort import DeepSortTracker, Embed
+from vidar_detector.detectors import Detection, ObjectDetector
 from vidar_detector.frames import Cadence
 from vidar_detector.geometry import Rectangle, crop, to_frame
 from vidar_detector.job import Picture
-from vidar_detector.models import Detection, ObjectDetector
 from vidar_detector.posting import Candidate, Post, PostingPolicy
 from vidar_detector.publishing import FaceChip, Features, Kept, PostMaker, Publish
 from vidar_detector.selection import fits_size, quality

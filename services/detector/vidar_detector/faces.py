@@ -12,8 +12,8 @@ from pathlib import Path
 import dlib
 import numpy as np
 
+from vidar_detector.detectors import ModelLoadError
 from vidar_detector.geometry import Box
-from vidar_detector.models import ModelLoadError
 
 # The ResNet was trained on 150 x 150 chips with a quarter of the face's size as margin; a chip
 # cut the same way serves as the face's normalised thumbnail.

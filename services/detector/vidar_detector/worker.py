@@ -33,12 +33,12 @@ from vidar.models.stream_settings import DETECTOR_TYPES
 from vidar.objectstore import ObjectStore
 from vidar.urlguard import Allowlist
 from vidar_detector import appearance, faces
-from vidar_detector.clusters import RunClusters
 from vidar_detector.detection import DetectionHandler
+from vidar_detector.detectors import ModelLoadError, load_detectors, set_model_threads
 from vidar_detector.job import Job, JobFailure, Report
-from vidar_detector.models import ModelLoadError, load_detectors, set_model_threads
 from vidar_detector.publishing import Images, Publish
 from vidar_detector.router import RouterDelivery
+from vidar_detector.run_clustering import RunClusters
 from vidar_detector.settings import DetectorSettings
 
 log = logging.getLogger(__name__)

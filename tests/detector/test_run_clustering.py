@@ -11,7 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from vidar.devstack.servers import HOST, Ports
 from vidar.models.jobs import JobDispatch, SourceFile, VideoClustered
 from vidar.models.stream_settings import StreamSettings
-from vidar_detector.clusters import RunClusters
+from vidar_detector.run_clustering import RunClusters
 from vidar_detector.settings import DetectorSettings
 
 

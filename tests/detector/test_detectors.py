@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from vidar_detector.models import (
+from vidar_detector.detectors import (
     DarknetDetector,
     Detection,
     ModelLoadError,
