@@ -13,51 +13,48 @@ BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
-def bounds(**filters: int) -> list[dict]:
-    return VideoFilters(**filters).to_query(BERLIN, NOW)["$and"]
+def bounds(**filters: int | datetime) -> dict:
+    return VideoFilters(**filters).to_query(BERLIN, NOW)["created_date"]
 
 
 def test_first_full_week_is_the_current_calendar_week() -> None:
-    start, end = bounds(created_date_nth_full_week=1)
-    assert start == {"created_date": {"$gte": datetime(2026, 11, 23, tzinfo=BERLIN)}}
-    assert end == {"created_date": {"$lt": datetime(2026, 11, 30, tzinfo=BERLIN)}}
+    assert bounds(created_date_nth_full_week=1) == {
+        "$gte": datetime(2026, 11, 23, tzinfo=BERLIN),
+        "$lt": datetime(2026, 11, 30, tzinfo=BERLIN),
+    }
 
 
 def test_nth_week_counts_back_whole_weeks() -> None:
-    start, end = bounds(created_date_nth_full_week=3)
-    assert start["created_date"]["$gte"] == datetime(2026, 11, 9, tzinfo=BERLIN)
-    assert end["created_date"]["$lt"] == datetime(2026, 11, 16, tzinfo=BERLIN)
+    week = bounds(created_date_nth_full_week=3)
+    assert week["$gte"] == datetime(2026, 11, 9, tzinfo=BERLIN)
+    assert week["$lt"] == datetime(2026, 11, 16, tzinfo=BERLIN)
 
 
 def test_work_week_is_monday_to_friday() -> None:
-    start, end = bounds(created_date_nth_work_week=2)
-    assert start["created_date"]["$gte"] == datetime(2026, 11, 16, tzinfo=BERLIN)
-    assert end["created_date"]["$lt"] == datetime(2026, 11, 21, tzinfo=BERLIN)
+    week = bounds(created_date_nth_work_week=2)
+    assert week["$gte"] == datetime(2026, 11, 16, tzinfo=BERLIN)
+    assert week["$lt"] == datetime(2026, 11, 21, tzinfo=BERLIN)
 
 
 def test_week_starts_on_monday_in_the_configured_timezone() -> None:
     # Sunday 23:30 in UTC is already Monday 00:30 in Berlin: a new week there.
     sunday_night_utc = datetime(2026, 11, 29, 23, 30, tzinfo=UTC)
     query = VideoFilters(created_date_nth_full_week=1).to_query(BERLIN, sunday_night_utc)
-    assert query["$and"][0]["created_date"]["$gte"] == datetime(2026, 11, 30, tzinfo=BERLIN)
+    assert query["created_date"]["$gte"] == datetime(2026, 11, 30, tzinfo=BERLIN)
 
 
 def test_week_across_a_daylight_saving_change_keeps_local_midnights() -> None:
     # The week of 2026-10-25 (clocks go back in Berlin) starts Monday 19 October 00:00 local.
-    start, _ = VideoFilters(created_date_nth_full_week=1).to_query(BERLIN, datetime(2026, 10, 25, 12, tzinfo=UTC))[
-        "$and"
-    ]
-    assert start["created_date"]["$gte"].utcoffset() == timedelta(hours=2)
+    week = VideoFilters(created_date_nth_full_week=1).to_query(BERLIN, datetime(2026, 10, 25, 12, tzinfo=UTC))
+    assert week["created_date"]["$gte"].utcoffset() == timedelta(hours=2)
 
 
 def test_last_n_days_is_a_rolling_window() -> None:
-    (bound,) = bounds(created_date_last_n_days=2)
-    assert bound == {"created_date": {"$gte": NOW - timedelta(days=2)}}
+    assert bounds(created_date_last_n_days=2) == {"$gte": NOW - timedelta(days=2)}
 
 
 def test_naive_date_times_are_read_in_the_configured_timezone() -> None:
-    (bound,) = VideoFilters(created_date_gte=datetime(2026, 1, 1)).to_query(BERLIN, NOW)["$and"]
-    assert bound["created_date"]["$gte"] == datetime(2026, 1, 1, tzinfo=BERLIN)
+    assert bounds(created_date_gte=datetime(2026, 1, 1)) == {"$gte": datetime(2026, 1, 1, tzinfo=BERLIN)}
 
 
 def test_ids_may_be_comma_separated_or_repeated() -> None:

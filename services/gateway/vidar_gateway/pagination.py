@@ -17,6 +17,7 @@ from pydantic import ConfigDict, Field, TypeAdapter
 from pymongo.asynchronous.collection import AsyncCollection
 
 from vidar_gateway.errors import ApiError
+from vidar_gateway.listing import with_condition
 
 Direction = Literal["next", "prev"]
 RowId = int | str
@@ -83,6 +84,10 @@ class Cursor:
             cursor = cls(*_cursor_fields(ordering.key_type, ordering.id_type).validate_json(raw))
         except (binascii.Error, ValueError):
             raise ApiError(400, "page: not a cursor this API returned", param="page") from None
+        if isinstance(cursor.value, datetime) and cursor.value.tzinfo is None:
+            # The API writes stored dates with their offset; a naive one cannot be merged with a
+            # date filter's bounds.
+            raise ApiError(400, "page: not a cursor this API returned", param="page")
         if cursor.ordering != ordering.name:
             raise ApiError(400, f"page: cursor was made for ordering={cursor.ordering}", param="page")
         return cursor
@@ -95,14 +100,36 @@ class Page:
     prev_page: str | None
 
 
-def _beyond(ordering: Ordering, value: Any, row_id: RowId, *, forward: bool, inclusive: bool = False) -> dict:
-    """Rows strictly after (forward) or before the key (value, row_id) in this ordering."""
+def _beyond(
+    query: dict, ordering: Ordering, value: Any, row_id: RowId, *, forward: bool, inclusive: bool = False
+) -> list[dict]:
+    """`query` narrowed to the rows strictly after (forward) or before the key (value, row_id) in this
+    ordering, as queries whose rows follow one another in that walk: first the key's ties beyond
+    row_id, then the rows beyond value. Each bound joins its field's condition, never an `$or` or
+    `$and`: MongoDB bounds its index scan the same, and SecantusDB plans only such queries."""
     ascending = ordering.ascending == forward
     op = "$gt" if ascending else "$lt"
-    id_op = op + ("e" if inclusive else "")
+    id_beyond = {op + ("e" if inclusive else ""): row_id}
     if ordering.field == "_id":
-        return {"_id": {id_op: row_id}}
-    return {"$or": [{ordering.field: {op: value}}, {ordering.field: value, "_id": {id_op: row_id}}]}
+        return [with_condition(query, "_id", id_beyond)]
+    ties = with_condition(with_condition(query, ordering.field, {"$eq": value}), "_id", id_beyond)
+    return [ties, with_condition(query, ordering.field, {op: value})]
+
+
+async def _find(
+    collection: AsyncCollection,
+    windows: list[dict],
+    sort: list[tuple[str, int]],
+    limit: int,
+    projection: dict[str, int] | None,
+) -> list[dict]:
+    """Up to `limit` rows of the consecutive `windows`, in order: each is asked only for what is missing."""
+    rows: list[dict] = []
+    for window in windows:
+        rows += await collection.find(window, projection=projection).sort(sort).limit(limit - len(rows)).to_list()
+        if len(rows) == limit:
+            break
+    return rows
 
 
 async def paginate(
@@ -116,14 +143,11 @@ async def paginate(
     """One page of `query` in `ordering`; `projection` leaves fields out of the rows."""
     cursor = Cursor.decode(page, ordering) if page else None
     forward = cursor is None or cursor.direction == "next"
-    window = dict(query)
+    windows = [query]
     if cursor is not None:
-        window = {
-            "$and": [query, _beyond(ordering, cursor.value, cursor.id, forward=forward, inclusive=cursor.inclusive)]
-        }
+        windows = _beyond(query, ordering, cursor.value, cursor.id, forward=forward, inclusive=cursor.inclusive)
     order = 1 if ordering.ascending == forward else -1
-    found = collection.find(window, projection=projection).sort(ordering.sort_keys(order)).limit(limit + 1)
-    rows = await found.to_list()
+    rows = await _find(collection, windows, ordering.sort_keys(order), limit + 1, projection)
     more = len(rows) > limit
     rows = rows[:limit] if forward else rows[:limit][::-1]
 
@@ -132,8 +156,10 @@ async def paginate(
         return Cursor(ordering.name, direction, key[0], key[1], inclusive).encode()
 
     async def exists_beyond(row: dict, *, ahead: bool) -> bool:
-        probe = {"$and": [query, _beyond(ordering, row[ordering.field], row["_id"], forward=ahead)]}
-        return await collection.find_one(probe, projection={"_id": 1}) is not None
+        for probe in _beyond(query, ordering, row[ordering.field], row["_id"], forward=ahead):
+            if await collection.find_one(probe, projection={"_id": 1}) is not None:
+                return True
+        return False
 
     if not rows:
         # Past an edge (rows deleted meanwhile): offer the way back, the anchor row included.

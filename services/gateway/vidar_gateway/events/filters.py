@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
-from vidar_gateway.listing import CreatedDateFilters, Ids, PageParams, split_commas, with_ranges
+from vidar_gateway.listing import CreatedDateFilters, Ids, PageParams, split_commas, with_condition
 from vidar_gateway.pagination import FiniteFloat, SortField
 from vidar_gateway.params import CalendarDateTime, IdParam, WholeNumber
 
@@ -47,7 +47,7 @@ class EventFilters(CreatedDateFilters):
             query["quality"] = {"$gte": self.quality_gte}
         if self.id_in:
             query["_id"] = {"$in": self.id_in}
-        return with_ranges(query, self.created_date_ranges(zone, now))
+        return with_condition(query, "created_date", self.created_date_condition(zone, now))
 
 
 class EventListQuery(PageParams, EventFilters):

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from vidar.models.video import ObjectId
-from vidar_gateway.listing import CreatedDateFilters, Ids, PageParams, with_ranges
+from vidar_gateway.listing import CreatedDateFilters, Ids, PageParams, with_condition
 from vidar_gateway.pagination import SortField
 from vidar_gateway.params import CalendarDateTime
 
@@ -38,7 +38,7 @@ class VideoFilters(CreatedDateFilters):
             query["_id"] = {"$in": self.id_in}
         if self.name_contains:
             query["name"] = {"$regex": re.escape(self.name_contains), "$options": "i"}
-        return with_ranges(query, self.created_date_ranges(zone, now))
+        return with_condition(query, "created_date", self.created_date_condition(zone, now))
 
 
 class VideoListQuery(PageParams, VideoFilters):

@@ -1,0 +1,81 @@
+"""The shapes of list and count queries: every bound on a field joins that field's one condition,
+so no query has a top-level `$and` or `$or` (SecantusDB plans no such query; MongoDB bounds its
+index scan the same either way)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from vidar_gateway.events.filters import ORDER_FIELDS as EVENT_ORDER_FIELDS
+from vidar_gateway.events.filters import EventFilters
+from vidar_gateway.listing import merged_condition, with_condition
+from vidar_gateway.pagination import Ordering, TextId, _beyond
+from vidar_gateway.videos.filters import ORDER_FIELDS as VIDEO_ORDER_FIELDS
+from vidar_gateway.videos.filters import VideoFilters
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+START = datetime(2026, 11, 1, tzinfo=UTC)
+END = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def test_two_date_bounds_are_one_field_condition() -> None:
+    query = VideoFilters(created_date_gte=START, created_date_lt=END, name_contains="x").to_query(UTC, NOW)
+    assert not any(key.startswith("$") for key in query)
+    assert query["created_date"] == {"$gte": START, "$lt": END}
+
+
+def test_event_date_bounds_are_one_field_condition() -> None:
+    query = EventFilters(created_date_gt=START, created_date_lte=END).to_query("face", UTC, NOW)
+    assert query == {"kind": "face", "created_date": {"$gt": START, "$lt": END + timedelta(milliseconds=1)}}
+
+
+def test_an_inclusive_upper_bound_is_the_next_millisecond_excluded() -> None:
+    # BSON dates hold milliseconds: `<= 10:00:00.123456` is `< 10:00:00.124`.
+    bound = datetime(2026, 11, 20, 10, 0, 0, 123456, tzinfo=UTC)
+    condition = VideoFilters(created_date_lte=bound).created_date_condition(UTC, NOW)
+    assert condition == {"$lt": datetime(2026, 11, 20, 10, 0, 0, 124000, tzinfo=UTC)}
+
+
+def test_of_two_bounds_on_one_side_the_tighter_stays() -> None:
+    week = VideoFilters(created_date_nth_full_week=1, created_date_gte=START, created_date_lt=END)
+    assert week.created_date_condition(UTC, NOW) == {"$gte": datetime(2026, 11, 23, tzinfo=UTC), "$lt": END}
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "merged"),
+    [
+        ({"$gte": 5}, {"$gt": 5}, {"$gt": 5}),
+        ({"$gt": 5}, {"$gte": 5}, {"$gt": 5}),
+        ({"$gte": 6}, {"$gt": 5}, {"$gte": 6}),
+        ({"$lte": 5}, {"$lt": 5}, {"$lt": 5}),
+        ({"$lt": 4}, {"$lte": 5}, {"$lt": 4}),
+        ({"$in": [1, 2]}, {"$lt": 2}, {"$in": [1, 2], "$lt": 2}),
+    ],
+)
+def test_merged_bounds_match_what_both_match(first: dict, second: dict, merged: dict) -> None:
+    assert merged_condition(first, second) == merged
+
+
+def test_an_equality_alone_stays_bare_and_joins_other_conditions() -> None:
+    assert with_condition({"kind": "face"}, "quality", {"$eq": 0.5}) == {"kind": "face", "quality": 0.5}
+    assert with_condition({"quality": {"$gte": 0.2}}, "quality", {"$eq": 0.5}) == {"quality": {"$gte": 0.2, "$eq": 0.5}}
+    assert with_condition({"cluster": 3}, "cluster", {"$lt": 9}) == {"cluster": {"$eq": 3, "$lt": 9}}
+
+
+def test_no_date_filter_adds_no_condition() -> None:
+    assert VideoFilters().to_query(UTC, NOW) == {}
+
+
+def test_a_cursor_on_created_date_joins_the_date_condition() -> None:
+    query = EventFilters(created_date_gte=START).to_query("face", UTC, NOW)
+    ordering = Ordering.parse("-created_date", EVENT_ORDER_FIELDS, TextId)
+    edge = START + timedelta(days=3)
+    ties, older = _beyond(query, ordering, edge, "e9", forward=True)
+    assert ties == {"kind": "face", "created_date": {"$gte": START, "$eq": edge}, "_id": {"$lt": "e9"}}
+    assert older == {"kind": "face", "created_date": {"$gte": START, "$lt": edge}}
+
+
+def test_a_cursor_on_ids_joins_the_id_condition() -> None:
+    query = VideoFilters(id_in=[1, 5, 9]).to_query(UTC, NOW)
+    ordering = Ordering.parse("-id", VIDEO_ORDER_FIELDS, int)
+    assert _beyond(query, ordering, 5, 5, forward=False, inclusive=True) == [{"_id": {"$in": [1, 5, 9], "$gte": 5}}]
