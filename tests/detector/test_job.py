@@ -130,10 +130,14 @@ def test_a_resumed_run_decodes_again_the_frames_its_restored_state_awaits(videos
     awaited = {first.pts[150], first.pts[290]}
 
     second = Recorder(awaited=awaited)
-    resumed = job_for(videos / "vtest.avi", second, checkpoint=checkpoint).run()
+    resumed_job = job_for(videos / "vtest.avi", second, checkpoint=checkpoint)
+    resumed = resumed_job.run()
     assert second.restored == [(pts, (576, 768, 3)) for pts in sorted(awaited)], "those frames, as the run saw them"
     assert second.pts[0] > checkpoint.pts, "frames before the checkpoint are not handled twice"
     assert resumed.frames_processed == 795
+    replay_reports = [report for report in resumed_job.reports if report.pts == checkpoint.pts]
+    assert len(replay_reports) >= 140, "the heartbeat goes on while frames 150 to 300 are decoded again"
+    assert replay_reports[0] is checkpoint, "as resumed from, tracking state and all"
 
 
 def test_a_rot_outside_the_frame_fails_clearly(videos: Path) -> None:

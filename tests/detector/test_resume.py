@@ -133,3 +133,16 @@ def test_a_state_of_other_kinds_is_refused() -> None:
     bodies.start(FPS)
     with pytest.raises(ValueError, match="body"):
         other.restore(bodies.snapshot())
+
+
+def test_a_state_restored_but_not_yet_given_its_frames_pickles_again() -> None:
+    """A crash while the frames before the checkpoint are decoded again resumes from it again."""
+    first = handler(1, [])
+    first.start(FPS)
+    feed(first, range(20), Statistic())
+    resumed = handler(2, [])
+    resumed.restore(first.snapshot())
+    again = handler(3, [])
+    again.restore(resumed.snapshot())
+    assert again.awaited_pts == resumed.awaited_pts != set()
+    assert again.track_prefix == "1-"

@@ -118,6 +118,7 @@ class Job:
         self.stop = threading.Event()
         self.stopped_early = False
         self._objects = objects
+        self._resumed_from = checkpoint
         self._resume_after = checkpoint.pts if checkpoint else None
         self._last_pts = self._resume_after
         self._report = report
@@ -183,6 +184,7 @@ class Job:
                 break
             if self._resume_after is not None and decoded.pts <= self._resume_after:
                 self._handler.restore_picture(_picture(decoded, area, settings.video_transform), decoded)
+                last_report = self._heartbeat(last_report)
                 continue
             if pacing and not pacer.admit(decoded.time, frame_interval):
                 tally.dropped += 1
@@ -201,6 +203,17 @@ class Job:
         elapsed = time.monotonic() - started
         tally.fps = tally.handled / elapsed if elapsed > 0 else 0.0
         self._fold_tally()
+
+    def _heartbeat(self, last_report: float) -> float:
+        """While the frames before the checkpoint are decoded again (minutes of video, if a track
+        has lived that long), the checkpoint resumed from is reported as it is: the scheduler keeps
+        hearing from the run, and a crash now resumes from it again."""
+        now = time.monotonic()
+        if now - last_report < self._interval:
+            return last_report
+        assert self._resumed_from is not None, "only a resumed run decodes frames again"
+        self._report(self._resumed_from, lambda: None)
+        return now
 
     def _timestamp(self, decoded: Decoded) -> float:
         """The time objects in this frame carry: the stream's own clock shifted by

@@ -4,10 +4,12 @@ gives those `Kept` back empty, by stream position, for the resumed run to fill o
 decoded the frame again."""
 
 import io
+import math
 import pickle
 from collections import defaultdict
 from typing import Any
 
+from vidar_detector.decode import Decoded
 from vidar_detector.publishing import Kept
 
 # Bumped when what the detection handler pickles changes shape: an older state is not used.
@@ -46,7 +48,9 @@ class _Unpickler(pickle.Unpickler):
 
     def persistent_load(self, pid: Any) -> Kept:
         _, pts, timestamp = pid
-        kept = Kept.__new__(Kept)  # its frame comes once decoded again
-        kept.timestamp = timestamp
+        # No frame until it is decoded again; its position stands in, so a state taken before
+        # then (a frame the decoder no longer gives) still pickles.
+        kept = Kept.__new__(Kept)
+        kept.decoded, kept.timestamp = Decoded(None, pts, math.nan), timestamp
         self.awaited[pts].append(kept)
         return kept
