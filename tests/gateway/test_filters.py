@@ -70,3 +70,10 @@ def test_name_contains_is_literal_and_case_insensitive() -> None:
 def test_bad_filters_are_refused(bad: dict) -> None:
     with pytest.raises(ValidationError):
         VideoFilters.model_validate(bad)
+
+
+def test_status_in_is_one_condition_on_the_status() -> None:
+    query = VideoFilters.model_validate({"status_in": ["QUEUED,INPROGRESS", "FAILED"]}).to_query(BERLIN, NOW)
+    assert query == {"health_status.status": {"$in": ["QUEUED", "INPROGRESS", "FAILED"]}}
+    with pytest.raises(ValidationError):
+        VideoFilters.model_validate({"status_in": "DONE"})

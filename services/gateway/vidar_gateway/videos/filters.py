@@ -2,12 +2,13 @@
 
 import re
 from datetime import datetime, tzinfo
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
+from vidar.health import ProcessingStatus
 from vidar.models.video import ObjectId
-from vidar_gateway.listing import CreatedDateFilters, Ids, PageParams, with_condition
+from vidar_gateway.listing import CreatedDateFilters, Ids, PageParams, split_commas, with_condition
 from vidar_gateway.pagination import SortField
 from vidar_gateway.params import CalendarDateTime
 
@@ -27,6 +28,10 @@ class VideoFilters(CreatedDateFilters):
     case_in: Ids
     id_in: Ids
     name_contains: str | None = Field(None, min_length=1, max_length=256)
+    # Not in the contract: the web UI's status filter, open to any client.
+    status_in: Annotated[list[ProcessingStatus], BeforeValidator(split_commas)] = Field(
+        default_factory=list, description="health_status.status is one of these, e.g. INPROGRESS,QUEUED"
+    )
 
     def to_query(self, zone: tzinfo, now: datetime) -> dict:
         query: dict[str, Any] = {}
@@ -38,6 +43,8 @@ class VideoFilters(CreatedDateFilters):
             query["_id"] = {"$in": self.id_in}
         if self.name_contains:
             query["name"] = {"$regex": re.escape(self.name_contains), "$options": "i"}
+        if self.status_in:
+            query["health_status.status"] = {"$in": [status.value for status in self.status_in]}
         return with_condition(query, "created_date", self.created_date_condition(zone, now))
 
 
