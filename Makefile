@@ -28,7 +28,12 @@ run: $(STAMP) $(MODELS)
 $(MODELS): tests/data/fetch_models.sh | $(STAMP)
 	tests/data/fetch_models.sh .cache/models $(BIN)/pip
 
-test: $(STAMP) $(VIDEOS) $(MODELS)
+# The web UI's tests drive Debian's Chromium: Playwright's own browser download needs the internet.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update && apt-get install -y chromium
+
+test: $(STAMP) $(VIDEOS) $(MODELS) $(CHROMIUM)
 	$(BIN)/pytest
 
 lint: $(STAMP)

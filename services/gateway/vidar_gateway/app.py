@@ -4,6 +4,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from vidar_gateway import allow, errors, health
@@ -13,8 +14,10 @@ from vidar_gateway.events.images import router as event_images_router
 from vidar_gateway.events.router import router as events_router
 from vidar_gateway.runtime import running
 from vidar_gateway.settings import GatewaySettings
+from vidar_gateway.ui import router as ui
 from vidar_gateway.videos.files import router as video_files_router
 from vidar_gateway.videos.router import router as videos_router
+from vidar_gateway.videos.source_stream import router as video_source_router
 
 DESCRIPTION = """The FindFace Multi "Videos" API: video archives, their processing and results
 (detection events and their clusters).
@@ -32,16 +35,21 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             app.state.runtime = runtime
             yield
 
-    app = FastAPI(title="vidar", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc with their assets served by the gateway: a self-hosted system often has no
+    # way out to a CDN.
+    app = FastAPIOffline(title="vidar", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     errors.install(app)
     allow.install(app)
     app.include_router(health.router)
     app.include_router(videos_router)
     app.include_router(video_files_router)
+    app.include_router(video_source_router)
     app.include_router(camera_groups_router)
     app.include_router(events_router)
     app.include_router(event_images_router)
     app.include_router(clusters_router)
+    app.include_router(ui.router)
+    app.mount(ui.ASSETS_PATH, ui.assets(), name="ui")
     # Request latency and counts per route, on /metrics (no token, like the probes).
     Instrumentator().instrument(app).expose(app, include_in_schema=False)
     return app

@@ -1,0 +1,1 @@
+"""The operators' web UI: static ES modules over the public HTTP API, served under `/`."""
