@@ -48,8 +48,22 @@ function statusCard(video) {
       h("dt", {}, "file"), h("dd", {}, bytes(video.file_size)),
       h("dt", {}, "created"), h("dd", {}, date(video.created_date)),
       h("dt", {}, "camera group"), h("dd", {}, String(video.camera_group)),
-      video.processing_start_date ? [h("dt", {}, "processing started"), h("dd", {}, date(video.processing_start_date))] : null,
-      statisticRows(health.statistic || {})));
+      video.processing_start_date ? [h("dt", {}, "processing started"), h("dd", {}, date(video.processing_start_date))] : null));
+}
+
+function statisticCard(video) {
+  const rows = statisticRows(video.health_status.statistic || {});
+  return h("div", { class: "card statistic-card" }, h("h2", {}, "Statistic"),
+    rows.length ? h("dl", { class: "facts two-columns" }, rows) : h("p", { class: "muted small" }, "Nothing yet: the archive has not been processed."));
+}
+
+// Browsers play MP4 (H.264) and WebM; an AVI or MPEG-4 Part 2 file is processed all the same.
+function unplayable(player) {
+  const note = h("p", { class: "player-note", hidden: true },
+    "This browser cannot play this file's format. Its events, frames and thumbnails are all here; ",
+    "the file itself plays in a desktop player.");
+  player.addEventListener("error", () => { note.hidden = false; });
+  return note;
 }
 
 export function archivePage(videoId, openEvent) {
@@ -58,6 +72,7 @@ export function archivePage(videoId, openEvent) {
   const title = h("h1", {}, "Archive");
   const actions = h("div", { class: "actions" });
   const status = h("div", { class: "status-slot" });
+  const statistic = h("div", { class: "statistic-slot" });
   const timelineSlot = h("div", { class: "timeline-slot" });
   const tabs = h("div", { class: "tabs", role: "tablist" });
   const panel = h("div", { class: "tab-panel", role: "tabpanel" });
@@ -124,6 +139,7 @@ export function archivePage(videoId, openEvent) {
     document.title = `${title.textContent} · vidar`;
     actions.replaceChildren(...actionsFor(video, act));
     status.replaceChildren(statusCard(video));
+    statistic.replaceChildren(statisticCard(video));
     const counts = KINDS.map(([type]) => countOf(type)).join() + [video.face_cluster_count, video.health_status.status].join();
     if (counts !== lastCounts) {
       lastCounts = counts;
@@ -151,7 +167,7 @@ export function archivePage(videoId, openEvent) {
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "Archives"), h("span", {}, "/")),
     h("div", { class: "page-head" }, title, actions),
     h("div", { class: "archive-top" },
-      h("div", { class: "player-col" }, h("div", { class: "card player-card" }, player, timelineSlot)),
+      h("div", { class: "player-col" }, h("div", { class: "card player-card" }, player, unplayable(player), timelineSlot), statistic),
       status),
     h("div", { class: "card" }, tabs, panel),
     events.dialog);
