@@ -1,7 +1,7 @@
 // The page's shell: sign-in state, the hash router, and each view's clean-up when it is left.
 
 import { session, signOut, whenUnauthorized } from "./api.js";
-import { releaseImages } from "./dom.js";
+import { releaseImages, toast } from "./dom.js";
 import { archivePage } from "./views/archive.js";
 import { archivesPage } from "./views/archives.js";
 import { newArchivePage } from "./views/new-archive.js";
@@ -28,7 +28,7 @@ function showShell() {
   }
 }
 
-// An archive page opening or closing an event dialog keeps its view: `sameView` says so.
+// Opening or closing an event dialog on an archive page keeps the page (`keepView`): no reload.
 export function render({ keepView = false } = {}) {
   if (keepView && view.firstElementChild?.onRoute) {
     view.firstElementChild.onRoute(location.hash);
@@ -59,8 +59,12 @@ document.getElementById("sign-out").addEventListener("click", async () => {
   render();
 });
 
+// A token revoked while the page is open: back to the sign-in, saying why.
 whenUnauthorized(() => {
-  signOut().then(() => render());
+  signOut().then(() => {
+    render();
+    toast("Signed out: the token is no longer valid", "error");
+  });
 });
 
 render();
