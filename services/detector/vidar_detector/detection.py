@@ -5,8 +5,11 @@ counters are `vidar_detector.counters`'; a checkpoint's tracking state is pickle
 that never stopped.
 """
 
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -17,10 +20,11 @@ from vidar_detector import tracking_state
 from vidar_detector.counters import Deliveries, ObjectTally
 from vidar_detector.decode import Decoded
 from vidar_detector.deep_sort import DeepSortTracker, Embed
-from vidar_detector.detectors import Detection, ObjectDetector
+from vidar_detector.detectors import Detection, ObjectKind
 from vidar_detector.frames import Cadence
 from vidar_detector.geometry import Rectangle, crop, to_frame
 from vidar_detector.job import Picture
+from vidar_detector.lanes import ModelLanes, Models
 from vidar_detector.posting import Candidate, Post, PostingPolicy
 from vidar_detector.publishing import FaceChip, Features, Kept, PostMaker, Publish
 from vidar_detector.selection import fits_size, quality
@@ -30,10 +34,9 @@ from vidar_detector.tracking import IouTracker, Track, Tracker
 class KindPipeline:
     """Detection, tracking and posting of one object kind in one run."""
 
-    def __init__(self, kind: str, settings: DetectorSettings, model: ObjectDetector) -> None:
+    def __init__(self, kind: ObjectKind, settings: DetectorSettings) -> None:
         self.kind = kind
         self.settings = settings
-        self.model = model
         self.region = Rectangle.parse(settings.roi)
         self.tracker: Tracker | None = None  # made by `start` (once the frame rate is known) or restored
         self.policy = PostingPolicy(settings)
@@ -64,13 +67,50 @@ class KindPipeline:
         )
 
 
+@dataclass
+class Step:
+    """A detection step handed to the lanes, tracked once its models are done (in order)."""
+
+    frame: int
+    decoded: Decoded
+    timestamp: float
+    statistic: Statistic
+    found: Future[tuple[np.ndarray, dict[ObjectKind, list[Detection]]]]  # the image, detections by kind
+
+
+def detect(
+    picture: Picture, regions: Mapping[ObjectKind, Rectangle | None], models: Models
+) -> tuple[np.ndarray, dict[ObjectKind, list[Detection]]]:
+    """One step's image and its detections by kind, in frame coordinates (in a lane's thread).
+    One model may serve two kinds (body and car): it runs once per frame and region."""
+    image = picture()
+    found_by_model: dict[tuple[int, Rectangle | None], list[Detection]] = {}
+    by_kind: dict[ObjectKind, list[Detection]] = {}
+    for kind, region in regions.items():
+        model = models[kind]
+        key = id(model), region
+        if key not in found_by_model:
+            with MODEL_SECONDS.labels(kind).time():
+                found_by_model[key] = model.detect(crop(image, region))
+        by_kind[kind] = [
+            Detection(kind, to_frame(found.box, region), found.score)
+            for found in found_by_model[key]
+            if found.kind == kind
+        ]
+    return image, by_kind
+
+
 class DetectionHandler:
-    """A `FrameHandler` for the job loop; `finish` posts the tracks still open at the end."""
+    """A `FrameHandler` for the job loop; `finish` posts the tracks still open at the end.
+
+    The models of up to one step per lane run while the job loop decodes on; each step is tracked
+    once its models are done, in order, so the lanes change no result (`settle` tracks them all,
+    for a checkpoint)."""
 
     def __init__(
         self,
         dispatch: JobDispatch,
-        models: Mapping[str, ObjectDetector],
+        models: ModelLanes | Models,
         attempt: int,
         publish: Publish,
         *,
@@ -87,7 +127,10 @@ class DetectionHandler:
         self._cadence: Cadence | None = None  # made by `start`, once the frame rate is known
         self._appearance = appearance
         detectors = dispatch.stream_settings.detectors
-        self._pipelines = [KindPipeline(kind, getattr(detectors, kind), model) for kind, model in models.items()]
+        self._lanes = models if isinstance(models, ModelLanes) else ModelLanes([models])
+        self._pipelines = [KindPipeline(kind, getattr(detectors, kind)) for kind in sorted(self._lanes.kinds)]
+        self._regions = {pipeline.kind: pipeline.region for pipeline in self._pipelines}
+        self._steps: deque[Step] = deque()
         self._frame = -1
         # Track ids start with the number of the attempt that began the run's tracking state.
         self.track_prefix = f"{attempt}-"
@@ -104,7 +147,9 @@ class DetectionHandler:
             pipeline.start(self._cadence.steps_per_second, self._appearance)
 
     def snapshot(self) -> bytes:
-        """The tracking state after the last frame handled (between frames, in the job's thread)."""
+        """The tracking state after the last frame handled (between frames, in the job's thread,
+        once `settle` has tracked every step)."""
+        assert not self._steps, "settle() comes before a snapshot"
         return tracking_state.dump(
             {
                 "kinds": {pipeline.kind: (pipeline.tracker, pipeline.policy) for pipeline in self._pipelines},
@@ -146,32 +191,19 @@ class DetectionHandler:
         assert self._cadence is not None, "start() comes before the first frame"
         if not self._cadence.due(decoded.time):
             return  # between detection steps: the trackers bridge the gap (and interpolate it)
-        image = picture()
-        # One model may serve two kinds (body and car): it runs once per frame and region.
-        found_by_model: dict[tuple[int, Rectangle | None], list[Detection]] = {}
-        for pipeline in self._pipelines:
-            area = crop(image, pipeline.region)
-            key = id(pipeline.model), pipeline.region
-            if key not in found_by_model:
-                with MODEL_SECONDS.labels(pipeline.kind).time():
-                    found_by_model[key] = pipeline.model.detect(area)
-            sized = [
-                (to_frame(found.box, pipeline.region), found.score)
-                for found in found_by_model[key]
-                if found.kind == pipeline.kind and fits_size(found.box, pipeline.settings)
-            ]
-            # Boxes below `filter_min_quality` are never posted, but may keep a track alive.
-            least = pipeline.settings.filter_min_quality
-            confident = [(box, score) for box, score in sized if score >= least]
-            weak = [(box, score) for box, score in sized if score < least]
-            assert pipeline.tracker is not None, "start() comes before the first frame"
-            step = pipeline.tracker.update(confident, self._frame, decoded.time, image, weak=weak)
-            for track in step.started + step.continued:
-                self._consider(pipeline, track, image, decoded, timestamp, statistic)
-            for track in step.ended:
-                self._end(pipeline, track, statistic)
+        found = self._lanes.submit(partial(detect, picture, self._regions))
+        self._steps.append(Step(self._frame, decoded, timestamp, statistic, found))
+        # The oldest steps, once done, or once every lane is busy with a later one.
+        while self._steps and (self._steps[0].found.done() or len(self._steps) > self._lanes.count):
+            self._track(self._steps.popleft())
+
+    def settle(self) -> None:
+        """Track every step handed in so far."""
+        while self._steps:
+            self._track(self._steps.popleft())
 
     def finish(self, statistic: Statistic) -> None:
+        self.settle()
         for pipeline in self._pipelines:
             for track in pipeline.tracker.finish() if pipeline.tracker else []:
                 self._end(pipeline, track, statistic)
@@ -179,6 +211,22 @@ class DetectionHandler:
     def count_deliveries(self, statistic: Statistic) -> None:
         """Count the router's finished deliveries (the worker calls it once more at the end)."""
         self._tally.deliveries(statistic)
+
+    def _track(self, step: Step) -> None:
+        image, by_kind = step.found.result()
+        for pipeline in self._pipelines:
+            found = [(detection.box, detection.score) for detection in by_kind[pipeline.kind]]
+            sized = [(box, score) for box, score in found if fits_size(box, pipeline.settings)]
+            # Boxes below `filter_min_quality` are never posted, but may keep a track alive.
+            least = pipeline.settings.filter_min_quality
+            confident = [(box, score) for box, score in sized if score >= least]
+            weak = [(box, score) for box, score in sized if score < least]
+            assert pipeline.tracker is not None, "start() comes before the first frame"
+            tracked = pipeline.tracker.update(confident, step.frame, step.decoded.time, image, weak=weak)
+            for track in tracked.started + tracked.continued:
+                self._consider(pipeline, track, image, step.decoded, step.timestamp, step.statistic)
+            for track in tracked.ended:
+                self._end(pipeline, track, step.statistic)
 
     def _consider(
         self,

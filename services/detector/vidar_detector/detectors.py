@@ -269,11 +269,17 @@ class OpenCvFaceDetector:
         ]
 
 
-# One instance per model file and options in this process, shared by the kinds that name the same
-# file and by every job the process runs. A load that fails is not cached: the next job retries.
+# One instance per model file, options and lane (`vidar_detector.lanes`) in this process, shared by
+# the kinds that name the same file and by every job the process runs. A load that fails is not
+# cached: the next job retries.
 @functools.cache
 def _object_model(
-    weights: Path, class_map: tuple[tuple[str, ObjectKind], ...], image_size: int, device: str, min_score: float
+    weights: Path,
+    class_map: tuple[tuple[str, ObjectKind], ...],
+    image_size: int,
+    device: str,
+    min_score: float,
+    lane: int,
 ) -> DarknetDetector | YoloDetector:
     if weights.suffix != ".weights":
         return YoloDetector(weights, dict(class_map), image_size=image_size, device=device, min_score=min_score)
@@ -283,15 +289,15 @@ def _object_model(
 
 
 @functools.cache
-def _face(prototxt: Path, caffemodel: Path, image_size: int, min_score: float) -> OpenCvFaceDetector:
+def _face(prototxt: Path, caffemodel: Path, image_size: int, min_score: float, lane: int) -> OpenCvFaceDetector:
     return OpenCvFaceDetector(prototxt, caffemodel, image_size=image_size, min_score=min_score)
 
 
-def _object_model_for(settings: DetectorSettings, kind: ObjectKind) -> DarknetDetector | YoloDetector:
+def _object_model_for(settings: DetectorSettings, kind: ObjectKind, lane: int) -> DarknetDetector | YoloDetector:
     weights = (settings.body_model if kind == "body" else settings.car_model).resolve()
     class_map = tuple(sorted(settings.class_map.items()))
     model = _object_model(
-        weights, class_map, settings.model_image_size, settings.model_device, settings.model_min_score
+        weights, class_map, settings.model_image_size, settings.model_device, settings.model_min_score, lane
     )
     if kind not in model.kinds:
         classes = ", ".join(model.class_names.values())
@@ -300,7 +306,7 @@ def _object_model_for(settings: DetectorSettings, kind: ObjectKind) -> DarknetDe
 
 
 def set_model_threads(threads: int) -> None:
-    """OpenCV's and, once imported (ultralytics models, the appearance embedder), torch's
+    """OpenCV's and, once imported (ultralytics models), torch's
     thread count: ultralytics sets torch to cores - 1 whenever it sets up a predictor, so this
     comes after every model is loaded."""
     cv2.setNumThreads(threads)
@@ -308,14 +314,16 @@ def set_model_threads(threads: int) -> None:
         sys.modules["torch"].set_num_threads(threads)
 
 
-def load_detectors(settings: DetectorSettings, kinds: set[ObjectKind]) -> dict[ObjectKind, ObjectDetector]:
-    """The detector of each kind asked for; kinds that name the same weights share one instance."""
+def load_detectors(
+    settings: DetectorSettings, kinds: set[ObjectKind], lane: int = 0
+) -> dict[ObjectKind, ObjectDetector]:
+    """Lane `lane`'s detector of each kind asked for; kinds that name the same weights share one instance."""
     detectors: dict[ObjectKind, ObjectDetector] = {}
     for kind in sorted(kinds):
         if kind == "face":
             prototxt, caffemodel = settings.face_model_prototxt.resolve(), settings.face_model_caffemodel.resolve()
-            detectors[kind] = _face(prototxt, caffemodel, settings.face_image_size, settings.model_min_score)
+            detectors[kind] = _face(prototxt, caffemodel, settings.face_image_size, settings.model_min_score, lane)
         else:
-            detectors[kind] = _object_model_for(settings, kind)
-    set_model_threads(settings.model_threads)
+            detectors[kind] = _object_model_for(settings, kind, lane)
+    set_model_threads(settings.lane_threads)
     return detectors

@@ -41,6 +41,10 @@ class FrameHandler(Protocol):
 
     def handle(self, picture: Picture, decoded: Decoded, timestamp: float, statistic: Statistic) -> None: ...
 
+    def settle(self) -> None:
+        """Done with every frame handled so far (it may work a few frames behind)."""
+        ...
+
     def snapshot(self) -> bytes | None:
         """Its state after the last frame handled, for a checkpoint (None: it has none)."""
         ...
@@ -66,6 +70,9 @@ class CountOnly:
         return None
 
     def handle(self, picture: Picture, decoded: Decoded, timestamp: float, statistic: Statistic) -> None:
+        return None
+
+    def settle(self) -> None:
         return None
 
     def snapshot(self) -> bytes | None:
@@ -198,6 +205,7 @@ class Job:
             now = time.monotonic()
             if now - last_report >= self._interval:
                 tally.fps = tally.handled / (now - started)
+                self._handler.settle()  # the checkpoint's counters and tracking state agree
                 self._report(self.checkpoint(source.soft_errors), self._handler.snapshot)
                 last_report = now
         elapsed = time.monotonic() - started

