@@ -10,21 +10,21 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import numpy as np
-import torch
 
 from tests.detector.real_faces import carphone_faces, photo_faces
-from tests.detector.test_detectors import BODY, MODELS, frames
-from vidar_detector.appearance import appearance_embedder, embed
+from tests.detector.test_detectors import APPEARANCE, BODY, MODELS, frames
+from vidar_detector.appearance import appearance_embedder
 from vidar_detector.clustering import Member, cluster
 from vidar_detector.detectors import YoloDetector
 from vidar_detector.faces import face_embedder
 from vidar_detector.settings import DetectorSettings
 
 VIDEOS = Path(".cache/videos")
-# torch's intra-op threads for the body embedder. On 2 shared cores, 2 threads can be a hundred
-# times slower than 1 when another process is busy: each of MobileNet's small layers waits at a
-# barrier for a thread the OS has put aside. Both are reported.
+# OpenCV's threads for the body embedder (1 is what each of the detector's 2 model lanes gives it).
+# On 2 shared cores, 2 threads can be far slower than 1 when another process is busy: each of
+# MobileNet's small layers waits at a barrier for a thread the OS has put aside. Both are reported.
 THREAD_COUNTS = (1, 2)
 SIZES = (100, 1000, 3000)
 # Per-dimension noise on the repeated embeddings: about 0.11 in L2 over 128 dimensions, within
@@ -78,19 +78,20 @@ def bench_body_embedding() -> None:
     body = YoloDetector(MODELS / BODY, {"Normal": "body"}, image_size=640, device="cpu", min_score=0.3)
     shots = [(frame, [found.box for found in body.detect(frame)]) for frame in frames(VIDEOS / "vtest.avi", {0, 300})]
     crops = sum(len(boxes) for _, boxes in shots)
+    embed = appearance_embedder(MODELS / APPEARANCE).embed
     for threads in THREAD_COUNTS:
-        torch.set_num_threads(threads)  # after ultralytics, which sets its own count
+        cv2.setNumThreads(threads)
         one = timed(lambda: [embed(frame, [box]) for frame, boxes in shots for box in boxes], repeat=3) / crops
         batched = timed(lambda: [embed(frame, boxes) for frame, boxes in shots], repeat=3) / crops
         print(
-            f"body appearance embedding (MobileNetV2, 1280-D, {threads} torch threads): {one * 1000:.1f} ms per "
+            f"body appearance embedding (MobileNetV2, OpenCV DNN, 1280-D, {threads} threads): {one * 1000:.1f} ms per "
             f"crop alone, {batched * 1000:.1f} ms per crop in a frame's batch ({crops / len(shots):.1f} a frame)"
         )
 
 
 def main() -> None:
     face_embedder()
-    appearance_embedder()
+    appearance_embedder(MODELS / APPEARANCE)
     embeddings = bench_face_embedding()
     bench_body_embedding()
     bench_clustering(embeddings)

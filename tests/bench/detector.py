@@ -26,7 +26,7 @@ B. Whole jobs. Each vidar row is the detector's job loop as a worker runs it: `J
    written to S3, their clustering features computed), and so is the tracking state of each
    checkpoint; only the bus events are left out. A row is a `Config`: what differs from
    `DetectorSettings()`'s defaults as they are at run time (model file, input size, detection
-   rate, threads) and which kinds and video it runs. Bodies and cars
+   rate, threads, lanes) and which kinds and video it runs. Bodies and cars
    use `filter_min_size` 20 (vtest's walkers are 25 to 60 pixels wide: the archive's default, 60,
    would keep almost none), faces the archive's defaults unless the row says otherwise; every
    kind keeps its tracks' whole history (`track_send_history`), for the recall of tracks.
@@ -132,6 +132,7 @@ class Config:
     image_size: int | None = None
     rate: float | None = None
     threads: int = THREADS
+    lanes: int | None = None
     face_min_size: int | None = None  # None: the archive's default
 
 
@@ -151,7 +152,9 @@ LEVERS = [
     Config("imgsz 320", image_size=320),
     Config("imgsz 416", image_size=416),
     Config("imgsz 608", image_size=608),
-    Config("1 thread", threads=1),
+    Config("1 thread", threads=1, lanes=1),
+    Config("1 lane (2 threads)", lanes=1),
+    Config("720p 1 lane (2 threads)", video=CLIP_720P.name, kinds=KINDS, lanes=1),
     Config("fall model 640 (ultralytics)", model=FALL.name, image_size=640, kinds=("body",)),
     Config("720p rate 3.33", video=CLIP_720P.name, kinds=KINDS, rate=10 / 3),
     Config("720p imgsz 416", video=CLIP_720P.name, kinds=KINDS, image_size=416),
@@ -333,11 +336,14 @@ def detector_settings(config: Config) -> DetectorSettings:
         changes["model_image_size"] = config.image_size
     if config.rate is not None:
         changes["detection_rate"] = config.rate
+    if config.lanes is not None:
+        changes["model_lanes"] = config.lanes
     return DetectorSettings(
         body_model=MODELS / config.model,
         car_model=MODELS / config.model,
         face_model_prototxt=FACE_PROTOTXT,
         face_model_caffemodel=FACE_CAFFEMODEL,
+        appearance_model=MODELS / "mobilenetv2-bottleneck.onnx",
         **changes,
     )
 
@@ -411,15 +417,16 @@ def run_vidar(config: Config, s3_port: int, key: str, size: int, limit: int | No
     from vidar.models.jobs import JobDispatch, SourceFile
     from vidar.models.stream_settings import StreamSettings
     from vidar_detector import appearance, faces
-    from vidar_detector.detectors import load_detectors, set_model_threads
+    from vidar_detector.detectors import set_model_threads
     from vidar_detector.job import Job
+    from vidar_detector.lanes import load_lanes
     from vidar_detector.worker import load_embedders
 
     objects = object_store(s3_port)
     settings = detector_settings(config)
-    models = load_detectors(settings, set(config.kinds))
-    load_embedders(set(config.kinds), deep_sort=False)
-    set_model_threads(settings.model_threads)  # as the worker does, once torch is in
+    models = load_lanes(settings, set(config.kinds))
+    embedder = load_embedders(settings, set(config.kinds), deep_sort=False)
+    set_model_threads(settings.lane_threads)  # as the worker does, once torch is in
     dispatch = JobDispatch(
         run_id="bench-detector",
         video_id=0,
@@ -433,7 +440,7 @@ def run_vidar(config: Config, s3_port: int, key: str, size: int, limit: int | No
         1,
         poster(objects),
         detection_rate=settings.detection_rate,
-        features=appearance.embed_object,
+        features=partial(appearance.embed_object, embedder),
         face_chip=faces.face_chip,
         limit=limit,
     )

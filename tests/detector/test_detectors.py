@@ -25,6 +25,7 @@ BODY = "fall-detection-yolov8.pt"  # classes Normal and Fall: both persons
 COCO = "yolov3-tiny.weights"  # Darknet, COCO's 80 classes; .cfg and .names beside it
 PROTOTXT = "deploy.prototxt.txt"
 CAFFEMODEL = "res10_300x300_ssd_iter_140000.caffemodel"
+APPEARANCE = "mobilenetv2-bottleneck.onnx"  # exported by vidar_detector.appearance_export
 IMAGE_SIZE = 640
 
 

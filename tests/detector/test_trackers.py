@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.detector.test_detectors import frames, models, yolo  # noqa: F401 (models is a fixture)
+from tests.detector.test_detectors import APPEARANCE, MODELS, frames, models, yolo  # noqa: F401 (models is a fixture)
 from vidar.models.stream_settings import DetectorSettings
-from vidar_detector.appearance import embed
+from vidar_detector.appearance import appearance_embedder
 from vidar_detector.deep_sort import DeepSortTracker
 from vidar_detector.geometry import Box, iou
 from vidar_detector.selection import passes_filters
@@ -53,7 +53,7 @@ def simple_iou() -> IouTracker:
 
 def deep_sort() -> DeepSortTracker:
     return DeepSortTracker(
-        embed,
+        appearance_embedder(MODELS / APPEARANCE).embed,
         matching_threshold=SETTINGS.track_deep_sort_matching_threshold,
         filter_unconfirmed=SETTINGS.track_deep_sort_filter_unconfirmed_tracks,
         miss_interval=SETTINGS.track_miss_interval,

