@@ -22,7 +22,7 @@ from vidar.settings import VidarSettings
 # The duplicate window is how long a re-published event (same Nats-Msg-Id) is dropped.
 EVENTS_STREAM = JStream(
     "VIDAR_EVENTS",
-    subjects=["video.>", "detection.>", *subjects.JOB_REPORTS],
+    subjects=["video.>", "detection.>", *subjects.JOB_REPORTS, subjects.JOB_STOPS],
     duplicate_window=timedelta(minutes=10).total_seconds(),
     max_age=timedelta(days=7).total_seconds(),
 )

@@ -26,6 +26,14 @@ JOB_FINISHED = "job.finished"
 JOB_FAILED = "job.failed"
 JOB_STOPPED = "job.stopped"
 JOB_REPORTS = (JOB_STARTED, JOB_PROGRESS, JOB_FINISHED, JOB_FAILED, JOB_STOPPED)
+# The scheduler to the detector running a run: stop it (one subject a run, so a detector hears
+# only its own, even the stops sent before it started).
+JOB_STOP = "job.stop.{run_id}"
+JOB_STOPS = "job.stop.>"
+
+
+def job_stop(run_id: str) -> str:
+    return JOB_STOP.format(run_id=run_id)
 
 
 def video_processing(status: str) -> str:

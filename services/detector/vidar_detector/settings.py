@@ -36,8 +36,6 @@ class DetectorSettings(VidarSettings):
     max_attempts: int = Field(3, ge=1)
     # Seconds between progress reports (the heartbeat) of a running job.
     progress_interval: float = Field(1.0, gt=0)
-    # Seconds between checks for a stop request.
-    stop_poll_interval: float = Field(0.5, gt=0)
     worker_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
 
     # Detector models, always local files (nothing is downloaded at run time). Bodies and cars: a

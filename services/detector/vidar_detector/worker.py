@@ -13,6 +13,8 @@ from functools import partial
 from faststream.exceptions import SkipMessage
 from faststream.nats import NatsBroker
 from faststream.nats.message import NatsMessage
+from nats.aio.msg import Msg
+from nats.js.api import DeliverPolicy
 from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -28,6 +30,7 @@ from vidar.models.jobs import (
     JobProgress,
     JobStarted,
     JobState,
+    JobStop,
     Statistic,
 )
 from vidar.models.stream_settings import DETECTOR_TYPES
@@ -205,25 +208,29 @@ class Worker:
 
     @contextlib.asynccontextmanager
     async def _watching(self, job: Job, attempt: int) -> AsyncIterator[asyncio.Event]:
-        """Stops the job when the scheduler asks, or when a later attempt took it over."""
+        """Stops the job when the scheduler says so (`job.stop.<run_id>`): every attempt, or this
+        one because a later attempt took the run over (then `superseded` is set). An ordered
+        consumer from the subject's first message: a stop sent before the job started counts, and
+        one sent while NATS was away comes once it is back."""
         superseded = asyncio.Event()
 
-        async def poll() -> None:
-            while not job.stop.is_set():
-                await asyncio.sleep(self._settings.stop_poll_interval)
-                record = await self._jobs.find_one({"_id": job.dispatch.run_id}, projection={"state": 1, "attempt": 1})
-                if record is None or record["state"] in (JobState.STOPPING, *OVER):
-                    job.stop.set()
-                elif record.get("attempt", 0) > attempt:
+        async def heard(message: Msg) -> None:
+            stop = Envelope[JobStop].model_validate_json(message.data).payload
+            if stop.stops(attempt):
+                if stop.attempt is not None:
                     superseded.set()
-                    job.stop.set()
+                job.stop.set()
 
-        task = asyncio.create_task(poll())
+        stream = self._broker.connection.jetstream()
+        subject = subjects.job_stop(job.dispatch.run_id)
+        subscription = await stream.subscribe(
+            subject, stream=EVENTS_STREAM.name, cb=heard, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+        )
         try:
             yield superseded
         finally:
             job.stop.set()
-            task.cancel()
+            await subscription.unsubscribe()
 
     def _reporter(self, dispatch: JobDispatch, attempt: int) -> Report:
         loop = asyncio.get_running_loop()

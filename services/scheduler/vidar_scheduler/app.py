@@ -30,6 +30,7 @@ from vidar.models.jobs import (
     JobProgress,
     JobStarted,
     JobState,
+    JobStop,
     ProcessRequested,
     StopRequested,
     VideoProcessing,
@@ -104,6 +105,7 @@ def subscribe(broker: NatsBroker, scheduler: Scheduler) -> None:
         await dead_letter_of(broker, advisory)
 
     broker.publisher(subjects.JOB_DISPATCH, stream=JOBS_STREAM, schema=Envelope[JobDispatch], title="job.dispatch")
+    broker.publisher(subjects.JOB_STOP, stream=EVENTS_STREAM, schema=Envelope[JobStop], title=subjects.JOB_STOP)
     for status in ("queued", "inprogress", "completed", "failed", "stopped", "not_started"):
         subject = subjects.video_processing(status)
         broker.publisher(subject, stream=EVENTS_STREAM, schema=Envelope[VideoProcessing], title=subject)

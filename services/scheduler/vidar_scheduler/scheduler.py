@@ -25,6 +25,7 @@ from vidar.models.jobs import (
     JobProgress,
     JobStarted,
     JobState,
+    JobStop,
     ObjectCounters,
     ProcessRequested,
     SourceFile,
@@ -97,8 +98,9 @@ class Scheduler:
             ).model_dump(mode="json"),
         }
 
-        async def queue(session: AsyncClientSession) -> None:
+        async def queue(session: AsyncClientSession) -> list[dict]:
             await self._jobs.insert_one(job, session=session)
+            return []
 
         statistic = fresh_statistic(request.stream_settings, job_starts)
         changes = {"current_run": run_id, "error": None, "health_status.statistic": statistic.model_dump()}
@@ -106,44 +108,66 @@ class Scheduler:
         await self.dispatch()
 
     async def request_stop(self, video_id: int) -> None:
-        """A queued run is dropped; a running one is told to stop (its detector polls)."""
+        """A queued run is dropped; a running one is told to stop."""
         doc = await self._videos.find_one({"_id": video_id}, projection={"current_run": 1, "health_status": 1})
         if doc is None or doc["health_status"]["status"] not in BUSY_VALUES:
             return
 
-        async def stop_run(session: AsyncClientSession) -> None:
-            await self._stop_runs({"_id": doc["current_run"]}, session)
+        async def stop_run(session: AsyncClientSession) -> list[dict]:
+            return await self._stop_runs({"_id": doc["current_run"]}, session)
 
         await self._transition(video_id, S.STOPPED, also=stop_run)
 
     async def forget(self, video_id: int) -> None:
         """The archive is deleted: its runs end too."""
-        await self._stop_runs({"video_id": video_id})
 
-    async def _stop_runs(self, which: dict, session: AsyncClientSession | None = None) -> None:
-        """Queued runs end now; dispatched and running ones are told to stop (their detector polls)."""
+        async def stop_runs(session: AsyncClientSession) -> list[dict]:
+            return await self._stop_runs({"video_id": video_id}, session)
+
+        for entry in await in_transaction(self._client, stop_runs):
+            await self._outbox.deliver(entry)
+
+    async def _stop_runs(self, which: dict, session: AsyncClientSession) -> list[dict]:
+        """Queued runs end now; dispatched and running ones are told to stop by a `job.stop` event
+        each, staged in the outbox: the entries, for the caller to deliver once committed."""
         await self._jobs.update_many(
             {**which, "state": JobState.QUEUED.value}, {"$set": {"state": JobState.STOPPED.value}}, session=session
         )
-        await self._jobs.update_many(
-            {**which, "state": {"$in": [JobState.DISPATCHED.value, JobState.RUNNING.value]}},
-            {"$set": {"state": JobState.STOPPING.value}},
-            session=session,
-        )
+        running = {**which, "state": {"$in": [JobState.DISPATCHED.value, JobState.RUNNING.value]}}
+        jobs = await self._jobs.find(running, projection={"video_id": 1}, session=session).to_list()
+        await self._jobs.update_many(running, {"$set": {"state": JobState.STOPPING.value}}, session=session)
+        return [await self._stage_stop(JobStop(run_id=job["_id"], video_id=job["video_id"]), session) for job in jobs]
+
+    async def _stage_stop(self, stop: JobStop, session: AsyncClientSession) -> dict:
+        event = Envelope(type=subjects.job_stop(stop.run_id), payload=stop)
+        return await self._outbox.stage(event, session)
 
     async def job_started(self, started: JobStarted) -> None:
-        job = await self._jobs.find_one_and_update(
-            {"_id": started.run_id, "state": {"$in": [JobState.DISPATCHED.value, JobState.RUNNING.value]}},
-            {
-                "$set": {
-                    "state": JobState.RUNNING.value,
-                    "attempt": started.attempt,
-                    "worker": started.worker,
-                    "heartbeat_at": datetime.now(UTC),
-                    "stalled": False,
-                }
-            },
-        )
+        """A detector took the run on; an earlier attempt, if one still runs on a detector thought
+        lost, is told to stop (in the same transaction)."""
+
+        async def start(session: AsyncClientSession) -> tuple[dict | None, dict | None]:
+            job = await self._jobs.find_one_and_update(
+                {"_id": started.run_id, "state": {"$in": [JobState.DISPATCHED.value, JobState.RUNNING.value]}},
+                {
+                    "$set": {
+                        "state": JobState.RUNNING.value,
+                        "attempt": started.attempt,
+                        "worker": started.worker,
+                        "heartbeat_at": datetime.now(UTC),
+                        "stalled": False,
+                    }
+                },
+                session=session,
+            )
+            if job is None or job.get("attempt", started.attempt) >= started.attempt:
+                return job, None
+            stop = JobStop(run_id=started.run_id, video_id=started.video_id, attempt=started.attempt)
+            return job, await self._stage_stop(stop, session)
+
+        job, takeover = await in_transaction(self._client, start)
+        if takeover is not None:
+            await self._outbox.deliver(takeover)
         if job is None:
             return
         first_start = {"processing_start_date": datetime.now(UTC)} if started.attempt == 1 else {}
@@ -201,12 +225,14 @@ class Scheduler:
         await self._videos.update_one({"_id": video_id}, {"$set": lost_event_display(note)})
 
     async def _fail_run(self, video_id: int, run_id: str, note: str) -> bool:
-        async def end_job(session: AsyncClientSession) -> None:
-            await self._jobs.update_one(
+        async def end_job(session: AsyncClientSession) -> list[dict]:
+            """The run fails; a detector still at it stops."""
+            job = await self._jobs.find_one_and_update(
                 {"_id": run_id, "state": {"$nin": _OVER}},
                 {"$set": {"state": JobState.FAILED.value, "ended_at": datetime.now(UTC), "error": note}},
                 session=session,
             )
+            return [await self._stage_stop(JobStop(run_id=run_id, video_id=video_id), session)] if job else []
 
         failed = await self._transition(
             video_id, S.FAILED, run_id=run_id, fields={"error": note}, message=note, also=end_job
@@ -286,11 +312,11 @@ class Scheduler:
         fields: dict[str, Any] | None = None,
         increment: dict[str, int] | None = None,
         message: str | None = None,
-        also: Callable[[AsyncClientSession], Awaitable[None]] | None = None,
+        also: Callable[[AsyncClientSession], Awaitable[list[dict]]] | None = None,
     ) -> bool:
         """Move the video to `status` if the state machine allows it from where it is (and it is on
-        run `run_id`), with `also` and the `video.processing.<status>` event in one transaction;
-        whether it moved."""
+        run `run_id`), with `also` (which may stage more events) and the `video.processing.<status>`
+        event in one transaction; whether it moved."""
         allowed_from = [source.value for source in sources_of(status)]
         guard: dict[str, Any] = {"_id": video_id, "health_status.status": {"$in": allowed_from}}
         if run_id is not None:
@@ -302,14 +328,13 @@ class Scheduler:
         if increment:
             update["$inc"] = increment
 
-        async def write(session: AsyncClientSession) -> dict | None:
+        async def write(session: AsyncClientSession) -> list[dict] | None:
             doc = await self._videos.find_one_and_update(
                 guard, update, return_document=ReturnDocument.AFTER, session=session
             )
             if doc is None:
                 return None
-            if also is not None:
-                await also(session)
+            staged = await also(session) if also is not None else []
             changed = VideoProcessing(
                 video_id=video_id,
                 run_id=doc.get("current_run"),
@@ -317,10 +342,12 @@ class Scheduler:
                 error=doc.get("error"),
                 statistic=Statistic.model_validate(doc["health_status"].get("statistic") or {}),
             )
-            return await self._outbox.stage(Envelope(type=subjects.video_processing(status), payload=changed), session)
+            event = Envelope(type=subjects.video_processing(status), payload=changed)
+            return [*staged, await self._outbox.stage(event, session)]
 
-        entry = await in_transaction(self._client, write)
-        if entry is None:
+        entries = await in_transaction(self._client, write)
+        if entries is None:
             return False
-        await self._outbox.deliver(entry)
+        for entry in entries:
+            await self._outbox.deliver(entry)
         return True

@@ -93,6 +93,19 @@ class Checkpoint(BaseModel):
     tracking_state_key: str | None = Field(None, description="object key of the detectors' state at `pts`")
 
 
+class JobStop(BaseModel):
+    """`job.stop.<run_id>`: the scheduler tells the detector running a run to stop it: every
+    attempt (a stop asked for, the archive deleted), or only those before `attempt` (a later
+    attempt took the run over from a detector thought lost)."""
+
+    run_id: str
+    video_id: int
+    attempt: int | None = Field(None, description="only attempts before this one stop; null: every attempt")
+
+    def stops(self, attempt: int) -> bool:
+        return self.attempt is None or attempt < self.attempt
+
+
 class JobStarted(BaseModel):
     run_id: str
     video_id: int
