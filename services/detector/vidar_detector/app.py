@@ -15,6 +15,7 @@ from vidar.models.jobs import DetectionPosted, JobDispatch, JobEnded, JobProgres
 from vidar.models.stream_settings import DETECTOR_TYPES
 from vidar.objectstore import ObjectStore
 from vidar.probes import health_routes
+from vidar_detector.image_search import serve_image_search
 from vidar_detector.settings import DetectorSettings
 from vidar_detector.worker import Worker
 
@@ -52,6 +53,7 @@ def create_app(settings: DetectorSettings | None = None) -> AsgiFastStream:
         await worker.run(event.payload, message.raw_message.metadata.num_delivered, message)
 
     declare_reports(broker)
+    serve_image_search(broker, settings, ObjectStore(settings))
 
     @contextlib.asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:

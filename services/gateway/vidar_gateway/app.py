@@ -13,6 +13,7 @@ from vidar_gateway.clusters.router import router as clusters_router
 from vidar_gateway.events.images import router as event_images_router
 from vidar_gateway.events.router import router as events_router
 from vidar_gateway.runtime import running
+from vidar_gateway.search.detect import router as search_router
 from vidar_gateway.settings import GatewaySettings
 from vidar_gateway.ui import router as ui
 from vidar_gateway.videos.files import router as video_files_router
@@ -48,6 +49,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(events_router)
     app.include_router(event_images_router)
     app.include_router(clusters_router)
+    app.include_router(search_router)
     app.include_router(ui.router)
     app.mount(ui.ASSETS_PATH, ui.assets(), name="ui")
     # Request latency and counts per route, on /metrics (no token, like the probes).

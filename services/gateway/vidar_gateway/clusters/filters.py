@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vidar_gateway.listing import PageParams
 from vidar_gateway.pagination import FiniteFloat, Int64, SortField
 from vidar_gateway.params import IdParam, WholeNumber
+from vidar_gateway.search.looks_like import SimilarityParams
 
 # API ordering name -> document field; ties sort by the cluster id.
 ORDER_FIELDS = {
@@ -14,7 +15,9 @@ ORDER_FIELDS = {
     "size": SortField("size", Int64),
     "first_timestamp": SortField("first_timestamp", FiniteFloat),
 }
-ClusterOrdering = Literal["cluster", "-cluster", "size", "-size", "first_timestamp", "-first_timestamp"]
+ClusterOrdering = Literal[
+    "cluster", "-cluster", "size", "-size", "first_timestamp", "-first_timestamp", "-looks_like_confidence"
+]
 
 
 class ClusterFilters(BaseModel):
@@ -36,5 +39,7 @@ class ClusterFilters(BaseModel):
         return query
 
 
-class ClusterListQuery(PageParams, ClusterFilters):
-    ordering: ClusterOrdering = Field("cluster", description="default: by cluster number")
+class ClusterListQuery(PageParams, SimilarityParams, ClusterFilters):
+    ordering: ClusterOrdering = Field(
+        "cluster", description="default: by cluster number; with looks_like, most alike first (the only one)"
+    )

@@ -6,11 +6,14 @@ from typing import Annotated
 from fastapi import Path, Query
 
 from vidar.models.detection_events import DetectionCluster, DetectionClusterPage, DetectionEvent
+from vidar.models.search import SimilarCluster, SimilarClusterPage
 from vidar.models.video import Count
 from vidar_gateway.clusters.filters import ClusterFilters, ClusterListQuery
 from vidar_gateway.deps import ClustersRepo, EventsRepo, api_router
 from vidar_gateway.events.present import ObjectTypePath, PresentEvent
 from vidar_gateway.events.store import EventStore
+from vidar_gateway.search.deps import SearchDep
+from vidar_gateway.search.ranked import refuse_ranking_without_looks_like
 
 router = api_router("/clusters", "clusters")
 ClusterId = Annotated[str, Path(min_length=1, max_length=256, description="Cluster ID.")]
@@ -41,14 +44,24 @@ async def _present_all(
     return [present_cluster(row, best_event(row)) for row in rows]
 
 
-@router.get("/{object_type}/", summary="List clusters")
+@router.get("/{object_type}/", summary="List clusters, or those whose members look like one")
 async def list_clusters(
     object_type: ObjectTypePath,
     query: Annotated[ClusterListQuery, Query()],
     clusters: ClustersRepo,
     events: EventsRepo,
     present: PresentEvent,
-) -> DetectionClusterPage:
+    search: SearchDep,
+) -> DetectionClusterPage | SimilarClusterPage:
+    if query.looks_like:
+        ranked = await search.search.clusters(object_type.kind, query)
+        found = await _present_all([doc for doc, _ in ranked.rows], object_type.kind, events, present)
+        results = [
+            SimilarCluster(**vars(cluster), looks_like_confidence=confidence)
+            for cluster, (_, confidence) in zip(found, ranked.rows, strict=True)
+        ]
+        return SimilarClusterPage(next_page=ranked.next_page, prev_page=ranked.prev_page, results=results)
+    refuse_ranking_without_looks_like(query.ordering)
     page = await clusters.list(object_type.kind, query)
     results = await _present_all(page.rows, object_type.kind, events, present)
     return DetectionClusterPage(next_page=page.next_page, prev_page=page.prev_page, results=results)

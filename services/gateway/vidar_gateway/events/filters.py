@@ -8,6 +8,7 @@ from pydantic import BeforeValidator, Field
 from vidar_gateway.listing import CreatedDateFilters, Ids, PageParams, split_commas, with_condition
 from vidar_gateway.pagination import FiniteFloat, SortField
 from vidar_gateway.params import CalendarDateTime, IdParam, WholeNumber
+from vidar_gateway.search.looks_like import SimilarityParams
 
 Quality = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 # API ordering name -> document field; ties sort by the event id.
@@ -16,7 +17,9 @@ ORDER_FIELDS = {
     "quality": SortField("quality", Quality),
     "timestamp": SortField("timestamp", FiniteFloat),
 }
-EventOrdering = Literal["created_date", "-created_date", "quality", "-quality", "timestamp", "-timestamp"]
+EventOrdering = Literal[
+    "created_date", "-created_date", "quality", "-quality", "timestamp", "-timestamp", "-looks_like_confidence"
+]
 EventIds = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=256)]],
     BeforeValidator(split_commas),
@@ -50,5 +53,7 @@ class EventFilters(CreatedDateFilters):
         return with_condition(query, "created_date", self.created_date_condition(zone, now))
 
 
-class EventListQuery(PageParams, EventFilters):
-    ordering: EventOrdering = Field("-created_date", description="default: newest first")
+class EventListQuery(PageParams, SimilarityParams, EventFilters):
+    ordering: EventOrdering = Field(
+        "-created_date", description="default: newest first; with looks_like, most alike first (the only one)"
+    )

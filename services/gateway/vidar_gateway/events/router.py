@@ -6,23 +6,34 @@ from typing import Annotated
 from fastapi import Path, Query
 
 from vidar.models.detection_events import DetectionEvent, DetectionEventPage
+from vidar.models.search import SimilarEvent, SimilarEventPage
 from vidar.models.video import Count
 from vidar_gateway.deps import EventsRepo, RuntimeDep, api_router
 from vidar_gateway.events.filters import EventFilters, EventListQuery
 from vidar_gateway.events.present import ObjectTypePath, PresentEvent
+from vidar_gateway.search.deps import SearchDep
+from vidar_gateway.search.ranked import refuse_ranking_without_looks_like
 
 router = api_router("/events", "events")
 EventId = Annotated[str, Path(min_length=1, max_length=256, description="Detection event ID.")]
 
 
-@router.get("/{object_type}/", summary="List detection events")
+@router.get("/{object_type}/", summary="List detection events, or those that look like one")
 async def list_events(
     object_type: ObjectTypePath,
     query: Annotated[EventListQuery, Query()],
     events: EventsRepo,
     runtime: RuntimeDep,
     present: PresentEvent,
-) -> DetectionEventPage:
+    search: SearchDep,
+) -> DetectionEventPage | SimilarEventPage:
+    if query.looks_like:
+        ranked = await search.search.events(object_type.kind, query, runtime.settings.zone, datetime.now(UTC))
+        results = [
+            SimilarEvent(**vars(present(doc)), looks_like_confidence=confidence) for doc, confidence in ranked.rows
+        ]
+        return SimilarEventPage(next_page=ranked.next_page, prev_page=ranked.prev_page, results=results)
+    refuse_ranking_without_looks_like(query.ordering)
     page = await events.list(object_type.kind, query, runtime.settings.zone, datetime.now(UTC))
     return DetectionEventPage(
         next_page=page.next_page, prev_page=page.prev_page, results=[present(row) for row in page.rows]

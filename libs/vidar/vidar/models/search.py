@@ -1,0 +1,81 @@
+"""Search by similarity: events and clusters ranked against a face or an object (`looks_like`),
+and `POST /detect/`'s objects found in an uploaded image, with the request-reply the gateway
+asks a detector on."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from vidar.models.detection_events import DetectionCluster, DetectionEvent
+from vidar.models.stream_settings import DetectorType
+
+# Core NATS request-reply (not in a stream): the gateway asks one detector replica to find and
+# embed the objects of an uploaded image (POST /detect/).
+DETECT_SUBJECT = "detector.detect"
+CONFIDENCE_DESCRIPTION = (
+    "how alike the object and the looks_like query are, 0..1: 1.0 is the same embedding; faces: "
+    "1 - distance / 1.2 (Euclidean between dlib embeddings; 0.5, the default threshold, is a distance "
+    "of 0.6), bodies and cars: the cosine similarity of their appearance vectors"
+)
+
+
+class SimilarEvent(DetectionEvent):
+    """An event found by `looks_like`."""
+
+    looks_like_confidence: float = Field(ge=0, le=1, description=CONFIDENCE_DESCRIPTION)
+
+
+class SimilarEventPage(BaseModel):
+    next_page: str | None
+    prev_page: str | None
+    results: list[SimilarEvent]
+
+
+class SimilarCluster(DetectionCluster):
+    """A cluster found by `looks_like`: its confidence is its most alike member's."""
+
+    looks_like_confidence: float = Field(ge=0, le=1, description=CONFIDENCE_DESCRIPTION)
+
+
+class SimilarClusterPage(BaseModel):
+    next_page: str | None
+    prev_page: str | None
+    results: list[SimilarCluster]
+
+
+class DetectRequest(BaseModel):
+    """Request-reply on `detector.detect`: find faces, bodies and cars in the image stored at
+    `image_key` and embed each."""
+
+    image_key: str
+    kinds: list[DetectorType] = Field(description="the kinds to look for")
+
+
+class DetectedObject(BaseModel):
+    kind: DetectorType
+    bbox: tuple[float, float, float, float] = Field(description="left, top, right, bottom in pixels of the image")
+    quality: float = Field(description="the detector's score, 0..1")
+    embedding: list[float] = Field(description="what `looks_like` compares: dlib (faces), appearance (bodies, cars)")
+
+
+class DetectReply(BaseModel):
+    objects: list[DetectedObject] = Field(default_factory=list)
+    error: str | None = Field(None, description="why the image could not be read")
+    failure: str | None = Field(None, description="why the detector could not run its models")
+
+
+class Detection(BaseModel):
+    """One object `POST /detect/` found, searchable as `looks_like=detection:<id>` until `expires_at`."""
+
+    id: str
+    bbox: tuple[float, float, float, float] = Field(description="left, top, right, bottom in pixels of the image")
+    quality: float = Field(description="the detector's score, 0..1")
+    expires_at: datetime = Field(description="when the detection is forgotten")
+
+
+class DetectResult(BaseModel):
+    """The objects found in an image, best first within each kind."""
+
+    faces: list[Detection]
+    bodies: list[Detection]
+    cars: list[Detection]

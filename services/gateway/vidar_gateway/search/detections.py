@@ -1,0 +1,39 @@
+"""What POST /detect/ found: each object with its embedding, kept for `detection_ttl` seconds so
+that `looks_like=detection:<id>` can search by it. The gateway's own collection; MongoDB's TTL
+index removes expired ones, and a read checks the expiry itself (the index's sweep runs a minute
+apart, and SecantusDB has none)."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from vidar.models.search import DetectedObject, Detection
+
+DETECT_RESULTS = "detect_results"
+
+
+class DetectionStore:
+    def __init__(self, db: AsyncDatabase, ttl: float) -> None:
+        self._results = db[DETECT_RESULTS]
+        self._ttl = timedelta(seconds=ttl)
+
+    async def ensure_indexes(self) -> None:
+        await self._results.create_index("expires_at", expireAfterSeconds=0)
+
+    async def add(self, found: list[DetectedObject]) -> list[tuple[DetectedObject, Detection]]:
+        expires_at = datetime.now(UTC) + self._ttl
+        kept = [
+            (item, Detection(id=uuid.uuid4().hex, bbox=item.bbox, quality=item.quality, expires_at=expires_at))
+            for item in found
+        ]
+        if kept:
+            await self._results.insert_many(
+                [{"_id": detection.id, **item.model_dump(), "expires_at": expires_at} for item, detection in kept]
+            )
+        return kept
+
+    async def get(self, detection_id: str) -> DetectedObject | None:
+        """The detection, unless unknown or expired."""
+        doc = await self._results.find_one({"_id": detection_id, "expires_at": {"$gt": datetime.now(UTC)}})
+        return DetectedObject.model_validate(doc) if doc else None

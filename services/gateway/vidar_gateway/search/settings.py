@@ -1,0 +1,24 @@
+from pydantic import Field
+
+from vidar.models.stream_settings import DetectorType
+from vidar_gateway.settings import GatewaySettings
+
+
+class SearchSettings(GatewaySettings):
+    """The gateway's settings with those of search (`VIDAR_SEARCH_*`, `VIDAR_DETECT_*`)."""
+
+    # Default `threshold` of looks_like (a looks_like_confidence, see vidar_gateway.search.similarity):
+    # faces 0.5 is a dlib distance of 0.6; bodies and cars 0.85 a cosine distance of 0.15.
+    search_face_threshold: float = Field(0.5, ge=0, le=1)
+    search_appearance_threshold: float = Field(0.85, ge=0, le=1)
+    # Seconds between passes that bring the embedded index up to date with the stored events.
+    search_sync_interval: float = Field(1.0, gt=0)
+    # POST /detect/: the largest image, its most pixels (a small file may decode huge), how long
+    # its objects stay searchable, and how long to wait for a detector's answer.
+    detect_max_bytes: int = Field(16 * 1024**2, gt=0)
+    detect_max_pixels: int = Field(50_000_000, gt=0)
+    detection_ttl: float = Field(24 * 3600.0, gt=0)
+    detect_timeout: float = Field(30.0, gt=0)
+
+    def default_threshold(self, kind: DetectorType) -> float:
+        return self.search_face_threshold if kind == "face" else self.search_appearance_threshold

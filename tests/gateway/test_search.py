@@ -1,0 +1,234 @@
+"""Search by photo, event and cluster on the real stack with the real models: carphone's man and
+a second person (a real photograph of Obama, filmed as in the clustering test), POST /detect/ on a
+JPEG of a carphone frame, the index kept consistent across a re-run and a deletion."""
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+from pymongo.database import Database
+
+from tests.detector.real_faces import PHOTOS
+from tests.detector.test_clustering_e2e import carphone, concatenated, photo_footage
+from tests.polling import eventually
+from tests.scheduler.processing import ready_archive, wait_for
+
+pytestmark = pytest.mark.usefixtures("storage", "scheduler", "detector")
+
+FACES = {"face": {"filter_min_size": 30, "post_first_track_frame": True, "post_last_track_frame": True}}
+
+
+def processed(api: httpx.Client, path: Path, **settings: object) -> int:
+    video_id = ready_archive(api, path, **settings)
+    api.post(f"/videos/{video_id}/process/")
+    wait_for(api, video_id, "COMPLETED", timeout=300)
+    eventually(lambda: api.get(f"/videos/{video_id}/").json()["face_cluster_count"], what="the clusters")
+    return video_id
+
+
+@pytest.fixture(scope="module")
+def footage(videos: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("search")
+    man = carphone(videos)
+    other = list(photo_footage(videos / "faces" / f"{PHOTOS['obama'][0]}.jpg"))
+    return {
+        "two_people": concatenated(folder / "two-people.mp4", man, other),
+        "carphone": videos / "carphone_pristine.mp4",
+        "photo": photo_of_the_man(man[60], folder / "man.jpg"),
+    }
+
+
+def photo_of_the_man(frame: object, path: Path) -> Path:
+    """A frame of carphone, cropped around him and saved as a JPEG: a photo, not an event."""
+    Image.fromarray(frame).crop((20, 0, 156, 144)).save(path, quality=90)  # type: ignore[arg-type]
+    return path
+
+
+@pytest.fixture(scope="module")
+def archives(gw, footage: dict[str, Path]) -> dict[str, int]:
+    with httpx.Client(base_url=gw.url, headers={"Authorization": f"Token {gw.admin_token}"}, timeout=60) as api:
+        return {
+            "two_people": processed(api, footage["two_people"], detectors=FACES),
+            "carphone": processed(api, footage["carphone"], detectors=FACES),
+        }
+
+
+def faces_of(db: Database, video_id: int) -> dict[str, int]:
+    """Event id -> its cluster, for the archive's face events."""
+    return {doc["_id"]: doc.get("cluster") for doc in db.detections.find({"video_id": video_id, "kind": "face"})}
+
+
+def search(api: httpx.Client, path: str = "/events/faces/", **params: object) -> dict:
+    response = api.get(path, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def until_indexed(api: httpx.Client, looks_like: str, wanted: Callable[[set[str]], bool], **params: object) -> dict:
+    """The index follows the stored events within a sync pass (a second)."""
+
+    def found() -> dict | None:
+        page = search(api, looks_like=looks_like, limit=100, **params)
+        return page if wanted({row["id"] for row in page["results"]}) else None
+
+    return eventually(found, timeout=20, what="the index to follow the stored events")
+
+
+def detected_face(api: httpx.Client, photo: Path) -> dict:
+    response = api.post("/detect/", content=photo.read_bytes(), headers={"Content-Type": "image/jpeg"})
+    assert response.status_code == 200, response.text
+    found = response.json()
+    assert found["bodies"] == [] or all(body["id"] for body in found["bodies"])
+    (face, *_) = found["faces"]
+    return face
+
+
+def test_a_photo_finds_the_man_in_both_archives_first_and_the_other_person_below_the_threshold(
+    api: httpx.Client, db: Database, archives: dict[str, int], footage: dict[str, Path]
+) -> None:
+    face = detected_face(api, footage["photo"])
+    assert face["expires_at"]
+    assert len(face["bbox"]) == 4
+    assert 0 < face["quality"] <= 1
+    clusters = faces_of(db, archives["two_people"])
+    man_cluster = clusters[min(clusters, key=lambda event: db.detections.find_one({"_id": event})["timestamp"])]
+    man = {event for event, cluster in clusters.items() if cluster == man_cluster} | set(
+        faces_of(db, archives["carphone"])
+    )
+    other = set(clusters) - man
+    assert len(man) >= 4
+    assert other
+
+    everyone = until_indexed(api, f"detection:{face['id']}", lambda ids: man | other <= ids, threshold=0)["results"]
+    ranked = [row["id"] for row in everyone]
+    assert set(ranked[: len(man)]) == man, "the man's events come first"
+    confidences = {row["id"]: row["looks_like_confidence"] for row in everyone}
+    assert min(confidences[event] for event in man) > 0.5 > max(confidences[event] for event in other)
+    assert [row["looks_like_confidence"] for row in everyone] == sorted(confidences.values(), reverse=True)
+
+    default = search(api, looks_like=f"detection:{face['id']}", limit=100)["results"]
+    assert {row["id"] for row in default} == man, "the default threshold leaves the other person out"
+    assert set(default[0]) == {*everyone[0]}
+    assert "looks_like_confidence" in default[0]
+
+
+def test_an_event_finds_the_other_archive_and_video_archive_narrows_it(
+    api: httpx.Client, db: Database, archives: dict[str, int]
+) -> None:
+    event = next(iter(faces_of(db, archives["carphone"])))
+    both = until_indexed(api, f"faceevent:{event}", lambda ids: event in ids)["results"]
+    assert {row["video_archive"] for row in both} == set(archives.values())
+    assert both[0]["looks_like_confidence"] == 1.0
+    assert both[0]["id"] == event
+    one = search(api, looks_like=f"faceevent:{event}", video_archive=archives["two_people"], limit=100)["results"]
+    assert {row["video_archive"] for row in one} == {archives["two_people"]}
+    assert [row["id"] for row in one] == [row["id"] for row in both if row["video_archive"] == archives["two_people"]]
+    in_group = search(api, looks_like=f"faceevent:{event}", camera_groups=999999)["results"]
+    assert in_group == []
+
+
+def test_pages_of_a_search_use_the_lists_cursors(api: httpx.Client, db: Database, archives: dict[str, int]) -> None:
+    event = next(iter(faces_of(db, archives["carphone"])))
+    whole = search(api, looks_like=f"faceevent:{event}", threshold=0, limit=100)["results"]
+    walked, page = [], search(api, looks_like=f"faceevent:{event}", threshold=0, limit=2)
+    while True:
+        walked += page["results"]
+        if not page["next_page"]:
+            break
+        page = search(api, looks_like=f"faceevent:{event}", threshold=0, limit=2, page=page["next_page"])
+    assert [row["id"] for row in walked] == [row["id"] for row in whole]
+    back = search(api, looks_like=f"faceevent:{event}", threshold=0, limit=2, page=page["prev_page"])
+    assert [row["id"] for row in back["results"]] == [
+        row["id"] for row in walked[-2 - len(page["results"]) : -len(page["results"])]
+    ]
+
+
+def test_a_cluster_finds_the_clusters_of_the_same_man(
+    api: httpx.Client, db: Database, archives: dict[str, int]
+) -> None:
+    mine = f"{archives['carphone']}-face-1"
+    until_indexed(api, f"cluster:{mine}", lambda ids: len(ids) >= 3)
+    found = search(api, "/clusters/faces/", looks_like=f"cluster:{mine}")["results"]
+    assert found[0]["id"] == mine
+    assert found[0]["looks_like_confidence"] > 0.75
+    clusters = {row["id"] for row in found}
+    assert clusters == {mine, f"{archives['two_people']}-face-1"}, "his two clusters, not the other person's"
+    events = search(api, looks_like=f"cluster:{mine}", limit=100)["results"]
+    assert {row["cluster"] for row in events if row["video_archive"] == archives["two_people"]} == {1}
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"looks_like": "bodyevent:x"}, 400),
+        ({"looks_like": "faceevent:no-such-event"}, 404),
+        ({"looks_like": "detection:0123456789abcdef"}, 404),
+        ({"looks_like": "cluster:1-face-999999"}, 404),
+        ({"looks_like": "a photo"}, 400),
+        ({"looks_like": "faceevent:x", "threshold": "1.5"}, 400),
+    ],
+)
+def test_a_bad_looks_like_is_refused_naming_it(api: httpx.Client, params: dict, status: int) -> None:
+    response = api.get("/events/faces/", params=params)
+    assert response.status_code == status, response.text
+    assert response.json()["param"] in {"looks_like", "threshold"}
+
+
+def test_an_ordering_other_than_similarity_is_refused(
+    api: httpx.Client, db: Database, archives: dict[str, int]
+) -> None:
+    event = next(iter(faces_of(db, archives["carphone"])))
+    response = api.get("/events/faces/", params={"looks_like": f"faceevent:{event}", "ordering": "quality"})
+    assert (response.status_code, response.json()["param"]) == (400, "ordering")
+    response = api.get("/events/faces/", params={"ordering": "-looks_like_confidence"})
+    assert (response.status_code, response.json()["param"]) == (400, "ordering")
+
+
+def test_detect_refuses_what_is_not_an_image_and_what_is_too_large(api: httpx.Client) -> None:
+    response = api.post("/detect/", content=b"not an image", headers={"Content-Type": "image/jpeg"})
+    assert (response.status_code, response.json()["param"]) == (400, "image")
+    response = api.post("/detect/", content=b"x" * (16 * 1024**2 + 1), headers={"Content-Type": "image/png"})
+    assert response.status_code == 413
+    response = api.post("/detect/", content=b"{}", headers={"Content-Type": "application/json"})
+    assert response.status_code == 415
+
+
+def test_detect_takes_a_multipart_form_and_an_empty_scene_is_no_object(api: httpx.Client) -> None:
+    blank = io.BytesIO()
+    Image.new("RGB", (320, 240), (90, 90, 90)).save(blank, format="PNG")
+    response = api.post("/detect/", files={"photo": ("blank.png", blank.getvalue(), "image/png")})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"faces": [], "bodies": [], "cars": []}
+
+
+def test_a_rerun_replaces_the_archives_vectors_and_a_deleted_archive_leaves_none(
+    api: httpx.Client, db: Database, videos: Path, archives: dict[str, int]
+) -> None:
+    video_id = processed(api, videos / "carphone_pristine.mp4", detectors=FACES)
+    before = set(faces_of(db, video_id))
+    query = f"faceevent:{next(iter(before))}"
+    until_indexed(api, query, lambda ids: before <= ids)
+
+    api.post(f"/videos/{video_id}/process/")
+    wait_for(api, video_id, "COMPLETED", timeout=300)
+
+    def new_run() -> set[str] | None:
+        current = set(faces_of(db, video_id))
+        return current if len(current - before) == len(before) else None
+
+    after = eventually(new_run, what="the new run's events, as many as the first's")
+    assert not after & before
+    query = f"faceevent:{next(iter(after))}"
+    found = until_indexed(api, query, lambda ids: after <= ids and not ids & before, video_archive=video_id)
+    assert {row["id"] for row in found["results"]} == after
+
+    # Searched by the man's face in another archive: the deleted one's events go, the rest stay.
+    other = f"faceevent:{next(iter(faces_of(db, archives['carphone'])))}"
+    assert after <= {row["id"] for row in search(api, looks_like=other, limit=100)["results"]}
+    assert api.delete(f"/videos/{video_id}/").status_code == 204
+    remaining = until_indexed(api, other, lambda ids: not ids & after, threshold=0)["results"]
+    assert {row["video_archive"] for row in remaining} == set(archives.values())
+    assert api.get("/events/faces/", params={"looks_like": query}).status_code == 404
