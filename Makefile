@@ -48,6 +48,7 @@ bench: $(STAMP) $(VIDEOS) $(MODELS)
 	$(BIN)/python -m tests.bench.decode
 	$(BIN)/python -m tests.bench.detector
 	$(BIN)/python -m tests.bench.clustering
+	$(BIN)/python -m tests.bench.search
 
 # The AsyncAPI document of the events (a test checks it is current).
 docs: $(STAMP)
