@@ -29,6 +29,7 @@ MODEL_SETTINGS = {
     "car_model": "yolov3-tiny.weights",
     "face_model_prototxt": "deploy.prototxt.txt",
     "face_model_caffemodel": "res10_300x300_ssd_iter_140000.caffemodel",
+    "appearance_model": "mobilenetv2-bottleneck.onnx",
 }
 GATEWAY_PORT = 8000
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
