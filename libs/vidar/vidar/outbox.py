@@ -1,11 +1,22 @@
 """Transactional outbox: an event is written in the same MongoDB transaction as the change it
 announces, then published. A crash between commit and publish loses nothing: the relay
 re-publishes what is left, and the event id (`Nats-Msg-Id`) lets JetStream drop a copy.
+
+`Outbox.commit` is the one way vidar's services change data and announce it:
+
+    async def write(transaction: Transaction) -> bool:
+        ...  # reads and writes with session=transaction.session
+        await transaction.stage(Envelope(type=..., payload=...))
+        return True
+
+    changed = await outbox.commit(write)  # committed, then its events published
 """
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from faststream.nats import NatsBroker
 from pydantic import BaseModel
@@ -14,15 +25,45 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar.bus import is_connected, stream_of
 from vidar.models.events import Envelope
+from vidar.mongo import in_transaction
 
 OUTBOX = "outbox"
 log = logging.getLogger(__name__)
+Result = TypeVar("Result")
+
+
+class Transaction:
+    """One attempt of a `commit`: its session, and the events it staged."""
+
+    def __init__(self, outbox: "Outbox", session: AsyncClientSession) -> None:
+        self.session = session
+        self.staged: list[dict] = []
+        self._outbox = outbox
+
+    async def stage(self, event: Envelope[BaseModel]) -> None:
+        """Record `event` in this transaction; it is published once the transaction commits."""
+        self.staged.append(await self._outbox.stage(event, self.session))
 
 
 class Outbox:
     def __init__(self, db: AsyncDatabase, broker: NatsBroker) -> None:
+        self._client = db.client
         self._entries = db[OUTBOX]
         self._broker = broker
+
+    async def commit(self, work: Callable[[Transaction], Awaitable[Result]]) -> Result:
+        """`work` in one MongoDB transaction (the driver runs it again on a transient error); the
+        events it staged are published once it has committed. Returns what `work` returns."""
+        attempts: list[Transaction] = []
+
+        async def attempt(session: AsyncClientSession) -> Result:
+            attempts.append(Transaction(self, session))
+            return await work(attempts[-1])
+
+        result = await in_transaction(self._client, attempt)
+        for entry in attempts[-1].staged:
+            await self.deliver(entry)
+        return result
 
     async def stage(self, event: Envelope[BaseModel], session: AsyncClientSession) -> dict:
         """Record `event` inside the caller's transaction; returns the entry for `deliver`."""

@@ -63,7 +63,7 @@ async def running(settings: GatewaySettings) -> AsyncIterator[Runtime]:
     declare_publishers(broker)
     outbox = Outbox(db, broker)
     objects = ObjectStore(settings)
-    videos = VideoStore(client, db, outbox, settings.default_stream_settings)
+    videos = VideoStore(db, outbox, settings.default_stream_settings)
     runtime = Runtime(
         settings=settings,
         mongo=client,
@@ -71,8 +71,8 @@ async def running(settings: GatewaySettings) -> AsyncIterator[Runtime]:
         objects=objects,
         outbox=outbox,
         videos=videos,
-        sources=Sources(client, db, objects, outbox, settings.max_source_bytes),
-        processing=ProcessingRequests(client, videos, outbox),
+        sources=Sources(db, objects, outbox, settings.max_source_bytes),
+        processing=ProcessingRequests(videos, outbox),
         camera_groups=CameraGroupStore(db),
         tokens=TokenStore(db),
         events=EventStore(db),

@@ -137,7 +137,7 @@ def create_app(settings: SchedulerSettings | None = None) -> AsgiFastStream:
     client = mongo.connect(settings)
     db = client[settings.mongo_db]
     outbox = Outbox(db, broker)
-    scheduler = Scheduler(settings, client, db, outbox)
+    scheduler = Scheduler(settings, db, outbox)
     lease = Lease(db, "scheduler", ttl=timedelta(seconds=max(5 * settings.tick, 5)))
     subscribe(broker, scheduler)
 

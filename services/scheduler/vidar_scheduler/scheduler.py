@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
-from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, subjects
@@ -33,8 +32,7 @@ from vidar.models.jobs import (
     VideoProcessing,
 )
 from vidar.models.stream_settings import DETECTOR_TYPES, StreamSettings
-from vidar.mongo import in_transaction
-from vidar.outbox import Outbox
+from vidar.outbox import Outbox, Transaction
 from vidar_scheduler.lost_events import RUN_LIFECYCLE, lost_event_display, lost_event_note, run_of
 from vidar_scheduler.settings import SchedulerSettings
 
@@ -58,11 +56,8 @@ def fresh_statistic(settings: StreamSettings, job_starts: int) -> Statistic:
 
 
 class Scheduler:
-    def __init__(
-        self, settings: SchedulerSettings, client: AsyncMongoClient, db: AsyncDatabase, outbox: Outbox
-    ) -> None:
+    def __init__(self, settings: SchedulerSettings, db: AsyncDatabase, outbox: Outbox) -> None:
         self._settings = settings
-        self._client = client
         self._videos = db[archive.VIDEOS]
         self._jobs = db[archive.JOBS]
         self._outbox = outbox
@@ -98,9 +93,8 @@ class Scheduler:
             ).model_dump(mode="json"),
         }
 
-        async def queue(session: AsyncClientSession) -> list[dict]:
-            await self._jobs.insert_one(job, session=session)
-            return []
+        async def queue(transaction: Transaction) -> None:
+            await self._jobs.insert_one(job, session=transaction.session)
 
         statistic = fresh_statistic(request.stream_settings, job_starts)
         changes = {"current_run": run_id, "error": None, "health_status.statistic": statistic.model_dump()}
@@ -113,40 +107,36 @@ class Scheduler:
         if doc is None or doc["health_status"]["status"] not in BUSY_VALUES:
             return
 
-        async def stop_run(session: AsyncClientSession) -> list[dict]:
-            return await self._stop_runs({"_id": doc["current_run"]}, session)
+        async def stop_run(transaction: Transaction) -> None:
+            await self._stop_runs({"_id": doc["current_run"]}, transaction)
 
         await self._transition(video_id, S.STOPPED, also=stop_run)
 
     async def forget(self, video_id: int) -> None:
         """The archive is deleted: its runs end too."""
+        await self._outbox.commit(lambda transaction: self._stop_runs({"video_id": video_id}, transaction))
 
-        async def stop_runs(session: AsyncClientSession) -> list[dict]:
-            return await self._stop_runs({"video_id": video_id}, session)
-
-        for entry in await in_transaction(self._client, stop_runs):
-            await self._outbox.deliver(entry)
-
-    async def _stop_runs(self, which: dict, session: AsyncClientSession) -> list[dict]:
-        """Queued runs end now; dispatched and running ones are told to stop by a `job.stop` event
-        each, staged in the outbox: the entries, for the caller to deliver once committed."""
+    async def _stop_runs(self, which: dict, transaction: Transaction) -> None:
+        """Queued runs end now; dispatched and running ones are told to stop by a `job.stop` event each."""
+        session = transaction.session
         await self._jobs.update_many(
             {**which, "state": JobState.QUEUED.value}, {"$set": {"state": JobState.STOPPED.value}}, session=session
         )
         running = {**which, "state": {"$in": [JobState.DISPATCHED.value, JobState.RUNNING.value]}}
         jobs = await self._jobs.find(running, projection={"video_id": 1}, session=session).to_list()
         await self._jobs.update_many(running, {"$set": {"state": JobState.STOPPING.value}}, session=session)
-        return [await self._stage_stop(JobStop(run_id=job["_id"], video_id=job["video_id"]), session) for job in jobs]
+        for job in jobs:
+            await self._stage_stop(JobStop(run_id=job["_id"], video_id=job["video_id"]), transaction)
 
-    async def _stage_stop(self, stop: JobStop, session: AsyncClientSession) -> dict:
-        event = Envelope(type=subjects.job_stop(stop.run_id), payload=stop)
-        return await self._outbox.stage(event, session)
+    @staticmethod
+    async def _stage_stop(stop: JobStop, transaction: Transaction) -> None:
+        await transaction.stage(Envelope(type=subjects.job_stop(stop.run_id), payload=stop))
 
     async def job_started(self, started: JobStarted) -> None:
         """A detector took the run on; an earlier attempt, if one still runs on a detector thought
         lost, is told to stop (in the same transaction)."""
 
-        async def start(session: AsyncClientSession) -> tuple[dict | None, dict | None]:
+        async def start(transaction: Transaction) -> dict | None:
             job = await self._jobs.find_one_and_update(
                 {"_id": started.run_id, "state": {"$in": [JobState.DISPATCHED.value, JobState.RUNNING.value]}},
                 {
@@ -158,16 +148,14 @@ class Scheduler:
                         "stalled": False,
                     }
                 },
-                session=session,
+                session=transaction.session,
             )
-            if job is None or job.get("attempt", started.attempt) >= started.attempt:
-                return job, None
-            stop = JobStop(run_id=started.run_id, video_id=started.video_id, attempt=started.attempt)
-            return job, await self._stage_stop(stop, session)
+            if job is not None and job.get("attempt", started.attempt) < started.attempt:
+                stop = JobStop(run_id=started.run_id, video_id=started.video_id, attempt=started.attempt)
+                await self._stage_stop(stop, transaction)
+            return job
 
-        job, takeover = await in_transaction(self._client, start)
-        if takeover is not None:
-            await self._outbox.deliver(takeover)
+        job = await self._outbox.commit(start)
         if job is None:
             return
         first_start = {"processing_start_date": datetime.now(UTC)} if started.attempt == 1 else {}
@@ -225,14 +213,15 @@ class Scheduler:
         await self._videos.update_one({"_id": video_id}, {"$set": lost_event_display(note)})
 
     async def _fail_run(self, video_id: int, run_id: str, note: str) -> bool:
-        async def end_job(session: AsyncClientSession) -> list[dict]:
+        async def end_job(transaction: Transaction) -> None:
             """The run fails; a detector still at it stops."""
             job = await self._jobs.find_one_and_update(
                 {"_id": run_id, "state": {"$nin": _OVER}},
                 {"$set": {"state": JobState.FAILED.value, "ended_at": datetime.now(UTC), "error": note}},
-                session=session,
+                session=transaction.session,
             )
-            return [await self._stage_stop(JobStop(run_id=run_id, video_id=video_id), session)] if job else []
+            if job is not None:
+                await self._stage_stop(JobStop(run_id=run_id, video_id=video_id), transaction)
 
         failed = await self._transition(
             video_id, S.FAILED, run_id=run_id, fields={"error": note}, message=note, also=end_job
@@ -250,21 +239,18 @@ class Scheduler:
         queued = self._jobs.find({"state": JobState.QUEUED.value}).sort("queued_at", ASCENDING).limit(free)
         for job in await queued.to_list():
 
-            async def claim(session: AsyncClientSession, job: dict = job) -> dict | None:
+            async def claim(transaction: Transaction, job: dict = job) -> None:
                 claimed = await self._jobs.update_one(
                     {"_id": job["_id"], "state": JobState.QUEUED.value},
                     {"$set": {"state": JobState.DISPATCHED.value, "heartbeat_at": datetime.now(UTC)}},
-                    session=session,
+                    session=transaction.session,
                 )
-                if claimed.modified_count == 0:
-                    return None
-                event = Envelope(type=subjects.JOB_DISPATCH, payload=JobDispatch.model_validate(job["dispatch"]))
-                event.event_id = f"dispatch-{job['_id']}"
-                return await self._outbox.stage(event, session)
+                if claimed.modified_count == 1:
+                    event = Envelope(type=subjects.JOB_DISPATCH, payload=JobDispatch.model_validate(job["dispatch"]))
+                    event.event_id = f"dispatch-{job['_id']}"
+                    await transaction.stage(event)
 
-            entry = await in_transaction(self._client, claim)
-            if entry is not None:
-                await self._outbox.deliver(entry)
+            await self._outbox.commit(claim)
 
     async def count_jobs(self) -> None:
         """The `vidar_jobs` gauge: runs by state (queued is the queue's depth)."""
@@ -312,7 +298,7 @@ class Scheduler:
         fields: dict[str, Any] | None = None,
         increment: dict[str, int] | None = None,
         message: str | None = None,
-        also: Callable[[AsyncClientSession], Awaitable[list[dict]]] | None = None,
+        also: Callable[[Transaction], Awaitable[None]] | None = None,
     ) -> bool:
         """Move the video to `status` if the state machine allows it from where it is (and it is on
         run `run_id`), with `also` (which may stage more events) and the `video.processing.<status>`
@@ -328,13 +314,14 @@ class Scheduler:
         if increment:
             update["$inc"] = increment
 
-        async def write(session: AsyncClientSession) -> list[dict] | None:
+        async def write(transaction: Transaction) -> bool:
             doc = await self._videos.find_one_and_update(
-                guard, update, return_document=ReturnDocument.AFTER, session=session
+                guard, update, return_document=ReturnDocument.AFTER, session=transaction.session
             )
             if doc is None:
-                return None
-            staged = await also(session) if also is not None else []
+                return False
+            if also is not None:
+                await also(transaction)
             changed = VideoProcessing(
                 video_id=video_id,
                 run_id=doc.get("current_run"),
@@ -342,12 +329,7 @@ class Scheduler:
                 error=doc.get("error"),
                 statistic=Statistic.model_validate(doc["health_status"].get("statistic") or {}),
             )
-            event = Envelope(type=subjects.video_processing(status), payload=changed)
-            return [*staged, await self._outbox.stage(event, session)]
+            await transaction.stage(Envelope(type=subjects.video_processing(status), payload=changed))
+            return True
 
-        entries = await in_transaction(self._client, write)
-        if entries is None:
-            return False
-        for entry in entries:
-            await self._outbox.deliver(entry)
-        return True
+        return await self._outbox.commit(write)

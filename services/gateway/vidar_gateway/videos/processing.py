@@ -1,14 +1,10 @@
 """Requests to start and stop processing: checked here, carried out by the scheduler."""
 
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from vidar import subjects
 from vidar.health import BUSY_VALUES
 from vidar.models.events import Envelope
 from vidar.models.jobs import ProcessRequested, StopRequested
 from vidar.models.stream_settings import StreamSettings
-from vidar.mongo import in_transaction
 from vidar.outbox import Outbox
 from vidar_gateway.errors import ApiError
 from vidar_gateway.videos.store import VideoStore
@@ -27,8 +23,7 @@ def why_not_processable(doc: dict) -> str | None:
 
 
 class ProcessingRequests:
-    def __init__(self, client: AsyncMongoClient, videos: VideoStore, outbox: Outbox) -> None:
-        self._client = client
+    def __init__(self, videos: VideoStore, outbox: Outbox) -> None:
         self._videos = videos
         self._outbox = outbox
 
@@ -56,7 +51,4 @@ class ProcessingRequests:
         return doc
 
     async def _announce(self, event: Envelope) -> None:
-        async def stage(session: AsyncClientSession) -> dict:
-            return await self._outbox.stage(event, session)
-
-        await self._outbox.deliver(await in_transaction(self._client, stage))
+        await self._outbox.commit(lambda transaction: transaction.stage(event))

@@ -12,16 +12,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, subjects
 from vidar.health import BUSY_VALUES
 from vidar.models.events import Envelope, VideoFileDeleted, VideoUploaded
-from vidar.mongo import in_transaction
 from vidar.objectstore import ObjectStore
-from vidar.outbox import Outbox
+from vidar.outbox import Outbox, Transaction
 from vidar.streams import AsyncStreamReader, StreamTooLarge, first_chunk
 from vidar_gateway.errors import ApiError, not_found
 
@@ -37,10 +34,7 @@ def _is_free(now: datetime) -> dict:
 
 
 class Sources:
-    def __init__(
-        self, client: AsyncMongoClient, db: AsyncDatabase, objects: ObjectStore, outbox: Outbox, limit: int
-    ) -> None:
-        self._client = client
+    def __init__(self, db: AsyncDatabase, objects: ObjectStore, outbox: Outbox, limit: int) -> None:
         self._videos = db[archive.VIDEOS]
         self._objects = objects
         self._outbox = outbox
@@ -62,20 +56,19 @@ class Sources:
             await self._videos.update_one({"_id": video_id, "upload.id": upload_id}, {"$set": {"upload": None}})
 
     async def delete(self, video_id: int) -> None:
-        async def remove(session: AsyncClientSession) -> dict | None:
+        async def remove(transaction: Transaction) -> bool:
             doc = await self._videos.find_one_and_update(
                 {"_id": video_id, **_is_free(datetime.now(UTC))},
                 {"$set": {"source": None, "file_size": 0}},
-                session=session,
+                session=transaction.session,
             )
             if doc is None or doc.get("source") is None:
-                return None
+                return False
             event = VideoFileDeleted(video_id=video_id, object_key=doc["source"]["key"])
-            return await self._outbox.stage(Envelope(type=subjects.VIDEO_FILE_DELETED, payload=event), session)
+            await transaction.stage(Envelope(type=subjects.VIDEO_FILE_DELETED, payload=event))
+            return True
 
-        entry = await in_transaction(self._client, remove)
-        if entry is not None:
-            await self._outbox.deliver(entry)
+        if await self._outbox.commit(remove):
             return
         await self._explain_refusal(video_id)
 
@@ -134,14 +127,14 @@ class Sources:
             "uploaded_at": datetime.now(UTC),
         }
 
-        async def point_at_new_source(session: AsyncClientSession) -> dict | None:
+        async def point_at_new_source(transaction: Transaction) -> bool:
             before = await self._videos.find_one_and_update(
                 {"_id": video_id, "upload.id": upload_id},
                 {"$set": {"source": source, "file_size": reader.size, "upload": None, "error": None}},
-                session=session,
+                session=transaction.session,
             )
             if before is None:
-                return None
+                return False
             replaced = (before.get("source") or {}).get("key")
             event = VideoUploaded(
                 video_id=video_id,
@@ -151,10 +144,9 @@ class Sources:
                 sha256=reader.sha256,
                 replaced_key=replaced,
             )
-            return await self._outbox.stage(Envelope(type=subjects.VIDEO_UPLOADED, payload=event), session)
+            await transaction.stage(Envelope(type=subjects.VIDEO_UPLOADED, payload=event))
+            return True
 
-        entry = await in_transaction(self._client, point_at_new_source)
-        if entry is None:
+        if not await self._outbox.commit(point_at_new_source):
             return None
-        await self._outbox.deliver(entry)
         return await self._videos.find_one({"_id": video_id})

@@ -5,8 +5,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
-from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import subjects
@@ -15,8 +14,8 @@ from vidar.health import ProcessingStatus
 from vidar.models.events import Envelope, VideoChanged, VideoDeleted
 from vidar.models.stream_settings import StreamSettings, merge_settings
 from vidar.models.video import HealthStatus, ObjectId, Video, VideoCreate, VideoPatch
-from vidar.mongo import in_transaction, next_id
-from vidar.outbox import Outbox
+from vidar.mongo import next_id
+from vidar.outbox import Outbox, Transaction
 from vidar_gateway.errors import ApiError, not_found
 from vidar_gateway.pagination import Ordering, Page, paginate
 from vidar_gateway.videos.filters import ORDER_FIELDS, VideoFilters, VideoListQuery
@@ -46,10 +45,7 @@ def _writable_fields(data: VideoCreate | VideoPatch, stream_settings: StreamSett
 
 
 class VideoStore:
-    def __init__(
-        self, client: AsyncMongoClient, db: AsyncDatabase, outbox: Outbox, default_settings: StreamSettings
-    ) -> None:
-        self._client = client
+    def __init__(self, db: AsyncDatabase, outbox: Outbox, default_settings: StreamSettings) -> None:
         self._videos = db[VIDEOS]
         self._groups = db[CAMERA_GROUPS]
         self._db = db
@@ -102,11 +98,11 @@ class VideoStore:
             "revision": 1,
         }
 
-        async def insert(session: AsyncClientSession) -> dict:
-            await self._videos.insert_one(doc, session=session)
-            return await self._stage(subjects.VIDEO_CREATED, VideoChanged(video=present(doc)), session)
+        async def insert(transaction: Transaction) -> None:
+            await self._videos.insert_one(doc, session=transaction.session)
+            await transaction.stage(Envelope(type=subjects.VIDEO_CREATED, payload=VideoChanged(video=present(doc))))
 
-        await self._outbox.deliver(await in_transaction(self._client, insert))
+        await self._outbox.commit(insert)
         return doc
 
     async def replace(self, video_id: int, data: VideoCreate, present: Callable[[dict], Video]) -> dict:
@@ -122,17 +118,16 @@ class VideoStore:
         )
 
     async def delete(self, video_id: int) -> None:
-        async def remove(session: AsyncClientSession) -> dict | None:
-            doc = await self._videos.find_one_and_delete({"_id": video_id}, session=session)
+        async def remove(transaction: Transaction) -> bool:
+            doc = await self._videos.find_one_and_delete({"_id": video_id}, session=transaction.session)
             if doc is None:
-                return None
+                return False
             payload = VideoDeleted(video_id=video_id, camera_group=doc["camera_group"])
-            return await self._stage(subjects.VIDEO_DELETED, payload, session)
+            await transaction.stage(Envelope(type=subjects.VIDEO_DELETED, payload=payload))
+            return True
 
-        entry = await in_transaction(self._client, remove)
-        if entry is None:
+        if not await self._outbox.commit(remove):
             raise not_found("video", video_id)
-        await self._outbox.deliver(entry)
 
     @staticmethod
     def settings_from(base: dict, change: StreamSettings | None) -> StreamSettings:
@@ -160,26 +155,19 @@ class VideoStore:
     async def _write_if_unchanged(self, current: dict, fields: dict, present: Callable[[dict], Video]) -> dict | None:
         """Apply `fields` unless the document changed since `current` was read."""
 
-        async def write(session: AsyncClientSession) -> tuple[dict, dict] | None:
+        async def write(transaction: Transaction) -> dict | None:
             doc = await self._videos.find_one_and_update(
                 {"_id": current["_id"], "revision": current["revision"]},
                 {"$set": fields, "$inc": {"revision": 1}},
                 return_document=ReturnDocument.AFTER,
-                session=session,
+                session=transaction.session,
             )
-            if doc is None:
-                return None
-            return doc, await self._stage(subjects.VIDEO_UPDATED, VideoChanged(video=present(doc)), session)
+            if doc is not None:
+                await transaction.stage(Envelope(type=subjects.VIDEO_UPDATED, payload=VideoChanged(video=present(doc))))
+            return doc
 
-        written = await in_transaction(self._client, write)
-        if written is None:
-            return None
-        await self._outbox.deliver(written[1])
-        return written[0]
+        return await self._outbox.commit(write)
 
     async def _check_camera_group(self, group_id: int) -> None:
         if await self._groups.find_one({"_id": group_id}, projection={"_id": 1}) is None:
             raise ApiError(400, f"camera_group: camera group {group_id} does not exist", param="camera_group")
-
-    async def _stage(self, subject: str, payload: VideoChanged | VideoDeleted, session: AsyncClientSession) -> dict:
-        return await self._outbox.stage(Envelope(type=subject, payload=payload), session)
