@@ -42,7 +42,7 @@ class Transaction:
 
     async def stage(self, event: Envelope[BaseModel]) -> None:
         """Record `event` in this transaction; it is published once the transaction commits."""
-        self.staged.append(await self._outbox.stage(event, self.session))
+        self.staged.append(await self._outbox._stage(event, self.session))
 
 
 class Outbox:
@@ -62,11 +62,11 @@ class Outbox:
 
         result = await in_transaction(self._client, attempt)
         for entry in attempts[-1].staged:
-            await self.deliver(entry)
+            await self._deliver(entry)
         return result
 
-    async def stage(self, event: Envelope[BaseModel], session: AsyncClientSession) -> dict:
-        """Record `event` inside the caller's transaction; returns the entry for `deliver`."""
+    async def _stage(self, event: Envelope[BaseModel], session: AsyncClientSession) -> dict:
+        """Record `event` inside the caller's transaction; returns the entry for `_deliver`."""
         entry = {
             "_id": event.event_id,
             "subject": event.type,
@@ -76,7 +76,7 @@ class Outbox:
         await self._entries.insert_one(entry, session=session)
         return entry
 
-    async def deliver(self, entry: dict) -> None:
+    async def _deliver(self, entry: dict) -> None:
         """Publish a committed entry now; while NATS is away the relay does it later, and the
         request that made the change does not wait for a publish timeout."""
         if is_connected(self._broker):

@@ -101,7 +101,7 @@ def create_app(settings: StorageSettings | None = None) -> AsgiFastStream:
     outbox = Outbox(db, broker)
     records = DetectionRecords(client, db)
     clusters = ClusterRecords(client, db)
-    subscribe(broker, Storage(settings, client, db, objects, outbox), records, clusters)
+    subscribe(broker, Storage(settings, db, objects, outbox), records, clusters)
     abandoned_uploads = AbandonedUploads(db, objects, settings)
 
     @contextlib.asynccontextmanager

@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, subjects
@@ -23,9 +21,8 @@ from vidar.models.events import (
     VideoProbed,
     VideoUploaded,
 )
-from vidar.mongo import in_transaction
 from vidar.objectstore import ObjectStore
-from vidar.outbox import Outbox
+from vidar.outbox import Outbox, Transaction
 from vidar.streams import AsyncStreamReader, StreamTooLarge, first_chunk
 from vidar.urlguard import Allowlist, UrlRefused
 from vidar_storage import probe as video
@@ -39,13 +36,11 @@ class Storage:
     def __init__(
         self,
         settings: StorageSettings,
-        client: AsyncMongoClient,
         db: AsyncDatabase,
         objects: ObjectStore,
         outbox: Outbox,
     ) -> None:
         self._settings = settings
-        self._client = client
         self._db = db
         self._videos = db[archive.VIDEOS]
         self._objects = objects
@@ -140,17 +135,16 @@ class Storage:
                 **display(status),
             }
 
-        async def write(session: AsyncClientSession) -> dict | None:
+        async def write(transaction: Transaction) -> None:
             updated = await self._videos.update_one(
-                {"_id": probed.video_id, "source.key": probed.object_key}, {"$set": fields}, session=session
+                {"_id": probed.video_id, "source.key": probed.object_key},
+                {"$set": fields},
+                session=transaction.session,
             )
-            if updated.matched_count == 0:
-                return None
-            return await self._outbox.stage(Envelope(type=subjects.VIDEO_PROBED, payload=probed), session)
+            if updated.matched_count == 1:
+                await transaction.stage(Envelope(type=subjects.VIDEO_PROBED, payload=probed))
 
-        entry = await in_transaction(self._client, write)
-        if entry is not None:
-            await self._outbox.deliver(entry)
+        await self._outbox.commit(write)
 
     async def _status(self, video_id: int) -> ProcessingStatus:
         doc = await self._videos.find_one({"_id": video_id}, projection={"health_status.status": 1})
@@ -199,14 +193,14 @@ class Storage:
     async def _commit_fetched(self, video_id: int, source: dict) -> None:
         """Point the archive at the fetched file, unless its url changed meanwhile."""
 
-        async def write(session: AsyncClientSession) -> dict | None:
+        async def write(transaction: Transaction) -> bool:
             before = await self._videos.find_one_and_update(
                 {"_id": video_id, "url": source["url"]},
                 {"$set": {"source": source, "file_size": source["size"], "error": None, "health_status.msg": ""}},
-                session=session,
+                session=transaction.session,
             )
             if before is None:
-                return None
+                return False
             event = VideoUploaded(
                 video_id=video_id,
                 object_key=source["key"],
@@ -215,13 +209,11 @@ class Storage:
                 sha256=source["sha256"],
                 replaced_key=(before.get("source") or {}).get("key"),
             )
-            return await self._outbox.stage(Envelope(type=subjects.VIDEO_UPLOADED, payload=event), session)
+            await transaction.stage(Envelope(type=subjects.VIDEO_UPLOADED, payload=event))
+            return True
 
-        entry = await in_transaction(self._client, write)
-        if entry is None:
+        if not await self._outbox.commit(write):
             await self._objects.remove(source["key"])
-            return
-        await self._outbox.deliver(entry)
 
     async def _record_fetch_failure(self, video_id: int, url: str, message: str) -> None:
         await self._videos.update_one(
