@@ -18,7 +18,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.stack import Gateway
+from tests.stack import Gateway, ServiceProcess
 from vidar_gateway.app import create_app
 
 
@@ -126,13 +126,14 @@ CHECKS = [
 FUZZ_SETTINGS = settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
 
+# A detector runs too: POST /detect/ hands the images it takes to one (without, a 503).
 @schema.parametrize()
 @settings(FUZZ_SETTINGS, max_examples=OPERATION_EXAMPLES)
-def test_each_operation(case: schemathesis.Case, gw: Gateway) -> None:
+def test_each_operation(case: schemathesis.Case, gw: Gateway, detector: ServiceProcess) -> None:
     case.call_and_validate(base_url=gw.url, headers={"Authorization": f"Token {gw.admin_token}"}, checks=CHECKS)
 
 
-def test_workflows_along_the_links(gw: Gateway) -> None:
+def test_workflows_along_the_links(gw: Gateway, detector: ServiceProcess) -> None:
     class Workflow(schema.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
             return {"base_url": gw.url, "headers": {"Authorization": f"Token {gw.admin_token}"}}

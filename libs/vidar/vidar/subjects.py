@@ -11,6 +11,8 @@ VIDEO_CLUSTERED = "video.clustered"
 
 # Core NATS request-reply (not in a stream): the gateway asks, one storage replica answers.
 SCREENSHOT_REQUEST = "storage.screenshot"
+# The same for POST /detect/: one detector replica finds and embeds the objects of an image.
+DETECT_REQUEST = "detector.detect"
 
 VIDEO_PROCESS_REQUESTED = "video.process.requested"
 VIDEO_STOP_REQUESTED = "video.stop.requested"

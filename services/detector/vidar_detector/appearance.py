@@ -8,6 +8,7 @@ time a crop (13 against 25 ms on 2 threads), and the detector's default models t
 at all, which alone takes about 480 MB of memory once imported."""
 
 import functools
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ class AppearanceEmbedder:
         except cv2.error as exc:
             raise ModelLoadError(f"appearance model {model}: cannot load: {exc}") from exc
         self.model = model
+        # One network for the process: a job's posts and POST /detect/ may ask at once.
+        self._lock = threading.Lock()
 
     def __reduce__(self) -> tuple[Any, tuple[Path]]:
         # A tracker holding `embed` pickles into a checkpoint's tracking state as the model's path.
@@ -51,8 +54,9 @@ class AppearanceEmbedder:
                 cv2.resize(_crop(frame, box), (INPUT_SIDE, INPUT_SIDE)) for box in boxes[start : start + BATCH_SIZE]
             ]
             batch = ((np.stack(crops).astype(np.float32) - IMAGENET_MEAN) / IMAGENET_STD).transpose(0, 3, 1, 2)
-            self._net.setInput(np.ascontiguousarray(batch))
-            features = self._net.forward().reshape(len(crops), -1)
+            with self._lock:
+                self._net.setInput(np.ascontiguousarray(batch))
+                features = self._net.forward().reshape(len(crops), -1)
             norms = np.linalg.norm(features, axis=1, keepdims=True)
             vectors += list(features / np.maximum(norms, 1e-12))
         return vectors

@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 from faststream.nats import NatsBroker
 
-from vidar.models.search import DETECT_SUBJECT, DetectedObject, DetectReply, DetectRequest
+from vidar import subjects
+from vidar.models.search import DetectedObject, DetectReply, DetectRequest
 from vidar.models.stream_settings import DetectorType
 from vidar.objectstore import ObjectStore
 from vidar_detector.appearance import appearance_embedder, embed_object
@@ -68,7 +69,7 @@ def serve_image_search(broker: NatsBroker, settings: DetectorSettings, objects: 
     search = ImageSearch(settings, objects)
 
     @broker.subscriber(
-        DETECT_SUBJECT, queue="detectors", title="detector-detect", description="find objects in an image"
+        subjects.DETECT_REQUEST, queue="detectors", title="detector-detect", description="find objects in an image"
     )
     async def detect(request: DetectRequest) -> DetectReply:
         # The gateway waits for a reply: a failure is one too, never silence until its timeout.

@@ -9,9 +9,6 @@ from pydantic import BaseModel, Field
 from vidar.models.detection_events import DetectionCluster, DetectionEvent
 from vidar.models.stream_settings import DetectorType
 
-# Core NATS request-reply (not in a stream): the gateway asks one detector replica to find and
-# embed the objects of an uploaded image (POST /detect/).
-DETECT_SUBJECT = "detector.detect"
 CONFIDENCE_DESCRIPTION = (
     "how alike the object and the looks_like query are, 0..1: 1.0 is the same embedding; faces: "
     "1 - distance / 1.2 (Euclidean between dlib embeddings; 0.5, the default threshold, is a distance "

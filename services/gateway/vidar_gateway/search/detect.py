@@ -15,7 +15,8 @@ from faststream.nats import NatsBroker
 from PIL import Image, UnidentifiedImageError
 from starlette.datastructures import UploadFile
 
-from vidar.models.search import DETECT_SUBJECT, DetectReply, DetectRequest, DetectResult
+from vidar import subjects
+from vidar.models.search import DetectReply, DetectRequest, DetectResult
 from vidar.models.stream_settings import DETECTOR_TYPES
 from vidar_gateway.deps import RuntimeDep, authenticated
 from vidar_gateway.errors import ERROR_RESPONSES, ApiError
@@ -120,7 +121,7 @@ def _too_large(limit: int) -> ApiError:
 
 async def _ask_detector(broker: NatsBroker, request: DetectRequest, wait: float) -> DetectReply:
     try:
-        response = await broker.request(request, DETECT_SUBJECT, timeout=wait)
+        response = await broker.request(request, subjects.DETECT_REQUEST, timeout=wait)
     except Exception as error:
         raise ApiError(503, f"no detector answered: {error}", code="UNAVAILABLE") from error
     return DetectReply.model_validate_json(response.body)
