@@ -491,7 +491,7 @@ def outcome(data: dict[str, Any]) -> Outcome:
 
 def reference_tracks(tracks: list[Track]) -> list[Track]:
     """The boxes that the archive's filters keep, in tracks long enough to count."""
-    from vidar.models.stream_settings import DetectorSettings as KindSettings
+    from vidar.models.stream_settings import KindSettings
     from vidar_detector.selection import passes_filters
 
     settings = KindSettings.model_validate(OBJECT_SETTINGS)

@@ -2,11 +2,11 @@
 
 import pytest
 
-from vidar.models.stream_settings import DetectorSettings
+from vidar.models.stream_settings import KindSettings
 from vidar_detector.geometry import Rectangle, to_frame
 from vidar_detector.selection import passes_filters, quality
 
-SETTINGS = DetectorSettings(filter_min_size=60, filter_max_size=200, filter_min_quality=0.5)
+SETTINGS = KindSettings(filter_min_size=60, filter_max_size=200, filter_min_quality=0.5)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.detector.test_detectors import APPEARANCE, MODELS, frames, models, yolo  # noqa: F401 (models is a fixture)
-from vidar.models.stream_settings import DetectorSettings
+from vidar.models.stream_settings import KindSettings
 from vidar_detector.appearance import appearance_embedder
 from vidar_detector.deep_sort import DeepSortTracker
 from vidar_detector.geometry import Box, iou
@@ -25,7 +25,7 @@ from vidar_detector.tracking import IouTracker, Track, Tracker
 
 FRAMES = 150
 FPS = 10
-SETTINGS = DetectorSettings(filter_min_size=20)  # vtest's walkers are 25 to 60 pixels wide
+SETTINGS = KindSettings(filter_min_size=20)  # vtest's walkers are 25 to 60 pixels wide
 
 Found = list[tuple[Box, float]]
 

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from vidar.models.stream_settings import DetectorSettings, StreamSettings
+from vidar.models.stream_settings import KindSettings, StreamSettings
 
 Client = httpx.Client
 # Valid JSON to Python's parser (and most others); 1e400 reads as Infinity.
@@ -21,10 +21,10 @@ def fields_of(model: type, kind: type, prefix: str) -> list[str]:
 
 
 FLOAT_SETTINGS = fields_of(StreamSettings, float, "stream_settings.") + fields_of(
-    DetectorSettings, float, "stream_settings.detectors.face."
+    KindSettings, float, "stream_settings.detectors.face."
 )
 INT_SETTINGS = fields_of(StreamSettings, int, "stream_settings.") + fields_of(
-    DetectorSettings, int, "stream_settings.detectors.face."
+    KindSettings, int, "stream_settings.detectors.face."
 )
 DATE_FILTERS = ["created_date_gt", "created_date_gte", "created_date_lt", "created_date_lte"]
 DATE_FILTERED = ["/videos/", "/videos/count/", "/events/faces/", "/events/bodies/count/"]

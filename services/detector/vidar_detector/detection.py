@@ -15,7 +15,7 @@ import numpy as np
 
 from vidar.metrics import MODEL_SECONDS
 from vidar.models.jobs import JobDispatch, Statistic
-from vidar.models.stream_settings import DetectorSettings
+from vidar.models.stream_settings import KindSettings
 from vidar_detector import tracking_state
 from vidar_detector.counters import Deliveries, ObjectTally
 from vidar_detector.decode import Decoded
@@ -34,7 +34,7 @@ from vidar_detector.tracking import IouTracker, Track, Tracker
 class KindPipeline:
     """Detection, tracking and posting of one object kind in one run."""
 
-    def __init__(self, kind: ObjectKind, settings: DetectorSettings) -> None:
+    def __init__(self, kind: ObjectKind, settings: KindSettings) -> None:
         self.kind = kind
         self.settings = settings
         self.region = Rectangle.parse(settings.roi)

@@ -16,7 +16,7 @@ The policy says which sightings to keep (`keep`): the job loop encodes images on
 from dataclasses import dataclass, field
 from typing import Literal
 
-from vidar.models.stream_settings import DetectorSettings
+from vidar.models.stream_settings import KindSettings
 from vidar_detector.tracking import Sighting, Track
 
 PostKind = Literal["best", "first", "last", "realtime"]
@@ -53,7 +53,7 @@ class _TrackPosts:
 
 
 class PostingPolicy:
-    def __init__(self, settings: DetectorSettings) -> None:
+    def __init__(self, settings: KindSettings) -> None:
         self._settings = settings
         self._tracks: dict[int, _TrackPosts] = {}
 

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from vidar.models.jobs import DetectionPosted, JobDispatch
-from vidar.models.stream_settings import DetectorSettings
+from vidar.models.stream_settings import KindSettings
 from vidar_detector.decode import Decoded
 from vidar_detector.frames import transform
 from vidar_detector.geometry import Box, cut
@@ -54,7 +54,7 @@ class PostMaker:
         self._face_chip = face_chip
 
     def make(
-        self, kind: str, settings: DetectorSettings, track_id: str, track: Track, post: Post
+        self, kind: str, settings: KindSettings, track_id: str, track: Track, post: Post
     ) -> tuple[DetectionPosted, Images]:
         kept = post.candidate.images
         assert isinstance(kept, Kept), "the policy posts only sightings it asked to keep"
@@ -79,7 +79,7 @@ class PostMaker:
         thumbnail = self._thumbnail(kind, settings, kept.image, sighting.box)
         return detection, _images(settings, thumbnail, self._full_frame(settings, kept))
 
-    def _full_frame(self, settings: DetectorSettings, kept: Kept) -> np.ndarray:
+    def _full_frame(self, settings: KindSettings, kept: Kept) -> np.ndarray:
         """The frame as the detector saw it with `fullframe_crop_rot` (or without `rot`), else
         the whole decoded frame (with `video_transform`)."""
         stream = self._dispatch.stream_settings
@@ -87,7 +87,7 @@ class PostMaker:
             return kept.image
         return transform(kept.decoded.frame.to_ndarray(format="rgb24"), stream.video_transform)
 
-    def _thumbnail(self, kind: str, settings: DetectorSettings, image: np.ndarray, box: Box) -> np.ndarray:
+    def _thumbnail(self, kind: str, settings: KindSettings, image: np.ndarray, box: Box) -> np.ndarray:
         """With `post_best_track_normalize`, a face aligned on its eyes and nose (bodies and cars
         have no landmarks: their box alone); otherwise the box with some context around it."""
         if settings.post_best_track_normalize:
@@ -97,7 +97,7 @@ class PostMaker:
         return cut(image, box, margin=THUMBNAIL_MARGIN)
 
 
-def _images(settings: DetectorSettings, thumbnail: np.ndarray, full_frame: np.ndarray) -> Images:
+def _images(settings: KindSettings, thumbnail: np.ndarray, full_frame: np.ndarray) -> Images:
     full_type = "PNG" if settings.fullframe_use_png else "JPEG"
     return Images(
         _encode(thumbnail, "JPEG", settings.jpeg_quality),

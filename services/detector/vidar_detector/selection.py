@@ -1,6 +1,6 @@
 """Which detections count, and how good each sighting is for the best frame of its track."""
 
-from vidar.models.stream_settings import DetectorSettings
+from vidar.models.stream_settings import KindSettings
 from vidar_detector.geometry import Box
 
 # A box this close (pixels) to the frame's edge is taken as cut by it.
@@ -9,13 +9,13 @@ EDGE_MARGIN = 2
 CUT_PENALTY = 0.5
 
 
-def passes_filters(box: Box, score: float, settings: DetectorSettings) -> bool:
+def passes_filters(box: Box, score: float, settings: KindSettings) -> bool:
     """`filter_min_size` applies to the box's shorter side, `filter_max_size` to its longer
     side; `filter_min_quality` to the detector's score."""
     return fits_size(box, settings) and score >= settings.filter_min_quality
 
 
-def fits_size(box: Box, settings: DetectorSettings) -> bool:
+def fits_size(box: Box, settings: KindSettings) -> bool:
     width, height = box[2] - box[0], box[3] - box[1]
     return min(width, height) >= settings.filter_min_size and max(width, height) <= settings.filter_max_size
 

@@ -85,7 +85,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
-class DetectorSettings(_Strict):
+class KindSettings(_Strict):
     """Detection, tracking and posting settings of one object type (face, body or car)."""
 
     filter_max_size: int = Field(
@@ -120,7 +120,7 @@ class DetectorSettings(_Strict):
     filter_track_min_duration_frames: int = Field(1, ge=0, le=MAX_FRAMES)
 
     @model_validator(mode="after")
-    def _size_range(self) -> "DetectorSettings":
+    def _size_range(self) -> "KindSettings":
         if self.filter_min_size > self.filter_max_size:
             raise ValueError("filter_min_size must not exceed filter_max_size")
         return self
@@ -129,9 +129,9 @@ class DetectorSettings(_Strict):
 class Detectors(_Strict):
     """One entry per object type; `null` turns that detector off."""
 
-    face: DetectorSettings | None = Field(default_factory=DetectorSettings)
-    body: DetectorSettings | None = None
-    car: DetectorSettings | None = None
+    face: KindSettings | None = Field(default_factory=KindSettings)
+    body: KindSettings | None = None
+    car: KindSettings | None = None
 
 
 class StreamSettings(_Strict):
