@@ -29,9 +29,11 @@ ARTIFACTS = Path(__file__).parents[2] / ".artifacts" / "ui"
 LAPTOP = {"width": 1280, "height": 800}
 
 
-@pytest.fixture(scope="session")
+# Package-scoped: Playwright's sync API runs an event loop in this thread until it stops, and the
+# tests after these call asyncio.run().
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    """One browser for the session; Playwright gives it a fresh --user-data-dir of its own."""
+    """One browser for the UI tests; Playwright gives it a fresh --user-data-dir of its own."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     with sync_playwright() as playwright:
