@@ -1,6 +1,7 @@
 """Search by photo, event and cluster on the real stack with the real models: carphone's man and
 a second person (a real photograph of Obama, filmed as in the clustering test), POST /detect/ on a
-JPEG of a carphone frame, the index kept consistent across a re-run and a deletion."""
+JPEG of a carphone frame, the index kept consistent across a re-run and a deletion. The archives
+are in a camera group of their own, and the searches keep to it: other tests process carphone too."""
 
 import io
 from collections.abc import Callable
@@ -14,15 +15,18 @@ from pymongo.database import Database
 from tests.detector.real_faces import PHOTOS
 from tests.detector.test_clustering_e2e import carphone, concatenated, photo_footage
 from tests.polling import eventually
-from tests.scheduler.processing import ready_archive, wait_for
+from tests.scheduler.processing import wait_for
+from tests.storage.archives import new_archive, probed, upload_file
 
 pytestmark = pytest.mark.usefixtures("storage", "scheduler", "detector")
 
 FACES = {"face": {"filter_min_size": 30, "post_first_track_frame": True, "post_last_track_frame": True}}
 
 
-def processed(api: httpx.Client, path: Path, **settings: object) -> int:
-    video_id = ready_archive(api, path, **settings)
+def processed(api: httpx.Client, path: Path, group: int, **settings: object) -> int:
+    video_id = new_archive(api, camera_group=group, stream_settings=settings)
+    upload_file(api, video_id, path)
+    probed(api, video_id)
     api.post(f"/videos/{video_id}/process/")
     wait_for(api, video_id, "COMPLETED", timeout=300)
     eventually(lambda: api.get(f"/videos/{video_id}/").json()["face_cluster_count"], what="the clusters")
@@ -48,11 +52,17 @@ def photo_of_the_man(frame: object, path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def archives(gw, footage: dict[str, Path]) -> dict[str, int]:
+def group(gw) -> int:
+    with httpx.Client(base_url=gw.url, headers={"Authorization": f"Token {gw.admin_token}"}, timeout=60) as api:
+        return api.post("/camera-groups/", json={"name": "search"}).json()["id"]
+
+
+@pytest.fixture(scope="module")
+def archives(gw, footage: dict[str, Path], group: int) -> dict[str, int]:
     with httpx.Client(base_url=gw.url, headers={"Authorization": f"Token {gw.admin_token}"}, timeout=60) as api:
         return {
-            "two_people": processed(api, footage["two_people"], detectors=FACES),
-            "carphone": processed(api, footage["carphone"], detectors=FACES),
+            "two_people": processed(api, footage["two_people"], group, detectors=FACES),
+            "carphone": processed(api, footage["carphone"], group, detectors=FACES),
         }
 
 
@@ -87,7 +97,7 @@ def detected_face(api: httpx.Client, photo: Path) -> dict:
 
 
 def test_a_photo_finds_the_man_in_both_archives_first_and_the_other_person_below_the_threshold(
-    api: httpx.Client, db: Database, archives: dict[str, int], footage: dict[str, Path]
+    api: httpx.Client, db: Database, archives: dict[str, int], footage: dict[str, Path], group: int
 ) -> None:
     face = detected_face(api, footage["photo"])
     assert face["expires_at"]
@@ -102,24 +112,25 @@ def test_a_photo_finds_the_man_in_both_archives_first_and_the_other_person_below
     assert len(man) >= 4
     assert other
 
-    everyone = until_indexed(api, f"detection:{face['id']}", lambda ids: man | other <= ids, threshold=0)["results"]
+    query = f"detection:{face['id']}"
+    everyone = until_indexed(api, query, lambda ids: man | other <= ids, threshold=0, camera_groups=group)["results"]
     ranked = [row["id"] for row in everyone]
     assert set(ranked[: len(man)]) == man, "the man's events come first"
     confidences = {row["id"]: row["looks_like_confidence"] for row in everyone}
     assert min(confidences[event] for event in man) > 0.5 > max(confidences[event] for event in other)
     assert [row["looks_like_confidence"] for row in everyone] == sorted(confidences.values(), reverse=True)
 
-    default = search(api, looks_like=f"detection:{face['id']}", limit=100)["results"]
+    default = search(api, looks_like=query, limit=100, camera_groups=group)["results"]
     assert {row["id"] for row in default} == man, "the default threshold leaves the other person out"
     assert set(default[0]) == {*everyone[0]}
     assert "looks_like_confidence" in default[0]
 
 
 def test_an_event_finds_the_other_archive_and_video_archive_narrows_it(
-    api: httpx.Client, db: Database, archives: dict[str, int]
+    api: httpx.Client, db: Database, archives: dict[str, int], group: int
 ) -> None:
     event = next(iter(faces_of(db, archives["carphone"])))
-    both = until_indexed(api, f"faceevent:{event}", lambda ids: event in ids)["results"]
+    both = until_indexed(api, f"faceevent:{event}", lambda ids: event in ids, camera_groups=group)["results"]
     assert {row["video_archive"] for row in both} == set(archives.values())
     assert both[0]["looks_like_confidence"] == 1.0
     assert both[0]["id"] == event
@@ -130,33 +141,38 @@ def test_an_event_finds_the_other_archive_and_video_archive_narrows_it(
     assert in_group == []
 
 
-def test_pages_of_a_search_use_the_lists_cursors(api: httpx.Client, db: Database, archives: dict[str, int]) -> None:
+def test_pages_of_a_search_use_the_lists_cursors(
+    api: httpx.Client, db: Database, archives: dict[str, int], group: int
+) -> None:
     event = next(iter(faces_of(db, archives["carphone"])))
-    whole = search(api, looks_like=f"faceevent:{event}", threshold=0, limit=100)["results"]
-    walked, page = [], search(api, looks_like=f"faceevent:{event}", threshold=0, limit=2)
+    scope = {"looks_like": f"faceevent:{event}", "threshold": 0, "camera_groups": group}
+    whole = search(api, limit=100, **scope)["results"]
+    walked, page = [], search(api, limit=2, **scope)
     while True:
         walked += page["results"]
         if not page["next_page"]:
             break
-        page = search(api, looks_like=f"faceevent:{event}", threshold=0, limit=2, page=page["next_page"])
+        page = search(api, limit=2, page=page["next_page"], **scope)
     assert [row["id"] for row in walked] == [row["id"] for row in whole]
-    back = search(api, looks_like=f"faceevent:{event}", threshold=0, limit=2, page=page["prev_page"])
+    back = search(api, limit=2, page=page["prev_page"], **scope)
     assert [row["id"] for row in back["results"]] == [
         row["id"] for row in walked[-2 - len(page["results"]) : -len(page["results"])]
     ]
 
 
 def test_a_cluster_finds_the_clusters_of_the_same_man(
-    api: httpx.Client, db: Database, archives: dict[str, int]
+    api: httpx.Client, db: Database, archives: dict[str, int], group: int
 ) -> None:
     mine = f"{archives['carphone']}-face-1"
-    until_indexed(api, f"cluster:{mine}", lambda ids: len(ids) >= 3)
-    found = search(api, "/clusters/faces/", looks_like=f"cluster:{mine}")["results"]
+    until_indexed(api, f"cluster:{mine}", lambda ids: len(ids) >= 3, camera_groups=group)
+    # The clusters list has no camera group filter: other archives' clusters are left out here.
+    everywhere = search(api, "/clusters/faces/", looks_like=f"cluster:{mine}", limit=100)["results"]
+    found = [row for row in everywhere if int(row["id"].split("-")[0]) in archives.values()]
     assert found[0]["id"] == mine
     assert found[0]["looks_like_confidence"] > 0.75
     clusters = {row["id"] for row in found}
     assert clusters == {mine, f"{archives['two_people']}-face-1"}, "his two clusters, not the other person's"
-    events = search(api, looks_like=f"cluster:{mine}", limit=100)["results"]
+    events = search(api, looks_like=f"cluster:{mine}", limit=100, camera_groups=group)["results"]
     assert {row["cluster"] for row in events if row["video_archive"] == archives["two_people"]} == {1}
 
 
@@ -205,9 +221,9 @@ def test_detect_takes_a_multipart_form_and_an_empty_scene_is_no_object(api: http
 
 
 def test_a_rerun_replaces_the_archives_vectors_and_a_deleted_archive_leaves_none(
-    api: httpx.Client, db: Database, videos: Path, archives: dict[str, int]
+    api: httpx.Client, db: Database, videos: Path, archives: dict[str, int], group: int
 ) -> None:
-    video_id = processed(api, videos / "carphone_pristine.mp4", detectors=FACES)
+    video_id = processed(api, videos / "carphone_pristine.mp4", group, detectors=FACES)
     before = set(faces_of(db, video_id))
     query = f"faceevent:{next(iter(before))}"
     until_indexed(api, query, lambda ids: before <= ids)
@@ -227,8 +243,8 @@ def test_a_rerun_replaces_the_archives_vectors_and_a_deleted_archive_leaves_none
 
     # Searched by the man's face in another archive: the deleted one's events go, the rest stay.
     other = f"faceevent:{next(iter(faces_of(db, archives['carphone'])))}"
-    assert after <= {row["id"] for row in search(api, looks_like=other, limit=100)["results"]}
+    assert after <= {row["id"] for row in search(api, looks_like=other, limit=100, camera_groups=group)["results"]}
     assert api.delete(f"/videos/{video_id}/").status_code == 204
-    remaining = until_indexed(api, other, lambda ids: not ids & after, threshold=0)["results"]
+    remaining = until_indexed(api, other, lambda ids: not ids & after, threshold=0, camera_groups=group)["results"]
     assert {row["video_archive"] for row in remaining} == set(archives.values())
     assert api.get("/events/faces/", params={"looks_like": query}).status_code == 404

@@ -103,7 +103,8 @@ def _etag(source: dict) -> str:
 
 
 _VIDEO = {
-    200: {"content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}, "description": "The file"},
+    # The file's own type, as it was uploaded or fetched (video/mp4, video/x-msvideo, application/octet-stream...).
+    200: {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}, "description": "The file"},
     206: {"description": "The byte range asked for (Content-Range)"},
     416: {"description": "The range is beyond the file"},
 }

@@ -67,14 +67,16 @@ export function newArchivePage() {
   // Kept when the upload fails, so trying again uploads to the same archive.
   let created = null;
   const group = h("select", { name: "camera_group" });
-  cameraGroups().then((groups) => group.replaceChildren(
+  // Creating waits for the groups: a form sent before would name no camera group.
+  const groupsLoaded = cameraGroups().then((groups) => group.replaceChildren(
     ...groups.map((item) => h("option", { value: item.id }, item.name)),
   )).catch(() => group.replaceChildren(h("option", { value: 1 }, "Camera group 1")));
   const url = h("input", { name: "url", type: "url", placeholder: "https://media.example.org/recording.mp4" });
   const json = h("textarea", { name: "stream_settings", rows: 5, spellcheck: "false",
     placeholder: '{"play_speed": -1, "video_transform": "Rotate90"}' });
   const progress = h("div", { class: "upload-progress", hidden: true });
-  const submitButton = h("button", { type: "submit", class: "primary" }, "Create archive");
+  const submitButton = h("button", { type: "submit", class: "primary", disabled: true }, "Create archive");
+  groupsLoaded.then(() => { submitButton.disabled = false; });
   const formError = h("p", { class: "form-error", role: "alert" });
 
   const sourceTabs = h("div", { class: "segmented", role: "radiogroup", "aria-label": "Source" },
