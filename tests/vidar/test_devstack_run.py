@@ -133,6 +133,7 @@ def make_run(data_dir: Path) -> Iterator[MakeRun]:
 def test_run_starts_everything_ctrl_c_or_sigterm_stops_it_and_data_survives(tmp_path: Path) -> None:
     with make_run(tmp_path) as run, run.client() as api:
         assert re.search(r"API docs:\s+http://127\.0\.0\.1:\d+/docs", run.output)
+        assert re.search(r"web UI:\s+http://127\.0\.0\.1:\d+/ ", run.output)
         assert api.post("/videos/", json={"camera_group": 1, "name": "kept"}).status_code == 201
         output = run.stop(signal.SIGINT)
     assert run.process.returncode == 0

@@ -68,6 +68,7 @@ def announce_when_ready(supervisord: subprocess.Popen, api_url: str, token: str,
     banner = (
         "\n"
         f"  vidar is ready\n"
+        f"  web UI:      {api_url}/  (sign in with the admin token)\n"
         f"  API:         {api_url}/videos/\n"
         f"  API docs:    {api_url}/docs\n"
         f"  admin token: {token}\n"
