@@ -1,23 +1,25 @@
-"""simple_iou and deep_sort on the same real footage: vtest.avi's first 15 seconds, the real
-person model's boxes (found once, given to both), deep_sort with the real appearance model.
+"""simple_iou and deep_sort on the same real footage: vtest.avi's first 15 seconds, the default
+model's person boxes (yolov3-tiny at 512, found once, given to both), deep_sort with the real
+appearance model.
 
 vtest's walkers cross and pass behind each other: greedy IoU matching, even at each track's
 expected place, loses a walker where two boxes overlap and starts a new track, while deep_sort
 carries the identity through by appearance. Both must cover the same people.
 
-Measured (2 cores, this model at 640): simple_iou 18 tracks of 5 frames or more, 59 frames
-long on average; deep_sort 12, 78 frames long; 99.9% of deep_sort's detected boxes are in
-simple_iou's tracks."""
+Measured: simple_iou 17 tracks of 5 frames or more, 51 frames long on average; deep_sort 14,
+62 frames long; 99.1% of deep_sort's detected boxes are in simple_iou's tracks. (With the
+ultralytics fall model at 640, four times slower to find the boxes: 18 and 59, 12 and 78, 99.9%.)"""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.detector.test_detectors import APPEARANCE, MODELS, frames, models, yolo  # noqa: F401 (models is a fixture)
+from tests.detector.test_detectors import APPEARANCE, COCO, MODELS, frames, models  # noqa: F401 (models is a fixture)
 from vidar.models.stream_settings import KindSettings
 from vidar_detector.appearance import appearance_embedder
 from vidar_detector.deep_sort import DeepSortTracker
+from vidar_detector.detectors import DarknetDetector
 from vidar_detector.geometry import Box, iou
 from vidar_detector.selection import passes_filters
 from vidar_detector.settings import DEFAULT_CLASS_MAP
@@ -32,7 +34,7 @@ Found = list[tuple[Box, float]]
 
 @pytest.fixture(scope="module")
 def footage(models: Path, videos: Path) -> list[tuple[np.ndarray, Found]]:  # noqa: F811
-    detector = yolo(models, DEFAULT_CLASS_MAP)
+    detector = DarknetDetector(models / COCO, DEFAULT_CLASS_MAP, image_size=512, min_score=0.25)
     images = frames(videos / "vtest.avi", set(range(FRAMES)))
     return [
         (image, [(d.box, d.score) for d in detector.detect(image) if passes_filters(d.box, d.score, SETTINGS)])
