@@ -11,10 +11,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive
+from vidar.documents import CURRENT_RUN, ObjectCounts
 from vidar.models.jobs import Cluster, VideoClustered
 from vidar.mongo import in_transaction
-
-CLUSTER_COUNTS = {"face": "face_cluster_count", "body": "body_cluster_count", "car": "car_cluster_count"}
 
 
 def cluster_id(video_id: int, kind: str, number: int) -> str:
@@ -32,7 +31,7 @@ class ClusterRecords:
         await self._clusters.create_index([("video_id", ASCENDING), ("kind", ASCENDING)])
 
     async def apply(self, clustered: VideoClustered) -> None:
-        current_run = {"_id": clustered.video_id, "current_run": clustered.run_id}
+        current_run = {"_id": clustered.video_id, CURRENT_RUN: clustered.run_id}
         of_kind = {"video_id": clustered.video_id, "kind": clustered.kind}
 
         async def replace(session: AsyncClientSession) -> None:
@@ -43,8 +42,8 @@ class ClusterRecords:
                 documents = [_document(clustered, cluster) for cluster in clustered.clusters]
                 await self._clusters.insert_many(documents, session=session)
                 await self._detections.bulk_write(_memberships(clustered), ordered=False, session=session)
-            count = {CLUSTER_COUNTS[clustered.kind]: len(clustered.clusters)}
-            await self._videos.update_one(current_run, {"$set": count}, session=session)
+            count = ObjectCounts.clusters(clustered.kind, len(clustered.clusters))
+            await self._videos.update_one(current_run, {"$set": count.as_set()}, session=session)
 
         await in_transaction(self._client, replace)
 

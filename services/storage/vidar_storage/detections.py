@@ -13,11 +13,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from vidar import archive
+from vidar.documents import CLUSTER_COUNT_FIELDS, COUNT_FIELDS, ObjectCounts
 from vidar.models.jobs import DetectionPosted
 from vidar.mongo import in_transaction
-from vidar_storage.clusters import CLUSTER_COUNTS
-
-COUNTERS = {"face": "face_count", "body": "body_count", "car": "car_count"}
 
 
 class DetectionRecords:
@@ -39,7 +37,7 @@ class DetectionRecords:
                 return  # the archive is gone, or this run was replaced
             record = {"_id": detection.event_id, **detection.model_dump(), "created_date": datetime.now(UTC)}
             await self._records.insert_one(record, session=session)
-            await self._videos.update_one(current_run, {"$inc": {COUNTERS[detection.kind]: 1}}, session=session)
+            await self._videos.update_one(current_run, {"$inc": ObjectCounts.one_more(detection.kind)}, session=session)
 
         try:
             await in_transaction(self._client, insert_and_count)
@@ -56,12 +54,13 @@ class DetectionRecords:
             await self._clusters.delete_many(older, session=session)
             counts = {
                 counter: await self._records.count_documents({"video_id": video_id, "kind": kind}, session=session)
-                for kind, counter in COUNTERS.items()
+                for kind, counter in COUNT_FIELDS.items()
             }
             # Null, unless this run's clusters are already in (this event came late).
-            for kind, counter in CLUSTER_COUNTS.items():
+            for kind, counter in CLUSTER_COUNT_FIELDS.items():
                 of_kind = {"video_id": video_id, "kind": kind}
                 counts[counter] = await self._clusters.count_documents(of_kind, session=session) or None
-            await self._videos.update_one({"_id": video_id, "current_run": run_id}, {"$set": counts}, session=session)
+            counted = ObjectCounts(**counts).as_set()
+            await self._videos.update_one({"_id": video_id, "current_run": run_id}, {"$set": counted}, session=session)
 
         await in_transaction(self._client, replace)

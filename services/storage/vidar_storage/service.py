@@ -4,14 +4,14 @@ event, or one overtaken by a newer upload, changes nothing twice."""
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 
-from vidar import archive, subjects
-from vidar.health import ProcessingStatus, display, source_problem
+from vidar import archive, documents, subjects
+from vidar.documents import Notice, ProbeResult, SourcePointer, StoredSource, updates
+from vidar.health import ProcessingStatus
 from vidar.models.events import (
     Envelope,
     ScreenshotReply,
@@ -54,7 +54,7 @@ class Storage:
         if doc is None:
             await self._objects.remove(event.object_key)  # the archive is gone meanwhile
             return
-        if (doc.get("source") or {}).get("key") != event.object_key:
+        if not is_current_source(doc, event.object_key):
             return  # a newer upload replaced this one; its own event probes it
         try:
             probed, image = await asyncio.to_thread(self._probe, event.object_key, event.size)
@@ -80,18 +80,13 @@ class Storage:
     async def archive_changed(self, video_id: int) -> None:
         """Fetch the archive's `url` into object storage, unless it is already its source."""
         doc = await self._videos.find_one({"_id": video_id}, projection={"url": 1, "source": 1})
-        url = doc and doc.get("url")
-        if not url or (doc.get("source") or {}).get("url") == url:
+        url = url_to_fetch(doc)
+        if url is None:
             return
         try:
             source = await self._fetch(video_id, url)
-        except (UrlRefused, StreamTooLarge) as error:
-            await self._record_fetch_failure(video_id, url, str(error))
-        except (httpx.TimeoutException, TimeoutError):
-            limit = f"{self._settings.url_timeout:.0f} s silent or {self._settings.url_total_timeout:.0f} s in all"
-            await self._record_fetch_failure(video_id, url, f"Could not fetch {url}: timed out ({limit}).")
-        except httpx.HTTPError as error:
-            await self._record_fetch_failure(video_id, url, f"Could not fetch {url}: {error}.")
+        except FETCH_ERRORS as error:
+            await self._record_fetch_failure(video_id, url, fetch_failure(url, error, self._settings))
         else:
             await self._commit_fetched(video_id, source)
 
@@ -106,7 +101,7 @@ class Storage:
             return ScreenshotReply(error=str(error))
         key = archive.screenshot_key(request.video_id)
         await self._objects.put_bytes(key, image, "image/jpeg")
-        await self._videos.update_one({"_id": request.video_id}, {"$set": {"screenshot_key": key}})
+        await self._videos.update_one({"_id": request.video_id}, {"$set": ProbeResult(screenshot_key=key).as_set()})
         return ScreenshotReply(key=key)
 
     def _probe(self, key: str, size: int) -> tuple[video.Probe, bytes]:
@@ -119,25 +114,11 @@ class Storage:
 
     async def _record_probe(self, probed: VideoProbed, screenshot_key: str | None = None) -> None:
         """Write what the file is (or why it is unusable) and announce it, in one transaction."""
-        status = await self._status(probed.video_id)
-        if probed.error:
-            fields: dict[str, Any] = {"error": probed.error, **source_problem(probed.error)}
-        else:
-            fields = {
-                "error": None,
-                "source_len": probed.source_len,
-                "frame_width": probed.frame_width,
-                "frame_height": probed.frame_height,
-                "source.fps": probed.fps,
-                "source.codec": probed.codec,
-                "source.frame_count": probed.frame_count,
-                "screenshot_key": screenshot_key,
-                **display(status),
-            }
+        fields = probe_update(probed, await self._status(probed.video_id), screenshot_key)
 
         async def write(transaction: Transaction) -> None:
             updated = await self._videos.update_one(
-                {"_id": probed.video_id, "source.key": probed.object_key},
+                {"_id": probed.video_id, documents.SOURCE_KEY: probed.object_key},
                 {"$set": fields},
                 session=transaction.session,
             )
@@ -147,10 +128,10 @@ class Storage:
         await self._outbox.commit(write)
 
     async def _status(self, video_id: int) -> ProcessingStatus:
-        doc = await self._videos.find_one({"_id": video_id}, projection={"health_status.status": 1})
+        doc = await self._videos.find_one({"_id": video_id}, projection={documents.STATUS: 1})
         return ProcessingStatus(doc["health_status"]["status"]) if doc else ProcessingStatus.NOT_STARTED
 
-    async def _fetch(self, video_id: int, url: str) -> dict:
+    async def _fetch(self, video_id: int, url: str) -> StoredSource:
         timeout = httpx.Timeout(self._settings.url_timeout)
         async with (
             asyncio.timeout(self._settings.url_total_timeout),
@@ -169,14 +150,7 @@ class Storage:
                 await asyncio.to_thread(self._objects.put_stream, key, reader, content_type)
             finally:
                 await response.aclose()
-        return {
-            "key": key,
-            "size": reader.size,
-            "content_type": content_type,
-            "sha256": reader.sha256,
-            "url": url,
-            "uploaded_at": datetime.now(UTC),
-        }
+        return StoredSource(key=key, size=reader.size, content_type=content_type, sha256=reader.sha256, url=url)
 
     async def _reporting_progress(self, video_id: int, url: str, response: httpx.Response) -> AsyncIterator[bytes]:
         total = int(response.headers.get("content-length") or 0)
@@ -185,37 +159,84 @@ class Storage:
             received += len(chunk)
             if time.monotonic() - reported >= PROGRESS_EVERY:
                 reported = time.monotonic()
-                of_total = f" of {total / 1e6:.1f}" if total else ""
-                note = f"Fetching {url}: {received / 1e6:.1f}{of_total} MB"
-                await self._videos.update_one({"_id": video_id}, {"$set": {"health_status.msg": note}})
+                note = Notice.note(fetch_progress(url, received, total))
+                await self._videos.update_one({"_id": video_id}, {"$set": note.as_set()})
             yield chunk
 
-    async def _commit_fetched(self, video_id: int, source: dict) -> None:
+    async def _commit_fetched(self, video_id: int, source: StoredSource) -> None:
         """Point the archive at the fetched file, unless its url changed meanwhile."""
+        # The fetch's problem and progress notes are over; the probe of the file tells what it is.
+        change = updates(SourcePointer.replaced(source), Notice(error=None, msg=""))
 
         async def write(transaction: Transaction) -> bool:
             before = await self._videos.find_one_and_update(
-                {"_id": video_id, "url": source["url"]},
-                {"$set": {"source": source, "file_size": source["size"], "error": None, "health_status.msg": ""}},
-                session=transaction.session,
+                {"_id": video_id, "url": source.url}, {"$set": change}, session=transaction.session
             )
             if before is None:
                 return False
             event = VideoUploaded(
                 video_id=video_id,
-                object_key=source["key"],
-                size=source["size"],
-                content_type=source["content_type"],
-                sha256=source["sha256"],
+                object_key=source.key,
+                size=source.size,
+                content_type=source.content_type,
+                sha256=source.sha256,
                 replaced_key=(before.get("source") or {}).get("key"),
             )
             await transaction.stage(Envelope(type=subjects.VIDEO_UPLOADED, payload=event))
             return True
 
         if not await self._outbox.commit(write):
-            await self._objects.remove(source["key"])
+            await self._objects.remove(source.key)
 
     async def _record_fetch_failure(self, video_id: int, url: str, message: str) -> None:
-        await self._videos.update_one(
-            {"_id": video_id, "url": url}, {"$set": {"error": message, **source_problem(message)}}
-        )
+        await self._videos.update_one({"_id": video_id, "url": url}, {"$set": Notice.source_problem(message).as_set()})
+
+
+def is_current_source(doc: dict, object_key: str) -> bool:
+    """Whether the archive still points at `object_key` (a newer upload or fetch replaces it)."""
+    return (doc.get("source") or {}).get("key") == object_key
+
+
+def url_to_fetch(doc: dict | None) -> str | None:
+    """The archive's `url`, unless it has none or that url is already its source."""
+    url = doc and doc.get("url")
+    if not url or (doc.get("source") or {}).get("url") == url:
+        return None
+    return url
+
+
+FETCH_ERRORS = (UrlRefused, StreamTooLarge, httpx.HTTPError, TimeoutError)
+
+
+def fetch_failure(url: str, error: Exception, settings: StorageSettings) -> str:
+    """What the archive shows when fetching `url` failed with `error` (one of `FETCH_ERRORS`)."""
+    if isinstance(error, UrlRefused | StreamTooLarge):
+        return str(error)  # written for the user already
+    if isinstance(error, httpx.TimeoutException | TimeoutError):
+        limit = f"{settings.url_timeout:.0f} s silent or {settings.url_total_timeout:.0f} s in all"
+        return f"Could not fetch {url}: timed out ({limit})."
+    return f"Could not fetch {url}: {error}."
+
+
+def fetch_progress(url: str, received: int, total: int) -> str:
+    """The note shown while fetching: megabytes so far, of the whole when the server said."""
+    of_total = f" of {total / 1e6:.1f}" if total else ""
+    return f"Fetching {url}: {received / 1e6:.1f}{of_total} MB"
+
+
+def probe_update(probed: VideoProbed, status: ProcessingStatus, screenshot_key: str | None) -> dict[str, Any]:
+    """The `$set` of a probe's outcome. A file that cannot be processed shows why (whatever the
+    status) and keeps no figures; a good one clears the error, shows its figures and screenshot,
+    and the display of the archive's status again."""
+    if probed.error:
+        return Notice.source_problem(probed.error).as_set()
+    result = ProbeResult(
+        source_len=probed.source_len,
+        frame_width=probed.frame_width,
+        frame_height=probed.frame_height,
+        fps=probed.fps,
+        codec=probed.codec,
+        frame_count=probed.frame_count,
+        screenshot_key=screenshot_key,
+    )
+    return updates(result, Notice.of_status(status), Notice(error=None))

@@ -14,7 +14,8 @@ from uuid import uuid4
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from vidar import archive, subjects
+from vidar import archive, documents, subjects
+from vidar.documents import SourcePointer, StoredSource, UploadLock, updates
 from vidar.health import BUSY_VALUES
 from vidar.models.events import Envelope, VideoFileDeleted, VideoUploaded
 from vidar.objectstore import ObjectStore
@@ -28,8 +29,8 @@ LOCK_REFRESH = timedelta(seconds=10)
 def _is_free(now: datetime) -> dict:
     """Not being processed, and no live upload."""
     return {
-        "health_status.status": {"$nin": BUSY_VALUES},
-        "$or": [{"upload": None}, {"upload.refreshed_at": {"$lt": now - archive.UPLOAD_LOCK_STALE}}],
+        documents.STATUS: {"$nin": BUSY_VALUES},
+        "$or": [{"upload": None}, {documents.UPLOAD_REFRESHED_AT: {"$lt": now - archive.UPLOAD_LOCK_STALE}}],
     }
 
 
@@ -53,13 +54,15 @@ class Sources:
                 raise ApiError(409, f"video {video_id}: another upload took over; try again")
             return committed
         finally:
-            await self._videos.update_one({"_id": video_id, "upload.id": upload_id}, {"$set": {"upload": None}})
+            await self._videos.update_one(
+                {"_id": video_id, documents.UPLOAD_ID: upload_id}, {"$set": UploadLock.released().as_set()}
+            )
 
     async def delete(self, video_id: int) -> None:
         async def remove(transaction: Transaction) -> bool:
             doc = await self._videos.find_one_and_update(
                 {"_id": video_id, **_is_free(datetime.now(UTC))},
-                {"$set": {"source": None, "file_size": 0}},
+                {"$set": SourcePointer.removed().as_set()},
                 session=transaction.session,
             )
             if doc is None or doc.get("source") is None:
@@ -75,14 +78,14 @@ class Sources:
     async def _lock(self, video_id: int, upload_id: str) -> None:
         now = datetime.now(UTC)
         locked = await self._videos.update_one(
-            {"_id": video_id, **_is_free(now)}, {"$set": {"upload": {"id": upload_id, "refreshed_at": now}}}
+            {"_id": video_id, **_is_free(now)}, {"$set": UploadLock.held(upload_id, now).as_set()}
         )
         if locked.matched_count == 0:
             await self._explain_refusal(video_id)
 
     async def _explain_refusal(self, video_id: int) -> None:
         """Raise why the archive's source cannot change now (or nothing if it can)."""
-        doc = await self._videos.find_one({"_id": video_id}, projection={"health_status.status": 1, "upload": 1})
+        doc = await self._videos.find_one({"_id": video_id}, projection={documents.STATUS: 1, "upload": 1})
         if doc is None:
             raise not_found("video", video_id)
         if doc["health_status"]["status"] in BUSY_VALUES:
@@ -96,7 +99,7 @@ class Sources:
             while True:
                 await asyncio.sleep(LOCK_REFRESH.total_seconds())
                 await self._videos.update_one(
-                    {"_id": video_id, "upload.id": upload_id}, {"$set": {"upload.refreshed_at": datetime.now(UTC)}}
+                    {"_id": video_id, documents.UPLOAD_ID: upload_id}, {"$set": UploadLock.refreshed(datetime.now(UTC))}
                 )
 
         task = asyncio.create_task(refresh())
@@ -119,18 +122,14 @@ class Sources:
     async def _commit(
         self, video_id: int, upload_id: str, key: str, reader: AsyncStreamReader, content_type: str
     ) -> dict | None:
-        source = {
-            "key": key,
-            "size": reader.size,
-            "content_type": content_type,
-            "sha256": reader.sha256,
-            "uploaded_at": datetime.now(UTC),
-        }
+        source = StoredSource(key=key, size=reader.size, content_type=content_type, sha256=reader.sha256)
+        # The probe of the new file clears or sets `error` (storage's); the lock goes with the change.
+        change = updates(SourcePointer.replaced(source), UploadLock.released())
 
         async def point_at_new_source(transaction: Transaction) -> bool:
             before = await self._videos.find_one_and_update(
-                {"_id": video_id, "upload.id": upload_id},
-                {"$set": {"source": source, "file_size": reader.size, "upload": None, "error": None}},
+                {"_id": video_id, documents.UPLOAD_ID: upload_id},
+                {"$set": change},
                 session=transaction.session,
             )
             if before is None:

@@ -10,10 +10,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import subjects
 from vidar.archive import CAMERA_GROUPS, VIDEOS
-from vidar.health import ProcessingStatus
+from vidar.documents import ArchiveSettings, new_video_document
 from vidar.models.events import Envelope, VideoChanged, VideoDeleted
 from vidar.models.stream_settings import StreamSettings, merge_settings
-from vidar.models.video import HealthStatus, ObjectId, Video, VideoCreate, VideoPatch
+from vidar.models.video import ObjectId, Video, VideoCreate, VideoPatch
 from vidar.mongo import next_id
 from vidar.outbox import Outbox, Transaction
 from vidar_gateway.errors import ApiError, not_found
@@ -34,14 +34,6 @@ def _now() -> datetime:
     # BSON keeps milliseconds: truncate so a response equals what a later GET returns.
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def _writable_fields(data: VideoCreate | VideoPatch, stream_settings: StreamSettings) -> dict[str, Any]:
-    fields = data.model_dump(exclude={"stream_settings"}, exclude_unset=isinstance(data, VideoPatch))
-    fields["stream_settings"] = stream_settings.model_dump()
-    if "name" in fields:
-        fields["sort_name"] = fields["name"] or ""
-    return fields
 
 
 class VideoStore:
@@ -72,31 +64,8 @@ class VideoStore:
     async def create(self, data: VideoCreate, present: Callable[[dict], Video]) -> dict:
         await self._check_camera_group(data.camera_group)
         settings = self.settings_from(self._defaults, data.stream_settings)
-        doc = {
-            "_id": await next_id(self._db, VIDEOS),
-            **_writable_fields(data, settings),
-            "created_date": _now(),
-            "processing_start_date": None,
-            "active": False,
-            "finished": False,
-            "queued": False,
-            "health_status": HealthStatus.of(ProcessingStatus.WAITING_FOR_SYNC).model_dump(),
-            "source_len": None,
-            "file_size": 0,
-            "face_count": 0,
-            "body_count": 0,
-            "car_count": 0,
-            "face_cluster_count": None,
-            "body_cluster_count": None,
-            "car_cluster_count": None,
-            "frame_width": None,
-            "frame_height": None,
-            "error": None,
-            "source": None,
-            "upload": None,
-            "screenshot_key": None,
-            "revision": 1,
-        }
+        video_id = await next_id(self._db, VIDEOS)
+        doc = new_video_document(video_id, ArchiveSettings.of(data, settings), _now())
 
         async def insert(transaction: Transaction) -> None:
             await self._videos.insert_one(doc, session=transaction.session)
@@ -147,18 +116,20 @@ class VideoStore:
             data, settings = change(current)
             if data.camera_group is not None and data.camera_group != current["camera_group"]:
                 await self._check_camera_group(data.camera_group)
-            updated = await self._write_if_unchanged(current, _writable_fields(data, settings), present)
+            updated = await self._write_if_unchanged(current, ArchiveSettings.of(data, settings), present)
             if updated is not None:
                 return updated
         raise ApiError(409, f"video {video_id} is being changed by another request; try again")
 
-    async def _write_if_unchanged(self, current: dict, fields: dict, present: Callable[[dict], Video]) -> dict | None:
-        """Apply `fields` unless the document changed since `current` was read."""
+    async def _write_if_unchanged(
+        self, current: dict, settings: ArchiveSettings, present: Callable[[dict], Video]
+    ) -> dict | None:
+        """Apply `settings` unless the document changed since `current` was read."""
 
         async def write(transaction: Transaction) -> dict | None:
             doc = await self._videos.find_one_and_update(
                 {"_id": current["_id"], "revision": current["revision"]},
-                {"$set": fields, "$inc": {"revision": 1}},
+                {"$set": settings.as_set(), "$inc": {"revision": 1}},
                 return_document=ReturnDocument.AFTER,
                 session=transaction.session,
             )

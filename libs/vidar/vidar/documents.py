@@ -1,0 +1,264 @@
+"""The stored `videos` document: its fields in groups, each group written by one service.
+
+Who writes which field (the field names are the stored ones; queries and indexes use them):
+
+| group             | fields                                                                  | writer    |
+|-------------------|-------------------------------------------------------------------------|-----------|
+| `ArchiveSettings` | camera_group, name, sort_name, url, camera, router_url, stream_settings, | gateway   |
+|                   | case; _id, created_date and revision (bumped by each of its changes)    |           |
+| `UploadLock`      | upload                                                                  | gateway   |
+| `SourcePointer`   | source (key, size, content_type, sha256, uploaded_at, url), file_size   | see below |
+| `ProbeResult`     | source_len, frame_width, frame_height, source.fps, source.codec,        | storage   |
+|                   | source.frame_count, screenshot_key                                      |           |
+| `ObjectCounts`    | face_count, body_count, car_count, <kind>_cluster_count                 | storage   |
+| `Processing`      | current_run, processing_start_date, queued, active, finished,           | scheduler |
+|                   | health_status.status, .enabled, .statistic                              |           |
+| `Notice`          | error, health_status.code, .code_desc, .msg                             | see below |
+
+The gateway inserts the whole document once (`new_video_document`: every group at its initial
+value) and deletes it; after that a service writes only its own groups, through these models, and
+learns of the others' changes through events: `video.created`/`video.updated` (settings),
+`video.uploaded`/`video.file.deleted` (source), `video.probed`, `video.processing.<status>`.
+
+Two groups still have two writers, each through the one helper here:
+- `SourcePointer`: the gateway for an upload (the API answers with the new `file_size`) and a
+  removal; storage for a fetched `url`. Both go through `SourcePointer.replaced`/`.removed`.
+- `Notice`: the scheduler for a status and a run's outcome, storage for a source file it cannot
+  use (`Notice.source_problem`, a fetch's progress, and the status display again once the file is
+  good). Making the scheduler its only writer needs a `video.source.failed`-style event.
+
+Everything else reads. The read-only queries on other services' fields: the scheduler reads the
+archive's settings and source when it queues a run; storage reads `current_run` so that only the
+current run's records count; the gateway's search index reads `current_run` and the counts.
+"""
+
+from datetime import UTC, datetime
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vidar.health import STATUS_DISPLAY, HealthCode, ProcessingStatus
+from vidar.models.jobs import Statistic
+from vidar.models.stream_settings import DetectorType, StreamSettings
+from vidar.models.video import HealthStatus, VideoCreate, VideoPatch
+
+S = ProcessingStatus
+
+# Stored paths that queries filter on.
+STATUS = "health_status.status"
+SOURCE_KEY = "source.key"
+UPLOAD_ID = "upload.id"
+UPLOAD_REFRESHED_AT = "upload.refreshed_at"
+CURRENT_RUN = "current_run"
+JOB_STARTS = "health_status.statistic.job_starts"
+_STATISTIC = "health_status.statistic"
+
+
+class StoredFields(BaseModel):
+    """A group of stored fields. A model holds only the fields a write changes: `as_set()` is the
+    `$set` of those set, under their stored (possibly dotted) paths."""
+
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
+
+    def as_set(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_unset=True)
+
+
+def _at(path: str) -> Any:
+    return Field(None, serialization_alias=path)
+
+
+class ArchiveSettings(StoredFields):
+    """Written by the gateway: what a user sets through POST, PUT and PATCH /videos/."""
+
+    camera_group: int | None = None
+    name: str | None = None
+    sort_name: str | None = Field(None, description="`name` or '', for ordering (null sorts apart)")
+    url: str | None = None
+    camera: int | None = None
+    router_url: str | None = None
+    stream_settings: dict[str, Any] | None = None
+    case: int | None = None
+
+    @classmethod
+    def of(cls, data: VideoCreate | VideoPatch, stream_settings: StreamSettings) -> Self:
+        """A create or PUT sets every field; a PATCH only those sent (the merged stream_settings always)."""
+        fields = data.model_dump(exclude={"stream_settings"}, exclude_unset=isinstance(data, VideoPatch))
+        if "name" in fields:
+            fields["sort_name"] = fields["name"] or ""
+        return cls(**fields, stream_settings=stream_settings.model_dump())
+
+
+class UploadLock(StoredFields):
+    """Written by the gateway: the upload that holds the archive's source now (`Sources`)."""
+
+    upload: dict[str, Any] | None = None
+
+    @classmethod
+    def held(cls, upload_id: str, now: datetime) -> Self:
+        return cls(upload={"id": upload_id, "refreshed_at": now})
+
+    @classmethod
+    def released(cls) -> Self:
+        return cls(upload=None)
+
+    @staticmethod
+    def refreshed(now: datetime) -> dict[str, Any]:
+        return {UPLOAD_REFRESHED_AT: now}
+
+
+class StoredSource(BaseModel):
+    """`source` as the uploader writes it; storage adds what the probe found (`ProbeResult`)."""
+
+    key: str
+    size: int
+    content_type: str
+    sha256: str
+    uploaded_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    url: str | None = Field(None, description="the url it was fetched from; absent for an upload")
+
+
+class SourcePointer(StoredFields):
+    """The archive's source file: the gateway for an upload and a removal, storage for a fetched
+    `url` (the one group with two writers besides `Notice`, see the module's docstring)."""
+
+    source: dict[str, Any] | None = None
+    file_size: int | None = None
+
+    @classmethod
+    def replaced(cls, source: StoredSource) -> Self:
+        return cls(source=source.model_dump(exclude_none=True), file_size=source.size)
+
+    @classmethod
+    def removed(cls) -> Self:
+        return cls(source=None, file_size=0)
+
+
+class ProbeResult(StoredFields):
+    """Written by storage: what the source file is, and the screenshot drawn from it."""
+
+    source_len: float | None = None
+    frame_width: int | None = None
+    frame_height: int | None = None
+    fps: float | None = _at("source.fps")
+    codec: str | None = _at("source.codec")
+    frame_count: int | None = _at("source.frame_count")
+    screenshot_key: str | None = None
+
+
+COUNT_FIELDS: dict[DetectorType, str] = {"face": "face_count", "body": "body_count", "car": "car_count"}
+CLUSTER_COUNT_FIELDS: dict[DetectorType, str] = {
+    "face": "face_cluster_count",
+    "body": "body_cluster_count",
+    "car": "car_cluster_count",
+}
+
+
+class ObjectCounts(StoredFields):
+    """Written by storage: the current run's recorded objects and clusters of each kind, equal to
+    its records (a cluster count is null until the run has clustered that kind)."""
+
+    face_count: int = 0
+    body_count: int = 0
+    car_count: int = 0
+    face_cluster_count: int | None = None
+    body_cluster_count: int | None = None
+    car_cluster_count: int | None = None
+
+    @staticmethod
+    def one_more(kind: DetectorType) -> dict[str, int]:
+        """The `$inc` of one recorded object of `kind`."""
+        return {COUNT_FIELDS[kind]: 1}
+
+    @classmethod
+    def clusters(cls, kind: DetectorType, count: int) -> Self:
+        return cls(**{CLUSTER_COUNT_FIELDS[kind]: count})
+
+
+# The contract's flags of each status.
+_FLAGS: dict[ProcessingStatus, dict[str, bool]] = {
+    S.NOT_STARTED: {"queued": False, "active": False, "finished": False, "enabled": False},
+    S.QUEUED: {"queued": True, "active": False, "finished": False, "enabled": True},
+    S.INPROGRESS: {"queued": False, "active": True, "finished": False, "enabled": True},
+    S.COMPLETED: {"queued": False, "active": False, "finished": True, "enabled": False},
+    S.FAILED: {"queued": False, "active": False, "finished": False, "enabled": False},
+    S.STOPPED: {"queued": False, "active": False, "finished": False, "enabled": False},
+}
+
+
+class Processing(StoredFields):
+    """Written by the scheduler: the run the archive is on, its status and its figures."""
+
+    current_run: str | None = None
+    processing_start_date: datetime | None = None
+    queued: bool | None = None
+    active: bool | None = None
+    finished: bool | None = None
+    status: ProcessingStatus | None = _at(STATUS)
+    enabled: bool | None = _at("health_status.enabled")
+    statistic: dict[str, Any] | None = _at(_STATISTIC)
+
+    @classmethod
+    def entering(cls, status: ProcessingStatus) -> Self:
+        """The status and the contract's flags that go with it."""
+        return cls(status=status, **_FLAGS[status])
+
+    @staticmethod
+    def figures(statistic: Statistic) -> dict[str, Any]:
+        """The `$set` of a detector's figures; `job_starts` stays the scheduler's count."""
+        figures = statistic.model_dump(exclude={"job_starts"})
+        return {f"{_STATISTIC}.{key}": value for key, value in figures.items()}
+
+
+class Notice(StoredFields):
+    """What the archive shows about its state: `error` and the health_status display. Written by
+    the scheduler and, for a source file problem, by storage (see the module's docstring)."""
+
+    error: str | None = None
+    code: HealthCode | None = _at("health_status.code")
+    code_desc: str | None = _at("health_status.code_desc")
+    msg: str | None = _at("health_status.msg")
+
+    @classmethod
+    def of_status(cls, status: ProcessingStatus, msg: str = "") -> Self:
+        code, code_desc = STATUS_DISPLAY[status]
+        return cls(code=code, code_desc=code_desc, msg=msg)
+
+    @classmethod
+    def source_problem(cls, message: str) -> Self:
+        """The source file cannot be processed, whatever the status."""
+        return cls(error=message, code="red", code_desc="Source file problem", msg=message)
+
+    @classmethod
+    def note(cls, msg: str) -> Self:
+        return cls(msg=msg)
+
+
+def updates(*groups: StoredFields) -> dict[str, Any]:
+    """One `$set` of several groups' changes."""
+    merged: dict[str, Any] = {}
+    for group in groups:
+        merged.update(group.as_set())
+    return merged
+
+
+FIRST_REVISION = 1
+
+
+def new_video_document(video_id: int, settings: ArchiveSettings, created_date: datetime) -> dict[str, Any]:
+    """The archive as the gateway inserts it: its identity, its settings and every other group at
+    its initial value. The scheduler has not seen it yet (WAITING_FOR_SYNC) and it has had no run,
+    so `current_run` is left out."""
+    return {
+        "_id": video_id,
+        "created_date": created_date,
+        "revision": FIRST_REVISION,
+        **settings.model_dump(),
+        **Processing(processing_start_date=None, queued=False, active=False, finished=False).as_set(),
+        "health_status": HealthStatus.of(S.WAITING_FOR_SYNC).model_dump(),
+        **Notice(error=None).as_set(),
+        **UploadLock.released().as_set(),
+        **SourcePointer.removed().as_set(),
+        **ProbeResult().model_dump(exclude={"fps", "codec", "frame_count"}),
+        **ObjectCounts().model_dump(),
+    }
