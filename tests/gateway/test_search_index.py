@@ -44,6 +44,27 @@ def test_archives_are_replaced_dropped_and_searched_alone() -> None:
     assert matrix.archives() == {1}
 
 
+def test_events_join_their_archive_once_and_stay_found_after_a_compaction() -> None:
+    matrix = VectorMatrix(128)
+    rows = vectors(3000)
+    archive_of = [0 if n % 3 == 0 else 1 for n in range(3000)]  # 1,000 and 2,000 rows, interleaved
+    for n in range(3000):  # one event at a time, each twice
+        for _ in range(2):
+            matrix.add(archive_of[n], [f"e{n}"], rows[n : n + 1])
+    assert len(matrix) == 3000
+    assert matrix.search(rows[7], 1e-6, {1})[0].tolist() == ["e7"]
+    assert matrix.search(rows[7], 1e-6, {0})[0].tolist() == []
+    matrix.add(0, ["e0", "new"], rows[1:3])  # a replayed event and a new one
+    assert len(matrix) == 3001
+    matrix.drop(1)  # most rows dead: the rest move, and are found where they went
+    assert len(matrix) == 1001
+    assert matrix.search(rows[2], 1e-6, {0})[0].tolist() == ["new"]
+    assert matrix.search(rows[2997], 1e-6, None)[0].tolist() == ["e2997"]
+    assert matrix.search(rows[2998], 1e-6, None)[0].tolist() == []
+    matrix.add(0, ["e3"], rows[3:4])
+    assert len(matrix) == 1001
+
+
 def test_dead_rows_are_reclaimed_and_the_rest_still_found() -> None:
     matrix = VectorMatrix(128)
     kept = vectors(5)

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 
 from vidar_gateway.search.detections import DetectionStore
+from vidar_gateway.search.follower import IndexFollower
 from vidar_gateway.search.index import EmbeddedIndex
 from vidar_gateway.search.service import Search
 from vidar_gateway.search.settings import SearchSettings
@@ -32,11 +33,14 @@ async def search_lifespan(app: FastAPI) -> AsyncIterator[None]:
     detections = DetectionStore(db, settings.detection_ttl)
     await detections.ensure_indexes()
     app.state.search = SearchRuntime(settings, index, detections, Search(db, index, detections, settings))
-    upkeep = asyncio.create_task(index.keep_in_sync(settings.search_sync_interval))
+    follower = IndexFollower(index, runtime.broker.connection)
+    # In the background: the gateway serves while the index is built (a search meanwhile finds less).
+    starting = asyncio.create_task(follower.follow())
     try:
         yield
     finally:
-        upkeep.cancel()
+        starting.cancel()
+        await follower.stop()
 
 
 def _search(request: Request) -> SearchRuntime:

@@ -1,24 +1,26 @@
 """The vector index: every stored event's embedding, searched by `looks_like`.
 
 The embedded default keeps one float32 matrix per kind in the gateway's memory, derived from
-the `detections` records the storage service writes (the one source of truth): at start it loads
-them, then every `search_sync_interval` seconds it compares each archive's run and counters (kept
-equal to its records in one transaction by the storage service) with what it holds and reloads
-the archives whose records changed, dropping deleted ones. So it survives restarts (it is
-rebuilt), a second gateway builds its own, a re-run replaces an archive's vectors and a deleted
-archive leaves none. Every hit is read back from `detections` with the request's filters anyway,
-so a record deleted since the last pass is never returned.
+the `detections` records the storage service writes (the one source of truth): `rebuild` loads
+the records of each archive's current run, then the events that change them are applied one at a
+time as they come (`vidar_gateway.search.follower` says from where, and why nothing is missed):
+a posted object joins the index if its run is its archive's current run, and a new run or a
+deletion drops what the archive held of an older run. So it survives restarts (it is rebuilt), a
+second gateway builds its own, a re-run replaces an archive's vectors and a deleted archive
+leaves none. Every hit is read back from `detections` with the request's filters anyway, so an
+event the storage service has not recorded (yet, or ever) is never returned.
 """
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive
+from vidar.models.jobs import DetectionPosted
 from vidar.models.stream_settings import DETECTOR_TYPES, DetectorType
 from vidar_gateway.search.matrix import VectorMatrix
 from vidar_gateway.search.ranked import Ranked
@@ -28,7 +30,8 @@ log = logging.getLogger(__name__)
 
 # dlib's face embeddings; MobileNetV2's bottleneck for bodies and cars.
 DIMENSIONS: dict[DetectorType, int] = {"face": 128, "body": 1280, "car": 1280}
-COUNTERS: dict[DetectorType, str] = {"face": "face_count", "body": "body_count", "car": "car_count"}
+# Records a rebuild adds to the matrices at once (their vectors kept as float32 until then).
+REBUILD_CHUNK = 4096
 
 
 class VectorIndex(Protocol):
@@ -42,22 +45,16 @@ class VectorIndex(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class _Loaded:
-    """What the index holds of one archive's kind: the run and record count it was loaded at, and
-    whether every record was of that run (a new run's records arrive before the old ones go)."""
-
-    run: str | None
-    count: int
-    clean: bool
-
-
 class EmbeddedIndex:
+    """The matrices, and per archive the run its rows are of and its current run as last read
+    (a posted object of that run is added without asking MongoDB again)."""
+
     def __init__(self, db: AsyncDatabase) -> None:
         self._videos = db[archive.VIDEOS]
         self._detections = db[archive.DETECTIONS]
-        self._matrices = {kind: VectorMatrix(DIMENSIONS[kind]) for kind in DETECTOR_TYPES}
-        self._loaded: dict[tuple[int, DetectorType], _Loaded] = {}
+        self._matrices = _empty_matrices()
+        self._held_runs: dict[int, str] = {}
+        self._current_runs: dict[int, str | None] = {}
 
     def __len__(self) -> int:
         return sum(len(matrix) for matrix in self._matrices.values())
@@ -77,39 +74,72 @@ class EmbeddedIndex:
         hits = sorted(zip((-confidences).tolist(), ids.tolist(), strict=True))
         return [Ranked(event_id, -negated) for negated, event_id in hits if -negated >= min_confidence]
 
-    async def keep_in_sync(self, interval: float) -> None:
-        while True:
-            try:
-                await self.sync()
-            except Exception:
-                log.exception("the vector index could not be brought up to date; trying again")
-            await asyncio.sleep(interval)
+    async def rebuild(self) -> None:
+        """Everything again from MongoDB: each archive's current run, then that run's records."""
+        runs = {doc["_id"]: doc.get("current_run") async for doc in self._videos.find({}, {"current_run": 1})}
+        matrices = _empty_matrices()
+        held: dict[int, str] = {}
+        chunk: list[dict[str, Any]] = []
+        fields = {"video_id": 1, "kind": 1, "run_id": 1, "embedding": 1}
+        async for record in self._detections.find({}, fields):
+            run = runs.get(record["video_id"])
+            if run is not None and record.get("run_id") == run and _fits(record["kind"], record.get("embedding")):
+                held[record["video_id"]] = run
+                chunk.append({**record, "embedding": np.asarray(record["embedding"], np.float32)})
+            if len(chunk) == REBUILD_CHUNK:
+                await asyncio.to_thread(_load, matrices, chunk)
+                chunk = []
+        await asyncio.to_thread(_load, matrices, chunk)
+        self._matrices, self._held_runs, self._current_runs = matrices, held, runs
+        log.info("vector index rebuilt: %d vectors of %d archives", len(self), len(held))
 
-    async def sync(self) -> None:
-        """One pass: reload what changed since the last, drop what is gone."""
-        projection = {"current_run": 1, **dict.fromkeys(COUNTERS.values(), 1)}
-        present: set[tuple[int, DetectorType]] = set()
-        async for video in self._videos.find({}, projection=projection):
-            for kind, counter in COUNTERS.items():
-                key = (video["_id"], kind)
-                present.add(key)
-                await self._refresh(key, video.get("current_run"), video.get(counter) or 0)
-        for video_id, kind in set(self._loaded) - present:
-            self._matrices[kind].drop(video_id)
-            del self._loaded[video_id, kind]
-
-    async def _refresh(self, key: tuple[int, DetectorType], run: str | None, count: int) -> None:
-        held = self._loaded.get(key)
-        if held == _Loaded(run, count, clean=True) or (held is None and count == 0):
+    async def add(self, detection: DetectionPosted) -> None:
+        """A posted object joins its archive's vectors if it is of the archive's current run
+        (the storage service records it under the same condition); it replaces those of an
+        older run."""
+        video, run = detection.video_id, detection.run_id
+        if not _fits(detection.kind, detection.embedding):
             return
-        video_id, kind = key
-        ids, vectors, runs = [], [], set()
-        records = self._detections.find({"video_id": video_id, "kind": kind}, projection={"embedding": 1, "run_id": 1})
-        async for record in records:
-            runs.add(record.get("run_id"))
-            if len(record.get("embedding") or ()) == DIMENSIONS[kind]:
-                ids.append(record["_id"])
-                vectors.append(record["embedding"])
-        matrix = np.asarray(vectors, np.float32).reshape(len(ids), DIMENSIONS[kind])
-        await asyncio.to_thread(self._matrices[kind].replace, video_id, ids, matrix)
-        self._loaded[key] = _Loaded(run, count, clean=runs <= {run})
+        if self._current_runs.get(video) != run and await self._read_current_run(video) != run:
+            return  # a replaced run's late post, or the archive is gone
+        if self._held_runs.get(video, run) != run:
+            await self._drop(video)
+        self._held_runs[video] = run
+        vector = np.asarray(detection.embedding, np.float32)[None, :]
+        await asyncio.to_thread(self._matrices[detection.kind].add, video, [detection.event_id], vector)
+
+    async def recheck(self, video_id: int) -> None:
+        """The archive's run changed or it was deleted: drop what it holds unless of its current run."""
+        current = await self._read_current_run(video_id)
+        if self._held_runs.get(video_id, current) != current:
+            await self._drop(video_id)
+
+    async def _read_current_run(self, video_id: int) -> str | None:
+        doc = await self._videos.find_one({"_id": video_id}, {"current_run": 1})
+        if doc is None:
+            self._current_runs.pop(video_id, None)
+            return None
+        self._current_runs[video_id] = doc.get("current_run")
+        return doc.get("current_run")
+
+    async def _drop(self, video_id: int) -> None:
+        del self._held_runs[video_id]
+        for matrix in self._matrices.values():
+            await asyncio.to_thread(matrix.drop, video_id)
+
+
+def _empty_matrices() -> dict[DetectorType, VectorMatrix]:
+    return {kind: VectorMatrix(DIMENSIONS[kind]) for kind in DETECTOR_TYPES}
+
+
+def _fits(kind: DetectorType, embedding: Sequence[float] | None) -> bool:
+    return embedding is not None and len(embedding) == DIMENSIONS[kind]
+
+
+def _load(matrices: dict[DetectorType, VectorMatrix], records: list[dict[str, Any]]) -> None:
+    """Add records to the matrices, an archive and kind at a time."""
+    groups: dict[tuple[int, DetectorType], list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault((record["video_id"], record["kind"]), []).append(record)
+    for (video, kind), group in groups.items():
+        matrices[kind].add(video, [record["_id"] for record in group], np.stack([r["embedding"] for r in group]))

@@ -11,8 +11,6 @@ class SearchSettings(GatewaySettings):
     # faces 0.5 is a dlib distance of 0.6; bodies and cars 0.85 a cosine distance of 0.15.
     search_face_threshold: float = Field(0.5, ge=0, le=1)
     search_appearance_threshold: float = Field(0.85, ge=0, le=1)
-    # Seconds between passes that bring the embedded index up to date with the stored events.
-    search_sync_interval: float = Field(1.0, gt=0)
     # POST /detect/: the largest image, its most pixels (a small file may decode huge), how long
     # its objects stay searchable, and how long to wait for a detector's answer.
     detect_max_bytes: int = Field(16 * 1024**2, gt=0)
