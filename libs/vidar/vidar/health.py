@@ -55,14 +55,3 @@ def sources_of(target: ProcessingStatus) -> list[ProcessingStatus]:
 BUSY = frozenset({ProcessingStatus.QUEUED, ProcessingStatus.INPROGRESS})
 # The same as stored in MongoDB, for queries and for checks on documents.
 BUSY_VALUES = sorted(status.value for status in BUSY)
-
-
-def display(status: ProcessingStatus) -> dict[str, str]:
-    """The health_status display fields of `status`, as a MongoDB `$set` fragment."""
-    code, code_desc = STATUS_DISPLAY[status]
-    return {"health_status.code": code, "health_status.code_desc": code_desc, "health_status.msg": ""}
-
-
-def source_problem(message: str) -> dict[str, str]:
-    """Display fields while the source file cannot be processed, whatever the status."""
-    return {"health_status.code": "red", "health_status.code_desc": "Source file problem", "health_status.msg": message}

@@ -4,6 +4,7 @@ import json
 
 from vidar import subjects
 from vidar.dead_letters import DEAD_LETTERS_STREAM, DeadLetter
+from vidar.documents import Notice
 
 # The run's own events: losing one leaves its archive QUEUED or INPROGRESS with nothing to end it.
 RUN_LIFECYCLE = frozenset({subjects.JOB_DISPATCH, *subjects.JOB_REPORTS})
@@ -20,14 +21,9 @@ def lost_event_note(letter: DeadLetter) -> str:
     )
 
 
-def lost_event_display(note: str) -> dict[str, str]:
-    """The archive's `error` and health_status display fields, as a MongoDB `$set` fragment."""
-    return {
-        "error": note,
-        "health_status.code": "red",
-        "health_status.code_desc": "An event could not be handled",
-        "health_status.msg": note,
-    }
+def lost_event_display(note: str) -> Notice:
+    """The archive's `error` and health_status display."""
+    return Notice(error=note, code="red", code_desc="An event could not be handled", msg=note)
 
 
 def run_of(letter: DeadLetter) -> str | None:
@@ -38,3 +34,9 @@ def run_of(letter: DeadLetter) -> str | None:
         return None
     run_id = payload.get("run_id") if isinstance(payload, dict) else None
     return run_id if isinstance(run_id, str) else None
+
+
+def run_to_fail(letter: DeadLetter) -> str | None:
+    """The run that fails because `letter` was lost: only one of the run's own events (its dispatch
+    or a report) leaves a run with nothing to end it; any other lost event fails no run."""
+    return run_of(letter) if letter.subject in RUN_LIFECYCLE else None

@@ -4,7 +4,6 @@ so a restarted scheduler carries on where the last one stopped."""
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import uuid4
 
 from pymongo import ASCENDING, ReturnDocument
@@ -12,7 +11,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, subjects
 from vidar.dead_letters import DeadLetter
-from vidar.health import BUSY_VALUES, ProcessingStatus, display, sources_of
+from vidar.documents import CURRENT_RUN, Notice, Processing, StoredFields
+from vidar.health import ProcessingStatus
 from vidar.logs import ids_of
 from vidar.metrics import JOBS
 from vidar.models.events import Envelope
@@ -25,34 +25,29 @@ from vidar.models.jobs import (
     JobStarted,
     JobState,
     JobStop,
-    ObjectCounters,
     ProcessRequested,
-    SourceFile,
     Statistic,
     VideoProcessing,
 )
-from vidar.models.stream_settings import DETECTOR_TYPES, StreamSettings
 from vidar.outbox import Outbox, Transaction
-from vidar_scheduler.lost_events import RUN_LIFECYCLE, lost_event_display, lost_event_note, run_of
+from vidar_scheduler.lifecycle import (
+    after_run,
+    free_slots,
+    is_busy,
+    new_job,
+    queues_a_run,
+    run_queued,
+    run_started,
+    stall_note,
+    status_update,
+    takeover_stop,
+)
+from vidar_scheduler.lost_events import lost_event_display, lost_event_note, run_to_fail
 from vidar_scheduler.settings import SchedulerSettings
 
 S = ProcessingStatus
 _IN_FLIGHT = [state.value for state in IN_FLIGHT]
 _OVER = [state.value for state in OVER]
-# The flags of the contract that go with each status.
-_FLAGS: dict[ProcessingStatus, dict[str, bool]] = {
-    S.NOT_STARTED: {"queued": False, "active": False, "finished": False, "health_status.enabled": False},
-    S.QUEUED: {"queued": True, "active": False, "finished": False, "health_status.enabled": True},
-    S.INPROGRESS: {"queued": False, "active": True, "finished": False, "health_status.enabled": True},
-    S.COMPLETED: {"queued": False, "active": False, "finished": True, "health_status.enabled": False},
-    S.FAILED: {"queued": False, "active": False, "finished": False, "health_status.enabled": False},
-    S.STOPPED: {"queued": False, "active": False, "finished": False, "health_status.enabled": False},
-}
-
-
-def fresh_statistic(settings: StreamSettings, job_starts: int) -> Statistic:
-    enabled = [kind for kind in DETECTOR_TYPES if getattr(settings.detectors, kind) is not None]
-    return Statistic(objects={kind: ObjectCounters() for kind in enabled}, job_starts=job_starts)
 
 
 class Scheduler:
@@ -73,38 +68,21 @@ class Scheduler:
     async def request_processing(self, request: ProcessRequested) -> None:
         """Queue a new run, unless the video is already queued or running."""
         doc = await self._videos.find_one({"_id": request.video_id})
-        if doc is None or doc["health_status"]["status"] in BUSY_VALUES or not doc.get("source"):
+        if not queues_a_run(doc):
             return
         run_id = uuid4().hex
-        job_starts = doc["health_status"].get("statistic", {}).get("job_starts", 0)
-        job = {
-            "_id": run_id,
-            "video_id": request.video_id,
-            "state": JobState.QUEUED.value,
-            "queued_at": datetime.now(UTC),
-            "attempt": 0,
-            "dispatch": JobDispatch(
-                run_id=run_id,
-                video_id=request.video_id,
-                camera_group=doc["camera_group"],
-                source=SourceFile.model_validate(doc["source"]),
-                stream_settings=request.stream_settings,
-                router_url=doc.get("router_url"),
-            ).model_dump(mode="json"),
-        }
+        job = new_job(run_id, request, doc, datetime.now(UTC))
 
         async def queue(transaction: Transaction) -> None:
             await self._jobs.insert_one(job, session=transaction.session)
 
-        statistic = fresh_statistic(request.stream_settings, job_starts)
-        changes = {"current_run": run_id, "error": None, "health_status.statistic": statistic.model_dump()}
-        await self._transition(request.video_id, S.QUEUED, fields=changes, also=queue)
+        await self._transition(request.video_id, S.QUEUED, changes=run_queued(run_id, request, doc), also=queue)
         await self.dispatch()
 
     async def request_stop(self, video_id: int) -> None:
         """A queued run is dropped; a running one is told to stop."""
-        doc = await self._videos.find_one({"_id": video_id}, projection={"current_run": 1, "health_status": 1})
-        if doc is None or doc["health_status"]["status"] not in BUSY_VALUES:
+        doc = await self._videos.find_one({"_id": video_id}, projection={CURRENT_RUN: 1, "health_status": 1})
+        if doc is None or not is_busy(doc):
             return
 
         async def stop_run(transaction: Transaction) -> None:
@@ -150,21 +128,19 @@ class Scheduler:
                 },
                 session=transaction.session,
             )
-            if job is not None and job.get("attempt", started.attempt) < started.attempt:
-                stop = JobStop(run_id=started.run_id, video_id=started.video_id, attempt=started.attempt)
+            if job is not None and (stop := takeover_stop(job, started)):
                 await self._stage_stop(stop, transaction)
             return job
 
         job = await self._outbox.commit(start)
         if job is None:
             return
-        first_start = {"processing_start_date": datetime.now(UTC)} if started.attempt == 1 else {}
         await self._transition(
             started.video_id,
             S.INPROGRESS,
             run_id=started.run_id,
-            fields=first_start,
-            increment={"health_status.statistic.job_starts": 1},
+            changes=run_started(started, datetime.now(UTC)),
+            count_start=True,
         )
 
     async def job_progress(self, progress: JobProgress) -> None:
@@ -190,11 +166,10 @@ class Scheduler:
         if job is None:
             return
         await self._write_statistic(ended.video_id, ended.run_id, ended.statistic)
-        if state is JobState.FINISHED:
-            await self._transition(ended.video_id, S.COMPLETED, run_id=ended.run_id)
-        elif state is JobState.FAILED:
-            fields = {"error": ended.error}
-            await self._transition(ended.video_id, S.FAILED, run_id=ended.run_id, fields=fields, message=ended.error)
+        if change := after_run(ended, state):
+            await self._transition(
+                ended.video_id, change.status, run_id=ended.run_id, changes=change.changes, message=change.message
+            )
         await self.dispatch()
 
     async def event_lost(self, letter: DeadLetter) -> None:
@@ -205,12 +180,12 @@ class Scheduler:
         if video_id is None:
             return  # no archive to show it on: the metric, the log and the dead letter have it
         note = lost_event_note(letter)
-        run_id = run_of(letter)
-        if letter.subject in RUN_LIFECYCLE and run_id and await self._fail_run(video_id, run_id, note):
+        run_id = run_to_fail(letter)
+        if run_id and await self._fail_run(video_id, run_id, note):
             return
-        if await self._transition(video_id, S.NOT_STARTED, fields=lost_event_display(note)):
+        if await self._transition(video_id, S.NOT_STARTED, changes=[lost_event_display(note)]):
             return
-        await self._videos.update_one({"_id": video_id}, {"$set": lost_event_display(note)})
+        await self._videos.update_one({"_id": video_id}, {"$set": lost_event_display(note).as_set()})
 
     async def _fail_run(self, video_id: int, run_id: str, note: str) -> bool:
         async def end_job(transaction: Transaction) -> None:
@@ -224,7 +199,7 @@ class Scheduler:
                 await self._stage_stop(JobStop(run_id=run_id, video_id=video_id), transaction)
 
         failed = await self._transition(
-            video_id, S.FAILED, run_id=run_id, fields={"error": note}, message=note, also=end_job
+            video_id, S.FAILED, run_id=run_id, changes=[Notice(error=note)], message=note, also=end_job
         )
         if failed:
             await self.dispatch()
@@ -233,8 +208,8 @@ class Scheduler:
     async def dispatch(self) -> None:
         """Hand queued runs to the detectors, oldest first, up to `max_in_flight` at once."""
         in_flight = await self._jobs.count_documents({"state": {"$in": _IN_FLIGHT}})
-        free = self._settings.max_in_flight - in_flight
-        if free <= 0:
+        free = free_slots(self._settings.max_in_flight, in_flight)
+        if free == 0:
             return
         queued = self._jobs.find({"state": JobState.QUEUED.value}).sort("queued_at", ASCENDING).limit(free)
         for job in await queued.to_list():
@@ -273,21 +248,12 @@ class Scheduler:
             await self._jobs.update_one(
                 {"_id": job["_id"], "state": JobState.RUNNING.value}, {"$set": {"stalled": True}}
             )
-            note = (
-                f"The detector stopped answering (no heartbeat for {self._settings.heartbeat_timeout:.0f} s); "
-                "the job resumes on another detector."
-            )
-            await self._videos.update_one(
-                {"_id": job["video_id"], "current_run": job["_id"]}, {"$set": {"health_status.msg": note}}
-            )
+            note = stall_note(self._settings.heartbeat_timeout)
+            await self._videos.update_one({"_id": job["video_id"], CURRENT_RUN: job["_id"]}, {"$set": note.as_set()})
 
     async def _write_statistic(self, video_id: int, run_id: str, statistic: Statistic) -> None:
         """The detector's figures; job_starts stays the scheduler's count."""
-        figures = statistic.model_dump(exclude={"job_starts"})
-        await self._videos.update_one(
-            {"_id": video_id, "current_run": run_id},
-            {"$set": {f"health_status.statistic.{key}": value for key, value in figures.items()}},
-        )
+        await self._videos.update_one({"_id": video_id, CURRENT_RUN: run_id}, {"$set": Processing.figures(statistic)})
 
     async def _transition(
         self,
@@ -295,24 +261,17 @@ class Scheduler:
         status: ProcessingStatus,
         *,
         run_id: str | None = None,
-        fields: dict[str, Any] | None = None,
-        increment: dict[str, int] | None = None,
+        changes: list[StoredFields] | None = None,
         message: str | None = None,
+        count_start: bool = False,
         also: Callable[[Transaction], Awaitable[None]] | None = None,
     ) -> bool:
         """Move the video to `status` if the state machine allows it from where it is (and it is on
-        run `run_id`), with `also` (which may stage more events) and the `video.processing.<status>`
-        event in one transaction; whether it moved."""
-        allowed_from = [source.value for source in sources_of(status)]
-        guard: dict[str, Any] = {"_id": video_id, "health_status.status": {"$in": allowed_from}}
-        if run_id is not None:
-            guard["current_run"] = run_id
-        shown = {**display(status), "health_status.status": status.value, **_FLAGS.get(status, {})}
-        if message:
-            shown["health_status.msg"] = message
-        update: dict[str, Any] = {"$set": {**shown, **(fields or {})}}
-        if increment:
-            update["$inc"] = increment
+        run `run_id`), with `changes`, `also` (which may stage more events) and the
+        `video.processing.<status>` event in one transaction; whether it moved."""
+        guard, update = status_update(
+            video_id, status, run_id=run_id, changes=changes, message=message, count_start=count_start
+        )
 
         async def write(transaction: Transaction) -> bool:
             doc = await self._videos.find_one_and_update(
@@ -324,7 +283,7 @@ class Scheduler:
                 await also(transaction)
             changed = VideoProcessing(
                 video_id=video_id,
-                run_id=doc.get("current_run"),
+                run_id=doc.get(CURRENT_RUN),
                 status=status,
                 error=doc.get("error"),
                 statistic=Statistic.model_validate(doc["health_status"].get("statistic") or {}),

@@ -1,0 +1,134 @@
+"""What the scheduler decides, on plain values: whether a request queues a run, the job it
+queues, what a start, an end or a silent detector changes, and the archive's status update with
+its guard. `Scheduler` reads and writes; these say what to write."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from vidar.documents import CURRENT_RUN, JOB_STARTS, STATUS, Notice, Processing, StoredFields, updates
+from vidar.health import BUSY_VALUES, ProcessingStatus, sources_of
+from vidar.models.jobs import (
+    JobDispatch,
+    JobEnded,
+    JobStarted,
+    JobState,
+    JobStop,
+    ObjectCounters,
+    ProcessRequested,
+    SourceFile,
+    Statistic,
+)
+from vidar.models.stream_settings import DETECTOR_TYPES, StreamSettings
+
+S = ProcessingStatus
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """Where an archive goes, what else changes with it, and the message it shows."""
+
+    status: ProcessingStatus
+    changes: list[StoredFields] = field(default_factory=list)
+    message: str | None = None
+
+
+def is_busy(video: dict) -> bool:
+    """Queued or running: a request to process changes nothing, a stop has something to stop."""
+    return video["health_status"]["status"] in BUSY_VALUES
+
+
+def queues_a_run(video: dict | None) -> bool:
+    """Whether `video.process.requested` queues a run: the archive exists, is idle and has a
+    source (the gateway checked the rest, and a run that finds the file unusable fails)."""
+    return video is not None and not is_busy(video) and bool(video.get("source"))
+
+
+def fresh_statistic(settings: StreamSettings, job_starts: int) -> Statistic:
+    """A new run's statistic: a counter for each enabled kind; the runs started so far kept."""
+    enabled = [kind for kind in DETECTOR_TYPES if getattr(settings.detectors, kind) is not None]
+    return Statistic(objects={kind: ObjectCounters() for kind in enabled}, job_starts=job_starts)
+
+
+def new_job(run_id: str, request: ProcessRequested, video: dict, now: datetime) -> dict[str, Any]:
+    """The `jobs` document of a queued run, with the dispatch a detector will get."""
+    dispatch = JobDispatch(
+        run_id=run_id,
+        video_id=request.video_id,
+        camera_group=video["camera_group"],
+        source=SourceFile.model_validate(video["source"]),
+        stream_settings=request.stream_settings,
+        router_url=video.get("router_url"),
+    )
+    return {
+        "_id": run_id,
+        "video_id": request.video_id,
+        "state": JobState.QUEUED.value,
+        "queued_at": now,
+        "attempt": 0,
+        "dispatch": dispatch.model_dump(mode="json"),
+    }
+
+
+def run_queued(run_id: str, request: ProcessRequested, video: dict) -> list[StoredFields]:
+    """The archive's changes as it is queued: the new run, a fresh statistic, no error."""
+    job_starts = video["health_status"].get("statistic", {}).get("job_starts", 0)
+    statistic = fresh_statistic(request.stream_settings, job_starts)
+    return [Processing(current_run=run_id, statistic=statistic.model_dump()), Notice(error=None)]
+
+
+def takeover_stop(job_before: dict, started: JobStarted) -> JobStop | None:
+    """A later attempt started the run (JetStream redelivered it from a detector thought lost):
+    the attempts before it are told to stop, in case that detector still runs."""
+    if job_before.get("attempt", started.attempt) < started.attempt:
+        return JobStop(run_id=started.run_id, video_id=started.video_id, attempt=started.attempt)
+    return None
+
+
+def run_started(started: JobStarted, now: datetime) -> list[StoredFields]:
+    """`processing_start_date` is the first attempt's start; a takeover keeps it."""
+    return [Processing(processing_start_date=now)] if started.attempt == 1 else []
+
+
+def after_run(ended: JobEnded, state: JobState) -> StatusChange | None:
+    """A finished run completes its archive, a failed one fails it with the run's error; a
+    stopped run changes nothing, as the stop moved its archive to STOPPED already."""
+    if state is JobState.FINISHED:
+        return StatusChange(S.COMPLETED)
+    if state is JobState.FAILED:
+        return StatusChange(S.FAILED, [Notice(error=ended.error)], ended.error)
+    return None
+
+
+def stall_note(heartbeat_timeout: float) -> Notice:
+    return Notice.note(
+        f"The detector stopped answering (no heartbeat for {heartbeat_timeout:.0f} s); "
+        "the job resumes on another detector."
+    )
+
+
+def free_slots(max_in_flight: int, in_flight: int) -> int:
+    """How many queued runs may be dispatched now."""
+    return max(max_in_flight - in_flight, 0)
+
+
+def status_update(
+    video_id: int,
+    status: ProcessingStatus,
+    *,
+    run_id: str | None = None,
+    changes: list[StoredFields] | None = None,
+    message: str | None = None,
+    count_start: bool = False,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The filter and update that move an archive to `status`: only from a status the state
+    machine allows (and only while it is on `run_id`, when given). The status brings its flags
+    and display (`message` shown); `changes` come last, so a lost event's display wins."""
+    guard: dict[str, Any] = {"_id": video_id, STATUS: {"$in": [source.value for source in sources_of(status)]}}
+    if run_id is not None:
+        guard[CURRENT_RUN] = run_id
+    shown = updates(Processing.entering(status), Notice.of_status(status, message or ""), *(changes or []))
+    update: dict[str, Any] = {"$set": shown}
+    if count_start:
+        update["$inc"] = {JOB_STARTS: 1}
+    return guard, update

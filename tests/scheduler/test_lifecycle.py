@@ -1,0 +1,219 @@
+"""The scheduler's decisions on plain values: no servers, each test well under a second."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from vidar import subjects
+from vidar.dead_letters import DeadLetter
+from vidar.health import STATUS_DISPLAY, ProcessingStatus
+from vidar.models.jobs import JobEnded, JobStarted, JobState, ProcessRequested, Statistic
+from vidar.models.stream_settings import StreamSettings
+from vidar_scheduler.lifecycle import (
+    after_run,
+    free_slots,
+    new_job,
+    queues_a_run,
+    run_queued,
+    run_started,
+    stall_note,
+    status_update,
+    takeover_stop,
+)
+from vidar_scheduler.lost_events import lost_event_display, run_to_fail
+
+S = ProcessingStatus
+NOW = datetime(2026, 12, 1, 22, 0, tzinfo=UTC)
+SOURCE = {"key": "videos/7/source/abc", "size": 1000, "content_type": "video/mp4", "sha256": "0" * 64, "fps": 10.0}
+
+
+def archive(status: ProcessingStatus, **fields: object) -> dict:
+    """A stored archive as the scheduler reads it."""
+    return {
+        "_id": 7,
+        "camera_group": 1,
+        "router_url": None,
+        "source": SOURCE,
+        "health_status": {"status": status.value, "statistic": {"job_starts": 2}},
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "queues"),
+    [
+        (S.WAITING_FOR_SYNC, True),  # asked for before the scheduler synced it
+        (S.NOT_STARTED, True),
+        (S.QUEUED, False),  # asking again while queued changes nothing
+        (S.INPROGRESS, False),
+        (S.COMPLETED, True),
+        (S.FAILED, True),
+        (S.STOPPED, True),
+    ],
+)
+def test_a_process_request_queues_a_run_only_when_idle(status: ProcessingStatus, queues: bool) -> None:
+    assert queues_a_run(archive(status)) is queues
+
+
+def test_a_process_request_for_an_archive_gone_or_without_a_source_queues_nothing() -> None:
+    assert not queues_a_run(None)
+    assert not queues_a_run(archive(S.NOT_STARTED, source=None))
+
+
+def test_a_queued_run_starts_a_fresh_statistic_that_keeps_the_count_of_starts() -> None:
+    settings = StreamSettings.model_validate({"detectors": {"face": {}, "body": None, "car": None}})
+    processing, notice = run_queued("run-1", ProcessRequested(video_id=7, stream_settings=settings), archive(S.FAILED))
+    changes = {**processing.as_set(), **notice.as_set()}
+    assert changes["current_run"] == "run-1"
+    assert changes["error"] is None  # the last run's error goes with the new run
+    statistic = Statistic.model_validate(changes["health_status.statistic"])
+    assert (statistic.job_starts, list(statistic.objects), statistic.frames_processed) == (2, ["face"], 0)
+
+
+def test_the_job_of_a_queued_run_carries_what_the_detector_needs() -> None:
+    request = ProcessRequested(video_id=7, stream_settings=StreamSettings())
+    job = new_job("run-1", request, archive(S.NOT_STARTED, router_url="http://hooks.example/"), NOW)
+    assert (job["_id"], job["video_id"], job["state"], job["attempt"]) == ("run-1", 7, "queued", 0)
+    dispatch = job["dispatch"]
+    assert (dispatch["source"]["key"], dispatch["source"]["fps"]) == (SOURCE["key"], 10.0)
+    assert (dispatch["camera_group"], dispatch["router_url"]) == (1, "http://hooks.example/")
+
+
+@pytest.mark.parametrize(
+    ("status", "allowed_from"),
+    [
+        (S.NOT_STARTED, {S.WAITING_FOR_SYNC}),
+        (S.QUEUED, {S.WAITING_FOR_SYNC, S.NOT_STARTED, S.COMPLETED, S.FAILED, S.STOPPED}),
+        (S.INPROGRESS, {S.QUEUED, S.INPROGRESS}),  # a takeover starts the run again
+        (S.COMPLETED, {S.INPROGRESS}),
+        (S.FAILED, {S.QUEUED, S.INPROGRESS}),
+        (S.STOPPED, {S.QUEUED, S.INPROGRESS}),
+    ],
+)
+def test_a_status_is_entered_only_from_where_the_state_machine_allows(
+    status: ProcessingStatus, allowed_from: set[ProcessingStatus]
+) -> None:
+    guard, _ = status_update(7, status)
+    assert guard["_id"] == 7
+    assert set(guard["health_status.status"]["$in"]) == {source.value for source in allowed_from}
+    assert "current_run" not in guard
+
+
+@pytest.mark.parametrize(
+    ("status", "flags"),
+    [
+        (S.NOT_STARTED, (False, False, False, False)),
+        (S.QUEUED, (True, False, False, True)),
+        (S.INPROGRESS, (False, True, False, True)),
+        (S.COMPLETED, (False, False, True, False)),
+        (S.FAILED, (False, False, False, False)),
+        (S.STOPPED, (False, False, False, False)),
+    ],
+)
+def test_a_status_brings_the_contracts_flags_and_display(status: ProcessingStatus, flags: tuple) -> None:
+    _, update = status_update(7, status)
+    shown = update["$set"]
+    assert (shown["queued"], shown["active"], shown["finished"], shown["health_status.enabled"]) == flags
+    assert shown["health_status.status"] == status.value
+    assert (shown["health_status.code"], shown["health_status.code_desc"]) == STATUS_DISPLAY[status]
+    assert shown["health_status.msg"] == ""
+    assert "$inc" not in update
+
+
+def test_a_run_event_moves_its_archive_only_while_it_is_on_that_run() -> None:
+    guard, update = status_update(7, S.INPROGRESS, run_id="run-1", count_start=True)
+    assert guard["current_run"] == "run-1"
+    assert update["$inc"] == {"health_status.statistic.job_starts": 1}
+
+
+def test_a_lost_events_display_wins_over_the_status_display() -> None:
+    note = "The event video.created (e1) could not be handled"
+    _, update = status_update(7, S.NOT_STARTED, changes=[lost_event_display(note)])
+    shown = update["$set"]
+    assert (shown["error"], shown["health_status.msg"], shown["health_status.code"]) == (note, note, "red")
+    assert shown["health_status.code_desc"] == "An event could not be handled"
+    assert shown["health_status.status"] == "NOT_STARTED"
+
+
+def test_the_first_start_dates_the_run_and_a_takeover_keeps_the_date() -> None:
+    first = JobStarted(run_id="run-1", video_id=7, attempt=1, worker="detector-a")
+    later = JobStarted(run_id="run-1", video_id=7, attempt=2, worker="detector-b")
+    assert [change.as_set() for change in run_started(first, NOW)] == [{"processing_start_date": NOW}]
+    assert run_started(later, NOW) == []
+
+
+def test_a_takeover_stops_the_attempts_before_it() -> None:
+    started = JobStarted(run_id="run-1", video_id=7, attempt=3, worker="detector-b")
+    stop = takeover_stop({"_id": "run-1", "attempt": 2}, started)
+    assert stop is not None
+    assert (stop.run_id, stop.attempt, stop.stops(2), stop.stops(3)) == ("run-1", 3, True, False)
+
+
+@pytest.mark.parametrize("job_before", [{"_id": "run-1", "attempt": 3}, {"_id": "run-1"}], ids=["same", "first"])
+def test_the_same_attempt_reported_again_stops_nothing(job_before: dict) -> None:
+    started = JobStarted(run_id="run-1", video_id=7, attempt=3, worker="detector-b")
+    assert takeover_stop(job_before, started) is None
+
+
+def ended(error: str | None = None) -> JobEnded:
+    return JobEnded(run_id="run-1", video_id=7, attempt=1, statistic=Statistic(), error=error)
+
+
+def test_a_finished_run_completes_its_archive() -> None:
+    change = after_run(ended(), JobState.FINISHED)
+    assert change is not None
+    assert (change.status, change.changes, change.message) == (S.COMPLETED, [], None)
+
+
+def test_a_failed_run_fails_its_archive_with_the_runs_error_shown() -> None:
+    change = after_run(ended("rot: the region is outside the frame"), JobState.FAILED)
+    assert change is not None
+    _, update = status_update(7, change.status, changes=change.changes, message=change.message)
+    shown = update["$set"]
+    assert shown["health_status.status"] == "FAILED"
+    assert shown["error"] == shown["health_status.msg"] == "rot: the region is outside the frame"
+
+
+def test_a_stopped_run_leaves_its_archive_where_the_stop_put_it() -> None:
+    assert after_run(ended(), JobState.STOPPED) is None
+
+
+def letter(subject: str, payload: dict) -> DeadLetter:
+    body = json.dumps({"event_id": "e1", "type": subject, "payload": payload}).encode()
+    return DeadLetter(
+        subject=subject,
+        consumer="detector",
+        stream="VIDAR_JOBS",
+        sequence=1,
+        deliveries=5,
+        error="the detector died",
+        event_id="e1",
+        body=body,
+        original_headers={},
+    )
+
+
+@pytest.mark.parametrize("subject", [subjects.JOB_DISPATCH, *subjects.JOB_REPORTS])
+def test_a_run_whose_own_event_is_lost_fails(subject: str) -> None:
+    # The dispatch given up after its last delivery is how a video that keeps killing its detector ends.
+    assert run_to_fail(letter(subject, {"run_id": "run-1", "video_id": 7})) == "run-1"
+
+
+@pytest.mark.parametrize("subject", [subjects.VIDEO_CREATED, subjects.VIDEO_PROCESS_REQUESTED])
+def test_a_lost_archive_event_fails_no_run(subject: str) -> None:
+    assert run_to_fail(letter(subject, {"run_id": "run-1", "video_id": 7})) is None
+
+
+def test_a_lost_run_event_without_a_run_id_fails_no_run() -> None:
+    assert run_to_fail(letter(subjects.JOB_DISPATCH, {"video_id": 7})) is None
+
+
+def test_a_silent_detector_is_explained_on_its_archive() -> None:
+    note = "The detector stopped answering (no heartbeat for 30 s); the job resumes on another detector."
+    assert stall_note(30).as_set() == {"health_status.msg": note}
+
+
+@pytest.mark.parametrize(("in_flight", "free"), [(0, 2), (1, 1), (2, 0), (5, 0)])
+def test_dispatch_fills_the_free_slots_only(in_flight: int, free: int) -> None:
+    assert free_slots(2, in_flight) == free

@@ -1,0 +1,121 @@
+"""Storage's decisions on plain values: what a probe writes, which url to fetch and what a failed
+fetch shows, the counters' fields. No servers; each test well under a second."""
+
+import httpx
+import pytest
+
+from vidar.documents import ObjectCounts
+from vidar.health import STATUS_DISPLAY, ProcessingStatus
+from vidar.models.events import VideoProbed
+from vidar.streams import StreamTooLarge
+from vidar.urlguard import UrlRefused
+from vidar_storage.service import fetch_failure, fetch_progress, is_current_source, probe_update, url_to_fetch
+from vidar_storage.settings import StorageSettings
+
+S = ProcessingStatus
+KEY = "videos/7/source/abc"
+URL = "http://media.example/clip.mp4"
+
+
+def test_a_good_file_shows_its_figures_under_their_stored_names_and_clears_the_error() -> None:
+    probed = VideoProbed(
+        video_id=7,
+        object_key=KEY,
+        source_len=79.5,
+        frame_width=768,
+        frame_height=576,
+        fps=10.0,
+        codec="mpeg4",
+        frame_count=795,
+    )
+    assert probe_update(probed, S.NOT_STARTED, "videos/7/screenshot.jpg") == {
+        "source_len": 79.5,
+        "frame_width": 768,
+        "frame_height": 576,
+        "source.fps": 10.0,
+        "source.codec": "mpeg4",
+        "source.frame_count": 795,
+        "screenshot_key": "videos/7/screenshot.jpg",
+        "error": None,
+        "health_status.code": "yellow",
+        "health_status.code_desc": STATUS_DISPLAY[S.NOT_STARTED][1],
+        "health_status.msg": "",
+    }
+
+
+@pytest.mark.parametrize("status", list(ProcessingStatus))
+def test_a_good_file_shows_the_display_of_the_status_the_archive_is_in(status: ProcessingStatus) -> None:
+    probed = VideoProbed(video_id=7, object_key=KEY, source_len=4.0, frame_width=176, frame_height=144)
+    shown = probe_update(probed, status, None)
+    assert (shown["health_status.code"], shown["health_status.code_desc"]) == STATUS_DISPLAY[status]
+    assert "health_status.status" not in shown  # the scheduler's
+
+
+def test_a_file_that_cannot_be_processed_shows_why_and_writes_no_figures() -> None:
+    error = "The file is not a readable video: it is corrupt, truncated or not a video at all."
+    shown = probe_update(VideoProbed(video_id=7, object_key=KEY, error=error), S.NOT_STARTED, None)
+    assert shown == {
+        "error": error,
+        "health_status.code": "red",
+        "health_status.code_desc": "Source file problem",
+        "health_status.msg": error,
+    }
+
+
+def test_a_probe_result_counts_only_for_the_source_it_was_made_of() -> None:
+    assert is_current_source({"source": {"key": KEY}}, KEY)
+    assert not is_current_source({"source": {"key": "videos/7/source/newer"}}, KEY)
+    assert not is_current_source({"source": None}, KEY)
+
+
+@pytest.mark.parametrize(
+    ("archive", "fetched"),
+    [
+        (None, None),  # deleted meanwhile
+        ({"url": None, "source": None}, None),
+        ({"url": URL, "source": None}, URL),
+        ({"url": URL, "source": {"key": KEY}}, URL),  # an upload, then a url: the url replaces it
+        ({"url": URL, "source": {"key": KEY, "url": URL}}, None),  # already fetched: an edit of another field
+        ({"url": URL, "source": {"key": KEY, "url": "http://media.example/old.mp4"}}, URL),
+    ],
+    ids=["gone", "no-url", "new", "after-upload", "fetched", "url-changed"],
+)
+def test_a_url_is_fetched_once_per_change_of_url(archive: dict | None, fetched: str | None) -> None:
+    assert url_to_fetch(archive) == fetched
+
+
+SETTINGS = StorageSettings(url_timeout=2, url_total_timeout=60)
+REFUSED = "Could not fetch the URL: more than 5 redirects."
+TOO_LARGE = "the file is larger than the limit of 100 bytes"
+
+
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        (
+            UrlRefused("Could not fetch the URL: more than 5 redirects."),
+            "Could not fetch the URL: more than 5 redirects.",
+        ),
+        (
+            StreamTooLarge("the file is larger than the limit of 100 bytes"),
+            "the file is larger than the limit of 100 bytes",
+        ),
+        (httpx.ReadTimeout("read"), f"Could not fetch {URL}: timed out (2 s silent or 60 s in all)."),
+        (TimeoutError(), f"Could not fetch {URL}: timed out (2 s silent or 60 s in all)."),
+        (httpx.ConnectError("connection refused"), f"Could not fetch {URL}: connection refused."),
+    ],
+    ids=["refused", "too-large", "silent", "too-long", "unreachable"],
+)
+def test_a_failed_fetch_says_why(error: Exception, shown: str) -> None:
+    assert fetch_failure(URL, error, SETTINGS) == shown
+
+
+def test_fetch_progress_shows_megabytes_of_the_whole_when_known() -> None:
+    assert fetch_progress(URL, 2_500_000, 10_000_000) == f"Fetching {URL}: 2.5 of 10.0 MB"
+    assert fetch_progress(URL, 2_500_000, 0) == f"Fetching {URL}: 2.5 MB"
+
+
+@pytest.mark.parametrize(("kind", "field"), [("face", "face_count"), ("body", "body_count"), ("car", "car_count")])
+def test_a_recorded_object_counts_one_on_its_kinds_counter(kind: str, field: str) -> None:
+    assert ObjectCounts.one_more(kind) == {field: 1}
+    assert ObjectCounts.clusters(kind, 3).as_set() == {field.replace("_count", "_cluster_count"): 3}
