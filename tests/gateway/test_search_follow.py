@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
@@ -63,7 +63,6 @@ class Services:
     camera_group: int
     connection: Client
     storage: "Storage"
-    posted: list[DetectionPosted] = field(default_factory=list)
 
     def new_archive(self) -> int:
         response = self.api.post("/videos/", json={"camera_group": self.camera_group, "name": "followed"})
@@ -97,7 +96,6 @@ class Services:
             embedding=RNG.normal(0, 0.05, 128).tolist(),  # short: see `held`
         )
         await self._publish(subjects.detection("face"), detection, detection.event_id)
-        self.posted.append(detection)
         return detection
 
     async def _publish(self, subject: str, payload: object, event_id: str) -> None:
@@ -114,7 +112,8 @@ class Storage:
     def __init__(self, connection: Client, db_url: str) -> None:
         self.name = f"test-storage-{uuid.uuid4().hex[:8]}"
         self._connection = connection
-        self._db = MongoClient(db_url, tz_aware=True)["vidar"]
+        self._client = MongoClient(db_url, tz_aware=True)
+        self._db = self._client["vidar"]
         self.videos = self._db["videos"]
 
     async def create(self) -> None:
@@ -135,11 +134,16 @@ class Storage:
             current = {"_id": detection.video_id, "current_run": detection.run_id}
             if self.videos.find_one(current) is not None:
                 record = {"_id": detection.event_id, **detection.model_dump(), "created_date": datetime.now(UTC)}
-                self._db["detections"].insert_one(record)
+                # Upserted: in a full run the real storage service records it too.
+                self._db["detections"].replace_one({"_id": detection.event_id}, record, upsert=True)
                 recorded.append(detection.event_id)
             await message.ack_sync()
         await subscription.unsubscribe()
         return recorded
+
+    async def remove(self) -> None:
+        await self._connection.jetstream().delete_consumer(EVENTS_STREAM.name, self.name)
+        self._client.close()
 
 
 @pytest.fixture
@@ -150,7 +154,7 @@ async def services(gw: Gateway, api: httpx.Client, camera_group: int) -> AsyncIt
     try:
         yield Services(gw, api, camera_group, connection, storage)
     finally:
-        await connection.jetstream().delete_consumer(EVENTS_STREAM.name, storage.name)
+        await storage.remove()
         await connection.close()
 
 
@@ -244,7 +248,7 @@ async def test_a_new_run_replaces_the_vectors_and_a_deleted_archive_leaves_the_i
         assert not [detection for detection in [*old, late] if await found(index, detection)]
 
         assert services.api.delete(f"/videos/{replaced}/").status_code == 204
-        # Gone from the index itself: its records are still in MongoDB (no storage service here).
+        # Gone from the index itself, whether or not its records are still in MongoDB.
         await until(lambda: has(index, replaced, []))
         assert not await found(index, new)
         assert await held(index, kept) == ids(kept_object)
