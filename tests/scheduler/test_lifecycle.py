@@ -7,6 +7,7 @@ import pytest
 
 from vidar import subjects
 from vidar.dead_letters import DeadLetter
+from vidar.documents import JobRecord
 from vidar.health import STATUS_DISPLAY, ProcessingStatus
 from vidar.models.jobs import JobEnded, JobStarted, JobState, ProcessRequested, Statistic
 from vidar.models.stream_settings import StreamSettings
@@ -217,3 +218,17 @@ def test_a_silent_detector_is_explained_on_its_archive() -> None:
 @pytest.mark.parametrize(("in_flight", "free"), [(0, 2), (1, 1), (2, 0), (5, 0)])
 def test_dispatch_fills_the_free_slots_only(in_flight: int, free: int) -> None:
     assert free_slots(2, in_flight) == free
+
+
+def test_a_runs_job_record_is_written_under_its_stored_names() -> None:
+    started = JobStarted(run_id="run-1", video_id=7, attempt=2, worker="detector-b")
+    assert JobRecord.started(started, NOW).as_set() == {
+        "state": "running",
+        "attempt": 2,
+        "worker": "detector-b",
+        "heartbeat_at": NOW,
+        "stalled": False,
+    }
+    failed = {"state": "failed", "ended_at": NOW, "error": "boom"}
+    assert JobRecord.ended(JobState.FAILED, "boom", NOW).as_set() == failed
+    assert JobRecord.silent().as_set() == {"stalled": True}

@@ -1,6 +1,9 @@
-"""The stored `videos` document: its fields in groups, each group written by one service.
+"""vidar's shared stored documents, `videos` and `jobs`: their fields in groups, each group
+written by one service. (A service's private collections, such as storage's `detections` and
+`clusters`, are written by that service alone.)
 
-Who writes which field (the field names are the stored ones; queries and indexes use them):
+Who writes which field of `videos` (the field names are the stored ones; queries and indexes use
+them):
 
 | group             | fields                                                                  | writer    |
 |-------------------|-------------------------------------------------------------------------|-----------|
@@ -17,19 +20,24 @@ Who writes which field (the field names are the stored ones; queries and indexes
 
 The gateway inserts the whole document once (`new_video_document`: every group at its initial
 value) and deletes it; after that a service writes only its own groups, through these models, and
-learns of the others' changes through events: `video.created`/`video.updated` (settings),
+announces the change in the same transaction: `video.created`/`video.updated` (settings),
 `video.uploaded`/`video.file.deleted` (source), `video.probed`, `video.processing.<status>`.
 
 Two groups still have two writers, each through the one helper here:
 - `SourcePointer`: the gateway for an upload (the API answers with the new `file_size`) and a
   removal; storage for a fetched `url`. Both go through `SourcePointer.replaced`/`.removed`.
-- `Notice`: the scheduler for a status and a run's outcome, storage for a source file it cannot
-  use (`Notice.source_problem`, a fetch's progress, and the status display again once the file is
-  good). Making the scheduler its only writer needs a `video.source.failed`-style event.
+- `Notice`: the scheduler for a status, a run's outcome, a silent detector and a lost event;
+  storage for the source file (`Notice.source_problem` when it cannot be fetched or probed, a
+  fetch's progress, and the status display again once the file is good). Making the scheduler its
+  only writer needs events for a fetch's failure and progress, which `vidar.models.events` lacks.
 
 Everything else reads. The read-only queries on other services' fields: the scheduler reads the
 archive's settings and source when it queues a run; storage reads `current_run` so that only the
 current run's records count; the gateway's search index reads `current_run` and the counts.
+
+`jobs` (one run of one archive, `_id` its run id) is written by the scheduler alone (`JobRecord`);
+the detector reads a run's `state` and `checkpoint` when it is handed the run (whether it is over
+or stopping, and where to resume), a read-only query.
 """
 
 from datetime import UTC, datetime
@@ -38,7 +46,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from vidar.health import STATUS_DISPLAY, HealthCode, ProcessingStatus
-from vidar.models.jobs import Statistic
+from vidar.models.jobs import Checkpoint, JobDispatch, JobStarted, JobState, Statistic
 from vidar.models.stream_settings import DetectorType, StreamSettings
 from vidar.models.video import HealthStatus, VideoCreate, VideoPatch
 
@@ -73,7 +81,7 @@ class ArchiveSettings(StoredFields):
 
     camera_group: int | None = None
     name: str | None = None
-    sort_name: str | None = Field(None, description="`name` or '', for ordering (null sorts apart)")
+    sort_name: str | None = Field(None, description="`name`, or '' when it is null: what ordering by name sorts")
     url: str | None = None
     camera: int | None = None
     router_url: str | None = None
@@ -262,3 +270,58 @@ def new_video_document(video_id: int, settings: ArchiveSettings, created_date: d
         **ProbeResult().model_dump(exclude={"fps", "codec", "frame_count"}),
         **ObjectCounts().model_dump(),
     }
+
+
+class JobRecord(StoredFields):
+    """Written by the scheduler: a run's state, its attempts on the detectors and their heartbeat,
+    its checkpoint and how it ended."""
+
+    video_id: int | None = None
+    state: JobState | None = None
+    queued_at: datetime | None = None
+    attempt: int | None = Field(None, description="the detector attempt that reported last; 0 until one starts")
+    dispatch: dict[str, Any] | None = None
+    worker: str | None = None
+    heartbeat_at: datetime | None = None
+    stalled: bool | None = Field(None, description="its detector went silent; JetStream redelivers the run")
+    checkpoint: dict[str, Any] | None = None
+    ended_at: datetime | None = None
+    error: str | None = None
+
+    @staticmethod
+    def queued(dispatch: JobDispatch, now: datetime) -> dict[str, Any]:
+        """The document of a run just queued."""
+        fields = JobRecord(
+            video_id=dispatch.video_id,
+            state=JobState.QUEUED,
+            queued_at=now,
+            attempt=0,
+            dispatch=dispatch.model_dump(mode="json"),
+        )
+        return {"_id": dispatch.run_id, **fields.as_set()}
+
+    @classmethod
+    def in_state(cls, state: JobState) -> Self:
+        return cls(state=state)
+
+    @classmethod
+    def dispatched(cls, now: datetime) -> Self:
+        return cls(state=JobState.DISPATCHED, heartbeat_at=now)
+
+    @classmethod
+    def started(cls, started: JobStarted, now: datetime) -> Self:
+        return cls(
+            state=JobState.RUNNING, attempt=started.attempt, worker=started.worker, heartbeat_at=now, stalled=False
+        )
+
+    @classmethod
+    def heartbeat(cls, checkpoint: Checkpoint, now: datetime) -> Self:
+        return cls(checkpoint=checkpoint.model_dump(), heartbeat_at=now, stalled=False)
+
+    @classmethod
+    def ended(cls, state: JobState, error: str | None, now: datetime) -> Self:
+        return cls(state=state, ended_at=now, error=error)
+
+    @classmethod
+    def silent(cls) -> Self:
+        return cls(stalled=True)

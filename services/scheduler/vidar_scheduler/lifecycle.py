@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from vidar.documents import CURRENT_RUN, JOB_STARTS, STATUS, Notice, Processing, StoredFields, updates
+from vidar.documents import CURRENT_RUN, JOB_STARTS, STATUS, JobRecord, Notice, Processing, StoredFields, updates
 from vidar.health import BUSY_VALUES, ProcessingStatus, sources_of
 from vidar.models.jobs import (
     JobDispatch,
@@ -60,14 +60,7 @@ def new_job(run_id: str, request: ProcessRequested, video: dict, now: datetime) 
         stream_settings=request.stream_settings,
         router_url=video.get("router_url"),
     )
-    return {
-        "_id": run_id,
-        "video_id": request.video_id,
-        "state": JobState.QUEUED.value,
-        "queued_at": now,
-        "attempt": 0,
-        "dispatch": dispatch.model_dump(mode="json"),
-    }
+    return JobRecord.queued(dispatch, now)
 
 
 def run_queued(run_id: str, request: ProcessRequested, video: dict) -> list[StoredFields]:

@@ -11,7 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, subjects
 from vidar.dead_letters import DeadLetter
-from vidar.documents import CURRENT_RUN, Notice, Processing, StoredFields
+from vidar.documents import CURRENT_RUN, JobRecord, Notice, Processing, StoredFields
 from vidar.health import ProcessingStatus
 from vidar.logs import ids_of
 from vidar.metrics import JOBS
@@ -97,12 +97,11 @@ class Scheduler:
     async def _stop_runs(self, which: dict, transaction: Transaction) -> None:
         """Queued runs end now; dispatched and running ones are told to stop by a `job.stop` event each."""
         session = transaction.session
-        await self._jobs.update_many(
-            {**which, "state": JobState.QUEUED.value}, {"$set": {"state": JobState.STOPPED.value}}, session=session
-        )
+        stopped = JobRecord.in_state(JobState.STOPPED).as_set()
+        await self._jobs.update_many({**which, "state": JobState.QUEUED.value}, {"$set": stopped}, session=session)
         running = {**which, "state": {"$in": [JobState.DISPATCHED.value, JobState.RUNNING.value]}}
         jobs = await self._jobs.find(running, projection={"video_id": 1}, session=session).to_list()
-        await self._jobs.update_many(running, {"$set": {"state": JobState.STOPPING.value}}, session=session)
+        await self._jobs.update_many(running, {"$set": JobRecord.in_state(JobState.STOPPING).as_set()}, session=session)
         for job in jobs:
             await self._stage_stop(JobStop(run_id=job["_id"], video_id=job["video_id"]), transaction)
 
@@ -117,15 +116,7 @@ class Scheduler:
         async def start(transaction: Transaction) -> dict | None:
             job = await self._jobs.find_one_and_update(
                 {"_id": started.run_id, "state": {"$in": [JobState.DISPATCHED.value, JobState.RUNNING.value]}},
-                {
-                    "$set": {
-                        "state": JobState.RUNNING.value,
-                        "attempt": started.attempt,
-                        "worker": started.worker,
-                        "heartbeat_at": datetime.now(UTC),
-                        "stalled": False,
-                    }
-                },
+                {"$set": JobRecord.started(started, datetime.now(UTC)).as_set()},
                 session=transaction.session,
             )
             if job is not None and (stop := takeover_stop(job, started)):
@@ -147,13 +138,7 @@ class Scheduler:
         """The heartbeat: keep the checkpoint and show the statistic so far."""
         job = await self._jobs.find_one_and_update(
             {"_id": progress.run_id, "attempt": progress.attempt, "state": {"$in": _IN_FLIGHT}},
-            {
-                "$set": {
-                    "checkpoint": progress.checkpoint.model_dump(),
-                    "heartbeat_at": datetime.now(UTC),
-                    "stalled": False,
-                }
-            },
+            {"$set": JobRecord.heartbeat(progress.checkpoint, datetime.now(UTC)).as_set()},
         )
         if job is not None:
             await self._write_statistic(progress.video_id, progress.run_id, progress.checkpoint.statistic)
@@ -161,7 +146,7 @@ class Scheduler:
     async def job_ended(self, ended: JobEnded, state: JobState) -> None:
         job = await self._jobs.find_one_and_update(
             {"_id": ended.run_id, "state": {"$in": _IN_FLIGHT}},
-            {"$set": {"state": state.value, "ended_at": datetime.now(UTC), "error": ended.error}},
+            {"$set": JobRecord.ended(state, ended.error, datetime.now(UTC)).as_set()},
         )
         if job is None:
             return
@@ -192,7 +177,7 @@ class Scheduler:
             """The run fails; a detector still at it stops."""
             job = await self._jobs.find_one_and_update(
                 {"_id": run_id, "state": {"$nin": _OVER}},
-                {"$set": {"state": JobState.FAILED.value, "ended_at": datetime.now(UTC), "error": note}},
+                {"$set": JobRecord.ended(JobState.FAILED, note, datetime.now(UTC)).as_set()},
                 session=transaction.session,
             )
             if job is not None:
@@ -217,7 +202,7 @@ class Scheduler:
             async def claim(transaction: Transaction, job: dict = job) -> None:
                 claimed = await self._jobs.update_one(
                     {"_id": job["_id"], "state": JobState.QUEUED.value},
-                    {"$set": {"state": JobState.DISPATCHED.value, "heartbeat_at": datetime.now(UTC)}},
+                    {"$set": JobRecord.dispatched(datetime.now(UTC)).as_set()},
                     session=transaction.session,
                 )
                 if claimed.modified_count == 1:
@@ -242,11 +227,11 @@ class Scheduler:
         silent_since = datetime.now(UTC) - timedelta(seconds=self._settings.heartbeat_timeout)
         silent = {"heartbeat_at": {"$lt": silent_since}, "stalled": {"$ne": True}}
         await self._jobs.update_many(
-            {**silent, "state": JobState.STOPPING.value}, {"$set": {"state": JobState.STOPPED.value}}
+            {**silent, "state": JobState.STOPPING.value}, {"$set": JobRecord.in_state(JobState.STOPPED).as_set()}
         )
         async for job in self._jobs.find({**silent, "state": JobState.RUNNING.value}):
             await self._jobs.update_one(
-                {"_id": job["_id"], "state": JobState.RUNNING.value}, {"$set": {"stalled": True}}
+                {"_id": job["_id"], "state": JobState.RUNNING.value}, {"$set": JobRecord.silent().as_set()}
             )
             note = stall_note(self._settings.heartbeat_timeout)
             await self._videos.update_one({"_id": job["video_id"], CURRENT_RUN: job["_id"]}, {"$set": note.as_set()})
