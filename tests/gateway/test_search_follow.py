@@ -171,14 +171,23 @@ async def following(services: Services) -> AsyncIterator[Following]:
     client = AsyncMongoClient(services.gw.env["VIDAR_MONGO_URL"], event_listeners=[reads])
     connection = await nats.connect(services.gw.env["VIDAR_NATS_URL"])
     index = EmbeddedIndex(client["vidar"])
-    follower = IndexFollower(index, connection, stored_by=services.storage.name)
-    await follower.follow()
-    try:
+    async with running(IndexFollower(index, connection, stored_by=services.storage.name)):
         yield Following(index, reads)
+    await connection.close()
+    await client.close()
+
+
+@contextlib.asynccontextmanager
+async def running(follower: IndexFollower) -> AsyncIterator[None]:
+    """The follower at work, once it has rebuilt its index, as in a gateway's lifespan."""
+    task = asyncio.create_task(follower.run())
+    await follower.rebuilt.wait()
+    try:
+        yield
     finally:
-        await follower.stop()
-        await connection.close()
-        await client.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def until(condition: Callable[[], Awaitable[bool]]) -> None:

@@ -1,7 +1,8 @@
 """The gateway's vector index across restarts, on servers of this module alone (it stops them):
-NATS restarted under a running gateway, and the gateway itself restarted while objects were
-posted. The detector, scheduler and storage service are played here, as in test_search_follow;
-a search through the API finds an object by its own vector only if the index holds it."""
+NATS restarted under a running gateway (and under an index that has had no event yet), and the
+gateway itself restarted while objects were posted. The detector, scheduler and storage service
+are played here, as in test_search_follow; a search through the API finds an object by its own
+vector only if the index holds it."""
 
 import asyncio
 import uuid
@@ -12,9 +13,12 @@ import httpx
 import nats
 import numpy as np
 import pytest
-from pymongo import MongoClient
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from pymongo import AsyncMongoClient, MongoClient
 from pymongo.database import Database
 
+from tests.gateway.test_search_follow import Storage, has, running, until
 from tests.polling import eventually
 from tests.stack import Servers, ServiceProcess, controllable_servers, service
 from vidar import subjects
@@ -22,6 +26,8 @@ from vidar.bus import EVENTS_STREAM
 from vidar.devstack.servers import HOST
 from vidar.models.events import Envelope
 from vidar.models.jobs import DetectionPosted
+from vidar_gateway.search.follower import FOLLOWED, IndexFollower
+from vidar_gateway.search.index import EmbeddedIndex
 
 TOKEN = "test-admin-token"
 RNG = np.random.default_rng(5)
@@ -56,9 +62,9 @@ def processed_archive(gateway: ServiceProcess, db: Database) -> tuple[int, str]:
     return video_id, run_id
 
 
-def post_and_record(gateway: ServiceProcess, db: Database, video_id: int, run_id: str, track: int) -> str:
-    """A face posted as a detector does, and recorded as the storage service does; its event id."""
-    detection = DetectionPosted(
+def face(video_id: int, run_id: str, track: int) -> DetectionPosted:
+    """A face as a detector posts it."""
+    return DetectionPosted(
         video_id=video_id,
         camera_group=1,
         run_id=run_id,
@@ -70,20 +76,26 @@ def post_and_record(gateway: ServiceProcess, db: Database, video_id: int, run_id
         stream_time=track / 25,
         timestamp=track / 25,
         quality=0.9,
-        embedding=RNG.normal(0, 0.125, 128).tolist(),
+        embedding=RNG.normal(0, 0.05, 128).tolist(),
     )
+
+
+def post_and_record(gateway: ServiceProcess, db: Database, video_id: int, run_id: str, track: int) -> str:
+    """A face posted, and recorded as the storage service does; its event id."""
+    detection = face(video_id, run_id, track)
     asyncio.run(publish(gateway.env["VIDAR_NATS_URL"], detection))
     db.detections.insert_one({"_id": detection.event_id, **detection.model_dump(), "created_date": datetime.now(UTC)})
     return detection.event_id
 
 
-async def publish(nats_url: str, detection: DetectionPosted) -> None:
+async def publish(nats_url: str, detection: DetectionPosted) -> int:
+    """Its stream sequence."""
     connection = await nats.connect(nats_url)
     try:
         subject = subjects.detection(detection.kind)
         body = Envelope(type=subject, payload=detection, event_id=detection.event_id).model_dump_json().encode()
         headers = {"Nats-Msg-Id": detection.event_id}
-        await connection.jetstream().publish(subject, body, stream=EVENTS_STREAM.name, headers=headers)
+        return (await connection.jetstream().publish(subject, body, stream=EVENTS_STREAM.name, headers=headers)).seq
     finally:
         await connection.close()
 
@@ -121,3 +133,51 @@ def test_a_restarted_gateway_rebuilds_and_then_follows(own_stack: tuple[Servers,
     searchable(gateway, before)
     searchable(gateway, while_down)
     searchable(gateway, post_and_record(gateway, db, video_id, run_id, 3))
+
+
+async def following_consumers(connection: Client) -> int:
+    """How many consumers of the stream are those of an index (gateways' and tests')."""
+    consumers = await connection.jetstream().consumers_info(EVENTS_STREAM.name)
+    return sum(consumer.config.filter_subjects == FOLLOWED for consumer in consumers)
+
+
+async def more_following_consumers(connection: Client, than: int) -> bool:
+    return await following_consumers(connection) > than
+
+
+class Applying(IndexFollower):
+    """The follower, noting the stream sequence of each event it applies."""
+
+    applied: list[int]
+
+    async def _apply(self, message: Msg) -> None:
+        self.applied.append(message.metadata.sequence.stream)
+        await super()._apply(message)
+
+
+async def test_a_consumer_lost_before_its_first_event_starts_again_from_the_index_position(
+    own_stack: tuple[Servers, ServiceProcess], db: Database
+) -> None:
+    servers, gateway = own_stack
+    nats_url, mongo_url = gateway.env["VIDAR_NATS_URL"], gateway.env["VIDAR_MONGO_URL"]
+    video_id, run_id = processed_archive(gateway, db)
+    history = [await publish(nats_url, face(video_id, run_id, track)) for track in range(20)]
+    connection = await nats.connect(nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+    storage = Storage(connection, mongo_url)
+    await storage.create()  # the index starts after the history
+    client = AsyncMongoClient(mongo_url)
+    index = EmbeddedIndex(client["vidar"])
+    follower = Applying(index, connection, stored_by=storage.name)
+    follower.applied = []
+    followers = await following_consumers(connection)
+    async with running(follower):
+        await until(lambda: more_following_consumers(connection, than=followers))
+        servers.stop("nats")  # once its consumer is there, and before it has received any event
+        servers.start("nats")
+        after = face(video_id, run_id, 100)
+        sequence = await publish(nats_url, after)
+        await until(lambda: has(index, video_id, [after]))
+    assert follower.applied == [sequence], f"nothing replayed from the history, up to {max(history)}"
+    await storage.remove()
+    await connection.close()
+    await client.close()

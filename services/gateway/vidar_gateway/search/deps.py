@@ -33,14 +33,12 @@ async def search_lifespan(app: FastAPI) -> AsyncIterator[None]:
     detections = DetectionStore(db, settings.detection_ttl)
     await detections.ensure_indexes()
     app.state.search = SearchRuntime(settings, index, detections, Search(db, index, detections, settings))
-    follower = IndexFollower(index, runtime.broker.connection)
     # In the background: the gateway serves while the index is built (a search meanwhile finds less).
-    starting = asyncio.create_task(follower.follow())
+    following = asyncio.create_task(IndexFollower(index, runtime.broker.connection).run())
     try:
         yield
     finally:
-        starting.cancel()
-        await follower.stop()
+        following.cancel()
 
 
 def _search(request: Request) -> SearchRuntime:

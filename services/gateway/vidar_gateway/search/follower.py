@@ -34,10 +34,12 @@ Why it is consistent (the index ends up holding exactly the records of each arch
    The index's cached current run is the one read last; a change since then has its event yet to
    come (its recheck would have refreshed the cache), so adding on a cache hit is safe as well.
 3. Interruptions. nats-py's ordered consumer notices missed heartbeats (a NATS restart, a lost
-   consumer) and makes the consumer again from the stream sequence after the last one received;
-   the stream keeps its messages across a restart (file storage, seven days). An event that cannot
-   be applied (MongoDB away) is retried before the next, never skipped. A gateway restart is a
-   start again (1).
+   consumer) and makes the consumer again from the stream sequence after the last one received
+   (or from the stream's first if none was: then the follower subscribes again from its own
+   position); the stream keeps its messages across a restart (file storage, seven days). An event
+   is applied before the next, retried while it cannot be (MongoDB away), never skipped; a
+   subscription that fails is made again from the event after the last applied. A gateway
+   restart is a start again (1).
 
 A hit is read back from `detections` with the request's filters, so a vector whose record is not
 stored (yet, or at all: a record the storage service gave up on) is never shown.
@@ -67,7 +69,7 @@ FOLLOWED = [subjects.DETECTIONS, RUN_QUEUED, subjects.VIDEO_DELETED]
 STORAGE_DETECTIONS = "storage-detections"
 # Seconds between the server's heartbeats; two missed and the consumer is made again.
 HEARTBEAT = 2.0
-# Seconds before a failed start or a failed event is tried again.
+# Seconds before a failed rebuild, subscription or event is tried again.
 RETRY = 1.0
 
 
@@ -76,55 +78,69 @@ class IndexFollower:
         self._index = index
         self._connection = connection
         self._stored_by = stored_by
-        self._subscription: JetStreamContext.PushSubscription | None = None
         self._next_sequence = 1
+        self.rebuilt = asyncio.Event()
 
-    async def follow(self) -> None:
-        """Rebuild the index and subscribe, tried until both succeed; the subscription then keeps itself."""
-        while self._subscription is None:
+    async def run(self) -> None:
+        """Rebuild the index, then apply the events as they come, for ever; a failure is tried again."""
+        while not self.rebuilt.is_set():
             try:
-                await self._start()
+                await self._rebuild()
             except Exception:
                 log.exception("the vector index could not be built; trying again")
                 await asyncio.sleep(RETRY)
+        while True:
+            try:
+                await self._follow()
+            except Exception:
+                log.exception("the vector index stopped following the events; subscribing again")
+                await asyncio.sleep(RETRY)
 
-    async def stop(self) -> None:
-        if self._subscription is not None:
-            await self._subscription.unsubscribe()
-
-    async def _start(self) -> None:
-        stream = self._connection.jetstream()
-        start = await _stored_through(stream, self._stored_by) + 1
+    async def _rebuild(self) -> None:
+        start = await _stored_through(self._connection.jetstream(), self._stored_by) + 1
         await self._index.rebuild()
+        self._next_sequence = start
+        self.rebuilt.set()
+
+    async def _follow(self) -> None:
+        """One subscription from the next event, until it starts before that."""
+        subscription = await self._subscribe(self._next_sequence)
+        try:
+            while True:
+                message = await subscription.next_msg(timeout=None)
+                sequence = message.metadata.sequence.stream
+                if sequence < self._next_sequence:
+                    # nats-py made the consumer again from the last sequence it had received, and
+                    # it had received none: the stream's first, so a subscription from ours instead.
+                    return
+                await self._apply_retrying(message)
+                self._next_sequence = sequence + 1
+        finally:
+            await subscription.unsubscribe()
+
+    async def _subscribe(self, start: int) -> JetStreamContext.PushSubscription:
         config = ConsumerConfig(
             filter_subjects=FOLLOWED, deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
         )
-        self._next_sequence = start
-        self._subscription = await stream.subscribe(
+        return await self._connection.jetstream().subscribe(
             subjects.DETECTIONS,
             stream=EVENTS_STREAM.name,
-            cb=self._heard,
             config=config,
             ordered_consumer=True,
             idle_heartbeat=HEARTBEAT,
         )
 
-    async def _heard(self, message: Msg) -> None:
-        sequence = message.metadata.sequence.stream
-        # A consumer made again before its first message starts from the stream's first.
-        if sequence < self._next_sequence:
-            return
+    async def _apply_retrying(self, message: Msg) -> None:
+        """Applied before the next event, whatever it takes: an event skipped would be lost."""
         while True:
             try:
-                await self._apply(message)
-                break
+                return await self._apply(message)
             except ValidationError:
-                log.exception("event %d on %s is not what it should be; skipped", sequence, message.subject)
-                break
+                log.exception("event on %s is not what it should be; skipped", message.subject)
+                return
             except Exception:
-                log.exception("event %d on %s could not be applied to the vector index", sequence, message.subject)
+                log.exception("event on %s could not be applied to the vector index", message.subject)
                 await asyncio.sleep(RETRY)
-        self._next_sequence = sequence + 1
 
     async def _apply(self, message: Msg) -> None:
         if message.subject == subjects.VIDEO_DELETED:

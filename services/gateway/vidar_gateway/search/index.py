@@ -123,9 +123,13 @@ class EmbeddedIndex:
         return doc.get("current_run")
 
     async def _drop(self, video_id: int) -> None:
+        # Forgotten only once every kind's rows are gone: a drop cut short is done again.
+        await asyncio.to_thread(self._drop_rows, video_id)
         del self._held_runs[video_id]
+
+    def _drop_rows(self, video_id: int) -> None:
         for matrix in self._matrices.values():
-            await asyncio.to_thread(matrix.drop, video_id)
+            matrix.drop(video_id)
 
 
 def _empty_matrices() -> dict[DetectorType, VectorMatrix]:
