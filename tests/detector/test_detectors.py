@@ -1,5 +1,5 @@
 """The detectors with real weights on real frames: faces on carphone, persons and vehicles on
-vtest with both backends (ultralytics, and Darknet through OpenCV), the class map, loading
+vtest with both backends (ultralytics, and Darknet through onnxruntime), the class map, loading
 errors, and one model shared by two kinds."""
 
 import re

@@ -2,14 +2,13 @@
 from local files only:
 
 - bodies and cars: a Darknet YOLO (`.weights`, with its `.cfg` and `.names` beside it) through
-  OpenCV's DNN module, or any ultralytics model (.pt, .onnx, an OpenVINO folder); the file type
+  onnxruntime, or any ultralytics model (.pt, .onnx, an OpenVINO folder); the file type
   chooses. One COCO model serves both kinds in one pass, its classes mapped to kinds by name.
 - faces: OpenCV's DNN SSD (res10 300x300, Caffe).
 """
 
 import functools
 import os
-import struct
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -19,8 +18,11 @@ from typing import Any, Protocol
 
 import cv2
 import numpy as np
+import onnx
+import onnxruntime
 
 from vidar.models.stream_settings import DetectorType
+from vidar_detector import darknet
 from vidar_detector.settings import DetectorSettings
 
 # ultralytics reads these when it is imported. YOLO_OFFLINE stops its network checks (DNS
@@ -40,6 +42,11 @@ KIND_NMS_IOU = 0.7
 FACE_MEAN_BGR = (104.0, 177.0, 123.0)
 # Darknet's own non-maximum suppression within a class (its detector's default).
 DARKNET_NMS_IOU = 0.45
+# What onnxruntime raises for a graph it cannot build or run (none derives from another).
+ONNX_RUNTIME_ERRORS = tuple(
+    getattr(onnxruntime.capi.onnxruntime_pybind11_state, name)
+    for name in ("Fail", "InvalidGraph", "InvalidArgument", "RuntimeException")
+)
 # YOLO inputs are multiples of the network's largest downsampling.
 YOLO_STRIDE = 32
 
@@ -149,89 +156,73 @@ def _load_yolo(weights: Path) -> tuple[Any, dict[int, str]]:
 
 
 class DarknetDetector:
-    """A Darknet YOLO model through OpenCV's DNN module (CPU only, no torch): `name.weights` with
-    `name.cfg` and `name.names` (one class name a line) beside it, as Darknet releases them."""
+    """A Darknet YOLO model (`name.weights` with `name.cfg` and `name.names` beside it, one class
+    name a line, as Darknet releases them) run by onnxruntime on the CPU (`vidar_detector.darknet`
+    says why); no torch."""
 
     def __init__(
-        self, weights: Path, class_map: Mapping[str, ObjectKind], *, image_size: int, min_score: float
+        self,
+        weights: Path,
+        class_map: Mapping[str, ObjectKind],
+        *,
+        image_size: int,
+        min_score: float,
+        threads: int = 1,
     ) -> None:
         config, names = weights.with_suffix(".cfg"), weights.with_suffix(".names")
         _require(weights, "Darknet weights")
         _require(config, "Darknet network configuration")
         _require(names, "Darknet class names")
-        try:
-            network = cv2.dnn.readNetFromDarknet(str(config), str(weights))
-        except cv2.error as exc:
-            raise ModelLoadError(f"Darknet model {weights} + {config}: cannot load: {_cv_reason(exc)}") from exc
-        _check_complete(network, weights, config)
         lines = names.read_text(errors="replace").splitlines()
         self.class_names = {cls: name.strip() for cls, name in enumerate(lines) if name.strip()}
         self._kind_of_class = {cls: class_map[name] for cls, name in self.class_names.items() if name in class_map}
         self.kinds: frozenset[ObjectKind] = frozenset(self._kind_of_class.values())
-        self._model = cv2.dnn.DetectionModel(network)
-        # Darknet models take RGB scaled to 0..1, as our frames come; they resize without letterbox.
-        self._model.setInputParams(scale=1 / 255)
         self._image_size, self._min_score = image_size, min_score
-        self._input_shape: tuple[int, int] | None = None
         try:
+            network = darknet.to_onnx(config, weights)
+            self._heads, self._session = network.heads, _onnx_session(network.model, threads)
+            # A network whose layers do not fit together fails only when it runs.
             self.detect(np.zeros((image_size, image_size, 3), np.uint8))
-        except cv2.error as exc:
-            raise ModelLoadError(f"Darknet model {weights} + {config}: cannot run: {_cv_reason(exc)}") from exc
+        except (darknet.DarknetFormatError, *ONNX_RUNTIME_ERRORS) as exc:
+            raise ModelLoadError(f"Darknet model {weights}: cannot load: {exc}") from exc
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         _check_image(image)
-        self._fit_input(image.shape[1], image.shape[0])
-        classes, scores, boxes = self._model.detect(image, self._min_score, DARKNET_NMS_IOU)
-        classes, scores, boxes = np.ravel(classes).tolist(), np.ravel(scores).tolist(), np.reshape(boxes, (-1, 4))
-        found = zip(classes, scores, boxes.tolist(), strict=True)
+        height, width = image.shape[:2]
+        input_size = self._input_size(width, height)
+        # Darknet models take RGB scaled to 0..1, as our frames come, resized without a letterbox.
+        blob = cv2.dnn.blobFromImage(image, 1 / 255, input_size)
+        outputs = self._session.run(None, {darknet.INPUT: blob})
+        found = darknet.decode(outputs, self._heads, input_size, (width, height), self._min_score)
+        wanted = np.isin(found.classes, list(self._kind_of_class))
+        corners, scores, classes = found.corners[wanted], found.scores[wanted], found.classes[wanted]
+        boxes = [(x1, y1, x2 - x1, y2 - y1) for x1, y1, x2, y2 in corners.tolist()]
+        keep = cv2.dnn.NMSBoxesBatched(boxes, scores.tolist(), classes.tolist(), self._min_score, DARKNET_NMS_IOU)
         return merged_by_kind(
             [
-                Detection(self._kind_of_class[cls], (float(x), float(y), float(x + w), float(y + h)), float(score))
-                for cls, score, (x, y, w, h) in found
-                if cls in self._kind_of_class
+                Detection(self._kind_of_class[int(classes[i])], tuple(corners[i].tolist()), float(scores[i]))
+                for i in np.asarray(keep, dtype=int).ravel().tolist()
             ]
         )
 
-    def _fit_input(self, width: int, height: int) -> None:
+    def _input_size(self, width: int, height: int) -> tuple[int, int]:
         """The network's input keeps the frame's shape: its longer side is `image_size`, the other
         is scaled alike (rounded to the model's stride, 32), so no pixels are spent on a square."""
         scale = self._image_size / max(width, height)
-        shape = (_stride_multiple(width * scale), _stride_multiple(height * scale))
-        if shape != self._input_shape:
-            self._model.setInputSize(shape)
-            self._input_shape = shape
+        return _stride_multiple(width * scale), _stride_multiple(height * scale)
 
 
-def _check_complete(network: cv2.dnn.Net, weights: Path, config: Path) -> None:
-    """OpenCV loads a truncated `.weights` file without a word, leaving the rest of the network at
-    zero: the file must hold exactly the parameters the network of `config` has (all but the YOLO
-    heads' anchors, which come from `config`), after Darknet's header."""
-    parameters = sum(
-        blob.size
-        for layer in map(network.getLayer, network.getLayerNames())
-        if layer.type != "Region"
-        for blob in layer.blobs
-    )
-    with weights.open("rb") as file:
-        version = file.read(8)
-    major, minor = struct.unpack("<2i", version) if len(version) == 8 else (0, 0)
-    # major, minor and revision (int32), then the count of images seen: 64 bits since format 0.2.
-    expected = (20 if major * 10 + minor >= 2 else 16) + 4 * parameters
-    size = weights.stat().st_size
-    if size != expected:
-        raise ModelLoadError(
-            f"Darknet model {weights}: cannot load: {size} bytes where the network of {config.name} needs "
-            f"{expected} (truncated, or the weights of another network)"
-        )
+def _onnx_session(model: onnx.ModelProto, threads: int) -> onnxruntime.InferenceSession:
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    # Idle pool threads would spin on the cores the other lanes and the decoder need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
 def _stride_multiple(side: float) -> int:
     return max(YOLO_STRIDE, round(side / YOLO_STRIDE) * YOLO_STRIDE)
-
-
-def _cv_reason(error: cv2.error) -> str:
-    """OpenCV's message without its source location."""
-    return (getattr(error, "err", None) or str(error)).strip()
 
 
 class OpenCvFaceDetector:
@@ -279,13 +270,14 @@ def _object_model(
     image_size: int,
     device: str,
     min_score: float,
+    threads: int,
     lane: int,
 ) -> DarknetDetector | YoloDetector:
     if weights.suffix != ".weights":
         return YoloDetector(weights, dict(class_map), image_size=image_size, device=device, min_score=min_score)
     if device != "cpu":
-        raise ModelLoadError(f"Darknet model {weights}: OpenCV's DNN runs it on the CPU only, not {device}")
-    return DarknetDetector(weights, dict(class_map), image_size=image_size, min_score=min_score)
+        raise ModelLoadError(f"Darknet model {weights}: vidar runs it on the CPU only, not {device}")
+    return DarknetDetector(weights, dict(class_map), image_size=image_size, min_score=min_score, threads=threads)
 
 
 @functools.cache
@@ -297,7 +289,13 @@ def _object_model_for(settings: DetectorSettings, kind: ObjectKind, lane: int) -
     weights = (settings.body_model if kind == "body" else settings.car_model).resolve()
     class_map = tuple(sorted(settings.class_map.items()))
     model = _object_model(
-        weights, class_map, settings.model_image_size, settings.model_device, settings.model_min_score, lane
+        weights,
+        class_map,
+        settings.model_image_size,
+        settings.model_device,
+        settings.model_min_score,
+        settings.lane_threads,
+        lane,
     )
     if kind not in model.kinds:
         classes = ", ".join(model.class_names.values())
