@@ -39,6 +39,8 @@ async def search_lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         following.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await following  # its subscription ends before the gateway's NATS connection closes
 
 
 def _search(request: Request) -> SearchRuntime:
