@@ -19,6 +19,7 @@ from tests.scheduler.processing import ready_archive, wait_for
 from tests.stack import Gateway
 from vidar import archive
 from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY, Ports
+from vidar.documents import ClusterRecord, DetectionRecord
 from vidar.models.jobs import DetectionPosted
 from vidar_gateway.auth import Role, digest
 from vidar_gateway.clusters.store import INDEXES as CLUSTER_INDEXES
@@ -111,27 +112,24 @@ class Archive:
             history=[(0.0, 10.0, 12.0, 50.0, 60.0)],
             embedding=[0.25] * 128,
         )
-        record = {"_id": posted.event_id, **posted.model_dump(), "created_date": created, "cluster": cluster}
-        self._db[archive.DETECTIONS].insert_one(record)
+        record = DetectionRecord(**posted.model_dump(), created_date=created, cluster=cluster)
+        self._db[archive.DETECTIONS].insert_one(record.document())
         return posted.event_id
 
     def cluster(self, number: int, members: list[str], best_event: str, kind: str = "face") -> str:
-        cluster_id = f"{self.id}-{kind}-{number}"
-        self._db[archive.CLUSTERS].insert_one(
-            {
-                "_id": cluster_id,
-                "video_id": self.id,
-                "run_id": self.run_id,
-                "kind": kind,
-                "cluster": number,
-                "size": len(members),
-                "members": members,
-                "best_event": best_event,
-                "first_timestamp": 100.0 + number,
-                "last_timestamp": 200.0 + number,
-            }
+        record = ClusterRecord(
+            video_id=self.id,
+            run_id=self.run_id,
+            kind=kind,
+            cluster=number,
+            size=len(members),
+            members=members,
+            best_event=best_event,
+            first_timestamp=100.0 + number,
+            last_timestamp=200.0 + number,
         )
-        return cluster_id
+        self._db[archive.CLUSTERS].insert_one(record.document())
+        return record.id
 
 
 @pytest.fixture

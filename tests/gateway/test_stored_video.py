@@ -1,11 +1,14 @@
-"""The stored `videos` document (vidar.documents): one writer per field, and the document the
-gateway inserts. No servers."""
+"""The stored documents (vidar.documents): one writer per field of `videos`, every record names its
+writer, and the archive the gateway inserts. No servers."""
 
 from datetime import UTC, datetime
 
 from vidar import documents
 from vidar.documents import (
     ArchiveSettings,
+    ClusterRecord,
+    DetectionRecord,
+    JobRecord,
     Notice,
     ObjectCounts,
     ProbeResult,
@@ -41,7 +44,7 @@ def test_each_stored_field_belongs_to_one_group() -> None:
 
 
 def test_the_module_names_every_groups_writer() -> None:
-    for group in GROUPS:
+    for group in [*GROUPS, JobRecord, DetectionRecord, ClusterRecord]:
         assert group.__name__ in documents.__doc__
         assert any(writer in group.__doc__ for writer in ("gateway", "storage", "scheduler")), group.__name__
 

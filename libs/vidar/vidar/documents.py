@@ -38,6 +38,10 @@ current run's records count; the gateway's search index reads `current_run` and 
 `jobs` (one run of one archive, `_id` its run id) is written by the scheduler alone (`JobRecord`);
 the detector reads a run's `state` and `checkpoint` when it is handed the run (whether it is over
 or stopping, and where to resume), a read-only query.
+
+`detections` and `clusters` are storage's records of the current run (`DetectionRecord`,
+`ClusterRecord`), written by storage alone; the gateway's events, clusters and search read them,
+and so does the detector's clustering at the end of a run.
 """
 
 from datetime import UTC, datetime
@@ -46,7 +50,16 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from vidar.health import STATUS_DISPLAY, HealthCode, ProcessingStatus
-from vidar.models.jobs import Checkpoint, JobDispatch, JobStarted, JobState, Statistic
+from vidar.models.jobs import (
+    Checkpoint,
+    Cluster,
+    DetectionPosted,
+    JobDispatch,
+    JobStarted,
+    JobState,
+    Statistic,
+    VideoClustered,
+)
 from vidar.models.stream_settings import DetectorType, StreamSettings
 from vidar.models.video import HealthStatus, VideoCreate, VideoPatch
 
@@ -325,3 +338,44 @@ class JobRecord(StoredFields):
     @classmethod
     def silent(cls) -> Self:
         return cls(stalled=True)
+
+
+class DetectionRecord(DetectionPosted):
+    """Written by storage: one posted object of the archive's current run (`_id`: its event id),
+    from its `detection.<kind>` event; `cluster` once the run has clustered its kind."""
+
+    created_date: datetime
+    cluster: int | None = Field(None, description="the number of its cluster")
+
+    def document(self) -> dict[str, Any]:
+        # Left out until clustering sets it, as a record is first inserted.
+        unclustered = {"cluster"} if self.cluster is None else set()
+        return {"_id": self.event_id, **self.model_dump(exclude=unclustered)}
+
+
+class ClusterRecord(Cluster):
+    """Written by storage: one cluster of the current run's objects of one kind, from its
+    `video.clustered` event."""
+
+    video_id: int
+    run_id: str
+    kind: DetectorType
+    size: int
+
+    @classmethod
+    def of(cls, clustered: VideoClustered, cluster: Cluster) -> Self:
+        return cls(
+            video_id=clustered.video_id,
+            run_id=clustered.run_id,
+            kind=clustered.kind,
+            size=len(cluster.members),
+            **cluster.model_dump(),
+        )
+
+    @property
+    def id(self) -> str:
+        """Unique in the archive and kind, and readable in the API's URLs."""
+        return f"{self.video_id}-{self.kind}-{self.cluster}"
+
+    def document(self) -> dict[str, Any]:
+        return {"_id": self.id, **self.model_dump()}

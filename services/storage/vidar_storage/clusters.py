@@ -11,13 +11,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive
-from vidar.documents import CURRENT_RUN, ObjectCounts
-from vidar.models.jobs import Cluster, VideoClustered
+from vidar.documents import CURRENT_RUN, ClusterRecord, ObjectCounts
+from vidar.models.jobs import VideoClustered
 from vidar.mongo import in_transaction
-
-
-def cluster_id(video_id: int, kind: str, number: int) -> str:
-    return f"{video_id}-{kind}-{number}"
 
 
 class ClusterRecords:
@@ -39,28 +35,13 @@ class ClusterRecords:
                 return  # the archive is gone, or a later run replaced this one
             await self._clusters.delete_many(of_kind, session=session)
             if clustered.clusters:
-                documents = [_document(clustered, cluster) for cluster in clustered.clusters]
+                documents = [ClusterRecord.of(clustered, cluster).document() for cluster in clustered.clusters]
                 await self._clusters.insert_many(documents, session=session)
                 await self._detections.bulk_write(_memberships(clustered), ordered=False, session=session)
             count = ObjectCounts.clusters(clustered.kind, len(clustered.clusters))
             await self._videos.update_one(current_run, {"$set": count.as_set()}, session=session)
 
         await in_transaction(self._client, replace)
-
-
-def _document(clustered: VideoClustered, cluster: Cluster) -> dict:
-    return {
-        "_id": cluster_id(clustered.video_id, clustered.kind, cluster.cluster),
-        "video_id": clustered.video_id,
-        "run_id": clustered.run_id,
-        "kind": clustered.kind,
-        "cluster": cluster.cluster,
-        "size": len(cluster.members),
-        "members": cluster.members,
-        "best_event": cluster.best_event,
-        "first_timestamp": cluster.first_timestamp,
-        "last_timestamp": cluster.last_timestamp,
-    }
 
 
 def _memberships(clustered: VideoClustered) -> list[UpdateMany]:

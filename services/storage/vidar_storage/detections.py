@@ -13,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from vidar import archive
-from vidar.documents import CLUSTER_COUNT_FIELDS, COUNT_FIELDS, ObjectCounts
+from vidar.documents import CLUSTER_COUNT_FIELDS, COUNT_FIELDS, DetectionRecord, ObjectCounts
 from vidar.models.jobs import DetectionPosted
 from vidar.mongo import in_transaction
 
@@ -35,8 +35,8 @@ class DetectionRecords:
         async def insert_and_count(session: AsyncClientSession) -> None:
             if await self._videos.find_one(current_run, projection={"_id": 1}, session=session) is None:
                 return  # the archive is gone, or this run was replaced
-            record = {"_id": detection.event_id, **detection.model_dump(), "created_date": datetime.now(UTC)}
-            await self._records.insert_one(record, session=session)
+            record = DetectionRecord(**detection.model_dump(), created_date=datetime.now(UTC))
+            await self._records.insert_one(record.document(), session=session)
             await self._videos.update_one(current_run, {"$inc": ObjectCounts.one_more(detection.kind)}, session=session)
 
         try:
