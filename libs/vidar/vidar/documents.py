@@ -1,6 +1,9 @@
-"""vidar's shared stored documents, `videos` and `jobs`: their fields in groups, each group
-written by one service. (A service's private collections, such as storage's `detections` and
-`clusters`, are written by that service alone.)
+"""The documents vidar's services store and read across services, as typed models, and who
+writes each field: one service per group of fields; the others learn of a change from its event,
+or read it through a query named here. `videos` is shared by all four services; `jobs` is the
+scheduler's, `detections` and `clusters` storage's (see the end). Collections that one service
+alone writes and reads (the gateway's `camera_groups`, the outbox, leases, id counters) are not
+here.
 
 Who writes which field of `videos` (the field names are the stored ones; queries and indexes use
 them):
