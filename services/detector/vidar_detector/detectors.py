@@ -180,7 +180,7 @@ class DarknetDetector:
         self._image_size, self._min_score = image_size, min_score
         try:
             network = darknet.to_onnx(config, weights)
-            self._heads, self._session = network.heads, _onnx_session(network.model, threads)
+            self._heads, self._session = network.heads, onnx_session(network.model, threads)
             # A network whose layers do not fit together fails only when it runs.
             self.detect(np.zeros((image_size, image_size, 3), np.uint8))
         except (darknet.DarknetFormatError, *ONNX_RUNTIME_ERRORS) as exc:
@@ -212,13 +212,15 @@ class DarknetDetector:
         return _stride_multiple(width * scale), _stride_multiple(height * scale)
 
 
-def _onnx_session(model: onnx.ModelProto, threads: int) -> onnxruntime.InferenceSession:
+def onnx_session(model: onnx.ModelProto | Path, threads: int) -> onnxruntime.InferenceSession:
+    """An onnxruntime session on the CPU with `threads` threads of its own."""
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     # Idle pool threads would spin on the cores the other lanes and the decoder need.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
-    return onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    source = str(model) if isinstance(model, Path) else model.SerializeToString()
+    return onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 def _stride_multiple(side: float) -> int:
