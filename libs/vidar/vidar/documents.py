@@ -36,7 +36,8 @@ Two groups still have two writers, each through the one helper here:
 
 Everything else reads. The read-only queries on other services' fields: the scheduler reads the
 archive's settings and source when it queues a run; storage reads `current_run` so that only the
-current run's records count; the gateway's search index reads `current_run` and the counts.
+current run's records count; the gateway's search index reads `current_run` (at its rebuild, and
+for an archive whose run it has not seen yet).
 
 `jobs` (one run of one archive, `_id` its run id) is written by the scheduler alone (`JobRecord`);
 the detector reads a run's `state` and `checkpoint` when it is handed the run (whether it is over
