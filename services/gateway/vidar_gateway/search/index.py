@@ -20,6 +20,7 @@ import numpy as np
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive
+from vidar.documents import CURRENT_RUN
 from vidar.models.jobs import DetectionPosted
 from vidar.models.stream_settings import DETECTOR_TYPES, DetectorType
 from vidar_gateway.search.matrix import VectorMatrix
@@ -76,7 +77,7 @@ class EmbeddedIndex:
 
     async def rebuild(self) -> None:
         """Everything again from MongoDB: each archive's current run, then that run's records."""
-        runs = {doc["_id"]: doc.get("current_run") async for doc in self._videos.find({}, {"current_run": 1})}
+        runs = {doc["_id"]: doc.get(CURRENT_RUN) async for doc in self._videos.find({}, {CURRENT_RUN: 1})}
         matrices = _empty_matrices()
         held: dict[int, str] = {}
         chunk: list[dict[str, Any]] = []
@@ -115,12 +116,12 @@ class EmbeddedIndex:
             await self._drop(video_id)
 
     async def _read_current_run(self, video_id: int) -> str | None:
-        doc = await self._videos.find_one({"_id": video_id}, {"current_run": 1})
+        doc = await self._videos.find_one({"_id": video_id}, {CURRENT_RUN: 1})
         if doc is None:
             self._current_runs.pop(video_id, None)
             return None
-        self._current_runs[video_id] = doc.get("current_run")
-        return doc.get("current_run")
+        self._current_runs[video_id] = doc.get(CURRENT_RUN)
+        return doc.get(CURRENT_RUN)
 
     async def _drop(self, video_id: int) -> None:
         # Forgotten only once every kind's rows are gone: a drop cut short is done again.
