@@ -27,6 +27,7 @@ from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStart
 from tests.stack import Gateway
 from vidar import subjects
 from vidar.bus import EVENTS_STREAM
+from vidar.documents import DetectionRecord
 from vidar.health import ProcessingStatus
 from vidar.models.events import Envelope
 from vidar.models.jobs import DetectionPosted, Statistic, VideoProcessing
@@ -133,7 +134,7 @@ class Storage:
             detection = Envelope[DetectionPosted].model_validate_json(message.data).payload
             current = {"_id": detection.video_id, "current_run": detection.run_id}
             if self.videos.find_one(current) is not None:
-                record = {"_id": detection.event_id, **detection.model_dump(), "created_date": datetime.now(UTC)}
+                record = DetectionRecord(**detection.model_dump(), created_date=datetime.now(UTC)).document()
                 # Upserted: in a full run the real storage service records it too.
                 self._db["detections"].replace_one({"_id": detection.event_id}, record, upsert=True)
                 recorded.append(detection.event_id)

@@ -24,6 +24,7 @@ from tests.stack import Servers, ServiceProcess, controllable_servers, service
 from vidar import subjects
 from vidar.bus import EVENTS_STREAM
 from vidar.devstack.servers import HOST
+from vidar.documents import DetectionRecord
 from vidar.models.events import Envelope
 from vidar.models.jobs import DetectionPosted
 from vidar_gateway.search.follower import FOLLOWED, IndexFollower
@@ -84,7 +85,7 @@ def post_and_record(gateway: ServiceProcess, db: Database, video_id: int, run_id
     """A face posted, and recorded as the storage service does; its event id."""
     detection = face(video_id, run_id, track)
     asyncio.run(publish(gateway.env["VIDAR_NATS_URL"], detection))
-    db.detections.insert_one({"_id": detection.event_id, **detection.model_dump(), "created_date": datetime.now(UTC)})
+    db.detections.insert_one(DetectionRecord(**detection.model_dump(), created_date=datetime.now(UTC)).document())
     return detection.event_id
 
 
