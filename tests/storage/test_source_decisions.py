@@ -51,10 +51,14 @@ def test_a_good_file_shows_the_display_of_the_status_the_archive_is_in(status: P
     assert "health_status.status" not in shown  # the scheduler's
 
 
-def test_a_file_that_cannot_be_processed_shows_why_and_writes_no_figures() -> None:
+def test_a_file_that_cannot_be_processed_shows_why_and_clears_an_earlier_files_figures() -> None:
     error = "The file is not a readable video: it is corrupt, truncated or not a video at all."
     shown = probe_update(VideoProbed(video_id=7, object_key=KEY, error=error), S.NOT_STARTED, None)
     assert shown == {
+        "source_len": None,
+        "frame_width": None,
+        "frame_height": None,
+        "screenshot_key": None,
         "error": error,
         "health_status.code": "red",
         "health_status.code_desc": "Source file problem",

@@ -235,3 +235,18 @@ def test_screenshots(api: httpx.Client, videos: Path) -> None:
     assert api.get(f"/videos/{video_id}/screenshot/").content == later.content
     beyond = api.post(f"/videos/{video_id}/screenshot/", params={"timestamp": 80})
     assert (beyond.status_code, beyond.json()["param"]) == (400, "timestamp")
+
+
+def test_a_file_that_is_not_a_video_over_a_good_one_leaves_nothing_to_process(api: httpx.Client, videos: Path) -> None:
+    video_id = new_archive(api)
+    upload_file(api, video_id, videos / "carphone_pristine.mp4")
+    assert probed(api, video_id)["source_len"] == pytest.approx(4.004)
+
+    assert upload(api, video_id, b"just some notes, not a video\n" * 40, "video/mp4").status_code == 201
+    video = eventually(lambda: (v := api.get(f"/videos/{video_id}/").json())["error"] and v)
+    assert "not a readable video" in video["error"]
+    # The good file's figures went with it: no run starts on the notes.
+    assert (video["source_len"], video["frame_width"], video["frame_height"]) == (None, None, None)
+    refused = api.post(f"/videos/{video_id}/process/")
+    assert refused.status_code == 409
+    assert "not a readable video" in refused.json()["desc"]

@@ -170,6 +170,12 @@ class ProbeResult(StoredFields):
     frame_count: int | None = _at("source.frame_count")
     screenshot_key: str | None = None
 
+    @classmethod
+    def unknown(cls) -> Self:
+        """A file that cannot be processed: none of an earlier file's figures stay (they would let
+        a run start on it)."""
+        return cls(source_len=None, frame_width=None, frame_height=None, screenshot_key=None)
+
 
 COUNT_FIELDS: dict[DetectorType, str] = {"face": "face_count", "body": "body_count", "car": "car_count"}
 CLUSTER_COUNT_FIELDS: dict[DetectorType, str] = {

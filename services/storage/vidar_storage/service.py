@@ -226,10 +226,10 @@ def fetch_progress(url: str, received: int, total: int) -> str:
 
 def probe_update(probed: VideoProbed, status: ProcessingStatus, screenshot_key: str | None) -> dict[str, Any]:
     """The `$set` of a probe's outcome. A file that cannot be processed shows why (whatever the
-    status) and keeps no figures; a good one clears the error, shows its figures and screenshot,
+    status) and no figures, not even an earlier file's; a good one clears the error, shows its figures and screenshot,
     and the display of the archive's status again."""
     if probed.error:
-        return Notice.source_problem(probed.error).as_set()
+        return updates(ProbeResult.unknown(), Notice.source_problem(probed.error))
     result = ProbeResult(
         source_len=probed.source_len,
         frame_width=probed.frame_width,
