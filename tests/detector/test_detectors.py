@@ -172,7 +172,7 @@ def test_model_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
 
 
 def darknet(models: Path, class_map: dict = DEFAULT_CLASS_MAP, image_size: int = 416) -> DarknetDetector:
-    return DarknetDetector(models / COCO, class_map, image_size=image_size, min_score=0.25)
+    return DarknetDetector(models / COCO, class_map, image_size=image_size, min_score=0.25, threads=2)
 
 
 def test_darknet_finds_the_walkers_and_both_parked_vehicles(models: Path, vtest: list[np.ndarray]) -> None:

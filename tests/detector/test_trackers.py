@@ -34,7 +34,7 @@ Found = list[tuple[Box, float]]
 
 @pytest.fixture(scope="module")
 def footage(models: Path, videos: Path) -> list[tuple[np.ndarray, Found]]:  # noqa: F811
-    detector = DarknetDetector(models / COCO, DEFAULT_CLASS_MAP, image_size=512, min_score=0.25)
+    detector = DarknetDetector(models / COCO, DEFAULT_CLASS_MAP, image_size=512, min_score=0.25, threads=2)
     images = frames(videos / "vtest.avi", set(range(FRAMES)))
     return [
         (image, [(d.box, d.score) for d in detector.detect(image) if passes_filters(d.box, d.score, SETTINGS)])

@@ -32,7 +32,7 @@ def footage(videos: Path) -> list[tuple[np.ndarray, Decoded]]:
 
 @pytest.fixture(scope="module")
 def detector(models: Path) -> DarknetDetector:  # noqa: F811
-    return DarknetDetector(models / COCO, DEFAULT_CLASS_MAP, image_size=512, min_score=0.25)
+    return DarknetDetector(models / COCO, DEFAULT_CLASS_MAP, image_size=512, min_score=0.25, threads=2)
 
 
 def posted(
