@@ -6,6 +6,9 @@ VIDEO_DELETED = "video.deleted"
 VIDEO_UPLOADED = "video.uploaded"
 VIDEO_FILE_DELETED = "video.file.deleted"
 VIDEO_PROBED = "video.probed"
+# A url source that could not be fetched, and how far a fetch has come (at most one a second).
+VIDEO_FETCH_FAILED = "video.fetch.failed"
+VIDEO_FETCH_PROGRESS = "video.fetch.progress"
 # A run's objects of one kind grouped into clusters (after its tracks are final).
 VIDEO_CLUSTERED = "video.clustered"
 

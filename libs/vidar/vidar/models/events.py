@@ -75,6 +75,23 @@ class VideoProbed(BaseModel):
     error: str | None = None
 
 
+class VideoFetchFailed(BaseModel):
+    """`video.fetch.failed`: the archive's `url` could not be fetched; `error` says why, for the user."""
+
+    video_id: int
+    url: str
+    error: str
+
+
+class VideoFetchProgress(BaseModel):
+    """`video.fetch.progress`: how much of the archive's `url` is fetched so far, at most once a second."""
+
+    video_id: int
+    url: str
+    received: int = Field(description="bytes received so far")
+    total: int | None = Field(None, description="bytes in all, when the server said")
+
+
 class ScreenshotRequest(BaseModel):
     """Request-reply on `storage.screenshot`: draw the archive's screenshot again."""
 
