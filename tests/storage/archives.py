@@ -1,10 +1,15 @@
-"""Helpers shared by the storage tests: archives with uploaded sources, and waiting for probes."""
+"""Helpers shared by the storage tests: archives with uploaded sources, waiting for probes, and
+events published as a service would."""
 
+import asyncio
 from pathlib import Path
 
 import httpx
+import nats
 
 from tests.polling import eventually
+from tests.stack import Gateway
+from vidar.models.events import Envelope
 
 TYPES = {".avi": "video/x-msvideo", ".mp4": "video/mp4"}
 
@@ -33,3 +38,16 @@ def probed(api: httpx.Client, video_id: int) -> dict:
         return video if video["source_len"] is not None or video["error"] else None
 
     return eventually(done, what=f"video {video_id} to be probed")
+
+
+def republish(gw: Gateway, event: Envelope) -> None:
+    """Publish `event` to JetStream as a service's outbox does (a copy, a late delivery)."""
+
+    async def send() -> None:
+        connection = await nats.connect(gw.env["VIDAR_NATS_URL"])
+        await connection.jetstream().publish(
+            event.type, event.model_dump_json().encode(), headers={"Nats-Msg-Id": event.event_id}
+        )
+        await connection.close()
+
+    asyncio.run(send())

@@ -1,11 +1,9 @@
 """The storage service dies or sees an event twice: nothing is lost and nothing happens twice."""
 
-import asyncio
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import nats
 import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
@@ -21,7 +19,7 @@ from tests.stack import (
     gateway,
     service,
 )
-from tests.storage.archives import new_archive, probed, upload_file
+from tests.storage.archives import new_archive, probed, republish, upload_file
 from vidar.devstack.servers import HOST
 from vidar.models.events import Envelope, VideoUploaded
 
@@ -39,17 +37,6 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gatewa
         MongoClient(HOST, servers.ports.mongo, tz_aware=True) as mongo,
     ):
         yield gw, storage, mongo["vidar"], bucket_keys(servers.ports)
-
-
-def republish(gw: Gateway, event: Envelope) -> None:
-    async def send() -> None:
-        connection = await nats.connect(gw.env["VIDAR_NATS_URL"])
-        await connection.jetstream().publish(
-            event.type, event.model_dump_json().encode(), headers={"Nats-Msg-Id": event.event_id}
-        )
-        await connection.close()
-
-    asyncio.run(send())
 
 
 def uploaded_event(db: Database, video_id: int) -> Envelope[VideoUploaded]:

@@ -17,7 +17,8 @@ from tests.storage.archives import new_archive, probed, upload, upload_file
 from vidar import subjects
 from vidar.models.events import ScreenshotReply
 
-pytestmark = pytest.mark.usefixtures("storage")
+# The scheduler shows what storage finds wrong with a source (`error`, `health_status`).
+pytestmark = pytest.mark.usefixtures("storage", "scheduler")
 # Well under the gateway's wait for the storage service (60 s): the answer must come at once.
 ANSWER_WITHIN = 10
 

@@ -1,23 +1,21 @@
 """Storage's decisions on plain values: what a probe writes, which url to fetch and what a failed
-fetch shows, the counters' fields. No servers; each test well under a second."""
+fetch says, the counters' fields. No servers; each test well under a second."""
 
 import httpx
 import pytest
 
 from vidar.documents import ObjectCounts
-from vidar.health import STATUS_DISPLAY, ProcessingStatus
 from vidar.models.events import VideoProbed
 from vidar.streams import StreamTooLarge
 from vidar.urlguard import UrlRefused
-from vidar_storage.service import fetch_failure, fetch_progress, is_current_source, probe_update, url_to_fetch
+from vidar_storage.service import fetch_failure, is_current_source, probe_result, url_to_fetch
 from vidar_storage.settings import StorageSettings
 
-S = ProcessingStatus
 KEY = "videos/7/source/abc"
 URL = "http://media.example/clip.mp4"
 
 
-def test_a_good_file_shows_its_figures_under_their_stored_names_and_clears_the_error() -> None:
+def test_a_good_file_writes_its_figures_under_their_stored_names() -> None:
     probed = VideoProbed(
         video_id=7,
         object_key=KEY,
@@ -28,7 +26,7 @@ def test_a_good_file_shows_its_figures_under_their_stored_names_and_clears_the_e
         codec="mpeg4",
         frame_count=795,
     )
-    assert probe_update(probed, S.NOT_STARTED, "videos/7/screenshot.jpg") == {
+    assert probe_result(probed, "videos/7/screenshot.jpg").as_set() == {
         "source_len": 79.5,
         "frame_width": 768,
         "frame_height": 576,
@@ -36,34 +34,14 @@ def test_a_good_file_shows_its_figures_under_their_stored_names_and_clears_the_e
         "source.codec": "mpeg4",
         "source.frame_count": 795,
         "screenshot_key": "videos/7/screenshot.jpg",
-        "error": None,
-        "health_status.code": "yellow",
-        "health_status.code_desc": STATUS_DISPLAY[S.NOT_STARTED][1],
-        "health_status.msg": "",
     }
 
 
-@pytest.mark.parametrize("status", list(ProcessingStatus))
-def test_a_good_file_shows_the_display_of_the_status_the_archive_is_in(status: ProcessingStatus) -> None:
-    probed = VideoProbed(video_id=7, object_key=KEY, source_len=4.0, frame_width=176, frame_height=144)
-    shown = probe_update(probed, status, None)
-    assert (shown["health_status.code"], shown["health_status.code_desc"]) == STATUS_DISPLAY[status]
-    assert "health_status.status" not in shown  # the scheduler's
-
-
-def test_a_file_that_cannot_be_processed_shows_why_and_clears_an_earlier_files_figures() -> None:
+def test_a_file_that_cannot_be_processed_clears_an_earlier_files_figures_and_nothing_else() -> None:
     error = "The file is not a readable video: it is corrupt, truncated or not a video at all."
-    shown = probe_update(VideoProbed(video_id=7, object_key=KEY, error=error), S.NOT_STARTED, None)
-    assert shown == {
-        "source_len": None,
-        "frame_width": None,
-        "frame_height": None,
-        "screenshot_key": None,
-        "error": error,
-        "health_status.code": "red",
-        "health_status.code_desc": "Source file problem",
-        "health_status.msg": error,
-    }
+    written = probe_result(VideoProbed(video_id=7, object_key=KEY, error=error), None).as_set()
+    # Its error is in `video.probed`, for the scheduler to show.
+    assert written == {"source_len": None, "frame_width": None, "frame_height": None, "screenshot_key": None}
 
 
 def test_a_probe_result_counts_only_for_the_source_it_was_made_of() -> None:
@@ -112,11 +90,6 @@ TOO_LARGE = "the file is larger than the limit of 100 bytes"
 )
 def test_a_failed_fetch_says_why(error: Exception, shown: str) -> None:
     assert fetch_failure(URL, error, SETTINGS) == shown
-
-
-def test_fetch_progress_shows_megabytes_of_the_whole_when_known() -> None:
-    assert fetch_progress(URL, 2_500_000, 10_000_000) == f"Fetching {URL}: 2.5 of 10.0 MB"
-    assert fetch_progress(URL, 2_500_000, 0) == f"Fetching {URL}: 2.5 MB"
 
 
 @pytest.mark.parametrize(("kind", "field"), [("face", "face_count"), ("body", "body_count"), ("car", "car_count")])

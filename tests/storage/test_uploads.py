@@ -20,7 +20,8 @@ from tests.polling import eventually
 from tests.storage.archives import new_archive, probed, upload, upload_file
 from vidar.health import STATUS_DISPLAY, ProcessingStatus
 
-pytestmark = pytest.mark.usefixtures("storage")
+# The scheduler shows what storage finds wrong with a source (`error`, `health_status`).
+pytestmark = pytest.mark.usefixtures("storage", "scheduler")
 Keys = Callable[[str], list[str]]
 
 

@@ -4,6 +4,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -13,9 +14,13 @@ import pytest
 from pymongo.database import Database
 
 from tests.polling import eventually
-from tests.storage.archives import new_archive, probed
+from tests.stack import Gateway, consumer_caught_up
+from tests.storage.archives import new_archive, probed, republish
+from vidar import subjects
+from vidar.models.events import Envelope, VideoFetchFailed, VideoFetchProgress
 
-pytestmark = pytest.mark.usefixtures("storage")
+# The scheduler shows what storage finds wrong with a source (`error`, `health_status`).
+pytestmark = pytest.mark.usefixtures("storage", "scheduler")
 
 
 def media_server_handler(videos: Path) -> type[BaseHTTPRequestHandler]:
@@ -107,6 +112,44 @@ def test_changing_the_url_fetches_again(api: httpx.Client, media_server: str) ->
     fixed = eventually(lambda: (v := api.get(f"/videos/{video_id}/").json())["source_len"] and v)
     assert fixed["error"] is None
     assert fixed["frame_width"] == 176
+
+
+def shown(video: dict) -> tuple:
+    """What the archive shows about its state."""
+    health = video["health_status"]
+    return video["error"], health["code"], health["code_desc"], health["msg"]
+
+
+def delivered_late(gw: Gateway, event: Envelope, consumer: str) -> None:
+    """`event` reaches the scheduler now, as a redelivery or a slow relay would bring it."""
+    republish(gw, event)
+    eventually(lambda: consumer_caught_up(gw.env["VIDAR_NATS_URL"], consumer), what=f"{consumer} to handle it")
+
+
+def test_a_late_progress_note_does_not_hide_a_failed_fetch(api: httpx.Client, gw: Gateway, media_server: str) -> None:
+    url = f"{media_server}/missing.mp4"
+    video_id = new_archive(api, url=url)
+    failed = probed(api, video_id)
+    # A note from when the fetch began, delivered after its failure.
+    began = datetime.fromisoformat(failed["created_date"])
+    progress = VideoFetchProgress(video_id=video_id, url=url, received=1024, total=None)
+    delivered_late(
+        gw,
+        Envelope(type=subjects.VIDEO_FETCH_PROGRESS, occurred_at=began, payload=progress),
+        "scheduler-fetch-progress",
+    )
+    assert shown(api.get(f"/videos/{video_id}/").json()) == shown(failed)
+    assert "answered 404" in failed["health_status"]["msg"]
+
+
+def test_a_failure_of_a_url_fetched_since_changes_nothing(api: httpx.Client, gw: Gateway, media_server: str) -> None:
+    url = f"{media_server}/videos/carphone_pristine.mp4"
+    video_id = new_archive(api, url=url)
+    good = probed(api, video_id)
+    stale = VideoFetchFailed(video_id=video_id, url=url, error=f"Could not fetch {url}: timed out.")
+    delivered_late(gw, Envelope(type=subjects.VIDEO_FETCH_FAILED, payload=stale), "scheduler-fetch-failed")
+    assert shown(api.get(f"/videos/{video_id}/").json()) == shown(good)
+    assert good["error"] is None
 
 
 def test_only_http_urls_are_accepted(api: httpx.Client) -> None:

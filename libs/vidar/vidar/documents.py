@@ -19,20 +19,24 @@ them):
 | `ObjectCounts`    | face_count, body_count, car_count, <kind>_cluster_count                 | storage   |
 | `Processing`      | current_run, processing_start_date, queued, active, finished,           | scheduler |
 |                   | health_status.status, .enabled, .statistic                              |           |
-| `Notice`          | error, health_status.code, .code_desc, .msg                             | see below |
+| `Notice`          | error, health_status.code, .code_desc, .msg, source_noted_at            | scheduler |
 
 The gateway inserts the whole document once (`new_video_document`: every group at its initial
 value) and deletes it; after that a service writes only its own groups, through these models, and
 announces the change in the same transaction: `video.created`/`video.updated` (settings),
 `video.uploaded`/`video.file.deleted` (source), `video.probed`, `video.processing.<status>`.
 
-Two groups still have two writers, each through the one helper here:
+One group still has two writers, each through the one helper here:
 - `SourcePointer`: the gateway for an upload (the API answers with the new `file_size`) and a
   removal; storage for a fetched `url`. Both go through `SourcePointer.replaced`/`.removed`.
-- `Notice`: the scheduler for a status, a run's outcome, a silent detector and a lost event;
-  storage for the source file (`Notice.source_problem` when it cannot be fetched or probed, a
-  fetch's progress, and the status display again once the file is good). Making the scheduler its
-  only writer needs events for a fetch's failure and progress, which `vidar.models.events` lacks.
+
+`Notice` is the scheduler's: a status, a run's outcome, a silent detector and a lost event, and
+what the source file's events say: `video.uploaded` (a new file, no problem known), storage's
+`video.probed` (`Notice.source_problem` when the file cannot be processed, the status display
+again when it can), `video.fetch.failed` and `video.fetch.progress` (a `url` source). A source
+event is shown only while it is about the archive's current source and newer than storage's event
+shown last (`source_noted_at`), so a redelivered or overtaken one changes nothing
+(`vidar_scheduler.source_notices`).
 
 Everything else reads. The read-only queries on other services' fields: the scheduler reads the
 archive's settings and source when it queues a run; storage reads `current_run` so that only the
@@ -72,6 +76,8 @@ S = ProcessingStatus
 # Stored paths that queries filter on.
 STATUS = "health_status.status"
 SOURCE_KEY = "source.key"
+SOURCE_URL = "source.url"
+SOURCE_NOTED_AT = "source_noted_at"
 UPLOAD_ID = "upload.id"
 UPLOAD_REFRESHED_AT = "upload.refreshed_at"
 CURRENT_RUN = "current_run"
@@ -242,18 +248,25 @@ class Processing(StoredFields):
 
 
 class Notice(StoredFields):
-    """What the archive shows about its state: `error` and the health_status display. Written by
-    the scheduler and, for a source file problem, by storage (see the module's docstring)."""
+    """Written by the scheduler: what the archive shows about its state, `error` and the
+    health_status display, and when the source event it shows happened (not shown by the API)."""
 
     error: str | None = None
     code: HealthCode | None = _at("health_status.code")
     code_desc: str | None = _at("health_status.code_desc")
     msg: str | None = _at("health_status.msg")
+    noted_at: datetime | None = _at(SOURCE_NOTED_AT)
 
     @classmethod
     def of_status(cls, status: ProcessingStatus, msg: str = "") -> Self:
         code, code_desc = STATUS_DISPLAY[status]
         return cls(code=code, code_desc=code_desc, msg=msg)
+
+    @classmethod
+    def good_source(cls, status: ProcessingStatus) -> Self:
+        """No problem known of the source file: no error, the display of the archive's status."""
+        code, code_desc = STATUS_DISPLAY[status]
+        return cls(error=None, code=code, code_desc=code_desc, msg="")
 
     @classmethod
     def source_problem(cls, message: str) -> Self:

@@ -23,7 +23,15 @@ from vidar.dead_letters import (
     MaxDeliveries,
     dead_letter_of,
 )
-from vidar.models.events import Envelope, VideoChanged, VideoDeleted
+from vidar.models.events import (
+    Envelope,
+    VideoChanged,
+    VideoDeleted,
+    VideoFetchFailed,
+    VideoFetchProgress,
+    VideoProbed,
+    VideoUploaded,
+)
 from vidar.models.jobs import (
     JobDispatch,
     JobEnded,
@@ -41,6 +49,7 @@ from vidar.startup import until_servers_answer
 from vidar_scheduler.lease import Lease
 from vidar_scheduler.scheduler import Scheduler
 from vidar_scheduler.settings import SchedulerSettings
+from vidar_scheduler.source_notices import after_fetch_failure, after_probe, after_upload, during_fetch
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +62,30 @@ def subscribe(broker: NatsBroker, scheduler: Scheduler) -> None:
     @durable_subscriber(broker, subjects.VIDEO_DELETED, durable="scheduler-deleted", description="drop its runs")
     async def archive_deleted(event: Envelope[VideoDeleted]) -> None:
         await scheduler.forget(event.payload.video_id)
+
+    @durable_subscriber(
+        broker, subjects.VIDEO_UPLOADED, durable="scheduler-uploaded", description="a new file: no problem known"
+    )
+    async def source_uploaded(event: Envelope[VideoUploaded]) -> None:
+        await scheduler.note_source(after_upload(event.payload, event.occurred_at))
+
+    @durable_subscriber(
+        broker, subjects.VIDEO_PROBED, durable="scheduler-probed", description="show the probe's verdict"
+    )
+    async def source_probed(event: Envelope[VideoProbed]) -> None:
+        await scheduler.note_source(after_probe(event.payload, event.occurred_at))
+
+    @durable_subscriber(
+        broker, subjects.VIDEO_FETCH_FAILED, durable="scheduler-fetch-failed", description="show why a url failed"
+    )
+    async def fetch_failed(event: Envelope[VideoFetchFailed]) -> None:
+        await scheduler.note_source(after_fetch_failure(event.payload, event.occurred_at))
+
+    @durable_subscriber(
+        broker, subjects.VIDEO_FETCH_PROGRESS, durable="scheduler-fetch-progress", description="show a fetch's progress"
+    )
+    async def fetch_progress(event: Envelope[VideoFetchProgress]) -> None:
+        await scheduler.note_source(during_fetch(event.payload, event.occurred_at))
 
     @durable_subscriber(
         broker, subjects.VIDEO_PROCESS_REQUESTED, durable="scheduler-process", description="queue a run"

@@ -113,14 +113,17 @@ def status_update(
     changes: list[StoredFields] | None = None,
     message: str | None = None,
     count_start: bool = False,
+    display: bool = True,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The filter and update that move an archive to `status`: only from a status the state
     machine allows (and only while it is on `run_id`, when given). The status brings its flags
-    and display (`message` shown); `changes` come last, so a lost event's display wins."""
+    and, unless `display` is off (a problem shown stays), its display (`message` shown); `changes`
+    come last, so a lost event's display wins."""
     guard: dict[str, Any] = {"_id": video_id, STATUS: {"$in": [source.value for source in sources_of(status)]}}
     if run_id is not None:
         guard[CURRENT_RUN] = run_id
-    shown = updates(Processing.entering(status), Notice.of_status(status, message or ""), *(changes or []))
+    shown_status = [Notice.of_status(status, message or "")] if display else []
+    shown = updates(Processing.entering(status), *shown_status, *(changes or []))
     update: dict[str, Any] = {"$set": shown}
     if count_start:
         update["$inc"] = {JOB_STARTS: 1}

@@ -4,6 +4,7 @@ so a restarted scheduler carries on where the last one stopped."""
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 from pymongo import ASCENDING, ReturnDocument
@@ -11,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, subjects
 from vidar.dead_letters import DeadLetter
-from vidar.documents import CURRENT_RUN, JobRecord, Notice, Processing, StoredFields
+from vidar.documents import CURRENT_RUN, STATUS, JobRecord, Notice, Processing, StoredFields
 from vidar.health import ProcessingStatus
 from vidar.logs import ids_of
 from vidar.metrics import JOBS
@@ -44,6 +45,7 @@ from vidar_scheduler.lifecycle import (
 )
 from vidar_scheduler.lost_events import lost_event_display, lost_event_note, run_to_fail
 from vidar_scheduler.settings import SchedulerSettings
+from vidar_scheduler.source_notices import SourceNotice
 
 S = ProcessingStatus
 _IN_FLIGHT = [state.value for state in IN_FLIGHT]
@@ -62,8 +64,21 @@ class Scheduler:
         await self._jobs.create_index([("video_id", ASCENDING)])
 
     async def sync(self, video_id: int) -> None:
-        """A new archive is known to the scheduler: WAITING_FOR_SYNC -> NOT_STARTED."""
-        await self._transition(video_id, S.NOT_STARTED)
+        """A new archive is known to the scheduler: WAITING_FOR_SYNC -> NOT_STARTED. A problem it
+        shows already (its url could not be fetched, its file is no video) stays shown."""
+        if not await self._transition(video_id, S.NOT_STARTED, where={"error": None}):
+            await self._transition(video_id, S.NOT_STARTED, display=False)
+
+    async def note_source(self, notice: SourceNotice) -> None:
+        """Show what an event says about the archive's source file, while it is still current. A
+        good file shows the display of the archive's status: read again if it changed meanwhile."""
+        while doc := await self._videos.find_one(notice.guard, projection={STATUS: 1}):
+            status = ProcessingStatus(doc["health_status"]["status"])
+            shown = await self._videos.update_one(
+                {**notice.guard, STATUS: status.value}, {"$set": notice.update(status)}
+            )
+            if shown.matched_count == 1:
+                return
 
     async def request_processing(self, request: ProcessRequested) -> None:
         """Queue a new run, unless the video is already queued or running."""
@@ -249,14 +264,23 @@ class Scheduler:
         changes: list[StoredFields] | None = None,
         message: str | None = None,
         count_start: bool = False,
+        where: dict[str, Any] | None = None,
+        display: bool = True,
         also: Callable[[Transaction], Awaitable[None]] | None = None,
     ) -> bool:
         """Move the video to `status` if the state machine allows it from where it is (and it is on
-        run `run_id`), with `changes`, `also` (which may stage more events) and the
-        `video.processing.<status>` event in one transaction; whether it moved."""
+        run `run_id`, and matches `where`), with `changes`, `also` (which may stage more events) and
+        the `video.processing.<status>` event in one transaction; whether it moved."""
         guard, update = status_update(
-            video_id, status, run_id=run_id, changes=changes, message=message, count_start=count_start
+            video_id,
+            status,
+            run_id=run_id,
+            changes=changes,
+            message=message,
+            count_start=count_start,
+            display=display,
         )
+        guard.update(where or {})
 
         async def write(transaction: Transaction) -> bool:
             doc = await self._videos.find_one_and_update(

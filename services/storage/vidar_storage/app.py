@@ -17,6 +17,8 @@ from vidar.models.events import (
     ScreenshotRequest,
     VideoChanged,
     VideoDeleted,
+    VideoFetchFailed,
+    VideoFetchProgress,
     VideoFileDeleted,
     VideoProbed,
     VideoUploaded,
@@ -87,9 +89,12 @@ def subscribe(broker: NatsBroker, storage: Storage, records: DetectionRecords, c
             log.exception("the screenshot of video %d could not be drawn", request.video_id)
             return ScreenshotReply(error=f"the storage service could not draw it ({type(error).__name__}: {error})")
 
-    broker.publisher(
-        subjects.VIDEO_PROBED, stream=EVENTS_STREAM, schema=Envelope[VideoProbed], title=subjects.VIDEO_PROBED
-    )
+    for subject, payload in (
+        (subjects.VIDEO_PROBED, VideoProbed),
+        (subjects.VIDEO_FETCH_FAILED, VideoFetchFailed),
+        (subjects.VIDEO_FETCH_PROGRESS, VideoFetchProgress),
+    ):
+        broker.publisher(subject, stream=EVENTS_STREAM, schema=Envelope[payload], title=subject)
 
 
 def create_app(settings: StorageSettings | None = None) -> AsgiFastStream:

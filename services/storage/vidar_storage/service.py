@@ -1,22 +1,23 @@
 """What the storage service does with each event. Every handler is idempotent: a redelivered
-event, or one overtaken by a newer upload, changes nothing twice."""
+event, or one overtaken by a newer upload, changes nothing twice. What it finds wrong with a
+source (or how far a fetch has come) it announces; the scheduler shows it (`Notice`)."""
 
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, documents, subjects
-from vidar.documents import Notice, ProbeResult, SourcePointer, StoredSource, updates
-from vidar.health import ProcessingStatus
+from vidar.documents import ProbeResult, SourcePointer, StoredSource
 from vidar.models.events import (
     Envelope,
     ScreenshotReply,
     ScreenshotRequest,
     VideoDeleted,
+    VideoFetchFailed,
+    VideoFetchProgress,
     VideoFileDeleted,
     VideoProbed,
     VideoUploaded,
@@ -29,7 +30,9 @@ from vidar_storage import probe as video
 from vidar_storage.settings import StorageSettings
 from vidar_storage.url_source import open_download
 
-PROGRESS_EVERY = 1.0  # seconds between progress notes while fetching a URL
+# Seconds between `video.fetch.progress` events of a fetch: each is a transaction here and a write
+# in the scheduler, and a person reading the note needs no more.
+PROGRESS_EVERY = 1.0
 
 
 class Storage:
@@ -86,7 +89,8 @@ class Storage:
         try:
             source = await self._fetch(video_id, url)
         except FETCH_ERRORS as error:
-            await self._record_fetch_failure(video_id, url, fetch_failure(url, error, self._settings))
+            failed = VideoFetchFailed(video_id=video_id, url=url, error=fetch_failure(url, error, self._settings))
+            await self._announce(Envelope(type=subjects.VIDEO_FETCH_FAILED, payload=failed))
         else:
             await self._commit_fetched(video_id, source)
 
@@ -113,8 +117,8 @@ class Storage:
             return video.screenshot(file, timestamp, self._settings.screenshot_jpeg_quality)
 
     async def _record_probe(self, probed: VideoProbed, screenshot_key: str | None = None) -> None:
-        """Write what the file is (or why it is unusable) and announce it, in one transaction."""
-        fields = probe_update(probed, await self._status(probed.video_id), screenshot_key)
+        """Write what the file is and announce it (why it is unusable, too), in one transaction."""
+        fields = probe_result(probed, screenshot_key).as_set()
 
         async def write(transaction: Transaction) -> None:
             updated = await self._videos.update_one(
@@ -127,9 +131,8 @@ class Storage:
 
         await self._outbox.commit(write)
 
-    async def _status(self, video_id: int) -> ProcessingStatus:
-        doc = await self._videos.find_one({"_id": video_id}, projection={documents.STATUS: 1})
-        return ProcessingStatus(doc["health_status"]["status"]) if doc else ProcessingStatus.NOT_STARTED
+    async def _announce(self, event: Envelope) -> None:
+        await self._outbox.commit(lambda transaction: transaction.stage(event))
 
     async def _fetch(self, video_id: int, url: str) -> StoredSource:
         timeout = httpx.Timeout(self._settings.url_timeout)
@@ -153,20 +156,19 @@ class Storage:
         return StoredSource(key=key, size=reader.size, content_type=content_type, sha256=reader.sha256, url=url)
 
     async def _reporting_progress(self, video_id: int, url: str, response: httpx.Response) -> AsyncIterator[bytes]:
-        total = int(response.headers.get("content-length") or 0)
+        total = int(response.headers.get("content-length") or 0) or None
         received, reported = 0, time.monotonic()
         async for chunk in response.aiter_bytes():
             received += len(chunk)
             if time.monotonic() - reported >= PROGRESS_EVERY:
                 reported = time.monotonic()
-                note = Notice.note(fetch_progress(url, received, total))
-                await self._videos.update_one({"_id": video_id}, {"$set": note.as_set()})
+                progress = VideoFetchProgress(video_id=video_id, url=url, received=received, total=total)
+                await self._announce(Envelope(type=subjects.VIDEO_FETCH_PROGRESS, payload=progress))
             yield chunk
 
     async def _commit_fetched(self, video_id: int, source: StoredSource) -> None:
         """Point the archive at the fetched file, unless its url changed meanwhile."""
-        # The fetch's problem and progress notes are over; the probe of the file tells what it is.
-        change = updates(SourcePointer.replaced(source), Notice(error=None, msg=""))
+        change = SourcePointer.replaced(source).as_set()
 
         async def write(transaction: Transaction) -> bool:
             before = await self._videos.find_one_and_update(
@@ -187,9 +189,6 @@ class Storage:
 
         if not await self._outbox.commit(write):
             await self._objects.remove(source.key)
-
-    async def _record_fetch_failure(self, video_id: int, url: str, message: str) -> None:
-        await self._videos.update_one({"_id": video_id, "url": url}, {"$set": Notice.source_problem(message).as_set()})
 
 
 def is_current_source(doc: dict, object_key: str) -> bool:
@@ -218,19 +217,12 @@ def fetch_failure(url: str, error: Exception, settings: StorageSettings) -> str:
     return f"Could not fetch {url}: {error}."
 
 
-def fetch_progress(url: str, received: int, total: int) -> str:
-    """The note shown while fetching: megabytes so far, of the whole when the server said."""
-    of_total = f" of {total / 1e6:.1f}" if total else ""
-    return f"Fetching {url}: {received / 1e6:.1f}{of_total} MB"
-
-
-def probe_update(probed: VideoProbed, status: ProcessingStatus, screenshot_key: str | None) -> dict[str, Any]:
-    """The `$set` of a probe's outcome. A file that cannot be processed shows why (whatever the
-    status) and no figures, not even an earlier file's; a good one clears the error, shows its figures and screenshot,
-    and the display of the archive's status again."""
+def probe_result(probed: VideoProbed, screenshot_key: str | None) -> ProbeResult:
+    """What a probe writes: a file that cannot be processed has no figures, not even an earlier
+    file's (the scheduler shows its `error`); a good one its figures and screenshot."""
     if probed.error:
-        return updates(ProbeResult.unknown(), Notice.source_problem(probed.error))
-    result = ProbeResult(
+        return ProbeResult.unknown()
+    return ProbeResult(
         source_len=probed.source_len,
         frame_width=probed.frame_width,
         frame_height=probed.frame_height,
@@ -239,4 +231,3 @@ def probe_update(probed: VideoProbed, status: ProcessingStatus, screenshot_key: 
         frame_count=probed.frame_count,
         screenshot_key=screenshot_key,
     )
-    return updates(result, Notice.of_status(status), Notice(error=None))
