@@ -2,23 +2,28 @@
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
+from nats.aio.client import Client
+from pymongo.asynchronous.database import AsyncDatabase
+from qdrant_client import AsyncQdrantClient
 
 from vidar_gateway.search.detections import DetectionStore
 from vidar_gateway.search.follower import IndexFollower
-from vidar_gateway.search.index import EmbeddedIndex
+from vidar_gateway.search.index import EmbeddedIndex, VectorIndex
+from vidar_gateway.search.qdrant import QdrantIndex
 from vidar_gateway.search.service import Search
 from vidar_gateway.search.settings import SearchSettings
+from vidar_gateway.search.writer import IndexWriter
 
 
 @dataclass
 class SearchRuntime:
     settings: SearchSettings
-    index: EmbeddedIndex
+    index: VectorIndex
     detections: DetectionStore
     search: Search
 
@@ -29,18 +34,41 @@ async def search_lifespan(app: FastAPI) -> AsyncIterator[None]:
     runtime = app.state.runtime
     settings = SearchSettings()
     db = runtime.mongo[runtime.settings.mongo_db]
-    index = EmbeddedIndex(db)
     detections = DetectionStore(db, settings.detection_ttl)
     await detections.ensure_indexes()
-    app.state.search = SearchRuntime(settings, index, detections, Search(db, index, detections, settings))
-    # In the background: the gateway serves while the index is built (a search meanwhile finds less).
-    following = asyncio.create_task(IndexFollower(index, runtime.broker.connection).run())
+    async with _index(settings, db) as index:
+        app.state.search = SearchRuntime(settings, index, detections, Search(db, index, detections, settings))
+        # In the background: the gateway serves while the index is built (a search meanwhile finds less).
+        keeping = asyncio.create_task(_keeping(index, runtime.broker.connection))
+        try:
+            yield
+        finally:
+            keeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeping  # its subscription ends before the gateway's NATS connection closes
+
+
+@contextlib.asynccontextmanager
+async def _index(settings: SearchSettings, db: AsyncDatabase) -> AsyncIterator[EmbeddedIndex | QdrantIndex]:
+    if settings.search_engine == "embedded":
+        yield EmbeddedIndex(db)
+        return
+    if settings.qdrant_path is not None:
+        client = AsyncQdrantClient(path=settings.qdrant_path)
+    else:
+        client = AsyncQdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
+    index = QdrantIndex(client, db, payload_indexes=settings.qdrant_path is None)
     try:
-        yield
+        yield index
     finally:
-        following.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await following  # its subscription ends before the gateway's NATS connection closes
+        await index.close()
+
+
+def _keeping(index: EmbeddedIndex | QdrantIndex, connection: Client) -> Coroutine[Any, Any, None]:
+    """What keeps the index up to date: each replica's follower, or the replicas' shared writer."""
+    if isinstance(index, QdrantIndex):
+        return IndexWriter(index, connection).run()
+    return IndexFollower(index, connection).run()
 
 
 def _search(request: Request) -> SearchRuntime:

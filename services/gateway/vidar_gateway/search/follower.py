@@ -97,7 +97,7 @@ class IndexFollower:
                 await asyncio.sleep(RETRY)
 
     async def _rebuild(self) -> None:
-        start = await _stored_through(self._connection.jetstream(), self._stored_by) + 1
+        start = await stored_through(self._connection.jetstream(), self._stored_by) + 1
         await self._index.rebuild()
         self._next_sequence = start
         self.rebuilt.set()
@@ -151,7 +151,7 @@ class IndexFollower:
             await self._index.add(Envelope[DetectionPosted].model_validate_json(message.data).payload)
 
 
-async def _stored_through(stream: JetStreamContext, consumer: str) -> int:
+async def stored_through(stream: JetStreamContext, consumer: str) -> int:
     """The last stream sequence up to which the storage service (its durable `consumer`) has
     handled every detection event; 0 (everything the stream holds) before it ever ran."""
     try:

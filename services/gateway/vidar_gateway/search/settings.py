@@ -1,4 +1,6 @@
-from pydantic import Field
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
 
 from vidar.models.stream_settings import DetectorType
 from vidar_gateway.settings import GatewaySettings
@@ -17,6 +19,19 @@ class SearchSettings(GatewaySettings):
     detect_max_pixels: int = Field(50_000_000, gt=0)
     detection_ttl: float = Field(24 * 3600.0, gt=0)
     detect_timeout: float = Field(30.0, gt=0)
+    # Where looks_like's vectors live: the gateway's memory (the default), or Qdrant, a server at
+    # `qdrant_url` (several gateways share it) or Qdrant's local mode in a folder (`qdrant_path`,
+    # one process; the tests). See vidar_gateway.search.qdrant.
+    search_engine: Literal["embedded", "qdrant"] = "embedded"
+    qdrant_url: str | None = None
+    qdrant_path: str | None = None
+    qdrant_api_key: str | None = None
+
+    @model_validator(mode="after")
+    def _one_qdrant(self) -> Self:
+        if self.search_engine == "qdrant" and (self.qdrant_url is None) == (self.qdrant_path is None):
+            raise ValueError("VIDAR_SEARCH_ENGINE=qdrant needs one of VIDAR_QDRANT_URL and VIDAR_QDRANT_PATH")
+        return self
 
     def default_threshold(self, kind: DetectorType) -> float:
         return self.search_face_threshold if kind == "face" else self.search_appearance_threshold
