@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from vidar_detector.settings import DetectorSettings
-from vidar_gateway.settings import GatewaySettings
+from vidar_gateway.search.settings import SearchSettings
 from vidar_scheduler.settings import SchedulerSettings
 from vidar_storage.settings import StorageSettings
 
@@ -15,7 +15,7 @@ ROOT = Path(__file__).parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 DOCKERFILE = (ROOT / "deploy" / "Dockerfile").read_text()
 SERVICES = {
-    "gateway": GatewaySettings,
+    "gateway": SearchSettings,  # the gateway's settings with those of search
     "storage": StorageSettings,
     "scheduler": SchedulerSettings,
     "detector": DetectorSettings,
@@ -44,6 +44,18 @@ def test_the_servers_have_health_checks_and_persistent_volumes() -> None:
     assert "--replSet" in service("mongo")["command"], "transactions need a replica set"
     assert "-js" in service("nats")["command"]
     assert "mc mb" in service("minio-bucket")["command"][0], "the bucket is created at start"
+
+
+def test_the_gateways_search_index_is_on_a_pinned_qdrant_with_a_volume_and_a_health_check() -> None:
+    qdrant = service("qdrant")
+    assert re.fullmatch(r"qdrant/qdrant:v\d+\.\d+\.\d+", qdrant["image"])
+    assert any(mount.startswith("qdrant-data:/qdrant/storage") for mount in qdrant["volumes"])
+    assert "qdrant-data" in COMPOSE["volumes"]
+    assert "healthcheck" in qdrant
+    gateway = service("gateway")
+    assert gateway["depends_on"]["qdrant"]["condition"] == "service_healthy"
+    assert gateway["environment"]["VIDAR_QDRANT_URL"] == "http://qdrant:6333"
+    assert gateway["environment"]["VIDAR_SEARCH_ENGINE"].endswith(":-qdrant}"), "qdrant unless told otherwise"
 
 
 @pytest.mark.parametrize("name", SERVICES)

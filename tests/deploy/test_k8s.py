@@ -6,7 +6,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.deploy.test_compose import SERVICES
+from tests.deploy.test_compose import COMPOSE, SERVICES
 from vidar.bus import JOBS_STREAM
 
 BASE = Path(__file__).parents[2] / "deploy" / "k8s" / "base"
@@ -57,3 +57,19 @@ def test_detectors_scale_on_the_job_queue_backlog_with_keda() -> None:
     (trigger,) = scaled["spec"]["triggers"]
     assert trigger["type"] == "nats-jetstream"
     assert (trigger["metadata"]["stream"], trigger["metadata"]["consumer"]) == (JOBS_STREAM.name, "detectors")
+
+
+def test_the_gateways_search_on_the_qdrant_statefulset_of_the_same_version_as_compose() -> None:
+    qdrant = BY_KIND_AND_NAME[("StatefulSet", "qdrant")]
+    (container,) = qdrant["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == COMPOSE["services"]["qdrant"]["image"]
+    assert {mount["mountPath"] for mount in container["volumeMounts"]} == {"/qdrant/storage"}
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert qdrant["spec"]["serviceName"] == "qdrant-headless"
+    assert BY_KIND_AND_NAME[("Service", "qdrant-headless")]["spec"]["clusterIP"] == "None"
+    service_ports = {port["port"] for port in BY_KIND_AND_NAME[("Service", "qdrant")]["spec"]["ports"]}
+    (gateway,) = BY_KIND_AND_NAME[("Deployment", "gateway")]["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item["value"] for item in gateway["env"]}
+    assert env["VIDAR_SEARCH_ENGINE"] == "qdrant"
+    assert 6333 in service_ports
+    assert env["VIDAR_QDRANT_URL"] == "http://qdrant.vidar.svc:6333"
