@@ -123,7 +123,7 @@ class Sources:
         self, video_id: int, upload_id: str, key: str, reader: AsyncStreamReader, content_type: str
     ) -> dict | None:
         source = StoredSource(key=key, size=reader.size, content_type=content_type, sha256=reader.sha256)
-        # The probe of the new file clears or sets `error` (storage's); the lock goes with the change.
+        # `error` is the scheduler's (cleared on `video.uploaded`); the lock goes with the change.
         change = updates(SourcePointer.replaced(source), UploadLock.released())
 
         async def point_at_new_source(transaction: Transaction) -> bool:
