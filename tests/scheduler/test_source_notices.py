@@ -33,16 +33,14 @@ def stored(path: str, doc: dict) -> Any:
 
 
 def matches(guard: dict[str, Any], doc: dict) -> bool:
-    """MongoDB's match of the operators the guards use: equality (None: missing too), $ne, $lt, $or."""
+    """MongoDB's match of the operators the guards use: equality (None: missing too), $ne and
+    $not of $gte (true of a missing or null value)."""
     for path, condition in guard.items():
-        if path == "$or":
-            if not any(matches(alternative, doc) for alternative in condition):
-                return False
-        elif isinstance(condition, dict):
+        if isinstance(condition, dict):
             value = stored(path, doc)
             if "$ne" in condition and value == condition["$ne"]:
                 return False
-            if "$lt" in condition and not (value is not None and value < condition["$lt"]):
+            if "$not" in condition and value is not None and value >= condition["$not"]["$gte"]:
                 return False
         elif stored(path, doc) != condition:
             return False
