@@ -27,10 +27,11 @@ LOCK_REFRESH = timedelta(seconds=10)
 
 
 def _is_free(now: datetime) -> dict:
-    """Not being processed, and no live upload."""
+    """Not being processed, and no live upload (none, or one silent too long). A `$not` on the
+    field rather than a top-level `$or`, which turns the embedded server's index planner off."""
     return {
         documents.STATUS: {"$nin": BUSY_VALUES},
-        "$or": [{"upload": None}, {documents.UPLOAD_REFRESHED_AT: {"$lt": now - archive.UPLOAD_LOCK_STALE}}],
+        documents.UPLOAD_REFRESHED_AT: {"$not": {"$gte": now - archive.UPLOAD_LOCK_STALE}},
     }
 
 
