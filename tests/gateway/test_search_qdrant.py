@@ -4,7 +4,7 @@ own implementation of the client API in Python, in a folder. The Qdrant server i
 indexes, sharding and replication are untested; the calls the gateway makes are the same.
 
 - The distances Qdrant returns become the embedded index's confidences and ranking, on the same
-  vectors, for every kind.
+  vectors, for every kind; a point written while its archive's run changes is taken away again.
 - The writer on the real NATS and MongoDB servers, the other services played as in
   test_search_follow.py: a backfill of what was recorded before it started, a re-run and a
   deletion seen in the Qdrant collection itself, a late post of a replaced run left out, an event
@@ -113,6 +113,41 @@ async def test_ties_are_broken_by_id_as_in_the_embedded_index() -> None:
         assert {row.confidence for row in found} == {1.0}
     finally:
         await qdrant.close()
+
+
+@pytest.mark.parametrize("run_after_the_write", ["second-run", None])
+async def test_a_run_changed_while_a_point_is_written_takes_the_point_away(
+    monkeypatch: pytest.MonkeyPatch, run_after_the_write: str | None
+) -> None:
+    """The replicas apply events in any order: the run change's event may have been applied
+    before this point existed, so the write itself reads the run again (a re-run, or a deletion)."""
+    index = QdrantIndex(AsyncQdrantClient(location=":memory:"), _NoDatabase(), payload_indexes=False)
+    await index.ensure_collections()
+    runs = iter(["first-run", run_after_the_write])
+
+    async def current_run(video_id: int) -> str | None:
+        return next(runs)
+
+    monkeypatch.setattr(index, "_current_run", current_run)
+    detection = DetectionPosted(
+        video_id=1,
+        camera_group=1,
+        run_id="first-run",
+        kind="face",
+        track_id="1",
+        post="best",
+        bbox=(0, 0, 10, 10),
+        frame=1,
+        stream_time=0.04,
+        timestamp=0.04,
+        quality=0.9,
+        embedding=spread("face", 1)[0].tolist(),
+    )
+    try:
+        await index.add(detection)
+        assert (await index.client.count(COLLECTIONS["face"])).count == 0
+    finally:
+        await index.close()
 
 
 def test_the_qdrant_engine_needs_exactly_one_place() -> None:

@@ -105,8 +105,13 @@ class IndexWriter:
                     if not await self._consumer_exists():
                         return  # removed: made again, with a backfill
                     continue
-                for message in messages:
-                    await self._apply_or_return(message)
+                for position, message in enumerate(messages):
+                    try:
+                        await self._apply_or_return(message)
+                    except Exception:
+                        # The batch's others back to the consumer now, not after ACK_WAIT.
+                        await asyncio.gather(*(later.nak() for later in messages[position + 1 :]))
+                        raise
         finally:
             await subscription.unsubscribe()
 
