@@ -3,6 +3,8 @@ vectors (128-D float32, in archives of 1,000 events), p50/p95 over 200 queries a
 threshold, and the index's memory (its arrays, and the process's RSS growth with the event ids).
 Then the gateway's start: the index rebuilt from 10,000 and 100,000 face records stored in
 SecantusDB (the embedded default), with the load average, since the machine may be shared.
+Last, for scale only, one row of Qdrant's local mode (qdrant-client's own search in Python, what
+the tests run): not the Qdrant server, whose numbers these say nothing about.
 Run on 2 BLAS threads: `python -m tests.bench.search`."""
 
 import os
@@ -19,13 +21,16 @@ from pathlib import Path
 import numpy as np
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from qdrant_client import AsyncQdrantClient, models
 
 from vidar.devstack import servers
 from vidar.devstack.stack import running
 from vidar_gateway.search.index import EmbeddedIndex
+from vidar_gateway.search.qdrant import COLLECTIONS, QdrantIndex, point_id
 
 SIZES = (10_000, 100_000, 1_000_000)
 REBUILD_SIZES = (10_000, 100_000)
+QDRANT_LOCAL_SIZE = 10_000
 PER_ARCHIVE = 1_000
 QUERIES = 200
 
@@ -57,6 +62,28 @@ async def measure(size: int, rng: np.random.Generator) -> dict[str, float]:
         took.append((time.perf_counter() - start) * 1000)
     p50, p95 = np.percentile(took, [50, 95])
     return {"p50": p50, "p95": p95, "arrays_mb": index.nbytes / 1e6, "rss_growth_mb": grown}
+
+
+async def measure_qdrant_local(size: int, rng: np.random.Generator) -> dict[str, float]:
+    """The same search on QdrantIndex in Qdrant's local mode, in memory."""
+    index = QdrantIndex(AsyncQdrantClient(location=":memory:"), _NoDb(), payload_indexes=False)
+    await index.ensure_collections()
+    for video in range(size // PER_ARCHIVE):
+        vectors = rng.normal(0, 0.125, (PER_ARCHIVE, 128)).astype(np.float32)
+        ids = [f"detection-{video}-{'0' * 32}-face-{n}-best-0" for n in range(PER_ARCHIVE)]
+        points = [
+            models.PointStruct(id=point_id(event), vector=row.tolist(), payload={"event_id": event, "video_id": video})
+            for event, row in zip(ids, vectors, strict=True)
+        ]
+        await index.client.upsert(COLLECTIONS["face"], points)
+    took = []
+    for query in rng.normal(0, 0.125, (QUERIES, 128)).astype(np.float32):
+        start = time.perf_counter()
+        await index.search("face", query, 0.5, None)
+        took.append((time.perf_counter() - start) * 1000)
+    await index.close()
+    p50, p95 = np.percentile(took, [50, 95])
+    return {"p50": p50, "p95": p95}
 
 
 async def seed(db: AsyncDatabase, size: int, rng: np.random.Generator) -> None:
@@ -118,6 +145,9 @@ async def main() -> None:
         ports = servers.Ports.free()
         with running([servers.mongo(ports, Path(folder))], Path(folder) / "logs"):
             await rebuilds(ports.mongo)
+    local = await measure_qdrant_local(QDRANT_LOCAL_SIZE, rng)
+    print(f"\nQdrant local mode (qdrant-client in Python, not the server), {QDRANT_LOCAL_SIZE:,} face vectors:")
+    print(f"p50 {local['p50']:.1f} ms, p95 {local['p95']:.1f} ms")
 
 
 if __name__ == "__main__":
