@@ -12,6 +12,7 @@ from pymongo.database import Database
 from tests.polling import eventually
 from tests.stack import Gateway, consumer_caught_up
 from tests.storage.archives import new_archive
+from vidar.bus import STORAGE_DETECTIONS
 from vidar.health import ProcessingStatus
 from vidar.models.events import Envelope
 from vidar.models.jobs import DetectionPosted, Statistic, VideoProcessing
@@ -67,7 +68,7 @@ def test_counters_equal_the_stored_records(api: httpx.Client, gw: Gateway, db: D
     # and one of an older run.
     again = Envelope(type="detection.face", payload=faces[0], event_id=faces[0].event_id + "-again")
     publish(gw, again, posted(detection(video_id, "run-old", "face", 9)))
-    eventually(lambda: consumer_caught_up(gw.env["VIDAR_NATS_URL"], "storage-detections"), what="storage")
+    eventually(lambda: consumer_caught_up(gw.env["VIDAR_NATS_URL"], STORAGE_DETECTIONS), what="storage")
     assert counts(api, video_id) == (3, 2, 0), "a redelivery and an older run's event change nothing"
     assert db.detections.count_documents({"video_id": video_id}) == 5
 

@@ -33,6 +33,9 @@ JOBS_STREAM = JStream(
     retention=RetentionPolicy.WORK_QUEUE,
     duplicate_window=timedelta(minutes=10).total_seconds(),
 )
+# The storage service's durable consumer of `detection.>`: its ack floor is how far detections are
+# recorded, where the gateway's search index starts following after a rebuild.
+STORAGE_DETECTIONS = "storage-detections"
 
 
 def stream_of(subject: str) -> JStream:

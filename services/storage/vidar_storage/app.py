@@ -10,7 +10,7 @@ from faststream.nats import NatsBroker
 from faststream.nats.annotations import NatsMessage
 
 from vidar import mongo, subjects
-from vidar.bus import EVENTS_STREAM, durable_subscriber, keeping_alive, make_broker
+from vidar.bus import EVENTS_STREAM, STORAGE_DETECTIONS, durable_subscriber, keeping_alive, make_broker
 from vidar.models.events import (
     Envelope,
     ScreenshotReply,
@@ -63,7 +63,7 @@ def subscribe(broker: NatsBroker, storage: Storage, records: DetectionRecords, c
             async with keeping_alive(message):
                 await storage.archive_changed(event.payload.video.id)
 
-    @durable_subscriber(broker, subjects.DETECTIONS, durable="storage-detections", description="record a detection")
+    @durable_subscriber(broker, subjects.DETECTIONS, durable=STORAGE_DETECTIONS, description="record a detection")
     async def detection_posted(event: Envelope[DetectionPosted]) -> None:
         await records.record(event.payload)
 

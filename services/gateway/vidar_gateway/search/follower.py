@@ -56,7 +56,7 @@ from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from vidar import subjects
-from vidar.bus import EVENTS_STREAM
+from vidar.bus import EVENTS_STREAM, STORAGE_DETECTIONS
 from vidar.models.events import Envelope, VideoDeleted
 from vidar.models.jobs import DetectionPosted, VideoProcessing
 from vidar_gateway.search.index import EmbeddedIndex
@@ -65,8 +65,6 @@ log = logging.getLogger(__name__)
 
 RUN_QUEUED = subjects.video_processing("queued")
 FOLLOWED = [subjects.DETECTIONS, RUN_QUEUED, subjects.VIDEO_DELETED]
-# The storage service's durable consumer of `detection.>` (vidar_storage.app).
-STORAGE_DETECTIONS = "storage-detections"
 # Seconds between the server's heartbeats; two missed and the consumer is made again.
 HEARTBEAT = 2.0
 # Seconds before a failed rebuild, subscription or event is tried again.

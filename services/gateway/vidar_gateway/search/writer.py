@@ -43,10 +43,10 @@ from nats.js.errors import BadRequestError, NotFoundError
 from pydantic import ValidationError
 
 from vidar import subjects
-from vidar.bus import EVENTS_STREAM
+from vidar.bus import EVENTS_STREAM, STORAGE_DETECTIONS
 from vidar.models.events import Envelope, VideoDeleted
 from vidar.models.jobs import DetectionPosted, VideoProcessing
-from vidar_gateway.search.follower import FOLLOWED, RETRY, RUN_QUEUED, STORAGE_DETECTIONS, stored_through
+from vidar_gateway.search.follower import FOLLOWED, RETRY, RUN_QUEUED, stored_through
 from vidar_gateway.search.qdrant import QdrantIndex
 
 log = logging.getLogger(__name__)
