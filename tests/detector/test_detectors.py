@@ -192,6 +192,15 @@ def test_darknet_finds_the_walkers_and_both_parked_vehicles(models: Path, vtest:
         assert car.box[3] <= 120
 
 
+def test_a_small_frame_is_not_enlarged_so_a_close_up_person_is_found(models: Path, carphone: list[np.ndarray]) -> None:
+    # carphone is 176x144: enlarged to the default 512 (512x416), yolov3-tiny finds no one in it.
+    detector = darknet(models, image_size=512)
+    for image in carphone:
+        (person,) = detector.detect(image)
+        assert person.kind == "body"
+        assert person.box[3] - person.box[1] >= 0.7 * image.shape[0]
+
+
 def test_darknet_boxes_are_in_pixels_of_the_frame_at_any_input_size(models: Path, vtest: list[np.ndarray]) -> None:
     image = vtest[0]
     small = darknet(models, image_size=320).detect(image)

@@ -51,8 +51,9 @@ class DetectorSettings(VidarSettings):
     # MobileNetV2 as ONNX (`vidar_detector.appearance_export`, run by tests/data/fetch_models.sh).
     appearance_model: Path = MODELS_DIR / "mobilenetv2-bottleneck.onnx"
     # Side in pixels that body and car models resize frames to (a multiple of their stride, 32):
-    # the longer side for Darknet models, which keep the frame's shape; the letterbox's for
-    # ultralytics ones. 512 suits yolov3-tiny (tests/bench/detector.py); 640 suits YOLO11.
+    # the longer side for Darknet models, which keep the frame's shape and never enlarge a smaller
+    # frame; the letterbox's for ultralytics ones. 512 suits yolov3-tiny (tests/bench/detector.py);
+    # 640 suits YOLO11.
     model_image_size: int = Field(512, ge=32, multiple_of=32)
     # Longer side in pixels that the face model resizes frames to, keeping their shape: raise it
     # for small faces in large frames (the model's time grows with its square).
