@@ -47,6 +47,7 @@ stored (yet, or at all: a record the storage service gave up on) is never shown.
 
 import asyncio
 import logging
+from typing import Protocol
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -132,7 +133,7 @@ class IndexFollower:
         """Applied before the next event, whatever it takes: an event skipped would be lost."""
         while True:
             try:
-                return await self._apply(message)
+                return await apply(self._index, message)
             except ValidationError:
                 log.exception("event on %s is not what it should be; skipped", message.subject)
                 return
@@ -140,13 +141,23 @@ class IndexFollower:
                 log.exception("event on %s could not be applied to the vector index", message.subject)
                 await asyncio.sleep(RETRY)
 
-    async def _apply(self, message: Msg) -> None:
-        if message.subject == subjects.VIDEO_DELETED:
-            await self._index.recheck(Envelope[VideoDeleted].model_validate_json(message.data).payload.video_id)
-        elif message.subject == RUN_QUEUED:
-            await self._index.recheck(Envelope[VideoProcessing].model_validate_json(message.data).payload.video_id)
-        else:
-            await self._index.add(Envelope[DetectionPosted].model_validate_json(message.data).payload)
+
+class FollowingIndex(Protocol):
+    """What an index that follows the events does with them (EmbeddedIndex, QdrantIndex)."""
+
+    async def add(self, detection: DetectionPosted) -> None: ...
+
+    async def recheck(self, video_id: int) -> None: ...
+
+
+async def apply(index: FollowingIndex, message: Msg) -> None:
+    """One followed event: a posted object is added, a new run or a deletion rechecks its archive."""
+    if message.subject == subjects.VIDEO_DELETED:
+        await index.recheck(Envelope[VideoDeleted].model_validate_json(message.data).payload.video_id)
+    elif message.subject == RUN_QUEUED:
+        await index.recheck(Envelope[VideoProcessing].model_validate_json(message.data).payload.video_id)
+    else:
+        await index.add(Envelope[DetectionPosted].model_validate_json(message.data).payload)
 
 
 async def stored_through(stream: JetStreamContext, consumer: str) -> int:

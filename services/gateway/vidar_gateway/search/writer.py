@@ -42,11 +42,8 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import BadRequestError, NotFoundError
 from pydantic import ValidationError
 
-from vidar import subjects
 from vidar.bus import EVENTS_STREAM, STORAGE_DETECTIONS
-from vidar.models.events import Envelope, VideoDeleted
-from vidar.models.jobs import DetectionPosted, VideoProcessing
-from vidar_gateway.search.follower import FOLLOWED, RETRY, RUN_QUEUED, stored_through
+from vidar_gateway.search.follower import FOLLOWED, RETRY, apply, stored_through
 from vidar_gateway.search.qdrant import QdrantIndex
 
 log = logging.getLogger(__name__)
@@ -117,21 +114,13 @@ class IndexWriter:
 
     async def _apply_or_return(self, message: Msg) -> None:
         try:
-            await self._apply(message)
+            await apply(self._index, message)
         except ValidationError:
             log.exception("event on %s is not what it should be; skipped", message.subject)
         except Exception:
             await message.nak(delay=RETRY)  # to any replica, once Qdrant or MongoDB answers again
             raise
         await message.ack()
-
-    async def _apply(self, message: Msg) -> None:
-        if message.subject == subjects.VIDEO_DELETED:
-            await self._index.recheck(Envelope[VideoDeleted].model_validate_json(message.data).payload.video_id)
-        elif message.subject == RUN_QUEUED:
-            await self._index.recheck(Envelope[VideoProcessing].model_validate_json(message.data).payload.video_id)
-        else:
-            await self._index.add(Envelope[DetectionPosted].model_validate_json(message.data).payload)
 
     @property
     def _stream(self) -> JetStreamContext:
