@@ -151,9 +151,9 @@ class Applying(IndexFollower):
 
     applied: list[int]
 
-    async def _apply(self, message: Msg) -> None:
+    async def _apply_retrying(self, message: Msg) -> None:
         self.applied.append(message.metadata.sequence.stream)
-        await super()._apply(message)
+        await super()._apply_retrying(message)
 
 
 async def test_a_consumer_lost_before_its_first_event_starts_again_from_the_index_position(

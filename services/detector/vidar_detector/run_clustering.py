@@ -33,18 +33,23 @@ class RunClusters:
         self._detections = db[archive.DETECTIONS]
         self._publish = publish
 
-    async def publish(self, dispatch: JobDispatch, track_prefix: str, published: Mapping[str, int]) -> None:
+    async def publish(
+        self, dispatch: JobDispatch, track_prefix: str, published: Mapping[str, int], giving_up: Callable[[], bool]
+    ) -> None:
         """`video.clustered` for each kind the run detected; `published` counts, by kind, the
         detection events of the tracks whose ids start with `track_prefix` (the run's tracking
-        state, kept across the attempts that resumed it)."""
+        state, kept across the attempts that resumed it). The wait for the records ends early
+        once `giving_up()` (the run was stopped or the archive deleted, the worker shuts down)."""
         detectors = dispatch.stream_settings.detectors
         for kind in DETECTOR_TYPES:
             if getattr(detectors, kind) is not None:
-                await self._publish_kind(dispatch, kind, track_prefix, published.get(kind, 0))
+                await self._publish_kind(dispatch, kind, track_prefix, published.get(kind, 0), giving_up)
 
-    async def _publish_kind(self, dispatch: JobDispatch, kind: str, track_prefix: str, published: int) -> None:
+    async def _publish_kind(
+        self, dispatch: JobDispatch, kind: str, track_prefix: str, published: int, giving_up: Callable[[], bool]
+    ) -> None:
         query = {"video_id": dispatch.video_id, "run_id": dispatch.run_id, "kind": kind}
-        if not await self._recorded(query | {"track_id": {"$regex": f"^{track_prefix}"}}, published):
+        if not await self._recorded(query | {"track_id": {"$regex": f"^{track_prefix}"}}, published, giving_up):
             log.warning(
                 "run %s: storage did not record its %d %s detections in %.0f s; not clustered",
                 dispatch.run_id,
@@ -67,11 +72,12 @@ class RunClusters:
         settings = self._settings
         return settings.face_cluster_threshold if kind == "face" else settings.appearance_cluster_threshold
 
-    async def _recorded(self, query: dict, published: int) -> bool:
-        """Whether all `published` records are there, polling until the timeout."""
+    async def _recorded(self, query: dict, published: int, giving_up: Callable[[], bool]) -> bool:
+        """Whether all `published` records are there, polling until the timeout. A poll: storage
+        announces no event per record written, and the count is one indexed query a quarter second."""
         deadline = time.monotonic() + self._settings.cluster_wait_timeout
         while await self._detections.count_documents(query) < published:
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or giving_up():
                 return False
             await asyncio.sleep(POLL_INTERVAL)
         return True

@@ -123,7 +123,12 @@ class Worker:
                     await asyncio.to_thread(handler.finish, statistic)  # the tracks still open at the end
                     if not job.stopped_early:
                         # Before job.finished.
-                        await self._clusters.publish(dispatch, handler.track_prefix, handler.published)
+                        await self._clusters.publish(
+                            dispatch,
+                            handler.track_prefix,
+                            handler.published,
+                            giving_up=lambda: self._shutting_down or superseded.is_set() or job.stop.is_set(),
+                        )
             if handler is not None:
                 handler.count_deliveries(statistic)  # the router's last ones
         finally:
