@@ -82,20 +82,7 @@ class Services:
 
     async def post(self, video_id: int, run_id: str, track: int) -> DetectionPosted:
         """As a detector does: one face with its embedding."""
-        detection = DetectionPosted(
-            video_id=video_id,
-            camera_group=self.camera_group,
-            run_id=run_id,
-            kind="face",
-            track_id=str(track),
-            post="best",
-            bbox=(0, 0, 10, 10),
-            frame=track,
-            stream_time=track / 25,
-            timestamp=track / 25,
-            quality=0.9,
-            embedding=RNG.normal(0, 0.05, 128).tolist(),  # short: see `held`
-        )
+        detection = face(video_id, self.camera_group, run_id, track)
         await self._publish(subjects.detection("face"), detection, detection.event_id)
         return detection
 
@@ -104,6 +91,24 @@ class Services:
         await self.connection.jetstream().publish(
             subject, body, stream=EVENTS_STREAM.name, headers={"Nats-Msg-Id": event_id}
         )
+
+
+def face(video_id: int, camera_group: int, run_id: str, track: int) -> DetectionPosted:
+    """A face as a detector posts it, with a random embedding."""
+    return DetectionPosted(
+        video_id=video_id,
+        camera_group=camera_group,
+        run_id=run_id,
+        kind="face",
+        track_id=str(track),
+        post="best",
+        bbox=(0, 0, 10, 10),
+        frame=track,
+        stream_time=track / 25,
+        timestamp=track / 25,
+        quality=0.9,
+        embedding=RNG.normal(0, 0.05, 128).tolist(),  # short: see `held`
+    )
 
 
 class Storage:

@@ -28,9 +28,10 @@ from pymongo.database import Database
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from tests.detector.test_clustering_e2e import carphone
+from tests.gateway import test_search_follow
 from tests.gateway.test_search import detected_face, photo_of_the_man, processed, search, until_indexed
-from tests.gateway.test_search_follow import Services, Storage
-from tests.stack import Gateway, ServiceProcess, service
+from tests.gateway.test_search_follow import Services
+from tests.stack import ServiceProcess, service
 from tests.storage.archives import new_archive
 from vidar.bus import EVENTS_STREAM
 from vidar.devstack.servers import Ports
@@ -160,17 +161,7 @@ def test_the_qdrant_engine_needs_exactly_one_place() -> None:
 
 # -- the shared writer on the real NATS and MongoDB ----------------------------------------------
 
-
-@pytest.fixture
-async def services(gw: Gateway, api: httpx.Client, camera_group: int) -> AsyncIterator[Services]:
-    connection = await nats.connect(gw.env["VIDAR_NATS_URL"])
-    storage = Storage(connection, gw.env["VIDAR_MONGO_URL"])
-    await storage.create()
-    try:
-        yield Services(gw, api, camera_group, connection, storage)
-    finally:
-        await storage.remove()
-        await connection.close()
+services = test_search_follow.services  # the fixture: the other services played, on this file's gateway
 
 
 class Written:

@@ -19,6 +19,7 @@ from pymongo import AsyncMongoClient, MongoClient
 from pymongo.database import Database
 
 from tests.gateway.test_search_follow import Storage, has, running, until
+from tests.gateway.test_search_follow import face as followed_face
 from tests.polling import eventually
 from tests.stack import Servers, ServiceProcess, controllable_servers, service
 from vidar import subjects
@@ -64,21 +65,8 @@ def processed_archive(gateway: ServiceProcess, db: Database) -> tuple[int, str]:
 
 
 def face(video_id: int, run_id: str, track: int) -> DetectionPosted:
-    """A face as a detector posts it."""
-    return DetectionPosted(
-        video_id=video_id,
-        camera_group=1,
-        run_id=run_id,
-        kind="face",
-        track_id=str(track),
-        post="best",
-        bbox=(0, 0, 10, 10),
-        frame=track,
-        stream_time=track / 25,
-        timestamp=track / 25,
-        quality=0.9,
-        embedding=RNG.normal(0, 0.05, 128).tolist(),
-    )
+    """A face as a detector posts it, in camera group 1."""
+    return followed_face(video_id, 1, run_id, track)
 
 
 def post_and_record(gateway: ServiceProcess, db: Database, video_id: int, run_id: str, track: int) -> str:
