@@ -146,3 +146,27 @@ def test_a_state_restored_but_not_yet_given_its_frames_pickles_again() -> None:
     again.restore(resumed.snapshot())
     assert again.awaited_pts == resumed.awaited_pts != set()
     assert again.track_prefix == "1-"
+
+
+def test_a_run_resumed_without_its_state_numbers_its_frames_from_the_checkpoint() -> None:
+    """The tracks open at the checkpoint are lost, but the frames that follow keep their numbers:
+    the last walker's post is a clean run's, frame, box and image."""
+    clean: Posted = []
+    whole = handler(1, clean)
+    whole.start(FPS)
+    feed(whole, range(FRAMES), statistic := Statistic())
+    whole.finish(statistic)
+
+    posted: Posted = []
+    resumed = handler(2, posted)
+    resumed.number_after(40)  # 40 frames handled: the checkpoint is at frame 39
+    resumed.start(FPS)
+    feed(resumed, range(40, FRAMES), statistic := Statistic())
+    resumed.finish(statistic)
+
+    def last_walker(posts: Posted) -> tuple[int, tuple[float, ...], int]:
+        detection, images = max(posts, key=lambda post: post[0].frame)
+        return detection.frame, detection.bbox, posted_frame(images)
+
+    assert last_walker(posted) == last_walker(clean)
+    assert {detection.track_id for detection, _ in posted} == {"2-1", "2-2"}

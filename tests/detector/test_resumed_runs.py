@@ -50,6 +50,7 @@ def clean_run(gw_api: httpx.Client, videos: Path, db: Database, detector: Servic
     video_id = ready_archive(gw_api, videos / "vtest.avi", **SETTINGS)
     gw_api.post(f"/videos/{video_id}/process/")
     done = completed(gw_api, video_id)
+    assert done["health_status"]["statistic"]["job_starts"] == 1, "the clean run was never handed on"
     stored = posts(db, video_id)
     assert len(stored) == done["body_count"] + done["car_count"] > 10
     return stored

@@ -160,6 +160,11 @@ class DetectionHandler:
             }
         )
 
+    def number_after(self, frames_handled: int) -> None:
+        """A resumed run numbers its frames on from its checkpoint, even without the tracking
+        state (which, restored, numbers them the same)."""
+        self._frame = frames_handled - 1
+
     def restore(self, snapshot: bytes) -> None:
         """Go on from a checkpoint's state (before `start`); the frames its posts need come back
         through `restore_picture`. Raises ValueError for a state this run cannot use."""

@@ -3,6 +3,7 @@ to the scheduler. The job loop itself runs in a thread (`vidar_detector.job`).""
 
 import asyncio
 import contextlib
+import enum
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -49,6 +50,15 @@ from vidar_detector.settings import DetectorSettings
 
 log = logging.getLogger(__name__)
 
+
+class Answer(enum.Enum):
+    """What the job's message gets once the job is over or handed back."""
+
+    ACK = enum.auto()  # the run is over (or never to be run)
+    HAND_BACK = enum.auto()  # shutting down: another detector resumes it at once
+    NONE = enum.auto()  # a later attempt took it over and answers it
+
+
 # Tracking states kept per attempt: the scheduler records checkpoints in order, a little behind.
 KEPT_TRACKING_STATES = 3
 
@@ -71,13 +81,26 @@ class Worker:
             job.stop.set()
 
     async def run(self, dispatch: JobDispatch, attempt: int, message: NatsMessage) -> None:
+        """Run (or end) the dispatched job. The message is kept alive from the start: loading the
+        models of a first job may outlast the ack wait, and JetStream would hand it to a second
+        attempt running alongside."""
+        async with keeping_alive(message, timedelta(seconds=self._settings.heartbeat_timeout)):
+            answer = await self._run(dispatch, attempt)
+        if answer is Answer.HAND_BACK:
+            await message.nack()
+        elif answer is Answer.NONE:
+            # No acknowledgement: JetStream takes an old delivery's ack as the message's, which
+            # would drop the job from the work queue while the later attempt runs it.
+            raise SkipMessage
+
+    async def _run(self, dispatch: JobDispatch, attempt: int) -> Answer:
         record = await self._jobs.find_one({"_id": dispatch.run_id})
         if record is None or record["state"] in OVER:
-            return  # stopped while queued, or already over: nothing to do
+            return Answer.ACK  # stopped while queued, or already over: nothing to do
         if record["state"] == JobState.STOPPING:
             checkpoint = Checkpoint.model_validate(record.get("checkpoint") or {})
             await self._end(subjects.JOB_STOPPED, dispatch, attempt, checkpoint.statistic)
-            return
+            return Answer.ACK
         if attempt > self._settings.max_attempts:
             error = (
                 f"Processing gave up after {self._settings.max_attempts} attempts: the detector running it "
@@ -85,32 +108,28 @@ class Worker:
             )
             checkpoint = Checkpoint.model_validate(record.get("checkpoint") or {})
             await self._end(subjects.JOB_FAILED, dispatch, attempt, checkpoint.statistic, error)
-            return
+            return Answer.ACK
         checkpoint = Checkpoint.model_validate(record["checkpoint"]) if record.get("checkpoint") else None
-        await self._run_job(dispatch, attempt, checkpoint, message)
+        return await self._run_job(dispatch, attempt, checkpoint)
 
-    async def _run_job(
-        self, dispatch: JobDispatch, attempt: int, checkpoint: Checkpoint | None, message: NatsMessage
-    ) -> None:
+    async def _run_job(self, dispatch: JobDispatch, attempt: int, checkpoint: Checkpoint | None) -> Answer:
         router = self._router(dispatch)
         try:
             handler = await self._detection(dispatch, attempt, router)
         except ModelLoadError as error:
             reason = f"A detector model cannot load: {error}"
             await self._end(subjects.JOB_FAILED, dispatch, attempt, Statistic(), reason)
-            return
-        if handler is not None and checkpoint is not None and checkpoint.tracking_state_key:
-            await self._restore(handler, checkpoint.tracking_state_key)
+            return Answer.ACK
+        if handler is not None and checkpoint is not None:
+            await self._restore(handler, checkpoint)
         worker = self._settings.worker_name
         started = JobStarted(run_id=dispatch.run_id, video_id=dispatch.video_id, attempt=attempt, worker=worker)
         await self._publish(subjects.JOB_STARTED, started, f"{dispatch.run_id}-{attempt}-started")
         report = self._reporter(dispatch, attempt)
         job = Job(dispatch, self._objects, checkpoint, report, self._settings.progress_interval, handler)
-        ack_wait = timedelta(seconds=self._settings.heartbeat_timeout)
         self._running.add(job)
         try:
             async with (
-                keeping_alive(message, ack_wait),
                 self._watching(job, attempt) as superseded,
                 router.running() if router else contextlib.nullcontext(),
             ):
@@ -118,7 +137,7 @@ class Worker:
                     statistic = await asyncio.to_thread(job.run)
                 except JobFailure as failure:
                     await self._end(subjects.JOB_FAILED, dispatch, attempt, job.statistic, str(failure))
-                    return
+                    return Answer.ACK
                 if handler is not None and not (self._shutting_down or superseded.is_set()):
                     await asyncio.to_thread(handler.finish, statistic)  # the tracks still open at the end
                     if not job.stopped_early:
@@ -134,20 +153,20 @@ class Worker:
         finally:
             self._running.discard(job)
         if self._shutting_down:
-            await message.nack()
-        elif superseded.is_set():
+            return Answer.HAND_BACK
+        if superseded.is_set():
             log.warning("run %s attempt %d was taken over by a later attempt", dispatch.run_id, attempt)
-            # No acknowledgement: JetStream takes an old delivery's ack as the message's, which
-            # would drop the job from the work queue while the later attempt runs it.
-            raise SkipMessage
-        elif job.stopped_early:
-            await self._end(subjects.JOB_STOPPED, dispatch, attempt, statistic)
-        else:
-            await self._end(subjects.JOB_FINISHED, dispatch, attempt, statistic)
+            return Answer.NONE
+        ended = subjects.JOB_STOPPED if job.stopped_early else subjects.JOB_FINISHED
+        await self._end(ended, dispatch, attempt, statistic)
+        return Answer.ACK
 
-    async def _restore(self, handler: DetectionHandler, key: str) -> None:
+    async def _restore(self, handler: DetectionHandler, checkpoint: Checkpoint) -> None:
         """Go on with the tracks of the checkpoint; without its state (gone, or from another
         version), the run resumes with no live tracks, and the tracks open then may be lost."""
+        handler.number_after(checkpoint.statistic.frames_processed)
+        if (key := checkpoint.tracking_state_key) is None:
+            return
         snapshot = await self._objects.get_bytes(key)
         try:
             if snapshot is None:
