@@ -16,6 +16,10 @@ VIDEO_CLUSTERED = "video.clustered"
 SCREENSHOT_REQUEST = "storage.screenshot"
 # The same for POST /detect/: one detector replica finds and embeds the objects of an image.
 DETECT_REQUEST = "detector.detect"
+# The gateway asks storage, the one writer of an archive's source pointer, to point it at a file
+# the gateway has uploaded, or at none; one storage replica answers once the change has committed.
+SOURCE_COMMIT_REQUEST = "storage.source.commit"
+SOURCE_REMOVE_REQUEST = "storage.source.remove"
 
 VIDEO_PROCESS_REQUESTED = "video.process.requested"
 VIDEO_STOP_REQUESTED = "video.stop.requested"
