@@ -33,6 +33,7 @@ from vidar_storage.clusters import ClusterRecords
 from vidar_storage.detections import DetectionRecords
 from vidar_storage.service import Storage
 from vidar_storage.settings import StorageSettings
+from vidar_storage.source_pointer import SourcePointers, serve_source_changes
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ def create_app(settings: StorageSettings | None = None) -> AsgiFastStream:
     records = DetectionRecords(client, db)
     clusters = ClusterRecords(client, db)
     subscribe(broker, Storage(settings, db, objects, outbox), records, clusters)
+    serve_source_changes(broker, SourcePointers(db, outbox))
     abandoned_uploads = AbandonedUploads(db, objects, settings)
 
     @contextlib.asynccontextmanager

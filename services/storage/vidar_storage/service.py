@@ -10,7 +10,7 @@ import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, documents, subjects
-from vidar.documents import ProbeResult, SourcePointer, StoredSource
+from vidar.documents import ProbeResult, StoredSource
 from vidar.models.events import (
     Envelope,
     ScreenshotReply,
@@ -28,6 +28,7 @@ from vidar.streams import AsyncStreamReader, StreamTooLarge, first_chunk
 from vidar.urlguard import Allowlist, UrlRefused
 from vidar_storage import probe as video
 from vidar_storage.settings import StorageSettings
+from vidar_storage.source_pointer import SourcePointers
 from vidar_storage.url_source import open_download
 
 # Seconds between `video.fetch.progress` events of a fetch: each is a transaction here and a write
@@ -49,6 +50,7 @@ class Storage:
         self._objects = objects
         self._outbox = outbox
         self._allowlist = Allowlist.parse(settings.url_allowlist)
+        self._pointers = SourcePointers(db, outbox)
 
     async def source_uploaded(self, event: VideoUploaded) -> None:
         if event.replaced_key and event.replaced_key != event.object_key:
@@ -168,26 +170,7 @@ class Storage:
 
     async def _commit_fetched(self, video_id: int, source: StoredSource) -> None:
         """Point the archive at the fetched file, unless its url changed meanwhile."""
-        change = SourcePointer.replaced(source).as_set()
-
-        async def write(transaction: Transaction) -> bool:
-            before = await self._videos.find_one_and_update(
-                {"_id": video_id, "url": source.url}, {"$set": change}, session=transaction.session
-            )
-            if before is None:
-                return False
-            event = VideoUploaded(
-                video_id=video_id,
-                object_key=source.key,
-                size=source.size,
-                content_type=source.content_type,
-                sha256=source.sha256,
-                replaced_key=(before.get("source") or {}).get("key"),
-            )
-            await transaction.stage(Envelope(type=subjects.VIDEO_UPLOADED, payload=event))
-            return True
-
-        if not await self._outbox.commit(write):
+        if not await self._pointers.replace(video_id, source, only_if={"url": source.url}):
             await self._objects.remove(source.key)
 
 
