@@ -201,3 +201,41 @@ def test_each_ordering_and_filter_has_an_index(api: Client, db: Database) -> Non
     for field in ("created_date", "sort_name", "camera_group", "case"):
         assert [(field, 1), ("_id", 1)] in keys
     assert [("_id", 1)] in keys
+
+
+def test_newest_first_pages_walk_every_span_of_dates(api: Client, camera_group: int, db: Database) -> None:
+    """A page is read in windows of created_date: rows in the future, minutes, months and a century
+    apart each come once and in order, whatever the page size and filters."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    ages = [timedelta(days=-1), *(timedelta(minutes=m) for m in range(0, 50, 7)), timedelta(days=40)]
+    ages += [timedelta(days=400), timedelta(days=400), timedelta(days=36000)]
+    created, odd = {}, set()
+    for index, age in enumerate(ages):
+        video_id = create(api, camera_group, f"{'odd' if index % 2 else 'even'} {index}")
+        created[video_id] = now - age
+        odd |= {video_id} if index % 2 else set()
+        db.videos.update_one({"_id": video_id}, {"$set": {"created_date": created[video_id]}})
+    newest = sorted(created, key=lambda video_id: (created[video_id], video_id), reverse=True)
+
+    def pages(limit: int, **filters) -> tuple[list[int], list[int]]:
+        params = {"camera_groups": camera_group, "ordering": "-created_date", "limit": limit, **filters}
+        body = api.get("/videos/", params=params).json()
+        forward = page_ids(body)
+        while body["next_page"]:
+            body = api.get("/videos/", params={**params, "page": body["next_page"]}).json()
+            forward += page_ids(body)
+        backward = page_ids(body)[::-1]
+        while body["prev_page"]:
+            body = api.get("/videos/", params={**params, "page": body["prev_page"]}).json()
+            backward += page_ids(body)[::-1]
+        return forward, backward[::-1]
+
+    for limit in (1, 3, 20):
+        assert pages(limit) == (newest, newest)
+    matching = [video_id for video_id in newest if video_id in odd]
+    assert pages(2, name_contains="odd") == (matching, matching)
+    since = (now - timedelta(days=41)).isoformat()
+    recent = [video_id for video_id in newest if created[video_id] >= now - timedelta(days=41)]
+    assert pages(2, created_date_gte=since) == (recent, recent)
+    older = [video_id for video_id in newest if created[video_id] < now - timedelta(minutes=20)]
+    assert pages(2, created_date_lt=(now - timedelta(minutes=20)).isoformat()) == (older, older)

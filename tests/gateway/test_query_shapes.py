@@ -9,7 +9,7 @@ import pytest
 from vidar_gateway.events.filters import ORDER_FIELDS as EVENT_ORDER_FIELDS
 from vidar_gateway.events.filters import EventFilters
 from vidar_gateway.listing import merged_condition, with_condition
-from vidar_gateway.pagination import Ordering, TextId, _beyond
+from vidar_gateway.pagination import MAX_WINDOWS, Ordering, TextId, _beyond, _key_windows
 from vidar_gateway.videos.filters import ORDER_FIELDS as VIDEO_ORDER_FIELDS
 from vidar_gateway.videos.filters import VideoFilters
 
@@ -79,3 +79,30 @@ def test_a_cursor_on_ids_joins_the_id_condition() -> None:
     query = VideoFilters(id_in=[1, 5, 9]).to_query(UTC, NOW)
     ordering = Ordering.parse("-id", VIDEO_ORDER_FIELDS, int)
     assert _beyond(query, ordering, 5, 5, forward=False, inclusive=True) == [{"_id": {"$in": [1, 5, 9], "$gte": 5}}]
+
+
+def test_a_page_is_read_in_consecutive_windows_from_its_cursor() -> None:
+    query = EventFilters(video_archive=1, created_date_gte=START).to_query("face", UTC, NOW)
+    ordering = Ordering.parse("-created_date", EVENT_ORDER_FIELDS, TextId)
+    _, older = _beyond(query, ordering, END, "e9", forward=True)
+    windows = list(_key_windows(older, ordering, ascending=False, found=[], wanted=21))
+    conditions = [window["created_date"] for window in windows]
+    assert conditions[0] == {"$gte": END - timedelta(hours=1), "$lt": END}
+    assert conditions[1] == {"$gte": END - timedelta(hours=5), "$lt": END - timedelta(hours=1)}
+    assert conditions[-1] == {"$gte": START, "$lt": conditions[-2]["$gte"]}, "the filter's bound ends the walk"
+    assert all(window["video_id"] == 1 and window["kind"] == "face" for window in windows)
+
+
+def test_windows_end_in_one_unbounded_query() -> None:
+    ordering = Ordering.parse("-created_date", VIDEO_ORDER_FIELDS, int)
+    windows = list(_key_windows({"name": "x"}, ordering, ascending=False, found=[], wanted=21))
+    assert len(windows) == MAX_WINDOWS
+    assert windows[0]["created_date"].keys() == {"$gte"}, "open on the near side: rows created meanwhile"
+    assert windows[-1]["created_date"] == {"$lt": windows[-2]["created_date"]["$gte"]}
+
+
+def test_an_ordering_without_a_start_is_one_query() -> None:
+    ordering = Ordering.parse("created_date", VIDEO_ORDER_FIELDS, int)
+    assert list(_key_windows({"name": "x"}, ordering, ascending=True, found=[], wanted=21)) == [{"name": "x"}]
+    by_name = Ordering.parse("name", VIDEO_ORDER_FIELDS, int)
+    assert list(_key_windows({}, by_name, ascending=True, found=[], wanted=21)) == [{}]

@@ -9,13 +9,13 @@ from pydantic import BeforeValidator, Field
 from vidar.health import ProcessingStatus
 from vidar.models.video import ObjectId
 from vidar_gateway.listing import CreatedDateFilters, Ids, PageParams, split_commas, with_condition
-from vidar_gateway.pagination import SortField
+from vidar_gateway.pagination import CREATED_DATE_WINDOWS, SortField
 from vidar_gateway.params import CalendarDateTime
 
 # API ordering name -> document field; `name` sorts on a copy where null is "".
 ORDER_FIELDS = {
     "id": SortField("_id", ObjectId),
-    "created_date": SortField("created_date", CalendarDateTime),
+    "created_date": SortField("created_date", CalendarDateTime, CREATED_DATE_WINDOWS),
     "name": SortField("sort_name", str),
 }
 VideoOrdering = Literal["id", "-id", "created_date", "-created_date", "name", "-name"]
