@@ -84,6 +84,7 @@ def test_a_json_body_just_under_the_cap_is_read(api: Client) -> None:
     assert (response.status_code, response.json()["code"]) == (400, "BAD_PARAM"), "parsed, then refused"
 
 
+@pytest.mark.usefixtures("storage")  # it commits each upload
 def test_a_video_upload_is_not_capped(api: Client) -> None:
     video = api.post("/videos/", json={"camera_group": 1, "name": "big"}).json()
     content = b"\0" * (2 * MAX_JSON_BYTES)

@@ -5,7 +5,7 @@ import os
 import httpx
 import pytest
 
-from tests.stack import Gateway
+from tests.stack import Gateway, ServiceProcess
 from tests.storage.archives import new_archive, upload
 from vidar_gateway.videos.source_stream import SOURCE_COOKIE, ByteRange, Unsatisfiable, parse_range
 
@@ -40,7 +40,8 @@ def test_unsatisfiable_ranges(header: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def source_url(gw: Gateway) -> str:
+def source_url(gw: Gateway, storage: ServiceProcess) -> str:
+    """An uploaded file's URL (storage commits each upload)."""
     with gw.client() as api:
         video_id = new_archive(api, name="range test")
         response = upload(api, video_id, CONTENT)

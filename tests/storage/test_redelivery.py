@@ -1,5 +1,7 @@
-"""The storage service dies or sees an event twice: nothing is lost and nothing happens twice."""
+"""The storage service dies or sees an event twice: nothing is lost and nothing happens twice. While
+it is down, an upload or a removal of the source file is a clear 503 that leaves nothing behind."""
 
+import contextlib
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +21,7 @@ from tests.stack import (
     gateway,
     service,
 )
-from tests.storage.archives import new_archive, probed, republish, upload_file
+from tests.storage.archives import new_archive, probed, republish, upload, upload_file
 from vidar.devstack.servers import HOST
 from vidar.models.events import Envelope, VideoUploaded
 
@@ -52,17 +54,58 @@ def uploaded_event(db: Database, video_id: int) -> Envelope[VideoUploaded]:
 
 
 def test_events_wait_for_a_killed_storage_service(own_stack, videos: Path) -> None:
-    gw, storage, _, _ = own_stack
+    gw, storage, _, keys = own_stack
+    with gw.client() as api:
+        video_id = new_archive(api)
+        upload_file(api, video_id, videos / "carphone_pristine.mp4")
+        probed(api, video_id)
+        storage.stop(signal.SIGKILL)
+        try:
+            assert api.delete(f"/videos/{video_id}/").status_code == 204
+            assert keys(f"videos/{video_id}/"), "nothing removes the files while storage is down"
+        finally:
+            storage.start()
+    eventually(lambda: keys(f"videos/{video_id}/") == [], what="the deleted archive's files to go")
+
+
+@contextlib.contextmanager
+def killed(storage: ServiceProcess) -> Iterator[None]:
     storage.stop(signal.SIGKILL)
     try:
-        with gw.client() as api:
-            video_id = new_archive(api)
-            upload_file(api, video_id, videos / "carphone_pristine.mp4")
-            assert api.get(f"/videos/{video_id}/").json()["source_len"] is None
+        yield
     finally:
         storage.start()
+
+
+def test_an_upload_while_storage_is_down_is_a_503_and_changes_nothing(own_stack, videos: Path) -> None:
+    gw, storage, db, keys = own_stack
     with gw.client() as api:
-        assert probed(api, video_id)["frame_width"] == 176
+        video_id = new_archive(api)
+        upload_file(api, video_id, videos / "carphone_pristine.mp4")
+        probed(api, video_id)  # nothing writes to the archive after this
+        before = db.videos.find_one({"_id": video_id})
+        with killed(storage):
+            response = upload(api, video_id, (videos / "vtest.avi").read_bytes(), "video/x-msvideo")
+            assert (response.status_code, response.json()["code"]) == (503, "UNAVAILABLE")
+            assert "the storage service did not commit the upload" in response.json()["desc"]
+            assert keys(f"videos/{video_id}/source/") == [before["source"]["key"]], "the new object is removed"
+            assert db.videos.find_one({"_id": video_id}) == before, "the archive and its lock as they were"
+        assert upload(api, video_id, b"after", "video/mp4").status_code == 201
+
+
+def test_removing_the_file_while_storage_is_down_is_a_503_and_keeps_it(own_stack, videos: Path) -> None:
+    gw, storage, db, keys = own_stack
+    with gw.client() as api:
+        video_id = new_archive(api)
+        upload_file(api, video_id, videos / "carphone_pristine.mp4")
+        probed(api, video_id)  # nothing writes to the archive after this
+        before = db.videos.find_one({"_id": video_id})
+        with killed(storage):
+            response = api.delete(f"/videos/{video_id}/file/")
+            assert (response.status_code, response.json()["code"]) == (503, "UNAVAILABLE")
+            assert db.videos.find_one({"_id": video_id}) == before
+        assert keys(f"videos/{video_id}/source/") == [before["source"]["key"]]
+        assert api.delete(f"/videos/{video_id}/file/").status_code == 204
 
 
 def storage_caught_up(gw: Gateway) -> bool:

@@ -150,6 +150,22 @@ def test_over_the_size_limit_is_413_and_leaves_no_object(api: httpx.Client, obje
     assert upload(api, video_id, b"after").status_code == 201, "a failed upload releases the archive"
 
 
+def test_the_archive_points_at_the_new_file_as_soon_as_the_upload_is_answered(
+    api: httpx.Client, db: Database, object_keys: Keys
+) -> None:
+    """Storage commits the upload before it answers the gateway: read-your-writes after the 201."""
+    video_id = new_archive(api)
+    content = b"not a video, but a file\n" * 100
+    response = upload(api, video_id, content)
+    assert (response.status_code, response.json()["file_size"]) == (201, len(content))
+    stored = db.videos.find_one({"_id": video_id})
+    assert (stored["file_size"], stored["source"]["sha256"]) == (len(content), hashlib.sha256(content).hexdigest())
+    assert stored["upload"] is None
+    assert sources_of(object_keys, video_id) == [stored["source"]["key"]]
+    refused = api.post(f"/videos/{video_id}/process/").json()["desc"]
+    assert "no source file" not in refused, "the run request sees the new file (not probed yet, or unreadable)"
+
+
 def test_a_re_upload_replaces_the_source_atomically(
     api: httpx.Client, db: Database, videos: Path, object_keys: Keys
 ) -> None:

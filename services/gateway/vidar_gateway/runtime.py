@@ -10,7 +10,7 @@ from pymongo import AsyncMongoClient
 
 from vidar import mongo, subjects
 from vidar.bus import EVENTS_STREAM, make_broker
-from vidar.models.events import Envelope, VideoChanged, VideoDeleted, VideoFileDeleted, VideoUploaded
+from vidar.models.events import Envelope, VideoChanged, VideoDeleted
 from vidar.models.jobs import ProcessRequested, StopRequested
 from vidar.objectstore import ObjectStore
 from vidar.outbox import Outbox
@@ -31,8 +31,6 @@ def declare_publishers(broker: NatsBroker) -> None:
         (subjects.VIDEO_CREATED, VideoChanged),
         (subjects.VIDEO_UPDATED, VideoChanged),
         (subjects.VIDEO_DELETED, VideoDeleted),
-        (subjects.VIDEO_UPLOADED, VideoUploaded),
-        (subjects.VIDEO_FILE_DELETED, VideoFileDeleted),
         (subjects.VIDEO_PROCESS_REQUESTED, ProcessRequested),
         (subjects.VIDEO_STOP_REQUESTED, StopRequested),
     ):
@@ -71,7 +69,7 @@ async def running(settings: GatewaySettings) -> AsyncIterator[Runtime]:
         objects=objects,
         outbox=outbox,
         videos=videos,
-        sources=Sources(db, objects, outbox, settings.max_source_bytes),
+        sources=Sources(db, objects, broker, settings.max_source_bytes),
         processing=ProcessingRequests(videos, outbox),
         camera_groups=CameraGroupStore(db),
         tokens=TokenStore(db),
