@@ -2,9 +2,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import numpy  # noqa: F401 (loads its OpenBLAS, for the limit below)
 import pytest
+import scipy.linalg  # noqa: F401 (loads scipy's own OpenBLAS, for the limit below)
 from pymongo import MongoClient
 from pymongo.database import Database
+from threadpoolctl import threadpool_limits
 
 from tests.stack import Gateway, ServiceProcess, bucket_keys, gateway, servers, service
 from vidar.devstack.servers import HOST, Ports
@@ -13,6 +16,14 @@ from vidar.devstack.servers import HOST, Ports
 # service fixture built on it), or a module's own, which the modules that stop or kill servers name
 # `own_stack`. Modules that start servers some other way set `pytestmark` themselves.
 STACK_FIXTURES = {"stack", "own_stack"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # OpenBLAS threads (one a core) only wait on each other for the small matrices of the tests
+    # (deep_sort's gating and cosine distances, clustering, the search index): on two busy cores
+    # they tripled deep_sort's time. Limited in this process only: the services the integration
+    # tests start keep their own defaults.
+    threadpool_limits(1, user_api="blas")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
