@@ -13,7 +13,7 @@ them):
 | `ArchiveSettings` | camera_group, name, sort_name, url, camera, router_url, stream_settings, | gateway   |
 |                   | case; _id, created_date and revision (bumped by each of its changes)    |           |
 | `UploadLock`      | upload                                                                  | gateway   |
-| `SourcePointer`   | source (key, size, content_type, sha256, uploaded_at, url), file_size   | see below |
+| `SourcePointer`   | source (key, size, content_type, sha256, uploaded_at, url), file_size   | storage   |
 | `ProbeResult`     | source_len, frame_width, frame_height, source.fps, source.codec,        | storage   |
 |                   | source.frame_count, screenshot_key                                      |           |
 | `ObjectCounts`    | face_count, body_count, car_count, <kind>_cluster_count                 | storage   |
@@ -26,9 +26,13 @@ value) and deletes it; after that a service writes only its own groups, through 
 announces the change in the same transaction: `video.created`/`video.updated` (settings),
 `video.uploaded`/`video.file.deleted` (source), `video.probed`, `video.processing.<status>`.
 
-One group still has two writers, each through the one helper here:
-- `SourcePointer`: the gateway for an upload (the API answers with the new `file_size`) and a
-  removal; storage for a fetched `url`. Both go through `SourcePointer.replaced`/`.removed`.
+`SourcePointer` is storage's alone, through `SourcePointer.replaced`/`.removed`
+(`vidar_storage.source_pointer`): the file of a fetched `url`, and at the gateway's request
+(NATS request-reply `storage.source.commit`, `storage.source.remove`) an uploaded file or none.
+The gateway streams an upload's bytes into a new object itself while its `UploadLock` holds the
+archive; storage changes the pointer for such a request only while that lock is still the
+request's and no run uses the source, and answers once it has committed (the API answers with
+the new `file_size`).
 
 `Notice` is the scheduler's: a status, a run's outcome, a silent detector and a lost event, and
 what the source file's events say: `video.uploaded` (a new file, no problem known), storage's
@@ -121,7 +125,8 @@ class ArchiveSettings(StoredFields):
 
 
 class UploadLock(StoredFields):
-    """Written by the gateway: the upload that holds the archive's source now (`Sources`)."""
+    """Written by the gateway: the upload (or source removal) that holds the archive's source now
+    (`Sources`); storage changes the source for the gateway only under it."""
 
     upload: dict[str, Any] | None = None
 
@@ -139,7 +144,8 @@ class UploadLock(StoredFields):
 
 
 class StoredSource(BaseModel):
-    """`source` as the uploader writes it; storage adds what the probe found (`ProbeResult`)."""
+    """`source` as storage writes it when it points the archive at a file; the probe adds its
+    figures (`ProbeResult`)."""
 
     key: str
     size: int
@@ -150,8 +156,8 @@ class StoredSource(BaseModel):
 
 
 class SourcePointer(StoredFields):
-    """The archive's source file: the gateway for an upload and a removal, storage for a fetched
-    `url` (the one group with two writers besides `Notice`, see the module's docstring)."""
+    """Written by storage: the archive's source file, a fetched url's or, at the gateway's
+    request, an upload's or none (`vidar_storage.source_pointer`)."""
 
     source: dict[str, Any] | None = None
     file_size: int | None = None
