@@ -98,8 +98,8 @@ def test_a_new_file_clears_an_earlier_files_problem_but_not_its_own_probes() -> 
     earlier_problem = archive(error=NOT_A_VIDEO, source_noted_at=T0 - timedelta(minutes=1))
     cleared = shown_on(earlier_problem, after_upload(upload, T0))
     assert cleared["error"] is None
-    # Its time is the uploader's clock: the probe's event is compared with storage's alone.
-    assert "source_noted_at" not in cleared
+    # Storage commits uploads too, so its time orders it among the file's other events.
+    assert cleared["source_noted_at"] == T0
     # The upload's event arrives after the probe of the same file (consumers run side by side).
     probe_shown = archive(error=NOT_A_VIDEO, source_noted_at=T0 + timedelta(seconds=1))
     assert shown_on(probe_shown, after_upload(upload, T0)) is None

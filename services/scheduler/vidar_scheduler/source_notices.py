@@ -7,9 +7,8 @@
 JetStream may redeliver an event, and each subject has its own consumer, so events may arrive out
 of order: one is shown only while it is about the archive's current source (its object key, or
 its url not fetched yet) and happened after the source event shown last (`source_noted_at`).
-Those times are storage's clock: an upload's event (the gateway's clock, too) shows without
-marking, so that a skew between hosts can delay a problem's clearing but never hide a probe's
-outcome."""
+Those times are all storage's clock (storage commits uploads too), so no skew between hosts
+orders them wrongly."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,12 +27,10 @@ class SourceNotice:
     guard: dict[str, Any]
     shown: Callable[[ProcessingStatus], Notice]
     occurred_at: datetime
-    marks: bool = True  # sets `source_noted_at` to `occurred_at` (an upload's event does not)
 
     def update(self, status: ProcessingStatus) -> dict[str, Any]:
         """The `$set` for an archive in `status` (the display of a good file is its status's)."""
-        mark = [Notice(noted_at=self.occurred_at)] if self.marks else []
-        return updates(self.shown(status), *mark)
+        return updates(self.shown(status), Notice(noted_at=self.occurred_at))
 
 
 def newer_than_shown(video_id: int, occurred_at: datetime) -> dict[str, Any]:
@@ -54,10 +51,9 @@ def of_fetch(video_id: int, url: str, occurred_at: datetime) -> dict[str, Any]:
 
 
 def after_upload(uploaded: VideoUploaded, occurred_at: datetime) -> SourceNotice:
-    """A new file: an earlier file's or fetch's problem is over; its probe tells what it is (and is
-    not compared with this event's time, which may be the gateway's clock)."""
+    """A new file: an earlier file's or fetch's problem is over; its probe tells what it is."""
     guard = of_file(uploaded.video_id, uploaded.object_key, occurred_at)
-    return SourceNotice(guard, Notice.good_source, occurred_at, marks=False)
+    return SourceNotice(guard, Notice.good_source, occurred_at)
 
 
 def after_probe(probed: VideoProbed, occurred_at: datetime) -> SourceNotice:
