@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 from minio import Minio
 
-from tests.stack import Gateway, gateway, servers
+from tests.stack import Gateway, gateway, servers, service
 from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY
 from vidar.objectstore import PART_SIZE
 
@@ -105,7 +105,8 @@ def with_raw_client(port: int) -> float:
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vidar-bench-") as tmp:
         data_dir = Path(tmp)
-        with servers(data_dir) as ports, gateway(ports, data_dir) as gw:
+        # Storage commits each upload the gateway has streamed (it writes the archive's source).
+        with servers(data_dir) as ports, service("vidar-storage", ports, data_dir), gateway(ports, data_dir) as gw:
             raw = with_raw_client(ports.s3)
             seconds, peak, before = through_gateway(gw)
     mib = SIZE / (1 << 20)
