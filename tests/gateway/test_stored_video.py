@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from vidar import documents
 from vidar.documents import (
     ArchiveSettings,
+    CameraGroupRecord,
     ClusterRecord,
     DetectionRecord,
     JobRecord,
@@ -19,6 +20,7 @@ from vidar.documents import (
     new_video_document,
 )
 from vidar.health import ProcessingStatus
+from vidar.models.camera_group import CameraGroup, CameraGroupPatch
 from vidar.models.stream_settings import StreamSettings
 from vidar.models.video import Video, VideoCreate, VideoPatch
 
@@ -44,9 +46,24 @@ def test_each_stored_field_belongs_to_one_group() -> None:
 
 
 def test_the_module_names_every_groups_writer() -> None:
-    for group in [*GROUPS, JobRecord, DetectionRecord, ClusterRecord]:
+    for group in [*GROUPS, JobRecord, DetectionRecord, ClusterRecord, CameraGroupRecord]:
         assert group.__name__ in documents.__doc__
         assert any(writer in group.__doc__ for writer in ("gateway", "storage", "scheduler")), group.__name__
+
+
+def test_a_camera_group_is_stored_as_the_api_shows_it_and_a_patch_keeps_what_was_not_sent() -> None:
+    doc = CameraGroupRecord.created(3, "Entrance", "north door", CREATED)
+    group = CameraGroup.model_validate({**doc, "id": doc["_id"]})
+    assert (group.id, group.name, group.comment, group.created_date, group.modified_date) == (
+        3,
+        "Entrance",
+        "north door",
+        CREATED,
+        CREATED,
+    )
+    later = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    patch = CameraGroupPatch(comment="south door").model_dump(exclude_unset=True)
+    assert CameraGroupRecord.changed(patch, later).as_set() == {"comment": "south door", "modified_date": later}
 
 
 def test_a_new_archive_has_every_field_the_api_shows_at_its_initial_value() -> None:

@@ -1,9 +1,9 @@
 """The documents vidar's services store and read across services, as typed models, and who
 writes each field: one service per group of fields; the others learn of a change from its event,
 or read it through a query named here. `videos` is shared by all four services; `jobs` is the
-scheduler's, `detections` and `clusters` storage's (see the end). Collections that one service
-alone writes and reads (the gateway's `camera_groups`, the outbox, leases, id counters) are not
-here.
+scheduler's, `detections` and `clusters` storage's (see the end), `camera_groups` the gateway's
+(`CameraGroupRecord`: an archive's `camera_group` names one). The collections of one service's
+own machinery (the outbox, leases, id counters) are not here.
 
 Who writes which field of `videos` (the field names are the stored ones; queries and indexes use
 them):
@@ -312,6 +312,27 @@ def new_video_document(video_id: int, settings: ArchiveSettings, created_date: d
         **ProbeResult().model_dump(exclude={"fps", "codec", "frame_count"}),
         **ObjectCounts().model_dump(),
     }
+
+
+class CameraGroupRecord(StoredFields):
+    """Written and read by the gateway alone: a camera group of the API (`_id` its id); an archive's
+    `camera_group` names one."""
+
+    name: str | None = None
+    comment: str | None = None
+    created_date: datetime | None = None
+    modified_date: datetime | None = None
+
+    @staticmethod
+    def created(group_id: int, name: str, comment: str, now: datetime) -> dict[str, Any]:
+        """The document of a group just created."""
+        fields = CameraGroupRecord(name=name, comment=comment, created_date=now, modified_date=now)
+        return {"_id": group_id, **fields.as_set()}
+
+    @classmethod
+    def changed(cls, changes: dict[str, Any], now: datetime) -> Self:
+        """A PATCH's `changes` (name, comment), and when they were made."""
+        return cls(**changes, modified_date=now)
 
 
 class JobRecord(StoredFields):

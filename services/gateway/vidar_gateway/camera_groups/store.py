@@ -7,6 +7,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from vidar.archive import CAMERA_GROUPS, VIDEOS
+from vidar.documents import CameraGroupRecord
 from vidar.models.camera_group import CameraGroupCreate, CameraGroupPatch
 from vidar.models.video import ObjectId
 from vidar.mongo import next_id
@@ -26,9 +27,7 @@ class CameraGroupStore:
     async def ensure_default(self) -> None:
         now = datetime.now(UTC)
         try:
-            await self._groups.insert_one(
-                {"_id": DEFAULT_GROUP_ID, "name": "Default", "comment": "", "created_date": now, "modified_date": now}
-            )
+            await self._groups.insert_one(CameraGroupRecord.created(DEFAULT_GROUP_ID, "Default", "", now))
         except DuplicateKeyError:
             return
         # Keep the id sequence past the default group's id.
@@ -46,21 +45,16 @@ class CameraGroupStore:
         return doc
 
     async def create(self, data: CameraGroupCreate) -> dict:
-        now = datetime.now(UTC)
-        doc = {
-            "_id": await next_id(self._db, CAMERA_GROUPS),
-            **data.model_dump(),
-            "created_date": now,
-            "modified_date": now,
-        }
+        group_id = await next_id(self._db, CAMERA_GROUPS)
+        doc = CameraGroupRecord.created(group_id, data.name, data.comment, datetime.now(UTC))
         await self._groups.insert_one(doc)
         return doc
 
     async def patch(self, group_id: int, data: CameraGroupPatch) -> dict:
-        change = data.model_dump(exclude_unset=True)
+        change = CameraGroupRecord.changed(data.model_dump(exclude_unset=True), datetime.now(UTC))
         doc = await self._groups.find_one_and_update(
             {"_id": group_id},
-            {"$set": {**change, "modified_date": datetime.now(UTC)}},
+            {"$set": change.as_set()},
             return_document=ReturnDocument.AFTER,
         )
         if doc is None:
