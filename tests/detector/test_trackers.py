@@ -10,6 +10,7 @@ Measured: simple_iou 17 tracks of 5 frames or more, 51 frames long on average; d
 62 frames long; 99.1% of deep_sort's detected boxes are in simple_iou's tracks. (With the
 ultralytics fall model at 640, four times slower to find the boxes: 18 and 59, 12 and 78, 99.9%.)"""
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,8 @@ import pytest
 
 from tests.detector.test_detectors import APPEARANCE, COCO, MODELS, frames, models  # noqa: F401 (models is a fixture)
 from vidar.models.stream_settings import KindSettings
-from vidar_detector.appearance import appearance_embedder
-from vidar_detector.deep_sort import DeepSortTracker
+from vidar_detector.appearance import AppearanceEmbedder, appearance_embedder
+from vidar_detector.deep_sort import DeepSortTracker, Embed
 from vidar_detector.detectors import DarknetDetector
 from vidar_detector.geometry import Box, iou
 from vidar_detector.selection import passes_filters
@@ -42,6 +43,33 @@ def footage(models: Path, videos: Path) -> list[tuple[np.ndarray, Found]]:  # no
     ]
 
 
+@pytest.fixture(scope="module")
+def appearances(footage: list[tuple[np.ndarray, Found]]) -> list[list[np.ndarray]]:
+    """Each frame's appearance vectors of its boxes, as deep_sort asks for them (one call a frame).
+    The real model on about 800 crops is the test's slowest part: two embedders (one thread each,
+    as the detector runs one) take every other frame, on both cores."""
+    embedders = [appearance_embedder(MODELS / APPEARANCE), AppearanceEmbedder(MODELS / APPEARANCE)]
+
+    def every_other_frame(first: int) -> list[list[np.ndarray]]:
+        return [embedders[first].embed(image, [box for box, _ in found]) for image, found in footage[first::2]]
+
+    with ThreadPoolExecutor(2) as pool:
+        even, odd = pool.map(every_other_frame, (0, 1))
+    return [even[index // 2] if index % 2 == 0 else odd[index // 2] for index in range(len(footage))]
+
+
+def replayed(footage: list[tuple[np.ndarray, Found]], appearances: list[list[np.ndarray]]) -> Embed:
+    """The embedder's vectors for each frame's boxes, computed beforehand."""
+    by_image = {id(image): (found, vectors) for (image, found), vectors in zip(footage, appearances, strict=True)}
+
+    def embed(image: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
+        found, vectors = by_image[id(image)]
+        assert boxes == [box for box, _ in found], "deep_sort asks for the vectors of the frame's boxes, in order"
+        return vectors
+
+    return embed
+
+
 def tracks_of(tracker: Tracker, footage: list[tuple[np.ndarray, Found]]) -> list[Track]:
     ended = []
     for index, (image, found) in enumerate(footage):
@@ -53,9 +81,9 @@ def simple_iou() -> IouTracker:
     return IouTracker(SETTINGS.track_overlap_threshold, SETTINGS.track_miss_interval)
 
 
-def deep_sort() -> DeepSortTracker:
+def deep_sort(embed: Embed) -> DeepSortTracker:
     return DeepSortTracker(
-        appearance_embedder(MODELS / APPEARANCE).embed,
+        embed,
         matching_threshold=SETTINGS.track_deep_sort_matching_threshold,
         filter_unconfirmed=SETTINGS.track_deep_sort_filter_unconfirmed_tracks,
         miss_interval=SETTINGS.track_miss_interval,
@@ -79,8 +107,11 @@ def mean_length(tracks: list[Track]) -> float:
     return sum(track.duration_frames for track in tracks) / len(tracks)
 
 
-def test_deep_sort_keeps_identities_that_simple_iou_splits(footage: list[tuple[np.ndarray, Found]]) -> None:
-    by_iou, by_deep_sort = tracks_of(simple_iou(), footage), tracks_of(deep_sort(), footage)
+def test_deep_sort_keeps_identities_that_simple_iou_splits(
+    footage: list[tuple[np.ndarray, Found]], appearances: list[list[np.ndarray]]
+) -> None:
+    by_iou = tracks_of(simple_iou(), footage)
+    by_deep_sort = tracks_of(deep_sort(replayed(footage, appearances)), footage)
     assert len(by_deep_sort) < len(by_iou)
     assert mean_length(by_deep_sort) > mean_length(by_iou)
     assert share_covered(by_deep_sort, by_iou) > 0.9, "the same people, only joined differently"
