@@ -5,6 +5,7 @@ import httpx
 import numpy  # noqa: F401 (loads its OpenBLAS, for the limit below)
 import pytest
 import scipy.linalg  # noqa: F401 (loads scipy's own OpenBLAS, for the limit below)
+from _pytest.mark.expression import Expression
 from pymongo import MongoClient
 from pymongo.database import Database
 from threadpoolctl import threadpool_limits
@@ -31,6 +32,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if STACK_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
+
+
+# Modules whose every test runs on the servers, and whose collection alone takes seconds
+# (schemathesis builds the cases of each operation as it collects them): not even imported when
+# the marker expression leaves the integration tests out.
+SERVER_ONLY_MODULES = {Path(__file__).parent / "gateway" / "test_fuzz.py"}
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if collection_path in SERVER_ONLY_MODULES and not integration_selected(config):
+        return True
+    return None  # pytest's other rules decide
+
+
+def integration_selected(config: pytest.Config) -> bool:
+    """Whether `-m` lets a test marked `integration`, and nothing else, run."""
+    markexpr = config.getoption("markexpr")
+    return not markexpr or Expression.compile(markexpr).evaluate(lambda name, **_: name == "integration")
 
 
 @pytest.fixture(scope="session")
