@@ -4,20 +4,20 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from nats.aio.client import Client
 from pymongo.asynchronous.database import AsyncDatabase
-from qdrant_client import AsyncQdrantClient
 
 from vidar_gateway.search.detections import DetectionStore
 from vidar_gateway.search.follower import IndexFollower
 from vidar_gateway.search.index import EmbeddedIndex, VectorIndex
-from vidar_gateway.search.qdrant import QdrantIndex
 from vidar_gateway.search.service import Search
 from vidar_gateway.search.settings import SearchSettings
-from vidar_gateway.search.writer import IndexWriter
+
+if TYPE_CHECKING:
+    from vidar_gateway.search.qdrant import QdrantIndex
 
 
 @dataclass
@@ -49,26 +49,24 @@ async def search_lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def _index(settings: SearchSettings, db: AsyncDatabase) -> AsyncIterator[EmbeddedIndex | QdrantIndex]:
+async def _index(settings: SearchSettings, db: AsyncDatabase) -> AsyncIterator["EmbeddedIndex | QdrantIndex"]:
     if settings.search_engine == "embedded":
         yield EmbeddedIndex(db)
         return
-    if settings.qdrant_path is not None:
-        client = AsyncQdrantClient(path=settings.qdrant_path)
-    else:
-        client = AsyncQdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
-    index = QdrantIndex(client, db, payload_indexes=settings.qdrant_path is None)
-    try:
+    # The Qdrant engine's modules load only when it is chosen: its client takes over a second to import.
+    from vidar_gateway.search import qdrant
+
+    async with qdrant.opened(settings, db) as index:
         yield index
-    finally:
-        await index.close()
 
 
-def _keeping(index: EmbeddedIndex | QdrantIndex, connection: Client) -> Coroutine[Any, Any, None]:
+def _keeping(index: "EmbeddedIndex | QdrantIndex", connection: Client) -> Coroutine[Any, Any, None]:
     """What keeps the index up to date: each replica's follower, or the replicas' shared writer."""
-    if isinstance(index, QdrantIndex):
-        return IndexWriter(index, connection).run()
-    return IndexFollower(index, connection).run()
+    if isinstance(index, EmbeddedIndex):
+        return IndexFollower(index, connection).run()
+    from vidar_gateway.search.writer import IndexWriter  # the Qdrant engine's (see `_index`)
+
+    return IndexWriter(index, connection).run()
 
 
 def _search(request: Request) -> SearchRuntime:

@@ -14,10 +14,11 @@ first, ties by id), so the ranking, its paging and the filters read back from `d
 work unchanged; a ranking is cut at that many events (see the README).
 """
 
+import contextlib
 import logging
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from vidar.models.jobs import DetectionPosted
 from vidar.models.stream_settings import DETECTOR_TYPES, DetectorType
 from vidar_gateway.search.index import DIMENSIONS
 from vidar_gateway.search.ranked import Ranked
+from vidar_gateway.search.settings import SearchSettings
 from vidar_gateway.search.similarity import Similarity
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,20 @@ RADIUS_SLACK = 1e-5
 
 def point_id(event_id: str) -> str:
     return str(uuid.uuid5(POINT_NAMESPACE, event_id))
+
+
+@contextlib.asynccontextmanager
+async def opened(settings: SearchSettings, db: AsyncDatabase) -> AsyncIterator["QdrantIndex"]:
+    """The index on the Qdrant server `settings` name (or in local mode at `qdrant_path`), closed at the end."""
+    if settings.qdrant_path is not None:
+        client = AsyncQdrantClient(path=settings.qdrant_path)
+    else:
+        client = AsyncQdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
+    index = QdrantIndex(client, db, payload_indexes=settings.qdrant_path is None)
+    try:
+        yield index
+    finally:
+        await index.close()
 
 
 class QdrantIndex:
