@@ -6,6 +6,7 @@ import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
@@ -77,13 +78,18 @@ def killed(storage: ServiceProcess) -> Iterator[None]:
         storage.start()
 
 
+def settled_archive(api: httpx.Client, db: Database, videos: Path) -> tuple[int, dict]:
+    """An archive with a probed file, after which nothing writes to it, and its document."""
+    video_id = new_archive(api)
+    upload_file(api, video_id, videos / "carphone_pristine.mp4")
+    probed(api, video_id)
+    return video_id, db.videos.find_one({"_id": video_id})
+
+
 def test_an_upload_while_storage_is_down_is_a_503_and_changes_nothing(own_stack, videos: Path) -> None:
     gw, storage, db, keys = own_stack
     with gw.client() as api:
-        video_id = new_archive(api)
-        upload_file(api, video_id, videos / "carphone_pristine.mp4")
-        probed(api, video_id)  # nothing writes to the archive after this
-        before = db.videos.find_one({"_id": video_id})
+        video_id, before = settled_archive(api, db, videos)
         with killed(storage):
             response = upload(api, video_id, (videos / "vtest.avi").read_bytes(), "video/x-msvideo")
             assert (response.status_code, response.json()["code"]) == (503, "UNAVAILABLE")
@@ -96,10 +102,7 @@ def test_an_upload_while_storage_is_down_is_a_503_and_changes_nothing(own_stack,
 def test_removing_the_file_while_storage_is_down_is_a_503_and_keeps_it(own_stack, videos: Path) -> None:
     gw, storage, db, keys = own_stack
     with gw.client() as api:
-        video_id = new_archive(api)
-        upload_file(api, video_id, videos / "carphone_pristine.mp4")
-        probed(api, video_id)  # nothing writes to the archive after this
-        before = db.videos.find_one({"_id": video_id})
+        video_id, before = settled_archive(api, db, videos)
         with killed(storage):
             response = api.delete(f"/videos/{video_id}/file/")
             assert (response.status_code, response.json()["code"]) == (503, "UNAVAILABLE")
