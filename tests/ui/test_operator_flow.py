@@ -23,7 +23,7 @@ def test_wrong_token_is_told_plainly(page: Page, artifacts: Path) -> None:
 @pytest.mark.usefixtures("storage", "scheduler", "detector")
 def test_operator_uploads_processes_and_reviews_a_face(page: Page, gw: Gateway, videos: Path, artifacts: Path) -> None:
     sign_in(page, gw.admin_token)
-    expect(page.get_by_role("heading", name="Archives")).to_be_visible()
+    expect(page.get_by_role("heading", name="Archives", exact=True)).to_be_visible()
 
     page.get_by_role("link", name="New archive").first.click()
     page.get_by_label("Name").fill("carphone, front desk")
