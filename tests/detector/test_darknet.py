@@ -9,7 +9,7 @@ import numpy as np
 import onnxruntime
 import pytest
 
-from tests.detector.test_detectors import COCO, frames, models  # noqa: F401 (fixture)
+from tests.detector.test_detectors import COCO, frames
 from vidar_detector import darknet
 from vidar_detector.detectors import DARKNET_NMS_IOU, DarknetDetector, Detection, ModelLoadError, merged_by_kind
 from vidar_detector.settings import DEFAULT_CLASS_MAP
@@ -33,7 +33,7 @@ def opencv_detections(
     return [(cls, score, (x, y, x + w, y + h)) for cls, score, (x, y, w, h) in found]
 
 
-def test_yolov3_tiny_finds_the_boxes_opencv_finds(models: Path, vtest_frames: list[np.ndarray]) -> None:  # noqa: F811
+def test_yolov3_tiny_finds_the_boxes_opencv_finds(models: Path, vtest_frames: list[np.ndarray]) -> None:
     detector = DarknetDetector(models / COCO, DEFAULT_CLASS_MAP, image_size=IMAGE_SIZE, min_score=0.25)
     names = (models / COCO).with_suffix(".names").read_text().splitlines()
     for image in vtest_frames:
@@ -182,7 +182,7 @@ def test_an_unsupported_layer_is_named(tmp_path: Path, change: str, message: str
         darknet.to_onnx(config, weights)
 
 
-def test_a_detector_over_a_file_that_is_no_configuration_says_so(models: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_a_detector_over_a_file_that_is_no_configuration_says_so(models: Path, tmp_path: Path) -> None:
     weights = tmp_path / "coco.weights"
     weights.write_bytes((models / COCO).read_bytes())
     (tmp_path / "coco.names").write_text("person\n")

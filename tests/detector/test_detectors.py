@@ -20,20 +20,12 @@ from vidar_detector.detectors import (
 )
 from vidar_detector.settings import DEFAULT_CLASS_MAP, DetectorSettings
 
-MODELS = Path(__file__).parents[2] / ".cache" / "models"
 BODY = "fall-detection-yolov8.pt"  # classes Normal and Fall: both persons
 COCO = "yolov3-tiny.weights"  # Darknet, COCO's 80 classes; .cfg and .names beside it
 PROTOTXT = "deploy.prototxt.txt"
 CAFFEMODEL = "res10_300x300_ssd_iter_140000.caffemodel"
 APPEARANCE = "mobilenetv2-bottleneck.onnx"  # exported by vidar_detector.appearance_export
 IMAGE_SIZE = 640
-
-
-@pytest.fixture(scope="session")
-def models() -> Path:
-    if not (MODELS / ".complete").exists():
-        pytest.fail("the test models are missing: `make test` fetches them (tests/data/fetch_models.sh)")
-    return MODELS
 
 
 def frames(path: Path, indices: set[int]) -> list[np.ndarray]:

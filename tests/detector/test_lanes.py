@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from tests.detector.test_detectors import COCO, models  # noqa: F401 (models is a fixture)
+from tests.detector.test_detectors import COCO
 from vidar.models.jobs import DetectionPosted, JobDispatch, SourceFile, Statistic
 from vidar.models.stream_settings import StreamSettings
 from vidar_detector.decode import Decoded
@@ -92,7 +92,7 @@ def run(lanes: ModelLanes, footage: list[tuple[np.ndarray, Decoded]]) -> list[tu
     return [(d.kind, d.track_id, d.post, d.sequence, d.frame, d.bbox) for d in posted]
 
 
-def test_two_lanes_post_what_one_lane_posts(models: Path, footage: list) -> None:  # noqa: F811
+def test_two_lanes_post_what_one_lane_posts(models: Path, footage: list) -> None:
     def coco() -> dict:
         detector = DarknetDetector(models / COCO, DEFAULT_CLASS_MAP, image_size=512, min_score=0.25)
         return {"body": detector, "car": detector}

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.detector.test_detectors import APPEARANCE, COCO, MODELS, frames, models  # noqa: F401 (models is a fixture)
+from tests.detector.test_detectors import APPEARANCE, COCO, frames
 from vidar.models.stream_settings import KindSettings
 from vidar_detector.appearance import AppearanceEmbedder, appearance_embedder
 from vidar_detector.deep_sort import DeepSortTracker, Embed
@@ -36,7 +36,7 @@ Found = list[tuple[Box, float]]
 
 
 @pytest.fixture(scope="module")
-def footage(models: Path, videos: Path) -> list[tuple[np.ndarray, Found]]:  # noqa: F811
+def footage(models: Path, videos: Path) -> list[tuple[np.ndarray, Found]]:
     detector = DarknetDetector(models / COCO, DEFAULT_CLASS_MAP, image_size=512, min_score=0.25, threads=2)
     images = frames(videos / "vtest.avi", set(range(0, FRAMES, STEP)))
     return [
@@ -46,11 +46,11 @@ def footage(models: Path, videos: Path) -> list[tuple[np.ndarray, Found]]:  # no
 
 
 @pytest.fixture(scope="module")
-def appearances(footage: list[tuple[np.ndarray, Found]]) -> list[list[np.ndarray]]:
+def appearances(models: Path, footage: list[tuple[np.ndarray, Found]]) -> list[list[np.ndarray]]:
     """Each frame's appearance vectors of its boxes, as deep_sort asks for them (one call a frame).
     The real model on about 800 crops is the test's slowest part: two embedders (one thread each,
     as the detector runs one) take every other frame, on both cores."""
-    embedders = [appearance_embedder(MODELS / APPEARANCE), AppearanceEmbedder(MODELS / APPEARANCE)]
+    embedders = [appearance_embedder(models / APPEARANCE), AppearanceEmbedder(models / APPEARANCE)]
 
     def every_other_frame(first: int) -> list[list[np.ndarray]]:
         return [embedders[first].embed(image, [box for box, _ in found]) for image, found in footage[first::2]]

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 from pymongo.database import Database
 
-from tests.detector.test_detectors import COCO, models  # noqa: F401 (models is a fixture)
+from tests.detector.test_detectors import COCO
 from tests.polling import eventually
 from tests.scheduler.processing import ready_archive, wait_for
 from tests.stack import Gateway
@@ -55,7 +55,7 @@ def vtest_run(gw: Gateway, videos: Path, storage: object, scheduler: object, det
 
 
 @pytest.fixture(scope="module")
-def coco(models: Path) -> DarknetDetector:  # noqa: F811
+def coco(models: Path) -> DarknetDetector:
     """The run's model at the detector's input size, a little more lenient: the stored full frame
     is a JPEG of the one the run saw, which can move a score across the threshold."""
     size = DetectorSettings.model_fields["model_image_size"].default

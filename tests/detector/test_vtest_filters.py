@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from tests.detector.test_detectors import COCO, models  # noqa: F401 (models is a fixture)
+from tests.detector.test_detectors import COCO
 from vidar.models.jobs import DetectionPosted, JobDispatch, SourceFile, Statistic
 from vidar.models.stream_settings import StreamSettings
 from vidar_detector.decode import Decoded
@@ -47,7 +47,7 @@ class OncePerImage:
 
 
 @pytest.fixture(scope="module")
-def detector(models: Path) -> OncePerImage:  # noqa: F811
+def detector(models: Path) -> OncePerImage:
     return OncePerImage(DarknetDetector(models / COCO, DEFAULT_CLASS_MAP, image_size=512, min_score=0.25, threads=2))
 
 
