@@ -201,6 +201,7 @@ def test_each_ordering_and_filter_has_an_index(api: Client, db: Database) -> Non
     for field in ("created_date", "sort_name", "camera_group", "case"):
         assert [(field, 1), ("_id", 1)] in keys
     assert [("_id", 1)] in keys
+    assert [("_id", 1), ("camera_group", 1)] in keys, "a range of ids on the embedded server"
 
 
 def test_newest_first_pages_walk_every_span_of_dates(api: Client, camera_group: int, db: Database) -> None:

@@ -9,13 +9,15 @@ import pytest
 from vidar_gateway.events.filters import ORDER_FIELDS as EVENT_ORDER_FIELDS
 from vidar_gateway.events.filters import EventFilters
 from vidar_gateway.listing import merged_condition, with_condition
-from vidar_gateway.pagination import MAX_WINDOWS, Ordering, TextId, _beyond, _key_windows
+from vidar_gateway.pagination import MAX_WINDOWS, Ordering, TextId, _anchor, _beyond, _key_windows
 from vidar_gateway.videos.filters import ORDER_FIELDS as VIDEO_ORDER_FIELDS
 from vidar_gateway.videos.filters import VideoFilters
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 START = datetime(2026, 11, 1, tzinfo=UTC)
 END = datetime(2026, 11, 20, tzinfo=UTC)
+# Orderings whose windows have no start, or none that reads the database, never touch it.
+NO_COLLECTION = None
 
 
 def test_two_date_bounds_are_one_field_condition() -> None:
@@ -85,7 +87,7 @@ def test_a_page_is_read_in_consecutive_windows_from_its_cursor() -> None:
     query = EventFilters(video_archive=1, created_date_gte=START).to_query("face", UTC, NOW)
     ordering = Ordering.parse("-created_date", EVENT_ORDER_FIELDS, TextId)
     _, older = _beyond(query, ordering, END, "e9", forward=True)
-    windows = list(_key_windows(older, ordering, ascending=False, found=[], wanted=21))
+    windows = list(_key_windows(older, ordering, ascending=False, anchor=END, found=[], wanted=21))
     conditions = [window["created_date"] for window in windows]
     assert conditions[0] == {"$gte": END - timedelta(hours=1), "$lt": END}
     assert conditions[1] == {"$gte": END - timedelta(hours=5), "$lt": END - timedelta(hours=1)}
@@ -95,14 +97,32 @@ def test_a_page_is_read_in_consecutive_windows_from_its_cursor() -> None:
 
 def test_windows_end_in_one_unbounded_query() -> None:
     ordering = Ordering.parse("-created_date", VIDEO_ORDER_FIELDS, int)
-    windows = list(_key_windows({"name": "x"}, ordering, ascending=False, found=[], wanted=21))
+    windows = list(_key_windows({"name": "x"}, ordering, ascending=False, anchor=NOW, found=[], wanted=21))
     assert len(windows) == MAX_WINDOWS
     assert windows[0]["created_date"].keys() == {"$gte"}, "open on the near side: rows created meanwhile"
     assert windows[-1]["created_date"] == {"$lt": windows[-2]["created_date"]["$gte"]}
 
 
-def test_an_ordering_without_a_start_is_one_query() -> None:
-    ordering = Ordering.parse("created_date", VIDEO_ORDER_FIELDS, int)
-    assert list(_key_windows({"name": "x"}, ordering, ascending=True, found=[], wanted=21)) == [{"name": "x"}]
+async def test_an_ordering_without_a_start_is_one_query() -> None:
+    oldest_first = Ordering.parse("created_date", VIDEO_ORDER_FIELDS, int)
     by_name = Ordering.parse("name", VIDEO_ORDER_FIELDS, int)
-    assert list(_key_windows({}, by_name, ascending=True, found=[], wanted=21)) == [{}]
+    for ordering, query in ((oldest_first, {"name": "x"}), (by_name, {})):
+        anchor = await _anchor(NO_COLLECTION, query, ordering, ascending=True)
+        assert anchor is None
+        assert list(_key_windows(query, ordering, ascending=True, anchor=anchor, found=[], wanted=21)) == [query]
+
+
+def test_ids_are_read_in_windows_of_whole_ids_down_from_the_counter() -> None:
+    ordering = Ordering.parse("-id", VIDEO_ORDER_FIELDS, int)
+    windows = list(_key_windows({"name": "x"}, ordering, ascending=False, anchor=10_001, found=[1, 2], wanted=21))
+    assert windows[0]["_id"] == {"$gte": 10_001 - 64}, "open on the near side: archives created meanwhile"
+    assert windows[1]["_id"] == {"$gte": 10_001 - 64 - 912, "$lt": 10_001 - 64}, "64 ids held 2 of 21: 19/2 x 1.5 more"
+    assert all(isinstance(bound, int) for window in windows for bound in window["_id"].values())
+    assert windows[-1]["_id"].keys() == {"$lt"}
+
+
+def test_id_windows_end_before_bson_cannot_hold_their_bound() -> None:
+    ordering = Ordering.parse("id", VIDEO_ORDER_FIELDS, int)
+    windows = list(_key_windows({}, ordering, ascending=True, anchor=0, found=[1], wanted=1001))
+    assert all(-(2**63) <= bound < 2**63 for window in windows for bound in window.get("_id", {}).values())
+    assert windows[-1] == {"_id": {"$gte": windows[-2]["_id"]["$lt"]}}

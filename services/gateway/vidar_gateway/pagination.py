@@ -15,7 +15,8 @@ import base64
 import binascii
 import functools
 import json
-from collections.abc import Callable, Iterator, Sized
+import math
+from collections.abc import Awaitable, Callable, Iterator, Sized
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -23,6 +24,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, TypeAdapter
 from pymongo.asynchronous.collection import AsyncCollection
 
+from vidar.mongo import COUNTERS
 from vidar_gateway.errors import ApiError
 from vidar_gateway.listing import with_condition
 
@@ -30,7 +32,8 @@ Direction = Literal["next", "prev"]
 RowId = int | str
 # What a cursor's sort key and row id may hold: a forged one of another type would match no row,
 # and one beyond BSON's range would fail in the driver.
-Int64 = Annotated[int, Field(ge=-(2**63), lt=2**63)]
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 TextId = Annotated[str, Field(min_length=1, max_length=256)]
 
@@ -43,22 +46,52 @@ _MARGIN = 1.5
 _RANGE_OPS = {"$gt", "$gte", "$lt", "$lte"}
 
 
+# Where a walk of a key starts, ascending or not, when neither a cursor nor a filter bound places
+# it (None: it is read in one query).
+Start = Callable[[AsyncCollection, bool], Awaitable[Any | None]]
+
+
+async def _unknown_start(collection: AsyncCollection, ascending: bool) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class KeyWindows:
     """How a walk of a date or number key is cut into windows: the first one's width, and where a
-    walk starts that neither a cursor nor a filter bound places (None: it is read in one query)."""
+    walk starts that neither a cursor nor a filter bound places."""
 
     first_width: Any
-    start: Callable[[bool], Any | None] = lambda ascending: None
+    start: Start = _unknown_start
 
 
-def _now_when_descending(ascending: bool) -> datetime | None:
+def between(lowest: Any, highest: Any) -> Start:
+    """The start of a key whose values all lie in [lowest, highest]."""
+
+    async def start(collection: AsyncCollection, ascending: bool) -> Any:
+        return lowest if ascending else highest
+
+    return start
+
+
+async def _now_when_descending(collection: AsyncCollection, ascending: bool) -> datetime | None:
     return None if ascending else datetime.now(UTC)
+
+
+async def _ids_of_the_counter(collection: AsyncCollection, ascending: bool) -> int:
+    """Ids come from the collection's counter (`vidar.mongo.next_id`), 1 up to its value. An id
+    handed out after this read is in the first window all the same: it is open on its near side."""
+    if ascending:
+        return 0
+    counter = await collection.database[COUNTERS].find_one({"_id": collection.name})
+    return (int(counter["value"]) if counter else 0) + 1
 
 
 # Newest first starts now (a row created later is in the first window all the same: it is open
 # on its near side); oldest first has no known start and is read in one query.
 CREATED_DATE_WINDOWS = KeyWindows(timedelta(hours=1), _now_when_descending)
+# Ids of a counter-numbered collection, in both directions; a page of 20 without filters is
+# usually one window, since ids are dense but for deletions.
+COUNTER_ID_WINDOWS = KeyWindows(64, _ids_of_the_counter)
 
 
 @dataclass(frozen=True)
@@ -152,23 +185,29 @@ def _beyond(
     return [ties, with_condition(query, ordering.field, {op: value})]
 
 
-def _key_windows(query: dict, ordering: Ordering, ascending: bool, found: Sized, wanted: int) -> Iterator[dict]:
-    """`query` as consecutive windows of the ordering key in this walk, the last one unbounded
-    beyond, so together they match what `query` matches. The first window starts at the query's
-    own bound on the walk's near side (a cursor's, a filter's) or at `windows.start`; each next
-    one is as wide as the rows `found` so far say the `wanted` rest needs."""
-    field, windows = ordering.field, ordering.windows
-    condition = query.get(field, {})
+async def _anchor(collection: AsyncCollection, query: dict, ordering: Ordering, ascending: bool) -> Any | None:
+    """Where the windows of `query` start in this walk: the query's own bound on the walk's near
+    side (a cursor's, a filter's), or the ordering's start; None when it is read in one query."""
+    windows, condition = ordering.windows, query.get(ordering.field, {})
     if windows is None or not isinstance(condition, dict) or not condition.keys() <= _RANGE_OPS:
-        yield query
-        return
-    near_ops, far_op, beyond_op = (("$gt", "$gte"), "$lt", "$gte") if ascending else (("$lt", "$lte"), "$gte", "$lt")
+        return None
+    near_ops = ("$gt", "$gte") if ascending else ("$lt", "$lte")
     anchor = next((condition[op] for op in near_ops if op in condition), None)
-    anchor = windows.start(ascending) if anchor is None else anchor
-    if anchor is None:
+    return await windows.start(collection, ascending) if anchor is None else anchor
+
+
+def _key_windows(
+    query: dict, ordering: Ordering, ascending: bool, anchor: Any | None, found: Sized, wanted: int
+) -> Iterator[dict]:
+    """`query` as consecutive windows of the ordering key in this walk from `anchor`, the last one
+    unbounded beyond, so together they match what `query` matches; each window after the first is
+    as wide as the rows `found` so far say the `wanted` rest needs."""
+    if anchor is None or ordering.windows is None:
         yield query
         return
-    width, edge, rest = windows.first_width, anchor, query
+    field = ordering.field
+    far_op, beyond_op = ("$lt", "$gte") if ascending else ("$gte", "$lt")
+    width, edge, rest = ordering.windows.first_width, anchor, query
     for _ in range(MAX_WINDOWS - 1):
         far = _step(edge, width, ascending)
         window = rest if far is None else with_condition(rest, field, {far_op: far})
@@ -181,17 +220,20 @@ def _key_windows(query: dict, ordering: Ordering, ascending: bool, found: Sized,
 
 
 def _step(edge: Any, width: Any, ascending: bool) -> Any | None:
-    """The key `width` beyond `edge` in the walk; None past what the type holds (a date before year 1)."""
+    """The key `width` beyond `edge` in the walk; None past what the type holds (a date before year
+    1, an integer beyond BSON's 64 bits)."""
     try:
-        return edge + width if ascending else edge - width
+        far = edge + width if ascending else edge - width
     except OverflowError:
         return None
+    return None if isinstance(far, int) and not INT64_MIN <= far <= INT64_MAX else far
 
 
 def _next_width(width: Any, covered: Any, found: int, wanted: int) -> Any:
     if not found:
         return width * _GROWTH_WHEN_EMPTY
-    return max(width, covered * ((wanted - found) / found * _MARGIN))
+    grown = covered * ((wanted - found) / found * _MARGIN)
+    return max(width, math.ceil(grown) if isinstance(width, int) else grown)
 
 
 async def _walk(
@@ -207,7 +249,8 @@ async def _walk(
     sort = ordering.sort_keys(1 if ascending else -1)
     rows: list[dict] = []
     for part in parts:
-        for window in _key_windows(part, ordering, ascending, rows, limit):
+        anchor = await _anchor(collection, part, ordering, ascending)
+        for window in _key_windows(part, ordering, ascending, anchor, rows, limit):
             rows += await collection.find(window, projection=projection).sort(sort).limit(limit - len(rows)).to_list()
             if len(rows) == limit:
                 return rows

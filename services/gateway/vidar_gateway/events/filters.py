@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field
 
 from vidar_gateway.listing import CreatedDateFilters, Ids, PageParams, split_commas, with_condition
-from vidar_gateway.pagination import CREATED_DATE_WINDOWS, FiniteFloat, KeyWindows, SortField
+from vidar_gateway.pagination import CREATED_DATE_WINDOWS, FiniteFloat, KeyWindows, SortField, between
 from vidar_gateway.params import CalendarDateTime, IdParam, WholeNumber
 from vidar_gateway.search.looks_like import SimilarityParams
 
@@ -15,7 +15,7 @@ Quality = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 # Quality lies in 0..1; a timestamp's range is the video's, so its walk starts only at a cursor or bound.
 ORDER_FIELDS = {
     "created_date": SortField("created_date", CalendarDateTime, CREATED_DATE_WINDOWS),
-    "quality": SortField("quality", Quality, KeyWindows(0.05, lambda ascending: 0.0 if ascending else 1.0)),
+    "quality": SortField("quality", Quality, KeyWindows(0.05, between(0.0, 1.0))),
     "timestamp": SortField("timestamp", FiniteFloat, KeyWindows(5.0)),
 }
 EventOrdering = Literal[

@@ -9,12 +9,12 @@ from pydantic import BeforeValidator, Field
 from vidar.health import ProcessingStatus
 from vidar.models.video import ObjectId
 from vidar_gateway.listing import CreatedDateFilters, Ids, PageParams, split_commas, with_condition
-from vidar_gateway.pagination import CREATED_DATE_WINDOWS, SortField
+from vidar_gateway.pagination import COUNTER_ID_WINDOWS, CREATED_DATE_WINDOWS, SortField
 from vidar_gateway.params import CalendarDateTime
 
 # API ordering name -> document field; `name` sorts on a copy where null is "".
 ORDER_FIELDS = {
-    "id": SortField("_id", ObjectId),
+    "id": SortField("_id", ObjectId, COUNTER_ID_WINDOWS),
     "created_date": SortField("created_date", CalendarDateTime, CREATED_DATE_WINDOWS),
     "name": SortField("sort_name", str),
 }
