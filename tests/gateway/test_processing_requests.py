@@ -1,35 +1,69 @@
-"""Why the gateway refuses to ask for a run (409), on plain archives: no servers."""
+"""Why the gateway refuses to ask for a run (409), and where an archive's source stands, on plain
+archives: no servers."""
 
 import pytest
 
-from vidar_gateway.videos.processing import why_not_processable
+from vidar.documents import NO_SOURCE, SourceState, source_state, why_unusable
 
-SOURCE = {"key": "videos/7/source/abc", "size": 1000}
-FETCH_FAILED = "Could not fetch http://media.example/clip.mp4: the server answered 404 Not Found."
+KEY = "videos/7/source/abc"
+URL = "http://media.example/clip.mp4"
+UNPROBED = {"key": KEY, "size": 1000}
+PROBED = {**UNPROBED, "fps": 25.0, "codec": "h264", "frame_count": 100}
+FETCH_FAILED = f"Could not fetch {URL}: the server answered 404 Not Found."
 NOT_A_VIDEO = "The file is not a readable video: it is corrupt, truncated or not a video at all."
+# An earlier file's figures stay until the new file's probe: they say nothing of the new one.
+EARLIER_FILES_FIGURES = {"source_len": 4.0, "frame_width": 176, "frame_height": 144}
 
 
 @pytest.mark.parametrize(
-    ("archive", "reason"),
+    ("archive", "state", "refusal"),
     [
-        ({"source": SOURCE, "source_len": 4.0, "error": None}, None),
-        ({"source": SOURCE, "source_len": 4.0, "error": "the last run failed"}, None),  # a run's error: run again
+        ({"source": PROBED, "error": None}, SourceState.READY, None),
+        ({"source": PROBED, "error": "the last run failed"}, SourceState.READY, None),  # a run's error: run again
+        ({"source": None, "url": None}, SourceState.MISSING, NO_SOURCE),
+        ({"source": None, "url": URL, "error": None}, SourceState.FETCHING, None),
         (
-            {"source": None, "url": None},
-            "it has no source file: upload one (PUT /videos/{id}/upload/source_file/) or set url",
+            {"source": None, "url": URL, "error": FETCH_FAILED, "source_problem": {"of": URL, "error": FETCH_FAILED}},
+            SourceState.UNUSABLE,
+            FETCH_FAILED,
         ),
         (
-            {"source": None, "url": "http://media.example/clip.mp4", "error": None},
-            "its url source is still being fetched",
+            {"source": None, "url": URL, "source_problem": {"of": "http://media.example/old.mp4", "error": "404"}},
+            SourceState.FETCHING,
+            None,
         ),
-        ({"source": None, "url": "http://media.example/clip.mp4", "error": FETCH_FAILED}, FETCH_FAILED),
+        ({"source": UNPROBED, "error": None}, SourceState.PROBING, None),
+        ({"source": UNPROBED, **EARLIER_FILES_FIGURES, "error": None}, SourceState.PROBING, None),
+        ({"source": UNPROBED, "error": "the last run failed"}, SourceState.PROBING, None),
         (
-            {"source": SOURCE, "source_len": None, "error": None},
-            "its source file is still being probed; try again in a moment",
+            {"source": UNPROBED, "error": NOT_A_VIDEO, "source_problem": {"of": KEY, "error": NOT_A_VIDEO}},
+            SourceState.UNUSABLE,
+            NOT_A_VIDEO,
         ),
-        ({"source": SOURCE, "source_len": None, "error": NOT_A_VIDEO}, NOT_A_VIDEO),
+        (
+            {"source": UNPROBED, "source_problem": {"of": "videos/7/source/replaced", "error": NOT_A_VIDEO}},
+            SourceState.PROBING,
+            None,
+        ),
+        ({"source": UNPROBED, "url": URL, "source_problem": None}, SourceState.PROBING, None),  # fetched, probing
     ],
-    ids=["ready", "after-a-failed-run", "no-source", "fetching", "fetch-failed", "probing", "not-a-video"],
+    ids=[
+        "ready",
+        "after-a-failed-run",
+        "no-source",
+        "fetching",
+        "fetch-failed",
+        "fetching-after-another-urls-failure",
+        "probing",
+        "probing-a-new-file",
+        "probing-after-a-failed-run",
+        "not-a-video",
+        "probing-after-a-replaced-files-problem",
+        "fetched-and-probing",
+    ],
 )
-def test_an_archive_is_processable_once_its_source_is_in_and_probed(archive: dict, reason: str | None) -> None:
-    assert why_not_processable(archive) == reason
+def test_a_run_is_refused_only_when_no_usable_source_is_coming(
+    archive: dict, state: SourceState, refusal: str | None
+) -> None:
+    assert source_state(archive) is state
+    assert why_unusable(archive) == refusal

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from vidar.documents import SourceState, source_state, why_unusable
 from vidar.health import STATUS_DISPLAY, ProcessingStatus
 from vidar.models.events import VideoFetchFailed, VideoFetchProgress, VideoProbed, VideoUploaded
 from vidar_scheduler.lifecycle import status_update
@@ -70,6 +71,7 @@ def test_a_good_file_shows_no_error_and_the_display_of_the_archives_status(statu
         "health_status.code_desc": code_desc,
         "health_status.msg": "",
         "source_noted_at": T0,
+        "source_problem": None,
     }
     assert "health_status.status" not in shown  # the status is the run's business, not the file's
 
@@ -83,6 +85,7 @@ def test_a_file_that_cannot_be_processed_shows_why_whatever_the_status(status: P
         "health_status.code_desc": "Source file problem",
         "health_status.msg": NOT_A_VIDEO,
         "source_noted_at": T0,
+        "source_problem": {"of": KEY, "error": NOT_A_VIDEO},  # kept with its file, whatever a run shows later
     }
 
 
@@ -126,6 +129,7 @@ def test_a_fetch_shows_its_progress_and_keeps_the_rest_of_the_display() -> None:
 def test_a_late_progress_note_does_not_hide_the_fetchs_failure() -> None:
     failure = shown_on(fetching(), after_fetch_failure(VideoFetchFailed(video_id=7, url=URL, error=NOT_FOUND), T0))
     assert failure["error"] == failure["health_status.msg"] == NOT_FOUND
+    assert failure["source_problem"] == {"of": URL, "error": NOT_FOUND}
     failed = fetching(**failure)
     assert shown_on(failed, progress(1_000_000, T0 - timedelta(seconds=1))) is None
     # A fetch of the same url again (the archive was saved again) shows its progress.
@@ -151,3 +155,33 @@ def test_a_sync_that_finds_a_problem_shown_keeps_it() -> None:
     _, update = status_update(7, S.NOT_STARTED, display=False)
     assert update["$set"]["health_status.status"] == "NOT_STARTED"
     assert not {"error", "health_status.code", "health_status.code_desc", "health_status.msg"} & set(update["$set"])
+
+
+def shown_in_turn(doc: dict, *notices: SourceNotice) -> dict:
+    """`doc` after each event in turn, as the scheduler writes them."""
+    for notice in notices:
+        doc = {**doc, **(shown_on(doc, notice) or {})}
+    return doc
+
+
+@pytest.mark.parametrize("probe_first", [False, True], ids=["in-order", "probe-overtakes-upload"])
+def test_a_files_failed_probe_makes_it_unusable_whichever_event_comes_first(probe_first: bool) -> None:
+    upload = after_upload(VideoUploaded(video_id=7, object_key=KEY, size=1, content_type="video/mp4", sha256="0"), T0)
+    probe = after_probe(probed(NOT_A_VIDEO), T0 + timedelta(seconds=1))
+    doc = shown_in_turn(archive(), *((probe, upload) if probe_first else (upload, probe)))
+    assert source_state(doc) is SourceState.UNUSABLE
+    assert why_unusable(doc) == NOT_A_VIDEO
+
+
+def test_a_problem_of_a_replaced_file_does_not_make_the_new_one_unusable() -> None:
+    problem_shown = shown_in_turn(archive(), after_probe(probed(NOT_A_VIDEO), T0))
+    # A new upload is committed; its `video.uploaded` has not been shown yet.
+    new_file = {**problem_shown, "source": {"key": "videos/7/source/newer"}}
+    assert source_state(new_file) is SourceState.PROBING
+    assert why_unusable(new_file) is None
+
+
+def test_a_fetch_failure_makes_the_url_unusable_until_the_url_changes() -> None:
+    failed = shown_in_turn(fetching(), after_fetch_failure(VideoFetchFailed(video_id=7, url=URL, error=NOT_FOUND), T0))
+    assert (source_state(failed), why_unusable(failed)) == (SourceState.UNUSABLE, NOT_FOUND)
+    assert source_state({**failed, "url": "http://media.example/other.mp4"}) is SourceState.FETCHING

@@ -19,7 +19,8 @@ them):
 | `ObjectCounts`    | face_count, body_count, car_count, <kind>_cluster_count                 | storage   |
 | `Processing`      | current_run, processing_start_date, queued, active, finished,           | scheduler |
 |                   | health_status.status, .enabled, .statistic                              |           |
-| `Notice`          | error, health_status.code, .code_desc, .msg, source_noted_at            | scheduler |
+| `Notice`          | error, health_status.code, .code_desc, .msg, source_noted_at,           | scheduler |
+|                   | source_problem                                                          |           |
 
 The gateway inserts the whole document once (`new_video_document`: every group at its initial
 value) and deletes it; after that a service writes only its own groups, through these models, and
@@ -36,16 +37,20 @@ the new `file_size`).
 
 `Notice` is the scheduler's: a status, a run's outcome, a silent detector and a lost event, and
 what the source file's events say: `video.uploaded` (a new file, no problem known), storage's
-`video.probed` (`Notice.source_problem` when the file cannot be processed, the status display
+`video.probed` (`Notice.unusable_source` when the file cannot be processed, the status display
 again when it can), `video.fetch.failed` and `video.fetch.progress` (a `url` source). A source
 event is shown only while it is about the archive's current source and newer than storage's event
 shown last (`source_noted_at`), so a redelivered or overtaken one changes nothing
-(`vidar_scheduler.source_notices`).
+(`vidar_scheduler.source_notices`). `source_problem` keeps a failed probe's or fetch's error with
+the object key or url it is about, whatever a run shows in `error` later: with storage's probe
+figures (`source.codec`) it says where the archive's source stands (`source_state`), which the
+gateway reads to refuse a run (409) and the scheduler to hold one until its source is ready.
 
 Everything else reads. The read-only queries on other services' fields: the scheduler reads the
-archive's settings and source when it queues a run; storage reads `current_run` so that only the
-current run's records count; the gateway's search index reads `current_run` (at its rebuild, and
-for an archive whose run it has not seen yet).
+archive's settings and source when it queues a run, and when it releases a run held for its
+source; the gateway reads the source and its probe figures when it is asked for a run; storage
+reads `current_run` so that only the current run's records count; the gateway's search index reads
+`current_run` (at its rebuild, and for an archive whose run it has not seen yet).
 
 `jobs` (one run of one archive, `_id` its run id) is written by the scheduler alone (`JobRecord`);
 the detector reads a run's `state` and `checkpoint` when it is handed the run (whether it is over
@@ -57,6 +62,7 @@ and so does the detector's clustering at the end of a run.
 """
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -69,6 +75,7 @@ from vidar.models.jobs import (
     JobDispatch,
     JobStarted,
     JobState,
+    ProcessRequested,
     Statistic,
     VideoClustered,
 )
@@ -82,6 +89,7 @@ STATUS = "health_status.status"
 SOURCE_KEY = "source.key"
 SOURCE_URL = "source.url"
 SOURCE_NOTED_AT = "source_noted_at"
+SOURCE_PROBLEM = "source_problem"
 UPLOAD_ID = "upload.id"
 UPLOAD_REFRESHED_AT = "upload.refreshed_at"
 CURRENT_RUN = "current_run"
@@ -255,13 +263,15 @@ class Processing(StoredFields):
 
 class Notice(StoredFields):
     """Written by the scheduler: what the archive shows about its state, `error` and the
-    health_status display, and when the source event it shows happened (not shown by the API)."""
+    health_status display; and, not shown by the API, when the source event it shows happened and
+    the known problem of its source (`{"of": object key or url, "error": why}`)."""
 
     error: str | None = None
     code: HealthCode | None = _at("health_status.code")
     code_desc: str | None = _at("health_status.code_desc")
     msg: str | None = _at("health_status.msg")
     noted_at: datetime | None = _at(SOURCE_NOTED_AT)
+    source_problem: dict[str, str] | None = None
 
     @classmethod
     def of_status(cls, status: ProcessingStatus, msg: str = "") -> Self:
@@ -272,16 +282,56 @@ class Notice(StoredFields):
     def good_source(cls, status: ProcessingStatus) -> Self:
         """No problem known of the source file: no error, the display of the archive's status."""
         code, code_desc = STATUS_DISPLAY[status]
-        return cls(error=None, code=code, code_desc=code_desc, msg="")
+        return cls(error=None, code=code, code_desc=code_desc, msg="", source_problem=None)
 
     @classmethod
-    def source_problem(cls, message: str) -> Self:
-        """The source file cannot be processed, whatever the status."""
-        return cls(error=message, code="red", code_desc="Source file problem", msg=message)
+    def unusable_source(cls, message: str, of: str) -> Self:
+        """The source file (object key) or url `of` cannot be processed, whatever the status."""
+        problem = {"of": of, "error": message}
+        return cls(error=message, code="red", code_desc="Source file problem", msg=message, source_problem=problem)
 
     @classmethod
     def note(cls, msg: str) -> Self:
         return cls(msg=msg)
+
+
+class SourceState(StrEnum):
+    """Where an archive's source stands, for a run of it."""
+
+    READY = "ready"  # probed, and a video
+    PROBING = "probing"  # a new file whose probe is not in yet
+    FETCHING = "fetching"  # no file yet: its `url` is being fetched
+    UNUSABLE = "unusable"  # its file's probe or its url's fetch failed
+    MISSING = "missing"  # no file and no url: nothing is coming
+
+
+NO_SOURCE = "it has no source file: upload one (PUT /videos/{id}/upload/source_file/) or set url"
+
+
+def source_state(video: dict[str, Any]) -> SourceState:
+    """Read from storage's pointer and probe figures (a good probe writes `source.codec` into the
+    file's own `source`, which a new file replaces) and the scheduler's `source_problem`, which
+    names the file or url it is about, so neither a replaced file's figures nor its problem count."""
+    source = video.get("source")
+    problem_of = (video.get(SOURCE_PROBLEM) or {}).get("of")
+    if source:
+        if source.get("codec"):
+            return SourceState.READY
+        return SourceState.UNUSABLE if problem_of == source["key"] else SourceState.PROBING
+    if url := video.get("url"):
+        return SourceState.UNUSABLE if problem_of == url else SourceState.FETCHING
+    return SourceState.MISSING
+
+
+def why_unusable(video: dict[str, Any]) -> str | None:
+    """Why no run of the archive can start: it has no source and none is coming, or its source
+    cannot be processed; None while the source is ready or on its way."""
+    state = source_state(video)
+    if state is SourceState.MISSING:
+        return NO_SOURCE
+    if state is SourceState.UNUSABLE:
+        return video[SOURCE_PROBLEM]["error"]
+    return None
 
 
 def updates(*groups: StoredFields) -> dict[str, Any]:
@@ -337,12 +387,14 @@ class CameraGroupRecord(StoredFields):
 
 class JobRecord(StoredFields):
     """Written by the scheduler: a run's state, its attempts on the detectors and their heartbeat,
-    its checkpoint and how it ended."""
+    its checkpoint and how it ended. A run awaiting its archive's source keeps its request; its
+    dispatch is made when the source is ready (`released`)."""
 
     video_id: int | None = None
     state: JobState | None = None
     queued_at: datetime | None = None
     attempt: int | None = Field(None, description="the detector attempt that reported last; 0 until one starts")
+    request: dict[str, Any] | None = Field(None, description="the process request of a run awaiting its source")
     dispatch: dict[str, Any] | None = None
     worker: str | None = None
     heartbeat_at: datetime | None = None
@@ -362,6 +414,23 @@ class JobRecord(StoredFields):
             dispatch=dispatch.model_dump(mode="json"),
         )
         return {"_id": dispatch.run_id, **fields.as_set()}
+
+    @staticmethod
+    def awaiting_source(run_id: str, request: ProcessRequested, now: datetime) -> dict[str, Any]:
+        """The document of a run asked for while its archive's source is on its way."""
+        fields = JobRecord(
+            video_id=request.video_id,
+            state=JobState.AWAITING_SOURCE,
+            queued_at=now,
+            attempt=0,
+            request=request.model_dump(mode="json"),
+        )
+        return {"_id": run_id, **fields.as_set()}
+
+    @classmethod
+    def released(cls, dispatch: JobDispatch) -> Self:
+        """A run whose source is ready is queued, with the dispatch of that source."""
+        return cls(state=JobState.QUEUED, dispatch=dispatch.model_dump(mode="json"))
 
     @classmethod
     def in_state(cls, state: JobState) -> Self:

@@ -8,7 +8,12 @@ JetStream may redeliver an event, and each subject has its own consumer, so even
 of order: one is shown only while it is about the archive's current source (its object key, or
 its url not fetched yet) and happened after the source event shown last (`source_noted_at`).
 Those times are all storage's clock (storage commits uploads too), so no skew between hosts
-orders them wrongly."""
+orders them wrongly.
+
+A problem shown is also kept with the file or url it is about (`source_problem`), so whether the
+archive's source is ready, on its way or unusable (`vidar.documents.source_state`) never depends
+on which of these events arrived first: a run held for its source is settled from that state,
+after each event that may change it (`Scheduler.settle_held_run`)."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,13 +66,13 @@ def after_probe(probed: VideoProbed, occurred_at: datetime) -> SourceNotice:
     and the display of the archive's status."""
     guard = of_file(probed.video_id, probed.object_key, occurred_at)
     if probed.error:
-        problem = Notice.source_problem(probed.error)
+        problem = Notice.unusable_source(probed.error, of=probed.object_key)
         return SourceNotice(guard, lambda _: problem, occurred_at)
     return SourceNotice(guard, Notice.good_source, occurred_at)
 
 
 def after_fetch_failure(failed: VideoFetchFailed, occurred_at: datetime) -> SourceNotice:
-    problem = Notice.source_problem(failed.error)
+    problem = Notice.unusable_source(failed.error, of=failed.url)
     return SourceNotice(of_fetch(failed.video_id, failed.url, occurred_at), lambda _: problem, occurred_at)
 
 

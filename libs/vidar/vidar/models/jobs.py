@@ -11,8 +11,11 @@ from vidar.models.stream_settings import DetectorType, StreamSettings
 
 
 class JobState(StrEnum):
-    """A run's state in the `jobs` collection (the video's status is derived from it)."""
+    """A run's state in the `jobs` collection (the video's status is derived from it). A run asked for
+    while its archive's source is on its way (uploaded but not probed yet, its `url` being fetched)
+    awaits that source, and is queued once it is ready; the archive shows QUEUED meanwhile."""
 
+    AWAITING_SOURCE = "awaiting_source"
     QUEUED = "queued"
     DISPATCHED = "dispatched"
     RUNNING = "running"

@@ -1,6 +1,7 @@
 """Requests to start and stop processing: checked here, carried out by the scheduler."""
 
 from vidar import subjects
+from vidar.documents import why_unusable
 from vidar.health import BUSY_VALUES
 from vidar.models.events import Envelope
 from vidar.models.jobs import ProcessRequested, StopRequested
@@ -8,18 +9,6 @@ from vidar.models.stream_settings import StreamSettings
 from vidar.outbox import Outbox
 from vidar_gateway.errors import ApiError
 from vidar_gateway.videos.store import VideoStore
-
-
-def why_not_processable(doc: dict) -> str | None:
-    """Why the archive's source cannot be processed now; None when it can. A failed run's
-    `error` does not stand in the way of another run; a failed fetch or probe does."""
-    if not doc.get("source"):
-        if doc.get("url"):
-            return doc.get("error") or "its url source is still being fetched"
-        return "it has no source file: upload one (PUT /videos/{id}/upload/source_file/) or set url"
-    if doc.get("source_len") is None:
-        return doc.get("error") or "its source file is still being probed; try again in a moment"
-    return None
 
 
 class ProcessingRequests:
@@ -32,7 +21,10 @@ class ProcessingRequests:
         doc = await self._videos.get(video_id)
         if doc["health_status"]["status"] in BUSY_VALUES:
             return doc
-        if reason := why_not_processable(doc):
+        # A source on its way (a file not probed yet, a `url` being fetched) is no reason to refuse:
+        # the scheduler holds the run until it is ready, as the contract's upload-then-process flow
+        # expects. A failed fetch or probe is; a failed run's `error` does not stand in the way.
+        if reason := why_unusable(doc):
             raise ApiError(409, f"video {video_id} cannot be processed: {reason}", param="id")
         settings = StreamSettings.model_validate(doc["stream_settings"])
         await self._announce(
