@@ -16,17 +16,24 @@ from vidar_scheduler.lifecycle import (
     free_slots,
     new_job,
     queues_a_run,
+    run_dispatch,
     run_queued,
     run_started,
+    same_source,
+    showing_the_plain_status,
     stall_note,
     status_update,
     takeover_stop,
+    waiting_note,
 )
 from vidar_scheduler.lost_events import lost_event_display, run_to_fail
 
 S = ProcessingStatus
 NOW = datetime(2026, 12, 1, 22, 0, tzinfo=UTC)
-SOURCE = {"key": "videos/7/source/abc", "size": 1000, "content_type": "video/mp4", "sha256": "0" * 64, "fps": 10.0}
+UPLOADED = {"key": "videos/7/source/abc", "size": 1000, "content_type": "video/mp4", "sha256": "0" * 64}
+SOURCE = {**UPLOADED, "fps": 10.0, "codec": "h264", "frame_count": 40}  # probed
+URL = "http://media.example/clip.mp4"
+NOT_A_VIDEO = "The file is not a readable video: it is corrupt, truncated or not a video at all."
 
 
 def archive(status: ProcessingStatus, **fields: object) -> dict:
@@ -60,6 +67,77 @@ def test_a_process_request_queues_a_run_only_when_idle(status: ProcessingStatus,
 def test_a_process_request_for_an_archive_gone_or_without_a_source_queues_nothing() -> None:
     assert not queues_a_run(None)
     assert not queues_a_run(archive(S.NOT_STARTED, source=None))
+    assert not queues_a_run(archive(S.NOT_STARTED, source=None, url=None))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"source": UPLOADED},  # uploaded, its probe not in yet
+        {"source": None, "url": URL},  # its url being fetched
+        {"source": UPLOADED, "source_problem": {"of": UPLOADED["key"], "error": NOT_A_VIDEO}},  # found unusable since
+    ],
+    ids=["probing", "fetching", "unusable"],
+)
+def test_a_process_request_queues_a_run_while_its_source_is_on_its_way(fields: dict) -> None:
+    assert queues_a_run(archive(S.NOT_STARTED, **fields))
+
+
+def test_a_run_asked_for_before_its_source_is_ready_awaits_it_with_its_request() -> None:
+    request = ProcessRequested(video_id=7, stream_settings=StreamSettings(play_speed=4))
+    job = new_job("run-1", request, archive(S.NOT_STARTED, source=UPLOADED), NOW)
+    assert (job["_id"], job["video_id"], job["state"], job["attempt"], job["queued_at"]) == (
+        "run-1",
+        7,
+        "awaiting_source",
+        0,
+        NOW,
+    )
+    assert "dispatch" not in job, "its dispatch is made from the file the archive has when it is ready"
+    assert ProcessRequested.model_validate(job["request"]) == request
+
+
+def test_a_released_run_is_queued_with_the_source_the_archive_has_then() -> None:
+    request = ProcessRequested(video_id=7, stream_settings=StreamSettings())
+    newer = {**SOURCE, "key": "videos/7/source/newer"}
+    released = JobRecord.released(run_dispatch("run-1", request, archive(S.QUEUED, source=newer))).as_set()
+    assert released["state"] == "queued"
+    assert (released["dispatch"]["run_id"], released["dispatch"]["source"]["key"]) == ("run-1", newer["key"])
+
+
+@pytest.mark.parametrize(
+    ("fields", "note"),
+    [
+        ({"source": UPLOADED}, "Waiting for the source file's probe"),
+        ({"source": None, "url": URL}, f"Waiting for {URL} to be fetched"),
+        ({"source": {**UPLOADED, "url": URL}, "url": URL}, "Waiting for the source file's probe"),  # fetched
+        ({"source": SOURCE}, ""),
+    ],
+    ids=["probing", "fetching", "fetched", "ready"],
+)
+def test_a_run_awaiting_its_source_says_what_it_waits_for(fields: dict, note: str) -> None:
+    assert waiting_note(archive(S.QUEUED, **fields)) == note
+    _, update = status_update(7, S.QUEUED, message=note)
+    assert update["$set"]["health_status.msg"] == note
+    assert update["$set"]["health_status.code_desc"] == "Video is queued for processing"
+
+
+def test_a_held_runs_note_goes_only_where_its_status_shows_no_other_note() -> None:
+    guard = showing_the_plain_status(7, "run-1")
+    assert guard == {"_id": 7, "current_run": "run-1", "health_status.status": "QUEUED", "health_status.msg": ""}
+
+
+@pytest.mark.parametrize(
+    ("fields", "guard"),
+    [
+        ({"source": SOURCE, "url": None}, {"source.key": SOURCE["key"], "url": None}),
+        ({"source": None, "url": URL}, {"source.key": None, "url": URL}),
+        ({"source": None}, {"source.key": None, "url": None}),
+    ],
+    ids=["a-file", "a-url", "nothing"],
+)
+def test_what_is_decided_on_a_source_is_written_only_while_the_archive_has_it(fields: dict, guard: dict) -> None:
+    assert same_source(archive(S.NOT_STARTED, **fields)) == guard
 
 
 def test_a_queued_run_starts_a_fresh_statistic_that_keeps_the_count_of_starts() -> None:

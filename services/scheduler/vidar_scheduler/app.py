@@ -68,18 +68,27 @@ def subscribe(broker: NatsBroker, scheduler: Scheduler) -> None:
     )
     async def source_uploaded(event: Envelope[VideoUploaded]) -> None:
         await scheduler.note_source(after_upload(event.payload, event.occurred_at))
+        await scheduler.settle_held_run(event.payload.video_id)
 
     @durable_subscriber(
-        broker, subjects.VIDEO_PROBED, durable="scheduler-probed", description="show the probe's verdict"
+        broker,
+        subjects.VIDEO_PROBED,
+        durable="scheduler-probed",
+        description="show the probe's verdict; a run awaiting the file goes on or fails",
     )
     async def source_probed(event: Envelope[VideoProbed]) -> None:
         await scheduler.note_source(after_probe(event.payload, event.occurred_at))
+        await scheduler.settle_held_run(event.payload.video_id)
 
     @durable_subscriber(
-        broker, subjects.VIDEO_FETCH_FAILED, durable="scheduler-fetch-failed", description="show why a url failed"
+        broker,
+        subjects.VIDEO_FETCH_FAILED,
+        durable="scheduler-fetch-failed",
+        description="show why a url failed; a run awaiting it fails",
     )
     async def fetch_failed(event: Envelope[VideoFetchFailed]) -> None:
         await scheduler.note_source(after_fetch_failure(event.payload, event.occurred_at))
+        await scheduler.settle_held_run(event.payload.video_id)
 
     @durable_subscriber(
         broker, subjects.VIDEO_FETCH_PROGRESS, durable="scheduler-fetch-progress", description="show a fetch's progress"
@@ -152,12 +161,13 @@ def ending_handler(scheduler: Scheduler, state: JobState) -> Callable[[Envelope[
 
 
 async def run_periodic(scheduler: Scheduler, lease: Lease, tick: float) -> None:
-    """Only the lease holder dispatches and watches heartbeats."""
+    """Only the lease holder dispatches, watches heartbeats and settles runs awaiting their source."""
     while True:
         try:
             await scheduler.count_jobs()
             if await lease.hold():
                 await scheduler.watch_heartbeats()
+                await scheduler.settle_held_runs()
                 await scheduler.dispatch()
         except Exception:
             log.exception("scheduler pass failed; retrying")

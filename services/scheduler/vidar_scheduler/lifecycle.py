@@ -1,12 +1,25 @@
 """What the scheduler decides, on plain values: whether a request queues a run, the job it
-queues, what a start, an end or a silent detector changes, and the archive's status update with
-its guard. `Scheduler` reads and writes; these say what to write."""
+queues (or holds until the archive's source is ready), what a start, an end or a silent detector
+changes, and the archive's status update with its guard. `Scheduler` reads and writes; these say
+what to write."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from vidar.documents import CURRENT_RUN, JOB_STARTS, STATUS, JobRecord, Notice, Processing, StoredFields, updates
+from vidar.documents import (
+    CURRENT_RUN,
+    JOB_STARTS,
+    SOURCE_KEY,
+    STATUS,
+    JobRecord,
+    Notice,
+    Processing,
+    SourceState,
+    StoredFields,
+    source_state,
+    updates,
+)
 from vidar.health import BUSY_VALUES, ProcessingStatus, sources_of
 from vidar.models.jobs import (
     JobDispatch,
@@ -39,9 +52,10 @@ def is_busy(video: dict) -> bool:
 
 
 def queues_a_run(video: dict | None) -> bool:
-    """Whether `video.process.requested` queues a run: the archive exists, is idle and has a
-    source (the gateway checked the rest, and a run that finds the file unusable fails)."""
-    return video is not None and not is_busy(video) and bool(video.get("source"))
+    """Whether `video.process.requested` queues a run: the archive exists, is idle and has a source
+    or one coming. A source found unusable since the gateway checked is no exception: the run is
+    held, and fails with the source's problem at once (`Scheduler.settle_held_run`)."""
+    return video is not None and not is_busy(video) and source_state(video) is not SourceState.MISSING
 
 
 def fresh_statistic(settings: StreamSettings, job_starts: int) -> Statistic:
@@ -50,9 +64,9 @@ def fresh_statistic(settings: StreamSettings, job_starts: int) -> Statistic:
     return Statistic(objects={kind: ObjectCounters() for kind in enabled}, job_starts=job_starts)
 
 
-def new_job(run_id: str, request: ProcessRequested, video: dict, now: datetime) -> dict[str, Any]:
-    """The `jobs` document of a queued run, with the dispatch a detector will get."""
-    dispatch = JobDispatch(
+def run_dispatch(run_id: str, request: ProcessRequested, video: dict) -> JobDispatch:
+    """What a detector gets: the archive's source, camera group and router_url as they are now."""
+    return JobDispatch(
         run_id=run_id,
         video_id=request.video_id,
         camera_group=video["camera_group"],
@@ -60,7 +74,36 @@ def new_job(run_id: str, request: ProcessRequested, video: dict, now: datetime) 
         stream_settings=request.stream_settings,
         router_url=video.get("router_url"),
     )
-    return JobRecord.queued(dispatch, now)
+
+
+def new_job(run_id: str, request: ProcessRequested, video: dict, now: datetime) -> dict[str, Any]:
+    """The `jobs` document of a new run: queued with its dispatch when the archive's source is
+    ready, else awaiting it with the request, its dispatch made when it is released."""
+    if source_state(video) is SourceState.READY:
+        return JobRecord.queued(run_dispatch(run_id, request, video), now)
+    return JobRecord.awaiting_source(run_id, request, now)
+
+
+def waiting_note(video: dict) -> str:
+    """What a run awaiting the archive's source shows meanwhile; '' once there is nothing to wait for."""
+    state = source_state(video)
+    if state is SourceState.PROBING:
+        return "Waiting for the source file's probe"
+    if state is SourceState.FETCHING:
+        return f"Waiting for {video['url']} to be fetched"
+    return ""
+
+
+def same_source(video: dict) -> dict[str, Any]:
+    """The guard of a write decided on the archive's source as read in `video`: the same file (or
+    none) and the same url. Uploads wait while a run is queued, but a url fetch does not."""
+    return {SOURCE_KEY: (video.get("source") or {}).get("key"), "url": video.get("url")}
+
+
+def showing_the_plain_status(video_id: int, run_id: str) -> dict[str, Any]:
+    """A held run's archive whose msg is its status's own, empty one (a new file's event shows
+    that): its waiting note goes there, and never over another note (a fetch's progress)."""
+    return {"_id": video_id, CURRENT_RUN: run_id, STATUS: S.QUEUED.value, "health_status.msg": ""}
 
 
 def run_queued(run_id: str, request: ProcessRequested, video: dict) -> list[StoredFields]:

@@ -12,7 +12,17 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, subjects
 from vidar.dead_letters import DeadLetter
-from vidar.documents import CURRENT_RUN, STATUS, JobRecord, Notice, Processing, StoredFields
+from vidar.documents import (
+    CURRENT_RUN,
+    STATUS,
+    JobRecord,
+    Notice,
+    Processing,
+    SourceState,
+    StoredFields,
+    source_state,
+    why_unusable,
+)
 from vidar.health import ProcessingStatus
 from vidar.logs import ids_of
 from vidar.metrics import JOBS
@@ -37,11 +47,15 @@ from vidar_scheduler.lifecycle import (
     is_busy,
     new_job,
     queues_a_run,
+    run_dispatch,
     run_queued,
     run_started,
+    same_source,
+    showing_the_plain_status,
     stall_note,
     status_update,
     takeover_stop,
+    waiting_note,
 )
 from vidar_scheduler.lost_events import lost_event_display, lost_event_note, run_to_fail
 from vidar_scheduler.settings import SchedulerSettings
@@ -81,18 +95,104 @@ class Scheduler:
                 return
 
     async def request_processing(self, request: ProcessRequested) -> None:
-        """Queue a new run, unless the video is already queued or running."""
-        doc = await self._videos.find_one({"_id": request.video_id})
-        if not queues_a_run(doc):
-            return
-        run_id = uuid4().hex
-        job = new_job(run_id, request, doc, datetime.now(UTC))
+        """Queue a new run, unless the video is already queued or running or has no source coming.
+        A run whose source is on its way awaits it; it may be settled already."""
+        if await self._queue_run(request):
+            await self.settle_held_run(request.video_id)
+            await self.dispatch()
 
-        async def queue(transaction: Transaction) -> None:
-            await self._jobs.insert_one(job, session=transaction.session)
+    async def _queue_run(self, request: ProcessRequested) -> bool:
+        """The video goes QUEUED with its new run, decided on its source as read: read again if the
+        source changed meanwhile, so a run never starts on a file the archive no longer has."""
+        while doc := await self._videos.find_one({"_id": request.video_id}):
+            if not queues_a_run(doc):
+                return False
+            run_id = uuid4().hex
+            job = new_job(run_id, request, doc, datetime.now(UTC))
 
-        await self._transition(request.video_id, S.QUEUED, changes=run_queued(run_id, request, doc), also=queue)
-        await self.dispatch()
+            async def queue(transaction: Transaction, job: dict = job) -> None:
+                await self._jobs.insert_one(job, session=transaction.session)
+
+            changes, note = run_queued(run_id, request, doc), waiting_note(doc)
+            if await self._transition(
+                request.video_id, S.QUEUED, changes=changes, message=note, where=same_source(doc), also=queue
+            ):
+                return True
+        return False
+
+    async def settle_held_run(self, video_id: int) -> None:
+        """The video's run awaiting its source, if it has one, goes on now that the source may have
+        changed (see `_settle`)."""
+        job = await self._jobs.find_one({"video_id": video_id, "state": JobState.AWAITING_SOURCE.value})
+        if job is not None:
+            await self._settle(job)
+
+    async def settle_held_runs(self) -> None:
+        """Every run awaiting its source, in case an event that would have settled it was handled
+        while the run was not stored yet, or before a restart."""
+        for job in await self._jobs.find({"state": JobState.AWAITING_SOURCE.value}).to_list():
+            await self._settle(job)
+
+    async def _settle(self, job: dict) -> None:
+        """A run awaiting its archive's source is queued with that source once it is ready, fails
+        with the source's problem once it is unusable, and meanwhile shows what it waits for. It is
+        decided from the stored archive, never from an event, and each step is guarded on the
+        run's state and the archive's source, so a redelivered or overtaken event, or two replicas
+        at once, release a run once and only for the file the archive has."""
+        run_id, video_id = job["_id"], job["video_id"]
+        doc = await self._videos.find_one({"_id": video_id})
+        if doc is None or doc.get(CURRENT_RUN) != run_id:
+            # Deleted meanwhile: `video.deleted` stops the run too, unless that event is lost.
+            await self._end_held_run(run_id, JobRecord.in_state(JobState.STOPPED))
+        elif source_state(doc) is SourceState.READY:
+            if await self._release(job, doc):
+                await self.dispatch()
+        elif failure := why_unusable(doc):
+            await self._fail_held_run(video_id, run_id, failure, doc)
+        else:
+            note = Notice.note(waiting_note(doc)).as_set()
+            await self._videos.update_one(showing_the_plain_status(video_id, run_id), {"$set": note})
+
+    async def _fail_held_run(self, video_id: int, run_id: str, failure: str, doc: dict) -> None:
+        """The run fails with why its source is unusable, read in `doc`, while the archive still has that source."""
+
+        async def end_job(transaction: Transaction) -> None:
+            ended = JobRecord.ended(JobState.FAILED, failure, datetime.now(UTC))
+            await self._end_held_run(run_id, ended, transaction)
+
+        changes: list[StoredFields] = [Notice(error=failure)]
+        await self._transition(
+            video_id, S.FAILED, run_id=run_id, changes=changes, message=failure, where=same_source(doc), also=end_job
+        )
+
+    async def _release(self, job: dict, doc: dict) -> bool:
+        """Queue the held run with the archive's source as read in `doc`, while the archive still has
+        it; whether it was released."""
+        run_id = job["_id"]
+        dispatch = run_dispatch(run_id, ProcessRequested.model_validate(job["request"]), doc)
+
+        async def release(transaction: Transaction) -> bool:
+            on_that_source = {"_id": doc["_id"], CURRENT_RUN: run_id, STATUS: S.QUEUED.value, **same_source(doc)}
+            shown = await self._videos.update_one(
+                on_that_source, {"$set": Notice.of_status(S.QUEUED).as_set()}, session=transaction.session
+            )
+            if shown.matched_count == 0:
+                return False
+            released = await self._jobs.update_one(
+                {"_id": run_id, "state": JobState.AWAITING_SOURCE.value},
+                {"$set": JobRecord.released(dispatch).as_set()},
+                session=transaction.session,
+            )
+            return released.modified_count == 1
+
+        return await self._outbox.commit(release)
+
+    async def _end_held_run(self, run_id: str, ending: JobRecord, transaction: Transaction | None = None) -> None:
+        await self._jobs.update_one(
+            {"_id": run_id, "state": JobState.AWAITING_SOURCE.value},
+            {"$set": ending.as_set()},
+            session=transaction.session if transaction else None,
+        )
 
     async def request_stop(self, video_id: int) -> None:
         """A queued run is dropped; a running one is told to stop."""
@@ -110,10 +210,12 @@ class Scheduler:
         await self._outbox.commit(lambda transaction: self._stop_runs({"video_id": video_id}, transaction))
 
     async def _stop_runs(self, which: dict, transaction: Transaction) -> None:
-        """Queued runs end now; dispatched and running ones are told to stop by a `job.stop` event each."""
+        """Queued runs (and those awaiting their source) end now; dispatched and running ones are told
+        to stop by a `job.stop` event each."""
         session = transaction.session
         stopped = JobRecord.in_state(JobState.STOPPED).as_set()
-        await self._jobs.update_many({**which, "state": JobState.QUEUED.value}, {"$set": stopped}, session=session)
+        not_dispatched = {"$in": [JobState.AWAITING_SOURCE.value, JobState.QUEUED.value]}
+        await self._jobs.update_many({**which, "state": not_dispatched}, {"$set": stopped}, session=session)
         running = {**which, "state": {"$in": [JobState.DISPATCHED.value, JobState.RUNNING.value]}}
         jobs = await self._jobs.find(running, projection={"video_id": 1}, session=session).to_list()
         await self._jobs.update_many(running, {"$set": JobRecord.in_state(JobState.STOPPING).as_set()}, session=session)
