@@ -45,13 +45,20 @@ class WrkResult:
     socket_errors: int
 
 
-def run_wrk(endpoint: str, url: str, token: str, script: Path, connections: int = WRK_CONNECTIONS) -> WrkResult:
+def run_wrk(
+    endpoint: str,
+    url: str,
+    token: str,
+    script: Path,
+    connections: int = WRK_CONNECTIONS,
+    duration_s: int = WRK_DURATION_S,
+) -> WrkResult:
     threads = min(WRK_THREADS, connections)
     command = [
-        *("wrk", "-t", str(threads), "-c", str(connections), "-d", f"{WRK_DURATION_S}s"),
+        *("wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration_s}s"),
         *("--timeout", f"{WRK_TIMEOUT_S}s", "-H", f"Authorization: Token {token}", "-s", str(script), url),
     ]
-    output = subprocess.run(command, check=True, capture_output=True, text=True, timeout=WRK_DURATION_S + 30).stdout
+    output = subprocess.run(command, check=True, capture_output=True, text=True, timeout=duration_s + 30).stdout
     found = RESULT_LINE.search(output)
     if found is None:
         raise RuntimeError(f"no WRK_RESULT line in wrk output:\n{output}")
