@@ -1,11 +1,11 @@
-"""Waiting on an archive: for its source to be probed, and for a run to end, with live progress."""
+"""Waiting on an archive's run to end, with live progress."""
 
 import time
 
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from vidar_cli.api import Api, ApiFailure, stderr
+from vidar_cli.api import Api, stderr
 
 # The detector reports progress once a second; polling faster shows nothing new.
 POLL_INTERVAL = 1.0
@@ -32,22 +32,6 @@ class Deadline:
 
 def status_of(video: dict) -> str:
     return video["health_status"]["status"]
-
-
-def wait_until_probed(api: Api, video_id: int, deadline: Deadline) -> dict:
-    """The storage service probes a new source (or fetches a `url` one) before it can be
-    processed: the API refuses with a 409 until then. An archive with no source at all is
-    returned at once, for the API to say why it cannot be processed."""
-    with stderr().status(f"waiting for archive {video_id}'s source to be probed"):
-        while True:
-            video = api.get(f"/videos/{video_id}/")
-            if video["source_len"] is not None or not (video["file_size"] or video["url"]):
-                return video
-            if video["error"]:
-                raise ApiFailure(f"archive {video_id}: {video['error']}")
-            if deadline.passed():
-                raise ApiFailure(f"archive {video_id}'s source was not probed in {deadline.seconds} s")
-            time.sleep(POLL_INTERVAL / 2)
 
 
 def _progress_line(video: dict) -> dict:

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from vidar_cli.api import Api, api_of, reporting_failures, stderr, stdout
-from vidar_cli.follow import BUSY, Deadline, follow_run, status_of, wait_until_probed
+from vidar_cli.follow import BUSY, Deadline, follow_run, status_of
 from vidar_cli.transfer import upload_source
 
 VideoId = Annotated[int, typer.Argument(help="the archive's id", min=1)]
@@ -40,7 +40,7 @@ def upload(
     stream_settings: Annotated[
         str | None, typer.Option(help='JSON, e.g. \'{"detectors": {"face": {"filter_min_size": 30}}}\'')
     ] = None,
-    process: Annotated[bool, typer.Option(help="request processing once the file is probed")] = False,
+    process: Annotated[bool, typer.Option(help="request processing once the file is in")] = False,
     follow: Follow = False,
     timeout: Timeout = None,
 ) -> None:
@@ -56,7 +56,7 @@ def upload(
 
 
 def _process(api: Api, video_id: int, follow: bool, deadline: Deadline) -> None:
-    wait_until_probed(api, video_id, deadline)
+    # A source still probed or fetched is no obstacle: the run waits for it on the server.
     before = api.post(f"/videos/{video_id}/process/")
     stderr().print(f"processing requested for archive {video_id}")
     if follow:
@@ -65,7 +65,8 @@ def _process(api: Api, video_id: int, follow: bool, deadline: Deadline) -> None:
 
 @reporting_failures
 def process(ctx: typer.Context, video_id: VideoId, follow: Follow = False, timeout: Timeout = None) -> None:
-    """Request processing of an archive (its source must be probed: this waits for it)."""
+    """Request processing of an archive (a run asked for while its source is probed or fetched
+    starts once the source is ready)."""
     _process(api_of(ctx), video_id, follow, Deadline(timeout))
 
 
