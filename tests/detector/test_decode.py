@@ -3,9 +3,11 @@
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
-from vidar_detector.decode import FrameSource, NotDecodable
+from tests.rotated_clips import rotated_clip, stored_pictures
+from vidar_detector.decode import Decoded, FrameSource, NotDecodable
 
 
 def all_pts(path: Path) -> list[int]:
@@ -54,3 +56,59 @@ def test_unknown_format_and_garbage_are_clear_errors(videos: Path, tmp_path: Pat
     garbage.write_bytes(b"\x00" * 10_000)
     with garbage.open("rb") as file, pytest.raises(NotDecodable, match="cannot be opened"):
         FrameSource(file)
+
+
+# How players show a clip written with `set_display_rotation(degrees, hflip, vflip)`: turned
+# counterclockwise, then mirrored (np.rot90 turns counterclockwise).
+DISPLAYS = {
+    (90, False, False): lambda stored: np.rot90(stored, 1),
+    (180, False, False): lambda stored: np.rot90(stored, 2),
+    (-90, False, False): lambda stored: np.rot90(stored, -1),
+    (0, True, False): lambda stored: stored[:, ::-1],
+    (0, False, True): lambda stored: stored[::-1],
+    (90, True, False): lambda stored: np.rot90(stored, 1)[:, ::-1],
+}
+
+
+def decoded_of(path: Path, start_pts: int | None = None) -> list[Decoded]:
+    with path.open("rb") as file:
+        source = FrameSource(file, start_pts=start_pts)
+        try:
+            return list(source)
+        finally:
+            source.close()
+
+
+@pytest.mark.parametrize(("degrees", "hflip", "vflip"), DISPLAYS)
+def test_frames_are_upright_as_players_show_them(
+    videos: Path, tmp_path: Path, degrees: int, hflip: bool, vflip: bool
+) -> None:
+    clip = rotated_clip(videos / "carphone_pristine.mp4", tmp_path / "phone.mp4", degrees, hflip=hflip, vflip=vflip)
+    if not (hflip or vflip):
+        with av.open(str(clip)) as container:
+            assert {frame.rotation % 360 for frame in container.decode(video=0)} == {degrees % 360}
+    stored = stored_pictures(clip)
+    decoded = decoded_of(clip)
+    assert [item.pts for item in decoded] == all_pts(clip)
+    for item, picture in zip(decoded, stored, strict=True):
+        expected = DISPLAYS[degrees, hflip, vflip](picture)
+        assert item.display_size == (expected.shape[1], expected.shape[0])
+        assert np.array_equal(item.rgb(), expected)
+
+
+def test_an_unrotated_video_is_given_as_stored(videos: Path) -> None:
+    (first, *_) = decoded_of(videos / "carphone_pristine.mp4")
+    assert first.display_size == (176, 144)
+    assert np.array_equal(first.rgb(), first.frame.to_ndarray(format="rgb24"))
+
+
+def test_a_resumed_run_of_a_turned_video_begins_on_the_same_frame(videos: Path, tmp_path: Path) -> None:
+    """Turning the picture changes no stream position, so a checkpoint names the same frame."""
+    clip = rotated_clip(videos / "carphone_pristine.mp4", tmp_path / "phone.mp4", 90, frames=12)
+    whole = decoded_of(clip)
+    middle = len(whole) // 2 + 1
+    resumed = decoded_of(clip, start_pts=whole[middle].pts)
+    assert [item.pts for item in resumed] == [item.pts for item in whole[middle:]]
+    for again, first_time in zip(resumed, whole[middle:], strict=True):
+        assert again.rgb().shape == (176, 144, 3)
+        assert np.array_equal(again.rgb(), first_time.rgb())

@@ -6,10 +6,12 @@ import av
 import numpy as np
 import pytest
 
-from vidar_detector.frames import Cadence, MotionGate, Pacer, transform
+from vidar.orientation import UPRIGHT, Orientation
+from vidar_detector.frames import Cadence, MotionGate, Pacer, transform, upright
 from vidar_detector.geometry import Rectangle, crop
 
 IMAGE = np.arange(2 * 3 * 3).reshape(2, 3, 3)  # 2 rows, 3 columns, 3 channels
+PICTURE = IMAGE.astype(np.uint8)  # as decoded
 
 
 def test_geometry_parses_and_checks_bounds() -> None:
@@ -42,6 +44,32 @@ def test_transforms(how: str, expected: np.ndarray) -> None:
 def test_rotate90_is_clockwise() -> None:
     image = np.array([[1, 2], [3, 4]])[..., None]
     assert transform(image, "Rotate90")[..., 0].tolist() == [[3, 1], [4, 2]]
+
+
+@pytest.mark.parametrize(
+    ("orientation", "expected"),
+    [
+        (UPRIGHT, PICTURE),
+        (Orientation(transpose=True, flip_rows=True), np.rot90(PICTURE, 1)),
+        (Orientation(transpose=True, flip_columns=True), np.rot90(PICTURE, -1)),
+        (Orientation(flip_rows=True, flip_columns=True), np.rot90(PICTURE, 2)),
+        (Orientation(transpose=True), np.transpose(PICTURE, (1, 0, 2))),
+        (Orientation(transpose=True, flip_rows=True, flip_columns=True), np.transpose(PICTURE, (1, 0, 2))[::-1, ::-1]),
+        (Orientation(flip_columns=True), PICTURE[:, ::-1]),
+    ],
+)
+def test_upright_turns_the_stored_picture_as_players_show_it(orientation: Orientation, expected: np.ndarray) -> None:
+    turned = upright(PICTURE, orientation)
+    assert turned.tolist() == expected.tolist()
+    assert turned.flags.c_contiguous, "the models' input as it is, copied no more"
+
+
+def test_video_transform_applies_to_what_the_user_sees() -> None:
+    """A phone clip shown turned a quarter left, then `Rotate90` (clockwise) by the user: the
+    stored picture again."""
+    shown = upright(PICTURE, Orientation(transpose=True, flip_rows=True))
+    assert transform(shown, "Rotate90").tolist() == PICTURE.tolist()
+    assert transform(shown, "Flop").tolist() == np.rot90(PICTURE, 1)[:, ::-1].tolist()
 
 
 def frame(level: int) -> av.VideoFrame:

@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import av
+import numpy as np
+
+from vidar.orientation import UPRIGHT, Orientation, display_orientation
+from vidar_detector.frames import upright
 
 _END = object()
 _PUT_TIMEOUT = 0.2
@@ -19,9 +23,20 @@ class NotDecodable(Exception):
 
 @dataclass(frozen=True)
 class Decoded:
+    """A frame as stored, and how it is displayed: pictures are made upright, positions (`pts`)
+    are the stream's, so a checkpoint names the same frame whatever the orientation."""
+
     frame: av.VideoFrame
     pts: int
     time: float
+    orientation: Orientation = UPRIGHT
+
+    def rgb(self) -> np.ndarray:
+        return upright(self.frame.to_ndarray(format="rgb24"), self.orientation)
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        return self.orientation.size(self.frame.width, self.frame.height)
 
 
 class FrameSource:
@@ -79,7 +94,7 @@ class FrameSource:
                 if self._start is not None and pts < self._start:
                     continue
                 time = float(frame.time) if frame.time is not None else index / self.fps
-                if not self._put(Decoded(frame, pts, time)):
+                if not self._put(Decoded(frame, pts, time, display_orientation(frame))):
                     return
         except Exception as error:
             self._put(error)

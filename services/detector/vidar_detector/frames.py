@@ -1,17 +1,41 @@
-"""What happens to a decoded frame before detection: crop (`rot`), transform
-(`video_transform`), motion gating (`imotion_threshold`), pacing (`play_speed`) and the
-cadence of detection (`VIDAR_DETECTION_RATE`)."""
+"""What happens to a decoded frame before detection: turned as players display it (its display
+matrix), crop (`rot`), transform (`video_transform`), motion gating (`imotion_threshold`),
+pacing (`play_speed`) and the cadence of detection (`VIDAR_DETECTION_RATE`)."""
 
 import math
 import time
 
 import av
+import cv2
 import numpy as np
 
 from vidar.models.stream_settings import VideoTransform
+from vidar.orientation import UPRIGHT, Orientation
 
 # Motion is measured on a grey thumbnail this wide, so it costs little and ignores noise.
 MOTION_WIDTH = 64
+
+
+# A turned frame is copied once, by OpenCV: the models need contiguous memory, and numpy's copy
+# of a turned view of a 720p RGB frame takes about 10 ms where cv2.rotate takes about 1.
+_TURNS = {
+    Orientation(transpose=True, flip_rows=True): cv2.ROTATE_90_COUNTERCLOCKWISE,
+    Orientation(transpose=True, flip_columns=True): cv2.ROTATE_90_CLOCKWISE,
+    Orientation(flip_rows=True, flip_columns=True): cv2.ROTATE_180,
+}
+_FLIP_CODES = {(True, False): 0, (False, True): 1, (True, True): -1}  # cv2.flip's: around x, y, both
+
+
+def upright(image: np.ndarray, orientation: Orientation) -> np.ndarray:
+    """The stored picture (H x W x 3, uint8) as players show it: ffmpeg's autorotate."""
+    if orientation == UPRIGHT:
+        return image
+    if orientation in _TURNS:
+        return cv2.rotate(image, _TURNS[orientation])
+    if orientation.transpose:  # a mirrored matrix: rare enough for two steps
+        image = cv2.transpose(image)
+    flip = _FLIP_CODES.get((orientation.flip_rows, orientation.flip_columns))
+    return image if flip is None else cv2.flip(image, flip)
 
 
 def transform(image: np.ndarray, how: VideoTransform) -> np.ndarray:

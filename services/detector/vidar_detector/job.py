@@ -6,9 +6,10 @@ resumed run decodes again, from the earliest one, the frames its handler's resto
 needs (`awaited_pts`), and goes on after the checkpoint.
 """
 
+import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,8 +28,9 @@ class JobFailure(Exception):
     """The run cannot go on; the message is for the user."""
 
 
-# The admitted frame as the detectors see it (RGB, after `rot` and `video_transform`), made
-# when first asked for: converting every frame of a 720p video would cost more than decoding it.
+# The admitted frame as the detectors see it (RGB, upright as displayed, after `rot` and
+# `video_transform`), made when first asked for: converting every frame of a 720p video would
+# cost more than decoding it.
 Picture = Callable[[], np.ndarray]
 
 
@@ -137,13 +139,16 @@ class Job:
         settings = self.dispatch.stream_settings
         source = self._open()
         try:
-            width, height = source.stream.codec_context.width, source.stream.codec_context.height
+            frames = iter(source)
+            # The frame size as displayed is known from the first frame (its display matrix).
+            first = next(frames, None)
+            width, height = first.display_size if first else _stored_size(source)
             self.statistic.frame_width, self.statistic.frame_height = width, height
             self._handler.start(source.fps)
             area = self._area(settings.rot, width, height)
             gate = MotionGate(settings.imotion_threshold)
             pacer = Pacer(settings.play_speed, settings.disable_drops)
-            self._loop(source, area, gate, pacer)
+            self._loop(source, itertools.chain([first] if first else [], frames), area, gate, pacer)
         finally:
             self.statistic.decoding_soft_errors += source.soft_errors
             source.close()
@@ -179,13 +184,15 @@ class Job:
                 raise JobFailure(str(error)) from error
         return area
 
-    def _loop(self, source: FrameSource, area: Rectangle | None, gate: MotionGate, pacer: Pacer) -> None:
+    def _loop(
+        self, source: FrameSource, frames: Iterable[Decoded], area: Rectangle | None, gate: MotionGate, pacer: Pacer
+    ) -> None:
         settings = self.dispatch.stream_settings
         pacing, gating = settings.play_speed > 0, settings.imotion_threshold > 0
         frame_interval = 1 / source.fps
         tally = self._tally
         started = last_report = time.monotonic()
-        for decoded in source:
+        for decoded in frames:
             if self.stop.is_set():
                 self.stopped_early = True
                 break
@@ -255,4 +262,8 @@ class Job:
 
 
 def _picture(decoded: Decoded, area: Rectangle | None, how: VideoTransform) -> Picture:
-    return lambda: transform(crop(decoded.frame.to_ndarray(format="rgb24"), area), how)
+    return lambda: transform(crop(decoded.rgb(), area), how)
+
+
+def _stored_size(source: FrameSource) -> tuple[int, int]:
+    return source.stream.codec_context.width, source.stream.codec_context.height

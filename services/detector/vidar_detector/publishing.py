@@ -81,11 +81,11 @@ class PostMaker:
 
     def _full_frame(self, settings: KindSettings, kept: Kept) -> np.ndarray:
         """The frame as the detector saw it with `fullframe_crop_rot` (or without `rot`), else
-        the whole decoded frame (with `video_transform`)."""
+        the whole decoded frame (upright, with `video_transform`)."""
         stream = self._dispatch.stream_settings
         if settings.fullframe_crop_rot or not stream.rot:
             return kept.image
-        return transform(kept.decoded.frame.to_ndarray(format="rgb24"), stream.video_transform)
+        return transform(kept.decoded.rgb(), stream.video_transform)
 
     def _thumbnail(self, kind: str, settings: KindSettings, image: np.ndarray, box: Box) -> np.ndarray:
         """With `post_best_track_normalize`, a face aligned on its eyes and nose (bodies and cars
