@@ -1,4 +1,5 @@
-"""What a source file is (PyAV), and a frame of it as a JPEG screenshot."""
+"""What a source file is (PyAV), and a frame of it as a JPEG screenshot, both as players show
+it: a phone's video is stored sideways with a display matrix that turns it upright."""
 
 import io
 import math
@@ -7,6 +8,9 @@ from typing import BinaryIO
 
 import av
 from av.container import InputContainer
+from PIL import Image
+
+from vidar.orientation import display_orientation
 
 # Where the default screenshot is taken: a tenth into the video, past black lead-ins.
 SCREENSHOT_AT = 0.1
@@ -36,11 +40,12 @@ def probe(file: BinaryIO, jpeg_quality: int) -> tuple[Probe, bytes]:
         stream = _video_stream(container)
         fps = float(stream.average_rate or stream.guessed_rate or 0)
         duration = _duration(container)
-        _frame_at(container, stream, 0.0)  # a file whose first frame does not decode is unusable
+        first = _frame_at(container, stream, 0.0)  # a file whose first frame does not decode is unusable
+        width, height = display_orientation(first).size(stream.codec_context.width, stream.codec_context.height)
         probed = Probe(
             source_len=duration,
-            frame_width=stream.codec_context.width,
-            frame_height=stream.codec_context.height,
+            frame_width=width,
+            frame_height=height,
             fps=fps,
             codec=stream.codec_context.name,
             frame_count=stream.frames or round(duration * fps),
@@ -68,8 +73,20 @@ def _within(timestamp: float, duration: float) -> float:
 
 def _jpeg(frame: av.VideoFrame, quality: int) -> bytes:
     image = io.BytesIO()
-    frame.to_image().save(image, format="JPEG", quality=quality)
+    _upright(frame).save(image, format="JPEG", quality=quality)
     return image.getvalue()
+
+
+def _upright(frame: av.VideoFrame) -> Image.Image:
+    orientation = display_orientation(frame)
+    image = frame.to_image()
+    if orientation.transpose:
+        image = image.transpose(Image.Transpose.TRANSPOSE)
+    if orientation.flip_rows:
+        image = image.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+    if orientation.flip_columns:
+        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    return image
 
 
 def _open(file: BinaryIO) -> InputContainer:
