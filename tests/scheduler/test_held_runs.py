@@ -5,13 +5,10 @@ probe or the fetch, whatever the machine's speed."""
 
 import asyncio
 import contextlib
-import functools
 import json
 import signal
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -23,6 +20,7 @@ from tests.polling import eventually
 from tests.scheduler.processing import video, wait_for
 from tests.stack import Gateway, ServiceProcess, consumer_caught_up
 from tests.storage.archives import new_archive, probed, upload, upload_file
+from tests.storage.test_url_sources import media_server  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.usefixtures("storage", "scheduler", "detector")
 
@@ -106,37 +104,35 @@ def test_a_run_asked_for_right_after_uploading_a_non_video_fails_with_the_probes
     assert NOT_A_VIDEO in refused.json()["desc"]
 
 
-@pytest.fixture(scope="module")
-def media_server(videos: Path) -> Iterator[str]:
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(videos))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-
-
-def test_a_run_asked_for_while_its_url_is_fetched_completes_once_fetched(
-    api: httpx.Client, gw: Gateway, db: Database, media_server: str
-) -> None:
-    url = f"{media_server}/carphone_pristine.mp4"
+def asked_for_while_fetched(api: httpx.Client, gw: Gateway, db: Database, url: str) -> int:
+    """A new archive of `url`, processed at once: its run held until the fetch ends."""
     with paused(gw, FETCHES):
         video_id = new_archive(api, url=url)
         assert api.post(f"/videos/{video_id}/process/").status_code == 200
         held(api, db, video_id, f"Waiting for {url} to be fetched")
+    return video_id
+
+
+def test_a_run_asked_for_while_its_url_is_fetched_completes_once_fetched(
+    api: httpx.Client,
+    gw: Gateway,
+    db: Database,
+    media_server: str,  # noqa: F811
+) -> None:
+    url = f"{media_server}/videos/carphone_pristine.mp4"
+    video_id = asked_for_while_fetched(api, gw, db, url)
     completed_once(api, video_id)
     assert db.videos.find_one({"_id": video_id})["source"]["url"] == url
 
 
 def test_a_run_whose_url_cannot_be_fetched_fails_with_the_fetchs_error(
-    api: httpx.Client, gw: Gateway, db: Database, media_server: str
+    api: httpx.Client,
+    gw: Gateway,
+    db: Database,
+    media_server: str,  # noqa: F811
 ) -> None:
     url = f"{media_server}/no-such-clip.mp4"
-    with paused(gw, FETCHES):
-        video_id = new_archive(api, url=url)
-        assert api.post(f"/videos/{video_id}/process/").status_code == 200
-        held(api, db, video_id, f"Waiting for {url} to be fetched")
-    failed = wait_for(api, video_id, "FAILED")
+    failed = wait_for(api, asked_for_while_fetched(api, gw, db, url), "FAILED")
     assert failed["error"].startswith(f"Could not fetch {url}: the server answered 404")
     assert failed["health_status"]["msg"] == failed["error"]
 
