@@ -1,5 +1,6 @@
 """The decoding thread on real footage: every frame, resuming after a checkpoint, bad input."""
 
+import gc
 from pathlib import Path
 
 import av
@@ -94,6 +95,26 @@ def test_frames_are_upright_as_players_show_them(
         expected = DISPLAYS[degrees, hflip, vflip](picture)
         assert item.display_size == (expected.shape[1], expected.shape[0])
         assert np.array_equal(item.rgb(), expected)
+
+
+@pytest.mark.parametrize("degrees", [0, 90])
+def test_a_handled_frame_is_freed_at_once(videos: Path, tmp_path: Path, degrees: int) -> None:
+    """No decoded frame waits for the cyclic garbage collector (reading a frame's side data ties
+    it in a cycle: a 720p run's memory grew by about 500 MB when every frame's was read)."""
+    clip = rotated_clip(videos / "carphone_pristine.mp4", tmp_path / "phone.mp4", degrees, frames=40)
+    gc.collect()
+    gc.disable()
+    try:
+        with clip.open("rb") as file:
+            source = FrameSource(file, capacity=2)
+            for decoded in source:
+                decoded.rgb()
+            source.close()
+        del decoded
+        alive = [item for item in gc.get_objects() if isinstance(item, av.VideoFrame)]
+    finally:
+        gc.enable()
+    assert len(alive) <= 2, "the first frame (its orientation read) and a frame of the decoder's own"
 
 
 def test_an_unrotated_video_is_given_as_stored(videos: Path) -> None:
