@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.gateway.contract import contract_list_response
-from vidar.models.stream_settings import KindSettings, StreamSettings, merge_settings
+from vidar.models.stream_settings import BodySettings, CarSettings, KindSettings, StreamSettings, merge_settings
 
 
 def test_defaults_are_the_contract_get_example() -> None:
@@ -16,7 +16,7 @@ def test_defaults_are_the_contract_get_example() -> None:
 
 def test_partial_detector_is_completed_with_defaults() -> None:
     settings = StreamSettings.model_validate({"detectors": {"body": {"jpeg_quality": 80}}})
-    assert settings.detectors.body == KindSettings(jpeg_quality=80)
+    assert settings.detectors.body == BodySettings(jpeg_quality=80)
     assert settings.detectors.face == KindSettings()
 
 
@@ -52,7 +52,7 @@ def test_merge_turns_a_detector_on_and_off_and_keeps_siblings() -> None:
     merged = merge_settings(stored, {"play_speed": 2, "detectors": {"face": None, "car": {"jpeg_quality": 70}}})
     settings = StreamSettings.model_validate(merged)
     assert settings.detectors.face is None
-    assert settings.detectors.car == KindSettings(jpeg_quality=70)
+    assert settings.detectors.car == CarSettings(jpeg_quality=70)
     assert settings.play_speed == 2
     assert settings.disable_drops is True
 

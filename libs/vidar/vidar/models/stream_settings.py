@@ -79,6 +79,26 @@ def _unsupported(reason: str) -> AfterValidator:
     return AfterValidator(reject)
 
 
+# Defaults of the filters per kind. Faces keep the contract's example values. Bodies and cars are
+# chosen on hand-labelled frames of several cameras (tests/data/labels, tests/bench/detector.py):
+# the smallest labelled walker is 13 pixels wide in vtest.avi (768x576) and half that in a copy
+# at half the size, so a size filter in pixels would make what vidar reports depend on the frame
+# size; the model's own score and the track's length keep false boxes out instead.
+FACE_MIN_SIZE, FACE_MIN_QUALITY = 60, 0.42
+BODY_MIN_SIZE, BODY_MIN_QUALITY = 0, 0.42
+CAR_MIN_SIZE, CAR_MIN_QUALITY = 0, 0.42
+
+
+def _min_size_field(default: int) -> Any:
+    return Field(
+        default, ge=0, le=MAX_FRAME_SIDE, description="Smallest accepted box side, in pixels (the shorter side)."
+    )
+
+
+def _min_quality_field(default: float) -> Any:
+    return Field(default, ge=0, le=1, description="Lowest accepted detection quality (the detector's score, 0..1).")
+
+
 class _Strict(BaseModel):
     # No type coercion ("1" or true for a number), no NaN or Infinity: JSON would send them on as
     # null, and the services downstream could not honour them.
@@ -91,10 +111,8 @@ class KindSettings(_Strict):
     filter_max_size: int = Field(
         8192, ge=1, le=MAX_FRAME_SIDE, description="Largest accepted box side, in pixels (the longer side)."
     )
-    filter_min_quality: float = Field(0.42, ge=0, le=1, description="Lowest accepted detection quality.")
-    filter_min_size: int = Field(
-        60, ge=0, le=MAX_FRAME_SIDE, description="Smallest accepted box side, in pixels (the shorter side)."
-    )
+    filter_min_quality: float = _min_quality_field(FACE_MIN_QUALITY)
+    filter_min_size: int = _min_size_field(FACE_MIN_SIZE)
     fullframe_crop_rot: bool = False
     fullframe_use_png: bool = False
     jpeg_quality: int = Field(95, ge=1, le=100)
@@ -126,12 +144,29 @@ class KindSettings(_Strict):
         return self
 
 
+class BodySettings(KindSettings):
+    """A body detector's settings: the contract's example values are a face's; a person seen by a
+    street or corridor camera is smaller and scores differently, so these defaults come from
+    labelled footage (tests/data/labels, tests/bench/detector.py)."""
+
+    filter_min_size: int = _min_size_field(BODY_MIN_SIZE)
+    filter_min_quality: float = _min_quality_field(BODY_MIN_QUALITY)
+
+
+class CarSettings(KindSettings):
+    """A car detector's settings, with defaults from labelled footage as for bodies."""
+
+    filter_min_size: int = _min_size_field(CAR_MIN_SIZE)
+    filter_min_quality: float = _min_quality_field(CAR_MIN_QUALITY)
+
+
 class Detectors(_Strict):
-    """One entry per object type; `null` turns that detector off."""
+    """One entry per object type; `null` turns that detector off. A partial entry is completed with
+    its kind's defaults."""
 
     face: KindSettings | None = Field(default_factory=KindSettings)
-    body: KindSettings | None = None
-    car: KindSettings | None = None
+    body: BodySettings | None = None
+    car: CarSettings | None = None
 
 
 class StreamSettings(_Strict):
