@@ -7,10 +7,9 @@ import { poll } from "../poll.js";
 import { clusterGallery } from "./clusters.js";
 import { eventDialog } from "./event-dialog.js";
 import { EventGrid } from "./events.js";
-import { timeline } from "./timeline.js";
+import { KINDS, timeline } from "./timeline.js";
 
 const LIVE_EVERY_MS = 1500;
-const KINDS = [["faces", "Faces", "face"], ["bodies", "Bodies", "body"], ["cars", "Cars", "car"]];
 
 // The statistic as label/value rows; nested objects (objects.face.posted) are flattened.
 function statisticRows(statistic, prefix = "") {
@@ -77,7 +76,9 @@ export function archivePage(videoId, openEvent) {
   const tabs = h("div", { class: "tabs", role: "tablist" });
   const panel = h("div", { class: "tab-panel", role: "tabpanel" });
   let video = null;
-  let active = "faces";
+  let active = null;
+  // Until the operator picks a tab, the page picks it and may move off an empty one as events come.
+  let picked = false;
   let grid = null;
   let lastCounts = "";
   let eventsRefreshed = 0;
@@ -104,11 +105,34 @@ export function archivePage(videoId, openEvent) {
     return video ? video[`${single}_count`] : 0;
   }
 
+  function enabled(kind) {
+    const [, , single] = KINDS.find(([type]) => type === kind);
+    return Boolean(video?.stream_settings.detectors[single]);
+  }
+
+  // The tab worth opening: the first kind (face, body, car) that is on and has events; then one
+  // that found events in an earlier run though it is off now; then the first kind that is on.
+  function preferredTab() {
+    const kinds = KINDS.map(([type]) => type);
+    return kinds.find((type) => enabled(type) && countOf(type)) || kinds.find((type) => countOf(type))
+      || kinds.find(enabled) || kinds[0];
+  }
+
   function showTabs() {
     const clusterCount = KINDS.reduce((sum, [, , single]) => sum + (video?.[`${single}_cluster_count`] || 0), 0);
-    const entries = [...KINDS.map(([type, label]) => [type, `${label} ${countOf(type)}`]), ["clusters", `Clusters ${clusterCount}`]];
-    tabs.replaceChildren(...entries.map(([type, label]) => h("button", { type: "button", role: "tab", class: "tab",
-      "aria-selected": String(type === active), dataset: { tab: type }, onclick: () => choose(type) }, label)));
+    const entries = [...KINDS.map(([type, label, single]) => {
+      // A kind that is off and found nothing says so, rather than a 0 that reads as "none found".
+      const off = !enabled(type) && !countOf(type);
+      return [type, off ? [`${label} `, h("span", { class: "tab-off" }, "off")] : `${label} ${countOf(type)}`,
+        off ? `No ${single} detection in this archive's settings` : null];
+    }), ["clusters", `Clusters ${clusterCount}`, null]];
+    tabs.replaceChildren(...entries.map(([type, label, title]) => h("button", { type: "button", role: "tab", class: "tab",
+      "aria-selected": String(type === active), title, dataset: { tab: type }, onclick: () => pick(type) }, label)));
+  }
+
+  function pick(type, cluster) {
+    picked = true;
+    return choose(type, cluster);
   }
 
   async function choose(type, cluster) {
@@ -117,7 +141,7 @@ export function archivePage(videoId, openEvent) {
     if (type === "clusters") {
       const clustered = KINDS.filter(([, , single]) => video?.[`${single}_cluster_count`]);
       const galleries = await Promise.all(clustered.map(async ([kind, label]) => [h("h3", {}, label),
-        await clusterGallery(videoId, kind, (number) => choose(kind, number))]));
+        await clusterGallery(videoId, kind, (number) => pick(kind, number))]));
       panel.replaceChildren(...(galleries.length ? galleries.flat()
         : [emptyState("No clusters", "Clusters appear when a run has finished.")]));
       return;
@@ -125,12 +149,16 @@ export function archivePage(videoId, openEvent) {
     grid = new EventGrid(videoId, type);
     if (cluster !== undefined) grid.showCluster(cluster);
     panel.replaceChildren(grid.element);
-    refreshTimeline();
   }
 
+  // Every kind's tracks, whichever tab is open; a slow answer never replaces a newer one.
+  let timelineAsked = 0;
   async function refreshTimeline() {
-    if (!video || active === "clusters") return;
-    timelineSlot.replaceChildren(await timeline(videoId, active, video.source_len, playFrom));
+    if (!video) return;
+    const asked = ++timelineAsked;
+    const counts = Object.fromEntries(KINDS.map(([type]) => [type, countOf(type)]));
+    const shown = await timeline(videoId, counts, video.source_len, playFrom);
+    if (asked === timelineAsked) timelineSlot.replaceChildren(shown);
   }
 
   function show(current) {
@@ -140,9 +168,17 @@ export function archivePage(videoId, openEvent) {
     actions.replaceChildren(...actionsFor(video, act));
     status.replaceChildren(statusCard(video));
     statistic.replaceChildren(statisticCard(video));
-    const counts = KINDS.map(([type]) => countOf(type)).join() + [video.face_cluster_count, video.health_status.status].join();
+    const counts = KINDS.flatMap(([type, , single]) => [countOf(type), video[`${single}_cluster_count`]])
+      .concat(video.health_status.status).join();
     if (counts !== lastCounts) {
       lastCounts = counts;
+      // The first events of a run on a page still on an empty tab the operator did not pick.
+      if (active && !picked && active !== "clusters" && !countOf(active) && preferredTab() !== active) {
+        eventsRefreshed = Date.now();
+        choose(preferredTab());
+        refreshTimeline();
+        return;
+      }
       showTabs();
       // New events while a run goes on: the grid and timeline follow, at most every few seconds.
       if (grid && (Date.now() - eventsRefreshed > 4000 || !isBusy(video))) {
@@ -173,7 +209,9 @@ export function archivePage(videoId, openEvent) {
     events.dialog);
   element.onRoute = onRoute;
 
-  load().then(() => choose("faces")).then(() => openEvent && onRoute(location.hash))
+  // A link to an event opens on that event's kind, as if the operator had picked it.
+  const first = () => (openEvent ? pick(openEvent.type) : choose(preferredTab()));
+  load().then(first).then(() => { refreshTimeline(); if (openEvent) onRoute(location.hash); })
     .catch((failure) => {
       element.replaceChildren(h("div", { class: "card" }, h("h2", {}, "Archive not found"), h("p", {}, failure.message)));
     });

@@ -1,10 +1,14 @@
 // One bar per track over the video's duration, from the track's posted events (first, best,
-// last, realtime): a track posted once (best only) is a short mark at that moment.
+// last, realtime): a track posted once (best only) is a short mark at that moment. Every kind's
+// tracks show together, each kind in its colour and named in the legend, whichever tab is open.
 
 import { call } from "../api.js";
 import { h, streamTime } from "../dom.js";
 
-// The timeline reads at most this many events (in time order), so a huge archive stays quick.
+// Each kind as the API's path names it, as the page shows it, and as the archive's fields name it.
+export const KINDS = [["faces", "Faces", "face"], ["bodies", "Bodies", "body"], ["cars", "Cars", "car"]];
+
+// The timeline reads at most this many events of each kind (in time order), so a huge archive stays quick.
 const MAX_EVENTS = 2000;
 const PAGE = 1000;
 
@@ -26,17 +30,30 @@ async function trackSpans(videoId, type) {
   return { spans: [...tracks.values()], partial: Boolean(page) };
 }
 
-export async function timeline(videoId, type, length, seek) {
-  const { spans, partial } = await trackSpans(videoId, type);
-  if (!spans.length || !length) return h("p", { class: "muted small" }, "No tracks yet.");
+const plural = (count, word) => `${count} ${word}${count === 1 ? "" : "s"}`;
+
+// `counts`: the archive's events of each kind ({faces: 0, bodies: 6, ...}); kinds with none are not read.
+export async function timeline(videoId, counts, length, seek) {
+  const read = await Promise.all(KINDS.filter(([type]) => counts[type]).map(async ([type, label, single]) =>
+    ({ type, label, single, ...(await trackSpans(videoId, type)) })));
+  const kinds = read.filter(({ spans }) => spans.length);
+  if (!kinds.length || !length) return h("p", { class: "muted small" }, "No tracks yet.");
   const percent = (seconds) => `${Math.min(100, (seconds / length) * 100)}%`;
-  const lanes = spans.map((span) => h("div", { class: "lane" },
-    h("button", { type: "button", class: `track-bar kind-${type}`, style: `left:${percent(span.start)};width:calc(${percent(span.end - span.start)} + 4px)`,
-      title: `Track ${span.track}: ${streamTime(span.start)}–${streamTime(span.end)}`,
-      "aria-label": `Track ${span.track} from ${streamTime(span.start)}: play`, onclick: () => seek(span.start) })));
+  const lanes = kinds.flatMap(({ type, single, spans }, group) => spans.map((span, index) => {
+    const name = `${single[0].toUpperCase()}${single.slice(1)} track ${span.track}`;
+    // A rule between one kind's lanes and the next kind's.
+    return h("div", { class: group && !index ? "lane next-kind" : "lane", dataset: { kind: type } },
+      h("button", { type: "button", class: `track-bar kind-${type}`, style: `left:${percent(span.start)};width:calc(${percent(span.end - span.start)} + 4px)`,
+        title: `${name}: ${streamTime(span.start)}–${streamTime(span.end)}`,
+        "aria-label": `${name} from ${streamTime(span.start)}: play`, onclick: () => seek(span.start) }));
+  }));
+  const legend = h("ul", { class: "timeline-legend", "aria-label": "Tracks by kind" }, kinds.map(({ type, label, spans, partial }) =>
+    h("li", { dataset: { kind: type } }, h("span", { class: `swatch kind-${type}`, "aria-hidden": "true" }),
+      `${label} `, h("span", { class: "muted" }, plural(spans.length, "track")),
+      partial ? h("span", { class: "muted" }, ` (first ${MAX_EVENTS} events)`) : null)));
+  const total = kinds.reduce((sum, { spans }) => sum + spans.length, 0);
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((at) => h("span", { style: `left:${at * 100}%` }, streamTime(at * length)));
   return h("div", { class: "timeline" },
-    h("div", { class: "timeline-head" }, h("strong", {}, `${spans.length} track${spans.length === 1 ? "" : "s"}`),
-      partial ? h("span", { class: "muted small" }, ` (first ${MAX_EVENTS} events)`) : null),
+    h("div", { class: "timeline-head" }, h("strong", {}, plural(total, "track")), legend),
     h("div", { class: "lanes" }, lanes), h("div", { class: "ticks" }, ticks));
 }
