@@ -5,6 +5,8 @@ import { call, cameraGroups, uploadSource } from "../api.js";
 import { bytes, duration, h, progressBar, toast } from "../dom.js";
 
 const DETECTORS = [["face", "Faces"], ["body", "Bodies"], ["car", "Cars"]];
+// Each kind's settings in the API's OpenAPI document, whose defaults the form shows.
+const SCHEMA_OF_KIND = { face: "KindSettings", body: "BodySettings", car: "CarSettings" };
 const POSTS = [["post_best_track_frame", "Best frame", true], ["post_first_track_frame", "First frame", false],
   ["post_last_track_frame", "Last frame", false]];
 // The API's param (its last part for detector settings) -> the form field that shows its error.
@@ -45,6 +47,16 @@ function sourcePicker(onFile) {
   return h("div", {}, input, zone);
 }
 
+// "Faces 60 px, 0.42 · Bodies 0 px, 0.3 · ...": each detector's own filter defaults, as the API states
+// them, so that an empty field is not mistaken for "no filter".
+async function filterDefaults() {
+  const { components } = await fetch("/openapi.json").then((response) => response.json());
+  return DETECTORS.map(([kind, label]) => {
+    const { filter_min_size: size, filter_min_quality: quality } = components.schemas[SCHEMA_OF_KIND[kind]].properties;
+    return `${label} ${size.default} px, ${quality.default}`;
+  }).join(" · ");
+}
+
 function numberOrNull(value) {
   return value === "" ? null : Number(value);
 }
@@ -74,6 +86,9 @@ export function newArchivePage() {
   const url = h("input", { name: "url", type: "url", placeholder: "https://media.example.org/recording.mp4" });
   const json = h("textarea", { name: "stream_settings", rows: 5, spellcheck: "false",
     placeholder: '{"play_speed": -1, "video_transform": "Rotate90"}' });
+  const defaultsHint = h("p", { class: "hint" }, "Empty: each detector's own default.");
+  filterDefaults().then((text) => { defaultsHint.textContent = `Empty: each detector's own default (${text}).`; })
+    .catch(() => {});
   const progress = h("div", { class: "upload-progress", hidden: true });
   const submitButton = h("button", { type: "submit", class: "primary", disabled: true }, "Create archive");
   groupsLoaded.then(() => { submitButton.disabled = false; });
@@ -100,10 +115,12 @@ export function newArchivePage() {
     h("fieldset", {}, h("legend", {}, "Detection and tracking"), h("p", { class: "hint" }, "For every detector chosen above."),
       h("div", { class: "grid-4" },
         field("Region of interest", h("input", { name: "roi", placeholder: "640x480+100+50" }), "WxH+X+Y; empty: the whole frame"),
-        field("Min size, px", h("input", { name: "filter_min_size", type: "number", min: 0, value: 60 })),
-        field("Min quality", h("input", { name: "filter_min_quality", type: "number", min: 0, max: 1, step: 0.01, value: 0.42 })),
+        field("Min size, px", h("input", { name: "filter_min_size", type: "number", min: 0, placeholder: "default" })),
+        field("Min quality", h("input", { name: "filter_min_quality", type: "number", min: 0, max: 1, step: 0.01,
+          placeholder: "default" })),
         field("Tracker", h("select", { name: "tracker_type" }, h("option", { value: "simple_iou" }, "Simple IoU"),
           h("option", { value: "deep_sort" }, "Deep SORT")))),
+      defaultsHint,
       h("div", { class: "field" }, h("span", { class: "label" }, "Post for each track"),
         h("div", { class: "checks" }, POSTS.map(([name, label, checked]) => check(name, label, checked))),
         h("p", { class: "hint" }, "First and last frames give the track timeline each track's length."))),
