@@ -11,7 +11,13 @@ from tests.polling import eventually
 from tests.stack import Gateway
 from vidar.models.events import Envelope
 
-TYPES = {".avi": "video/x-msvideo", ".mp4": "video/mp4"}
+TYPES = {
+    ".avi": "video/x-msvideo",
+    ".mp4": "video/mp4",
+    ".mkv": "video/x-matroska",
+    ".mov": "video/quicktime",
+    ".webm": "video/webm",
+}
 
 
 def new_archive(api: httpx.Client, **fields) -> int:
