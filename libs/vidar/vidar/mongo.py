@@ -1,12 +1,22 @@
-"""MongoDB access through PyMongo's asyncio API (the successor of motor)."""
+"""MongoDB access through PyMongo's asyncio API (the successor of motor).
 
+`updated`, `update_returning_before` and `delete_returning` stand in for PyMongo's
+`find_one_and_update`/`find_one_and_delete` on collections that grow with use: SecantusDB (the
+embedded server) writes a `findAndModify` as `{"_id": <found>, "$and": [query]}`, a top-level
+`$and` its planner cannot serve, so each one scanned every document (2.7 s at 10,000 archives).
+A read and a guarded `update_one`/`delete_one` by `_id` are two index lookups on both servers.
+"""
+
+import os
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from vidar.command_log import COMMAND_LOG_ENV, CommandRecorder
 from vidar.settings import VidarSettings
 
 COUNTERS = "counters"
@@ -14,16 +24,66 @@ T = TypeVar("T")
 
 
 def connect(settings: VidarSettings) -> AsyncMongoClient:
-    """A lazy client: it connects on first use, so services start before MongoDB does."""
-    return AsyncMongoClient(settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000)
+    """A lazy client: it connects on first use, so services start before MongoDB does. With
+    VIDAR_MONGO_COMMAND_LOG set (the end-to-end tests' query-shape guard), every command's shape
+    and call site is recorded there."""
+    listeners = [CommandRecorder(log_dir)] if (log_dir := os.environ.get(COMMAND_LOG_ENV)) else []
+    return AsyncMongoClient(settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000, event_listeners=listeners)
 
 
 async def next_id(db: AsyncDatabase, sequence: str) -> int:
     """The next integer id of `sequence`: atomic, never reused, even after deletes."""
+    # findAndModify is fine here: `counters` holds one document a sequence.
     counter = await db[COUNTERS].find_one_and_update(
         {"_id": sequence}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
     )
     return int(counter["value"])
+
+
+async def updated(
+    collection: AsyncCollection,
+    query: dict[str, Any],
+    update: dict[str, Any],
+    *,
+    session: AsyncClientSession | None = None,
+    projection: dict[str, Any] | None = None,
+) -> dict | None:
+    """`update` applied to the one document `query` matches (it names its `_id`), and that document
+    as it is after it; None if none matched. Run it in a transaction where the document read back
+    must be exactly the one this update wrote."""
+    if (await collection.update_one(query, update, session=session)).matched_count == 0:
+        return None
+    return await collection.find_one({"_id": query["_id"]}, projection=projection, session=session)
+
+
+async def update_returning_before(
+    collection: AsyncCollection,
+    query: dict[str, Any],
+    update: dict[str, Any],
+    *,
+    session: AsyncClientSession | None = None,
+) -> dict | None:
+    """`update` applied to a document `query` matches, and that document as it was before; None if
+    none matched or a concurrent write moved it out of `query` between the read and the write (the
+    write re-asserts `query`, as findAndModify does)."""
+    before = await collection.find_one(query, session=session)
+    if before is None:
+        return None
+    guarded = {"_id": before["_id"], **query}
+    if (await collection.update_one(guarded, update, session=session)).matched_count == 0:
+        return None
+    return before
+
+
+async def delete_returning(
+    collection: AsyncCollection, query: dict[str, Any], *, session: AsyncClientSession | None = None
+) -> dict | None:
+    """The document `query` matches, deleted; None if there was none."""
+    doc = await collection.find_one(query, session=session)
+    if doc is None:
+        return None
+    deleted = await collection.delete_one({"_id": doc["_id"], **query}, session=session)
+    return doc if deleted.deleted_count == 1 else None
 
 
 async def ping(client: AsyncMongoClient) -> None:

@@ -2,12 +2,13 @@
 `video.processing.<status>` event; jobs live in MongoDB and JetStream, never only in memory,
 so a restarted scheduler carries on where the last one stopped."""
 
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, subjects
@@ -40,6 +41,7 @@ from vidar.models.jobs import (
     Statistic,
     VideoProcessing,
 )
+from vidar.mongo import update_returning_before, updated
 from vidar.outbox import Outbox, Transaction
 from vidar_scheduler.lifecycle import (
     after_run,
@@ -64,6 +66,7 @@ from vidar_scheduler.source_notices import SourceNotice
 S = ProcessingStatus
 _IN_FLIGHT = [state.value for state in IN_FLIGHT]
 _OVER = [state.value for state in OVER]
+OVER_RECOUNT_S = 30.0
 
 
 class Scheduler:
@@ -72,6 +75,7 @@ class Scheduler:
         self._videos = db[archive.VIDEOS]
         self._jobs = db[archive.JOBS]
         self._outbox = outbox
+        self._over_counted_at: float | None = None
 
     async def ensure_indexes(self) -> None:
         await self._jobs.create_index([("state", ASCENDING), ("queued_at", ASCENDING)])
@@ -231,7 +235,8 @@ class Scheduler:
         lost, is told to stop (in the same transaction)."""
 
         async def start(transaction: Transaction) -> dict | None:
-            job = await self._jobs.find_one_and_update(
+            job = await update_returning_before(
+                self._jobs,
                 {"_id": started.run_id, "state": {"$in": [JobState.DISPATCHED.value, JobState.RUNNING.value]}},
                 {"$set": JobRecord.started(started, datetime.now(UTC)).as_set()},
                 session=transaction.session,
@@ -253,7 +258,8 @@ class Scheduler:
 
     async def job_progress(self, progress: JobProgress) -> None:
         """The heartbeat: keep the checkpoint and show the statistic so far."""
-        job = await self._jobs.find_one_and_update(
+        job = await update_returning_before(
+            self._jobs,
             {"_id": progress.run_id, "attempt": progress.attempt, "state": {"$in": _IN_FLIGHT}},
             {"$set": JobRecord.heartbeat(progress.checkpoint, datetime.now(UTC)).as_set()},
         )
@@ -261,12 +267,14 @@ class Scheduler:
             await self._write_statistic(progress.video_id, progress.run_id, progress.checkpoint.statistic)
 
     async def job_ended(self, ended: JobEnded, state: JobState) -> None:
-        job = await self._jobs.find_one_and_update(
+        job = await update_returning_before(
+            self._jobs,
             {"_id": ended.run_id, "state": {"$in": _IN_FLIGHT}},
             {"$set": JobRecord.ended(state, ended.error, datetime.now(UTC)).as_set()},
         )
         if job is None:
             return
+        self._over_counted_at = None
         await self._write_statistic(ended.video_id, ended.run_id, ended.statistic)
         if change := after_run(ended, state):
             await self._transition(
@@ -292,7 +300,8 @@ class Scheduler:
     async def _fail_run(self, video_id: int, run_id: str, note: str) -> bool:
         async def end_job(transaction: Transaction) -> None:
             """The run fails; a detector still at it stops."""
-            job = await self._jobs.find_one_and_update(
+            job = await update_returning_before(
+                self._jobs,
                 {"_id": run_id, "state": {"$nin": _OVER}},
                 {"$set": JobRecord.ended(JobState.FAILED, note, datetime.now(UTC)).as_set()},
                 session=transaction.session,
@@ -330,13 +339,17 @@ class Scheduler:
             await self._outbox.commit(claim)
 
     async def count_jobs(self) -> None:
-        """The `vidar_jobs` gauge: runs by state (queued is the queue's depth)."""
-        counted = {
-            row["_id"]: row["count"]
-            async for row in await self._jobs.aggregate([{"$group": {"_id": "$state", "count": {"$sum": 1}}}])
-        }
+        """The `vidar_jobs` gauge: runs by state (queued is the queue's depth). Each state is counted
+        on the jobs' state index: a `$group` of every job read the whole collection each pass. The
+        states runs end in grow with every run, so they are counted again only after a run ended
+        or every OVER_RECOUNT_S."""
+        over_due = self._over_counted_at is None or time.monotonic() - self._over_counted_at > OVER_RECOUNT_S
         for state in JobState:
-            JOBS.labels(state.value).set(counted.get(state.value, 0))
+            if state in OVER and not over_due:
+                continue
+            JOBS.labels(state.value).set(await self._jobs.count_documents({"state": state.value}))
+        if over_due:
+            self._over_counted_at = time.monotonic()
 
     async def watch_heartbeats(self) -> None:
         """A running job whose detector went silent is marked stalled (JetStream redelivers it
@@ -344,9 +357,9 @@ class Scheduler:
         silent_since = datetime.now(UTC) - timedelta(seconds=self._settings.heartbeat_timeout)
         silent = {"heartbeat_at": {"$lt": silent_since}, "stalled": {"$ne": True}}
         await self._jobs.update_many(
-            {**silent, "state": JobState.STOPPING.value}, {"$set": JobRecord.in_state(JobState.STOPPED).as_set()}
+            {"state": JobState.STOPPING.value, **silent}, {"$set": JobRecord.in_state(JobState.STOPPED).as_set()}
         )
-        async for job in self._jobs.find({**silent, "state": JobState.RUNNING.value}):
+        async for job in self._jobs.find({"state": JobState.RUNNING.value, **silent}):
             await self._jobs.update_one(
                 {"_id": job["_id"], "state": JobState.RUNNING.value}, {"$set": JobRecord.silent().as_set()}
             )
@@ -385,9 +398,7 @@ class Scheduler:
         guard.update(where or {})
 
         async def write(transaction: Transaction) -> bool:
-            doc = await self._videos.find_one_and_update(
-                guard, update, return_document=ReturnDocument.AFTER, session=transaction.session
-            )
+            doc = await updated(self._videos, guard, update, session=transaction.session)
             if doc is None:
                 return False
             if also is not None:

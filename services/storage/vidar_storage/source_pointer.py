@@ -21,6 +21,7 @@ from vidar.documents import SourcePointer, StoredSource
 from vidar.health import BUSY_VALUES
 from vidar.models.events import Envelope, VideoFileDeleted, VideoUploaded
 from vidar.models.source_changes import SourceChange, SourceChangeReply, SourceCommitRequest, SourceRemoveRequest
+from vidar.mongo import update_returning_before
 from vidar.outbox import Outbox, Transaction
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,8 @@ class SourcePointers:
 
     async def remove(self, request: SourceRemoveRequest) -> SourceChange:
         async def write(transaction: Transaction) -> SourceChange:
-            before = await self._videos.find_one_and_update(
+            before = await update_returning_before(
+                self._videos,
                 {"_id": request.video_id, **held_by(request.upload_id)},
                 {"$set": SourcePointer.removed().as_set()},
                 session=transaction.session,
@@ -95,7 +97,8 @@ class SourcePointers:
     async def _point_at(self, transaction: Transaction, video_id: int, source: StoredSource, only_if: dict) -> bool:
         """The one way an archive gets a new source file: the pointer and `video.uploaded`, whose
         `replaced_key` tells storage which object to remove."""
-        before = await self._videos.find_one_and_update(
+        before = await update_returning_before(
+            self._videos,
             {"_id": video_id, **only_if},
             {"$set": SourcePointer.replaced(source).as_set()},
             session=transaction.session,

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import subjects
@@ -14,7 +14,7 @@ from vidar.documents import ArchiveSettings, new_video_document
 from vidar.models.events import Envelope, VideoChanged, VideoDeleted
 from vidar.models.stream_settings import StreamSettings, merge_settings
 from vidar.models.video import ObjectId, Video, VideoCreate, VideoPatch
-from vidar.mongo import next_id
+from vidar.mongo import delete_returning, next_id, updated
 from vidar.outbox import Outbox, Transaction
 from vidar_gateway.errors import ApiError, not_found
 from vidar_gateway.pagination import Ordering, Page, paginate
@@ -92,7 +92,7 @@ class VideoStore:
 
     async def delete(self, video_id: int) -> None:
         async def remove(transaction: Transaction) -> bool:
-            doc = await self._videos.find_one_and_delete({"_id": video_id}, session=transaction.session)
+            doc = await delete_returning(self._videos, {"_id": video_id}, session=transaction.session)
             if doc is None:
                 return False
             payload = VideoDeleted(video_id=video_id, camera_group=doc["camera_group"])
@@ -131,10 +131,10 @@ class VideoStore:
         """Apply `settings` unless the document changed since `current` was read."""
 
         async def write(transaction: Transaction) -> dict | None:
-            doc = await self._videos.find_one_and_update(
+            doc = await updated(
+                self._videos,
                 {"_id": current["_id"], "revision": current["revision"]},
                 {"$set": settings.as_set(), "$inc": {"revision": 1}},
-                return_document=ReturnDocument.AFTER,
                 session=transaction.session,
             )
             if doc is not None:
