@@ -135,7 +135,7 @@ def test_a_state_of_other_kinds_is_refused() -> None:
         other.restore(bodies.snapshot())
 
 
-def test_a_state_restored_but_not_yet_given_its_frames_pickles_again() -> None:
+def test_a_state_restored_but_not_yet_given_its_frames_is_written_again() -> None:
     """A crash while the frames before the checkpoint are decoded again resumes from it again."""
     first = handler(1, [])
     first.start(FPS)

@@ -349,6 +349,30 @@ def test_thumbnail_is_the_stored_jpeg_with_caching_headers(api: Client, new_arch
 
 
 @pytest.mark.parametrize(
+    "foreign",
+    [
+        lambda own, other: archive.screenshot_key(other.id),
+        lambda own, other: archive.detection_images(other.id, other.run_id, "face-1-1-best-1.jpg"),
+        lambda own, other: f"{archive.detections_prefix(own.id)}../../{other.id}/screenshot.jpg",
+        lambda own, other: archive.detect_upload_key(),
+    ],
+    ids=["another archive's screenshot", "another archive's thumbnail", "a key with ..", "an upload to /detect/"],
+)
+def test_an_image_key_outside_the_events_archive_is_not_served(
+    api: Client, db: Database, new_archive: Callable[[], Archive], foreign: Callable[[Archive, Archive], str]
+) -> None:
+    """The detection record is stored data: a key pointing elsewhere (issue 24) reads nothing."""
+    own, other = new_archive(), new_archive()
+    other.event()
+    event_id = own.event()
+    key = foreign(own, other)
+    db[archive.DETECTIONS].update_one({"_id": event_id}, {"$set": {"thumbnail_key": key, "full_frame_key": key}})
+    for image in ("thumbnail", "full_frame"):
+        response = api.get(f"/events/faces/{event_id}/{image}/")
+        assert (response.status_code, response.json()["param"]) == (404, "id"), key
+
+
+@pytest.mark.parametrize(
     ("png", "media_type", "image_format"), [(False, "image/jpeg", "JPEG"), (True, "image/png", "PNG")]
 )
 def test_full_frame_type_follows_its_key(

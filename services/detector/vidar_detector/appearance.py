@@ -11,7 +11,6 @@ crop on one thread (11 against 34 ms), with the same vectors."""
 import functools
 import threading
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -44,10 +43,6 @@ class AppearanceEmbedder:
         self.model = model
         # One network for the process: a job's posts and POST /detect/ may ask at once.
         self._lock = threading.Lock()
-
-    def __reduce__(self) -> tuple[Any, tuple[Path]]:
-        # A tracker holding `embed` pickles into a checkpoint's tracking state as the model's path.
-        return appearance_embedder, (self.model,)
 
     def embed(self, frame: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
         """One L2-normalised appearance vector (float32) per box of one RGB frame: compared by cosine distance."""

@@ -1,10 +1,11 @@
 """The detectors' side of the job loop: detect in each frame, filter, track, choose what to
 post, and post it. What a post becomes is `vidar_detector.publishing`'s; the run's object
-counters are `vidar_detector.counters`'; a checkpoint's tracking state is pickled by
-`vidar_detector.tracking_state`, and a resumed run restores it here and goes on exactly as a run
-that never stopped.
+counters are `vidar_detector.counters`'; a checkpoint's tracking state is written as typed
+records (`vidar_detector.tracking_state`), and a resumed run restores it here and goes on exactly
+as a run that never stopped.
 """
 
+import math
 from collections import Counter, defaultdict, deque
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -25,10 +26,15 @@ from vidar_detector.frames import Cadence
 from vidar_detector.geometry import Rectangle, crop, to_frame
 from vidar_detector.job import Picture
 from vidar_detector.lanes import ModelLanes, Models
-from vidar_detector.posting import Candidate, Post, PostingPolicy
+from vidar_detector.posting import Candidate, KeptFromRecord, Post, PostingPolicy
 from vidar_detector.publishing import FaceChip, Features, Kept, PostMaker, Publish
 from vidar_detector.selection import fits_size, quality
 from vidar_detector.tracking import IouTracker, Track, Tracker
+
+# Frames a restored state's candidates still need, by stream position.
+Awaited = defaultdict[int, list[Kept]]
+# The image of a restored candidate until its frame is decoded again.
+NO_IMAGE = np.zeros((0, 0, 3), np.uint8)
 
 
 class KindPipeline:
@@ -42,20 +48,21 @@ class KindPipeline:
         self.policy = PostingPolicy(settings)
 
     def start(self, steps_per_second: float, appearance: Embed | None) -> None:
-        if self.tracker is not None:
-            return  # restored from a checkpoint
+        if self.tracker is None:  # else restored from a checkpoint
+            self.tracker = self.new_tracker(steps_per_second, appearance)
+
+    def new_tracker(self, steps_per_second: float, appearance: Embed | None) -> IouTracker | DeepSortTracker:
         settings = self.settings
         if settings.tracker_type == "simple_iou":
-            self.tracker = IouTracker(
+            return IouTracker(
                 settings.track_overlap_threshold,
                 settings.track_miss_interval,
                 settings.track_max_duration_frames,
                 settings.track_interpolate_bboxes,
                 keep_history=settings.track_send_history,
             )
-            return
         assert appearance is not None, "deep_sort needs the appearance embedder"
-        self.tracker = DeepSortTracker(
+        return DeepSortTracker(
             appearance,
             matching_threshold=settings.track_deep_sort_matching_threshold,
             filter_unconfirmed=settings.track_deep_sort_filter_unconfirmed_tracks,
@@ -65,6 +72,27 @@ class KindPipeline:
             interpolate=settings.track_interpolate_bboxes,
             keep_history=settings.track_send_history,
         )
+
+    def state(self) -> tracking_state.KindRecord:
+        assert isinstance(self.tracker, IouTracker | DeepSortTracker), "start() comes before a snapshot"
+        return tracking_state.KindRecord(tracker=self.tracker.state(), policy=self.policy.state(_kept_record))
+
+    def restored(
+        self, record: tracking_state.KindRecord, steps_per_second: float, appearance: Embed | None, kept: KeptFromRecord
+    ) -> tuple[Tracker, PostingPolicy]:
+        """A tracker and a policy that go on from `record`; InvalidState if this kind's settings
+        track otherwise."""
+        if record.tracker.tracker_type != self.settings.tracker_type:
+            raise tracking_state.InvalidState(f"a {record.tracker.tracker_type} state for {self.settings.tracker_type}")
+        tracker, policy = self.new_tracker(steps_per_second, appearance), PostingPolicy(self.settings)
+        tracker.restore(record.tracker)  # type: ignore[arg-type]  # the type is checked above
+        policy.restore(record.policy, kept)
+        return tracker, policy
+
+
+def _kept_record(images: object) -> tracking_state.KeptRecord:
+    assert isinstance(images, Kept), "a candidate keeps a frame or nothing"
+    return images.decoded.pts, images.timestamp
 
 
 @dataclass
@@ -98,6 +126,15 @@ def detect(
             if found.kind == kind
         ]
     return image, by_kind
+
+
+def _awaiting(awaited: Awaited, record: tracking_state.KeptRecord) -> Kept:
+    """A restored candidate's frame: none until decoded again; its position stands in, so a state
+    taken before then (a frame the decoder no longer gives) still names it."""
+    pts, timestamp = record
+    kept = Kept(NO_IMAGE, Decoded(None, pts, math.nan), timestamp)  # type: ignore[arg-type]
+    awaited[pts].append(kept)
+    return kept
 
 
 class DetectionHandler:
@@ -138,7 +175,7 @@ class DetectionHandler:
         # clustering waits for).
         self.published: Counter[str] = Counter()
         # Frames a restored state still needs, by stream position.
-        self._awaited: tracking_state.Awaited = defaultdict(list)
+        self._awaited: Awaited = defaultdict(list)
 
     def start(self, fps: float) -> None:
         if self._cadence is None:
@@ -150,15 +187,16 @@ class DetectionHandler:
         """The tracking state after the last frame handled (between frames, in the job's thread,
         once `settle` has tracked every step)."""
         assert not self._steps, "settle() comes before a snapshot"
-        return tracking_state.dump(
-            {
-                "kinds": {pipeline.kind: (pipeline.tracker, pipeline.policy) for pipeline in self._pipelines},
-                "cadence": self._cadence,
-                "frame": self._frame,
-                "track_prefix": self.track_prefix,
-                "published": self.published,
-            }
+        assert self._cadence is not None, "start() comes before a snapshot"
+        state = tracking_state.TrackingState(
+            version=tracking_state.VERSION,
+            kinds={pipeline.kind: pipeline.state() for pipeline in self._pipelines},
+            cadence=self._cadence.state(),
+            frame=self._frame,
+            track_prefix=self.track_prefix,
+            published=dict(self.published),
         )
+        return tracking_state.dump(state)
 
     def number_after(self, frames_handled: int) -> None:
         """A resumed run numbers its frames on from its checkpoint, even without the tracking
@@ -167,15 +205,24 @@ class DetectionHandler:
 
     def restore(self, snapshot: bytes) -> None:
         """Go on from a checkpoint's state (before `start`); the frames its posts need come back
-        through `restore_picture`. Raises ValueError for a state this run cannot use."""
-        state, awaited = tracking_state.load(snapshot)
-        if set(state["kinds"]) != {pipeline.kind for pipeline in self._pipelines}:
-            raise ValueError(f"a tracking state of {sorted(state['kinds'])}")
-        for pipeline in self._pipelines:
-            pipeline.tracker, pipeline.policy = state["kinds"][pipeline.kind]
-        self._cadence, self._frame = state["cadence"], state["frame"]
-        self.track_prefix, self.published = state["track_prefix"], state["published"]
-        self._awaited = awaited
+        through `restore_picture`. Raises InvalidState (a ValueError) for a state this run cannot
+        use, and then changes nothing."""
+        state = tracking_state.load(snapshot)
+        if set(state.kinds) != {pipeline.kind for pipeline in self._pipelines}:
+            raise tracking_state.InvalidState(f"a tracking state of {sorted(state.kinds)}")
+        cadence = Cadence.restored(state.cadence)
+        awaited: Awaited = defaultdict(list)
+        restored = [
+            pipeline.restored(
+                state.kinds[pipeline.kind], cadence.steps_per_second, self._appearance, partial(_awaiting, awaited)
+            )
+            for pipeline in self._pipelines
+        ]
+        # Only once every kind's state is good: a state refused half way leaves the run as it was.
+        for pipeline, (tracker, policy) in zip(self._pipelines, restored, strict=True):
+            pipeline.tracker, pipeline.policy = tracker, policy
+        self._cadence, self._frame, self._awaited = cadence, state.frame, awaited
+        self.track_prefix, self.published = state.track_prefix, Counter(state.published)
 
     @property
     def awaited_pts(self) -> set[int]:

@@ -11,6 +11,7 @@ import numpy as np
 
 from vidar.models.stream_settings import VideoTransform
 from vidar.orientation import UPRIGHT, Orientation
+from vidar_detector.tracking_state import CadenceRecord
 
 # Motion is measured on a grey thumbnail this wide, so it costs little and ignores noise.
 MOTION_WIDTH = 64
@@ -116,6 +117,15 @@ class Cadence:
     @property
     def steps_per_second(self) -> float:
         return 1 / max(self._period, 2 * self._slack)
+
+    def state(self) -> CadenceRecord:
+        return CadenceRecord(period=self._period, slack=self._slack, next_step=self._next)
+
+    @classmethod
+    def restored(cls, record: CadenceRecord) -> "Cadence":
+        cadence = cls.__new__(cls)
+        cadence._period, cadence._slack, cadence._next = record.period, record.slack, record.next_step
+        return cadence
 
     def due(self, media_time: float) -> bool:
         if media_time + self._slack < self._next:

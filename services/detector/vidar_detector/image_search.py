@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 from faststream.nats import NatsBroker
 
-from vidar import subjects
+from vidar import archive, subjects
 from vidar.models.search import DetectedObject, DetectReply, DetectRequest
 from vidar.models.stream_settings import DetectorType
 from vidar.objectstore import ObjectStore
@@ -29,6 +29,10 @@ class ImageSearch:
         self._lock = threading.Lock()
 
     async def detect(self, request: DetectRequest) -> DetectReply:
+        # Whoever can publish on the bus must not make the detector read an archive's objects.
+        if not archive.is_under(request.image_key, archive.DETECT_UPLOADS):
+            log.warning("POST /detect/: image key %r refused: not under %s", request.image_key, archive.DETECT_UPLOADS)
+            return DetectReply(error="the image key is not an upload of POST /detect/")
         image = await self._objects.get_bytes(request.image_key)
         if image is None:
             return DetectReply(error="the image was not found in object storage")

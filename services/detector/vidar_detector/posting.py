@@ -13,11 +13,13 @@
 The policy says which sightings to keep (`keep`): the job loop encodes images only for those.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from vidar.models.stream_settings import KindSettings
-from vidar_detector.tracking import Sighting, Track
+from vidar_detector.tracking import Sighting, Track, sighting_record
+from vidar_detector.tracking_state import CandidateRecord, KeptRecord, PolicyRecord, PostRecord, TrackPostsRecord
 
 PostKind = Literal["best", "first", "last", "realtime"]
 
@@ -52,10 +54,22 @@ class _TrackPosts:
     pending: list[Post] = field(default_factory=list)
 
 
+# What a candidate's kept images become in a checkpoint's tracking state, and back.
+KeptToRecord = Callable[[object], KeptRecord]
+KeptFromRecord = Callable[[KeptRecord], object]
+
+
 class PostingPolicy:
     def __init__(self, settings: KindSettings) -> None:
         self._settings = settings
         self._tracks: dict[int, _TrackPosts] = {}
+
+    def state(self, kept: KeptToRecord) -> PolicyRecord:
+        return PolicyRecord(tracks={track_id: _posts_record(posts, kept) for track_id, posts in self._tracks.items()})
+
+    def restore(self, record: PolicyRecord, kept: KeptFromRecord) -> None:
+        """Go on from `state` (on a policy of the same settings)."""
+        self._tracks = {track_id: _restored_posts(posts, kept) for track_id, posts in record.tracks.items()}
 
     def keep(self, track: Track, candidate: Candidate) -> bool:
         """Record a sighting; whether its images may be posted later (keep them if so)."""
@@ -124,3 +138,50 @@ class PostingPolicy:
 
     def _long_enough(self, track: Track) -> bool:
         return track.duration_frames >= self._settings.filter_track_min_duration_frames
+
+
+def _candidate_record(candidate: Candidate, kept: KeptToRecord) -> CandidateRecord:
+    images = None if candidate.images is None else kept(candidate.images)
+    return CandidateRecord(sighting=sighting_record(candidate.sighting), quality=candidate.quality, kept=images)
+
+
+def _restored_candidate(record: CandidateRecord, kept: KeptFromRecord) -> Candidate:
+    images = None if record.kept is None else kept(record.kept)
+    return Candidate(Sighting(*record.sighting), record.quality, images)
+
+
+def _posts_record(posts: _TrackPosts, kept: KeptToRecord) -> TrackPostsRecord:
+    def candidate(of: Candidate) -> CandidateRecord:
+        return _candidate_record(of, kept)
+
+    return TrackPostsRecord(
+        first=candidate(posts.first),
+        best=candidate(posts.best),
+        last=candidate(posts.last),
+        interval_start=posts.interval_start,
+        interval_best=None if posts.interval_best is None else candidate(posts.interval_best),
+        last_posted_quality=posts.last_posted_quality,
+        realtime_sent=posts.realtime_sent,
+        pending=[
+            PostRecord(
+                track_id=post.track_id, kind=post.kind, sequence=post.sequence, candidate=candidate(post.candidate)
+            )
+            for post in posts.pending
+        ],
+    )
+
+
+def _restored_posts(record: TrackPostsRecord, kept: KeptFromRecord) -> _TrackPosts:
+    def candidate(of: CandidateRecord) -> Candidate:
+        return _restored_candidate(of, kept)
+
+    return _TrackPosts(
+        first=candidate(record.first),
+        best=candidate(record.best),
+        last=candidate(record.last),
+        interval_start=record.interval_start,
+        interval_best=None if record.interval_best is None else candidate(record.interval_best),
+        last_posted_quality=record.last_posted_quality,
+        realtime_sent=record.realtime_sent,
+        pending=[Post(post.track_id, post.kind, post.sequence, candidate(post.candidate)) for post in record.pending],
+    )

@@ -22,6 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from vidar_detector.geometry import Box, iou
+from vidar_detector.tracking_state import IouTrackerRecord, SightingRecord, TrackRecord
 
 Boxes = Sequence[tuple[Box, float]]  # (box, score) pairs
 VELOCITY_SIGHTINGS = 5
@@ -99,11 +100,11 @@ class TrackBook:
         self._max_frames = max_duration_frames
         self._interpolate = interpolate
         self._keep_history = keep_history
-        self._next_id = 1
+        self.next_id = 1  # a checkpoint's tracking state keeps it
 
     def start(self, sighting: Sighting) -> Track:
-        track = Track(id=self._next_id, sightings=[sighting])
-        self._next_id += 1
+        track = Track(id=self.next_id, sightings=[sighting])
+        self.next_id += 1
         return track
 
     def extend(self, track: Track, sighting: Sighting) -> None:
@@ -160,6 +161,14 @@ class IouTracker:
         ended, self._live = self._live, []
         return ended
 
+    def state(self) -> IouTrackerRecord:
+        return IouTrackerRecord(next_id=self._book.next_id, live=[track_record(track) for track in self._live])
+
+    def restore(self, record: IouTrackerRecord) -> None:
+        """Go on from `state` (on a tracker made with the same settings)."""
+        self._book.next_id = record.next_id
+        self._live = [restored_track(track) for track in record.live]
+
     def _greedy_matches(self, tracks: list[Track], boxes: Boxes, frame: int) -> list[tuple[Track, int]]:
         """(track, index of its box) pairs, best overlap with where each track is expected first."""
         expected = [track.expected_box(frame) for track in tracks]
@@ -189,6 +198,18 @@ class IouTracker:
         ending = {track.id for track in self._live if book.missed_too_long(track, time) or book.too_long(track)}
         step.ended.extend(track for track in self._live if track.id in ending)
         self._live = [track for track in self._live if track.id not in ending]
+
+
+def track_record(track: Track) -> TrackRecord:
+    return TrackRecord(id=track.id, sightings=[sighting_record(sighting) for sighting in track.sightings])
+
+
+def restored_track(record: TrackRecord) -> Track:
+    return Track(record.id, [Sighting(*sighting) for sighting in record.sightings])
+
+
+def sighting_record(sighting: Sighting) -> SightingRecord:
+    return sighting.frame, sighting.time, sighting.box, sighting.score, sighting.interpolated
 
 
 def _forget_old_sightings(sightings: list[Sighting]) -> None:

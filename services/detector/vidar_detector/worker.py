@@ -47,6 +47,7 @@ from vidar_detector.publishing import Images, Publish
 from vidar_detector.router import RouterDelivery
 from vidar_detector.run_clustering import RunClusters
 from vidar_detector.settings import DetectorSettings
+from vidar_detector.tracking_state import InvalidState
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,17 @@ class Worker:
         return await self._run_job(dispatch, attempt, checkpoint)
 
     async def _run_job(self, dispatch: JobDispatch, attempt: int, checkpoint: Checkpoint | None) -> Answer:
+        if not archive.is_source_of(dispatch.source.key, dispatch.video_id):
+            # The dispatch comes from stored documents: it must not point the decoder elsewhere.
+            log.warning(
+                "run %s: source key %r refused: not archive %d's",
+                dispatch.run_id,
+                dispatch.source.key,
+                dispatch.video_id,
+            )
+            reason = "The archive's source is not one of its own objects."
+            await self._end(subjects.JOB_FAILED, dispatch, attempt, Statistic(), reason)
+            return Answer.ACK
         router = self._router(dispatch)
         try:
             handler = await self._detection(dispatch, attempt, router)
@@ -121,7 +133,7 @@ class Worker:
             await self._end(subjects.JOB_FAILED, dispatch, attempt, Statistic(), reason)
             return Answer.ACK
         if handler is not None and checkpoint is not None:
-            await self._restore(handler, checkpoint)
+            await restore_tracking(self._objects, handler, dispatch, checkpoint)
         worker = self._settings.worker_name
         started = JobStarted(run_id=dispatch.run_id, video_id=dispatch.video_id, attempt=attempt, worker=worker)
         await self._publish(subjects.JOB_STARTED, started, f"{dispatch.run_id}-{attempt}-started")
@@ -160,20 +172,6 @@ class Worker:
         ended = subjects.JOB_STOPPED if job.stopped_early else subjects.JOB_FINISHED
         await self._end(ended, dispatch, attempt, statistic)
         return Answer.ACK
-
-    async def _restore(self, handler: DetectionHandler, checkpoint: Checkpoint) -> None:
-        """Go on with the tracks of the checkpoint; without its state (gone, or from another
-        version), the run resumes with no live tracks, and the tracks open then may be lost."""
-        handler.number_after(checkpoint.statistic.frames_processed)
-        if (key := checkpoint.tracking_state_key) is None:
-            return
-        snapshot = await self._objects.get_bytes(key)
-        try:
-            if snapshot is None:
-                raise ValueError("no such object")
-            handler.restore(snapshot)
-        except Exception as error:  # unpickling raises many kinds
-            log.warning("tracking state %s cannot be used (%s): resuming without the live tracks", key, error)
 
     async def _detection(
         self, dispatch: JobDispatch, attempt: int, router: RouterDelivery | None
@@ -315,6 +313,36 @@ class Worker:
             stream=EVENTS_STREAM.name,
             timeout=10,
         )
+
+
+async def restore_tracking(
+    objects: ObjectStore, handler: DetectionHandler, dispatch: JobDispatch, checkpoint: Checkpoint
+) -> bool:
+    """Go on with the tracks of the checkpoint; False (and logged) without its state. A state that
+    is gone, of another version, damaged, or named by a key outside this run's own prefix (the
+    checkpoint is a stored document: whoever can write one must not choose what the detector
+    reads) is refused: the run resumes from the checkpoint's frame with fresh trackers. The
+    tracks open then end there and the rest of them come back as new tracks, but nothing posted
+    before the checkpoint is posted again, as a start from the beginning would (under new ids)."""
+    handler.number_after(checkpoint.statistic.frames_processed)
+    if (key := checkpoint.tracking_state_key) is None:
+        return False
+    try:
+        if not archive.is_under(key, archive.tracking_state(dispatch.video_id, dispatch.run_id, "")):
+            raise InvalidState("its key is not under this run's own prefix")
+        if (snapshot := await objects.get_bytes(key)) is None:
+            raise InvalidState("no such object")
+        handler.restore(snapshot)
+    except Exception as error:  # whatever the state is, the run goes on without it
+        log.warning(
+            "run %s: tracking state %r refused (%s): resuming after frame %d with no live tracks",
+            dispatch.run_id,
+            key[:200],
+            error,
+            checkpoint.statistic.frames_processed,
+        )
+        return False
+    return True
 
 
 def load_embedders(settings: DetectorSettings, kinds: set[str], deep_sort: bool) -> AppearanceEmbedder | None:

@@ -5,16 +5,19 @@ API's clients cannot reach, and the token check stays in one place.
 """
 
 import hashlib
+import logging
 from pathlib import PurePosixPath
 
 from fastapi import Request, Response
 
+from vidar import archive
 from vidar.objectstore import ObjectStore
 from vidar_gateway.deps import EventsRepo, RuntimeDep, api_router
 from vidar_gateway.errors import ApiError
 from vidar_gateway.events.present import ObjectTypePath
 from vidar_gateway.events.router import EventId
 
+log = logging.getLogger(__name__)
 router = api_router("/events", "events")
 # An event's images never change: a new run posts new events under new keys.
 CACHE_CONTROL = "private, max-age=31536000, immutable"
@@ -35,7 +38,7 @@ async def get_thumbnail(
     object_type: ObjectTypePath, event_id: EventId, request: Request, events: EventsRepo, runtime: RuntimeDep
 ) -> Response:
     doc = await events.get(object_type.kind, event_id)
-    return await _image(request, runtime.objects, event_id, doc.get("thumbnail_key"))
+    return await _image(request, runtime.objects, event_id, _own_key(doc, "thumbnail_key"))
 
 
 @router.get(
@@ -48,7 +51,22 @@ async def get_full_frame(
     object_type: ObjectTypePath, event_id: EventId, request: Request, events: EventsRepo, runtime: RuntimeDep
 ) -> Response:
     doc = await events.get(object_type.kind, event_id)
-    return await _image(request, runtime.objects, event_id, doc.get("full_frame_key"))
+    return await _image(request, runtime.objects, event_id, _own_key(doc, "full_frame_key"))
+
+
+def _own_key(doc: dict, field: str) -> str | None:
+    """The event's image key if it is under its own archive's detections (the detection record is
+    stored data: a key naming another archive's objects, or an upload, is not served)."""
+    key = doc.get(field)
+    video_id = doc.get("video_id")
+    if not key or not isinstance(video_id, int):
+        return None
+    if not (isinstance(key, str) and archive.is_under(key, archive.detections_prefix(video_id))):
+        log.warning(
+            "event %s: its %s %r is outside archive %d's detections; not served", doc.get("_id"), field, key, video_id
+        )
+        return None
+    return key
 
 
 async def _image(request: Request, objects: ObjectStore, event_id: str, key: str | None) -> Response:

@@ -7,7 +7,6 @@ message's 1 MB), and the object is removed once it has answered.
 """
 
 import io
-import uuid
 import warnings
 
 from fastapi import APIRouter, Request
@@ -15,7 +14,7 @@ from faststream.nats import NatsBroker
 from PIL import Image, UnidentifiedImageError
 from starlette.datastructures import UploadFile
 
-from vidar import subjects
+from vidar import archive, subjects
 from vidar.models.search import DetectReply, DetectRequest, DetectResult
 from vidar.models.stream_settings import DETECTOR_TYPES
 from vidar_gateway.deps import RuntimeDep, authenticated
@@ -48,7 +47,7 @@ async def detect(request: Request, runtime: RuntimeDep, search: SearchDep) -> De
     settings = search.settings
     image = await _image(request, settings.detect_max_bytes)
     _check(image, settings.detect_max_pixels)
-    key = f"detect/{uuid.uuid4().hex}"
+    key = archive.detect_upload_key()
     await runtime.objects.put_bytes(key, image, "application/octet-stream")
     try:
         asked = DetectRequest(image_key=key, kinds=list(DETECTOR_TYPES))
