@@ -10,7 +10,9 @@ from pymongo import MongoClient
 from pymongo.database import Database
 from threadpoolctl import threadpool_limits
 
+from tests.query_guard import read_records, violations
 from tests.stack import Gateway, ServiceProcess, bucket_keys, gateway, servers, service
+from vidar.command_log import COMMAND_LOG_ENV
 from vidar.devstack.servers import HOST, Ports
 
 # A test that needs one of these is an integration test: it runs against real servers (the
@@ -52,6 +54,19 @@ def integration_selected(config: pytest.Config) -> bool:
     """Whether `-m` lets a test marked `integration`, and nothing else, run."""
     markexpr = config.getoption("markexpr")
     return not markexpr or Expression.compile(markexpr).evaluate(lambda name, **_: name == "integration")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def query_shape_guard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every service started in this session records the shapes of its database commands; at the
+    end, any shape the embedded server cannot serve from an index fails the session, named by its
+    call site (tests/query_guard.py)."""
+    log_dir = tmp_path_factory.mktemp("mongo-commands")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(COMMAND_LOG_ENV, str(log_dir))
+        yield
+    if found := violations(read_records(log_dir)):
+        pytest.fail("database commands the embedded server reads every document for:\n" + "\n".join(map(str, found)))
 
 
 @pytest.fixture(scope="session")
@@ -142,9 +157,9 @@ def _require_models() -> None:
 
 def model_settings() -> dict[str, str]:
     """The registry weights of tests/data/fetch_models.sh, as `make run` names them (bodies and
-    cars: yolov3-tiny, COCO, through OpenCV's DNN)."""
+    cars: the default, YOLOv5s, COCO, through onnxruntime)."""
     _require_models()
-    coco = str(MODELS / "yolov3-tiny.weights")
+    coco = str(MODELS / "yolov5s.onnx")
     return {
         "body_model": coco,
         "car_model": coco,

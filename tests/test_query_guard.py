@@ -1,0 +1,64 @@
+"""The query-shape guard's rules, on recorded shapes (the end-to-end run applies them to every
+command the services sent; tests/conftest.py)."""
+
+import pytest
+
+from tests.query_guard import filter_problem, record_problems, violations
+from vidar.command_log import shape
+
+VIDEO_INDEXES = [["created_date", "_id"], ["camera_group", "_id"], ["health_status.status", "_id"]]
+
+
+@pytest.mark.parametrize(
+    ("filter_", "sort", "served"),
+    [
+        ({"_id": "int"}, {}, True),
+        ({"_id": "int", "error": None, "health_status.status": {"$in": ["str"]}}, {}, True),
+        ({"_id": {"$in": ["int"]}}, {}, True),
+        ({"camera_group": "int", "name": {"$regex": "str"}}, {"_id": -1}, True),
+        ({"created_date": {"$gte": "datetime", "$lt": "datetime"}}, {"created_date": -1, "_id": -1}, True),
+        ({"$and": [{"_id": "int"}, {"error": None}]}, {}, False),
+        ({"_id": "int", "$or": [{"a": "int"}, {"b": "int"}]}, {}, False),
+        ({}, {}, False),
+        ({"error": None}, {}, False),
+        ({"_id": {"$lt": "int"}}, {}, False),  # no range on the built-in _id index
+        ({"camera_group": {"$ne": "int"}}, {}, False),
+        ({"camera_group": "int"}, {"name": 1}, False),
+    ],
+)
+def test_a_filter_is_served_by_an_index_or_named(filter_: dict, sort: dict, served: bool) -> None:
+    assert (filter_problem(filter_, sort, VIDEO_INDEXES) is None) is served
+
+
+def test_find_and_modify_and_count_are_scans_on_a_growing_collection_only() -> None:
+    shaped = [{"filter": {"_id": "int"}, "sort": {}}]
+    for command in ("findAndModify", "count"):
+        assert record_problems({"command": command, "collection": "videos", "filters": shaped}, {})
+        assert not record_problems({"command": command, "collection": "counters", "filters": shaped}, {})
+
+
+def test_an_aggregate_is_served_only_by_a_leading_match() -> None:
+    aggregate = {"command": "aggregate", "collection": "jobs"}
+    grouped = {**aggregate, "filters": [{"filter": {}, "sort": {}, "match_first": False}]}
+    matched = {**aggregate, "filters": [{"filter": {"state": "str"}, "sort": {}, "match_first": True}]}
+    assert record_problems(grouped, {"jobs": [["state"]]})
+    assert not record_problems(matched, {"jobs": [["state", "queued_at"]]})
+
+
+def test_violations_name_the_call_site_and_use_the_recorded_indexes() -> None:
+    created = {"command": "createIndexes", "collection": "jobs", "indexes": [[["state", 1]]], "site": "s"}
+    find = {"command": "find", "collection": "jobs", "program": "vidar-scheduler", "site": "scheduler.py:9 dispatch"}
+    by_state = {**find, "filters": [{"filter": {"state": "str"}, "sort": {}}]}
+    by_worker = {**find, "filters": [{"filter": {"worker": "str"}, "sort": {}}]}
+    assert violations([created, by_state]) == []
+    [found] = violations([created, by_worker])
+    assert found.site == "scheduler.py:9 dispatch"
+
+
+def test_a_shape_keeps_operators_and_null_and_drops_values() -> None:
+    assert shape({"_id": 5, "error": None, "s": {"$in": [1, 2]}, "$or": [{"a": "x"}, {"b": 2}]}) == {
+        "_id": "int",
+        "error": None,
+        "s": {"$in": ["int"]},
+        "$or": [{"a": "str"}, {"b": "int"}],
+    }
