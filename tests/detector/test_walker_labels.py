@@ -16,9 +16,9 @@ WALKERS = LABELS / "vtest-walkers.json"
 FRAMES = LABELS / "vtest.json"
 FRAME_COUNT = 795  # vtest.avi, PyAV decode indices 0..794
 MAX_STEP = 20  # at most this many frames between two boxes of a walker
-# Walker visits found by eye (a person who leaves and comes back is two): a floor, so that a
-# truncated file fails, not the count itself.
-MIN_WALKERS = 20
+# The walker visits found by eye (the file's note: a person who leaves and comes back is two). The
+# issue guessed "at least 40"; vtest has 21 visits, most of them long (people walk to and fro).
+MIN_WALKERS = 21
 
 Box = tuple[float, float, float, float]
 
