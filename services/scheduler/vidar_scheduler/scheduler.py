@@ -11,7 +11,7 @@ from uuid import uuid4
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from vidar import archive, subjects
+from vidar import archive, indexes, subjects
 from vidar.dead_letters import DeadLetter
 from vidar.documents import (
     CURRENT_RUN,
@@ -78,8 +78,7 @@ class Scheduler:
         self._over_counted_at: float | None = None
 
     async def ensure_indexes(self) -> None:
-        await self._jobs.create_index([("state", ASCENDING), ("queued_at", ASCENDING)])
-        await self._jobs.create_index([("video_id", ASCENDING)])
+        await indexes.ensure(self._jobs.database, archive.JOBS)
 
     async def sync(self, video_id: int) -> None:
         """A new archive is known to the scheduler: WAITING_FOR_SYNC -> NOT_STARTED. A problem it

@@ -6,11 +6,11 @@ same state again. Only the archive's current run may write: a late event of an o
 a deleted archive, changes nothing. A new run drops the older runs' clusters (`DetectionRecords.new_run`).
 """
 
-from pymongo import ASCENDING, AsyncMongoClient, UpdateMany
+from pymongo import AsyncMongoClient, UpdateMany
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from vidar import archive
+from vidar import archive, indexes
 from vidar.documents import CURRENT_RUN, ClusterRecord, ObjectCounts
 from vidar.models.jobs import VideoClustered
 from vidar.mongo import in_transaction
@@ -24,7 +24,7 @@ class ClusterRecords:
         self._videos = db[archive.VIDEOS]
 
     async def ensure_indexes(self) -> None:
-        await self._clusters.create_index([("video_id", ASCENDING), ("kind", ASCENDING)])
+        await indexes.ensure(self._clusters.database, archive.CLUSTERS)
 
     async def apply(self, clustered: VideoClustered) -> None:
         current_run = {"_id": clustered.video_id, CURRENT_RUN: clustered.run_id}

@@ -7,12 +7,12 @@ dropped when a new run is queued; events of an older run that arrive late are ig
 
 from datetime import UTC, datetime
 
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from vidar import archive
+from vidar import archive, indexes
 from vidar.documents import CLUSTER_COUNT_FIELDS, COUNT_FIELDS, DetectionRecord, ObjectCounts
 from vidar.models.jobs import DetectionPosted
 from vidar.mongo import in_transaction
@@ -26,8 +26,7 @@ class DetectionRecords:
         self._clusters = db[archive.CLUSTERS]
 
     async def ensure_indexes(self) -> None:
-        await self._records.create_index([("video_id", ASCENDING), ("run_id", ASCENDING)])
-        await self._records.create_index([("video_id", ASCENDING), ("kind", ASCENDING)])
+        await indexes.ensure(self._records.database, archive.DETECTIONS)
 
     async def record(self, detection: DetectionPosted) -> None:
         current_run = {"_id": detection.video_id, "current_run": detection.run_id}

@@ -1,17 +1,15 @@
 """Clusters of detection events, read from what the clustering writes (`clusters`)."""
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from vidar import indexes
 from vidar.archive import CLUSTERS
 from vidar_gateway.clusters.filters import ORDER_FIELDS, ClusterFilters, ClusterListQuery
 from vidar_gateway.errors import not_found
 from vidar_gateway.pagination import Ordering, Page, TextId, paginate
 
-# Each ordering and the archive filter have their index; every query names the kind.
-INDEXES = [
-    [("kind", ASCENDING), (field, ASCENDING), ("_id", ASCENDING)] for field in ("cluster", "size", "first_timestamp")
-] + [[("video_id", ASCENDING), ("kind", ASCENDING), ("cluster", ASCENDING), ("_id", ASCENDING)]]
+# Each ordering and the archive filter have their index (vidar.indexes); every query names the kind.
+INDEXES = indexes.keys_of(CLUSTERS)
 # Members are listed by /events/<type>/?video_archive=&cluster=, a page at a time.
 HIDDEN = {"members": 0}
 
@@ -21,8 +19,7 @@ class ClusterStore:
         self._clusters = db[CLUSTERS]
 
     async def ensure_indexes(self) -> None:
-        for keys in INDEXES:
-            await self._clusters.create_index(keys)
+        await indexes.ensure(self._clusters.database, CLUSTERS)
 
     async def get(self, kind: str, cluster_id: str) -> dict:
         doc = await self._clusters.find_one({"_id": cluster_id, "kind": kind}, projection=HIDDEN)

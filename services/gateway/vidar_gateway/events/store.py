@@ -3,26 +3,17 @@
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from vidar import indexes
 from vidar.archive import DETECTIONS
 from vidar_gateway.errors import not_found
 from vidar_gateway.events.filters import ORDER_FIELDS, EventFilters, EventListQuery
 from vidar_gateway.pagination import Ordering, Page, TextId, paginate
 
-# Each ordering, and each filter that narrows a scan, has its index; every query names the kind.
-# Within an archive each ordering has its own, and a cluster's members are ordered by quality:
-# SecantusDB plans equalities followed by one range only on an index with exactly those fields
-# first, and MongoDB reads such an index in the page's order without a sort.
-_ORDERED_BY = ("created_date", "quality", "timestamp")
-INDEXES = [
-    *([("kind", ASCENDING), (field, ASCENDING), ("_id", ASCENDING)] for field in _ORDERED_BY),
-    *([("video_id", ASCENDING), ("kind", ASCENDING), (field, ASCENDING), ("_id", ASCENDING)] for field in _ORDERED_BY),
-    [("video_id", ASCENDING), ("kind", ASCENDING), ("track_id", ASCENDING)],
-    [(field, ASCENDING) for field in ("video_id", "kind", "cluster", "quality", "_id")],
-    [("camera_group", ASCENDING), ("kind", ASCENDING), ("_id", ASCENDING)],
-]
+# Each ordering, and each filter that narrows a scan, has its index (vidar.indexes); every query
+# names the kind.
+INDEXES = indexes.keys_of(DETECTIONS)
 # The embedding is vidar's own (clustering), never part of the API; the history is not shown.
 HIDDEN = {"embedding": 0, "history": 0}
 
@@ -32,8 +23,7 @@ class EventStore:
         self._events = db[DETECTIONS]
 
     async def ensure_indexes(self) -> None:
-        for keys in INDEXES:
-            await self._events.create_index(keys)
+        await indexes.ensure(self._events.database, DETECTIONS)
 
     async def get(self, kind: str, event_id: str) -> dict:
         doc = await self._events.find_one({"_id": event_id, "kind": kind}, projection=HIDDEN)

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from vidar import indexes
+from vidar.indexes import DETECT_RESULTS
 from vidar.models.search import DetectedObject, Detection
-
-DETECT_RESULTS = "detect_results"
 
 
 class DetectionStore:
@@ -19,7 +19,7 @@ class DetectionStore:
         self._ttl = timedelta(seconds=ttl)
 
     async def ensure_indexes(self) -> None:
-        await self._results.create_index("expires_at", expireAfterSeconds=0)
+        await indexes.ensure(self._results.database, DETECT_RESULTS)
 
     async def add(self, found: list[DetectedObject]) -> list[tuple[DetectedObject, Detection]]:
         expires_at = datetime.now(UTC) + self._ttl

@@ -1,0 +1,100 @@
+"""Every index vidar's collections have, in one place, each with the query that needs it. Each
+service creates, at its start, the indexes of the collections it reads (`ensure`); creating one
+that exists changes nothing. docs/indexes.md gives MongoDB's plan of each query shape.
+
+Every index here serves a query production MongoDB runs. The one exception is named apart
+(`EMBEDDED_ONLY`) and made only on SecantusDB, the embedded development server: an index led by
+`_id`, since its planner ranges over no built-in `_id` index. MongoDB ranges over its own `_id`
+index, so there it would cost every archive a second index entry for nothing.
+
+Collections without an entry are read by `_id` alone, or stay small whatever the use: `counters`
+(a document a sequence), `leases` (one a name), `tokens`, `camera_groups` (an operator's),
+`outbox` (only events not published yet).
+"""
+
+from dataclasses import dataclass
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from vidar.archive import CLUSTERS, DETECTIONS, JOBS, VIDEOS
+
+Keys = list[tuple[str, int]]
+DETECT_RESULTS = "detect_results"
+
+
+@dataclass(frozen=True)
+class Index:
+    keys: Keys
+    needed_by: str
+    ttl_seconds: int | None = None
+
+
+def _keys(*fields: str) -> Keys:
+    return [(field, ASCENDING) for field in fields]
+
+
+_EVENT_ORDERINGS = ("created_date", "quality", "timestamp")
+
+INDEXES: dict[str, list[Index]] = {
+    VIDEOS: [
+        Index(_keys("created_date", "_id"), "GET /videos/?ordering=[-]created_date, created_date_* filters"),
+        Index(_keys("sort_name", "_id"), "GET /videos/?ordering=[-]name"),
+        Index(_keys("camera_group", "_id"), "GET /videos/?camera_groups=, its count; a camera group in use"),
+        Index(_keys("case", "_id"), "GET /videos/?case_in="),
+        Index(_keys("health_status.status", "_id"), "GET /videos/?status_in= (the UI's status filter), its count"),
+    ],
+    JOBS: [
+        Index(_keys("state", "queued_at"), "dispatch (queued, oldest first), runs in flight, held runs, heartbeats"),
+        Index(_keys("video_id"), "an archive's held run (its upload or probe), its runs on delete"),
+    ],
+    DETECTIONS: [
+        # Within a kind, and within an archive and kind, each ordering has its own: MongoDB reads
+        # it in the page's order without a sort, and SecantusDB plans equalities and one range only
+        # on an index with exactly those fields first.
+        *(Index(_keys("kind", field, "_id"), f"GET /events/<kind>/?ordering={field}") for field in _EVENT_ORDERINGS),
+        *(
+            Index(_keys("video_id", "kind", field, "_id"), f"GET /events/<kind>/?video_archive=&ordering={field}")
+            for field in _EVENT_ORDERINGS
+        ),
+        Index(_keys("video_id", "kind", "track_id"), "GET /events/<kind>/?video_archive=&track="),
+        Index(
+            _keys("video_id", "kind", "cluster", "quality", "_id"), "a cluster's members, best first; cluster= filter"
+        ),
+        Index(_keys("camera_group", "kind", "_id"), "GET /events/<kind>/?camera_groups="),
+        Index(_keys("video_id", "run_id"), "storage: a new run deletes the records of the runs before it"),
+    ],
+    CLUSTERS: [
+        *(
+            Index(_keys("kind", field, "_id"), f"GET /clusters/<kind>/?ordering={field}")
+            for field in ("cluster", "size", "first_timestamp")
+        ),
+        Index(
+            _keys("video_id", "kind", "cluster", "_id"),
+            "GET /clusters/<kind>/?video_archive=; storage replaces a run's clusters of a kind",
+        ),
+    ],
+    DETECT_RESULTS: [Index(_keys("expires_at"), "MongoDB's TTL monitor drops expired /detect results", 0)],
+}
+
+EMBEDDED_ONLY: dict[str, list[Index]] = {
+    VIDEOS: [Index(_keys("_id", "camera_group"), "SecantusDB: the id windows of GET /videos/ (default -id)")],
+}
+
+
+def keys_of(collection: str) -> list[Keys]:
+    return [index.keys for index in INDEXES[collection]]
+
+
+async def is_embedded(db: AsyncDatabase) -> bool:
+    """Whether the server is SecantusDB (its buildInfo says so; MongoDB's has no such field)."""
+    return "secantusVersion" in await db.client.admin.command("buildInfo")
+
+
+async def ensure(db: AsyncDatabase, *collections: str) -> None:
+    """Create the indexes of `collections` (and on SecantusDB its own ones)."""
+    embedded = await is_embedded(db)
+    for collection in collections:
+        for index in [*INDEXES.get(collection, []), *(EMBEDDED_ONLY.get(collection, []) if embedded else [])]:
+            options = {} if index.ttl_seconds is None else {"expireAfterSeconds": index.ttl_seconds}
+            await db[collection].create_index(index.keys, **options)
