@@ -3,9 +3,13 @@
 Seeds 10,000 archives (the first 1,000 through the API, the rest as copies of an API-made
 document bulk-inserted into MongoDB: SecantusDB takes minutes for 10,000 single writes), drives
 GET /videos/ and GET /videos/count/ with wrk, then grows the same database to 100,000 with more
-copies and drives them again. Every archive gets a `created_date` spread over 60 days, written
-directly in MongoDB (the API sets it to "now" and never lets a client change it): the copies are
-inserted with theirs, since SecantusDB takes about 2.7 ms an update (4 minutes for 90,000).
+copies and drives them again. The first 10,000 get a `created_date` spread over 60 days, the
+90,000 copies added next one made in a burst, 100 a second up to now (what a script creating
+archives through the API at issue 23's target rate leaves), written directly in MongoDB (the API
+sets it to "now" and never lets a client change it): the copies are inserted with theirs, since
+SecantusDB takes about 2.7 ms an update (4 minutes for 90,000). Besides the filtered list and
+count, each size times every other ordering, the status filter and the unfiltered and camera-group
+counts, one connection each.
 
 At 100,000 the count runs with one connection only, for 60 s. SecantusDB decodes every archive
 of the date window (about 50,000, at about 0.1 ms each) to count the name matches, so a count
@@ -69,6 +73,18 @@ CONNECTIONS = (1, WRK_CONNECTIONS)
 # Beyond this size a count takes seconds (see above): one connection, for long enough to time several.
 QUEUED_COUNT_MAX_SIZE = 10_000
 SLOW_COUNT_DURATION_S = 60
+# Archives a second of a burst: issue 23's target for creation through the API.
+BURST_RATE = 100
+# Every other list and count, timed with one connection at each size.
+OTHER_PATHS = (
+    "/videos/?ordering=-created_date&limit=20",
+    "/videos/?ordering=created_date&limit=20",
+    "/videos/?ordering=name&limit=20",
+    "/videos/?ordering=-name&limit=20",
+    "/videos/?status_in=WAITING_FOR_SYNC&limit=20",
+    "/videos/count/",
+    "/videos/count/?camera_groups=1",
+)
 
 
 @dataclass(frozen=True)
@@ -110,6 +126,12 @@ def created_dates(ids: list[int], now: datetime, rng: random.Random) -> dict[int
     return {video_id: _millis(now - timedelta(seconds=rng.uniform(0, SPREAD_DAYS * 86400))) for video_id in ids}
 
 
+def burst_dates(ids: list[int], now: datetime) -> dict[int, datetime]:
+    """Created one after another at BURST_RATE a second, the last now."""
+    last = len(ids) - 1
+    return {video_id: _millis(now - timedelta(seconds=(last - n) / BURST_RATE)) for n, video_id in enumerate(ids)}
+
+
 def set_created_dates(mongo_port: int, created: dict[int, datetime]) -> None:
     """Write each API-made video's `created_date` directly."""
     with MongoClient(HOST, mongo_port, tz_aware=True) as client:
@@ -123,7 +145,9 @@ def _millis(at: datetime) -> datetime:
     return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
-def clone_videos(mongo_port: int, template_id: int, names: list[str], now: datetime, rng: random.Random) -> Seeded:
+def clone_videos(
+    mongo_port: int, template_id: int, names: list[str], now: datetime, rng: random.Random, *, burst: bool
+) -> Seeded:
     """Insert copies of an API-made archive under new ids, each with its own name and created date,
     and move the id counter past them."""
     with MongoClient(HOST, mongo_port, tz_aware=True) as client:
@@ -131,7 +155,8 @@ def clone_videos(mongo_port: int, template_id: int, names: list[str], now: datet
         template = database["videos"].find_one({"_id": template_id})
         first = database["counters"].find_one({"_id": "videos"})["value"] + 1
         ids = list(range(first, first + len(names)))
-        clones = Seeded(dict(zip(ids, names, strict=True)), created_dates(ids, now, rng))
+        dates = burst_dates(ids, now) if burst else created_dates(ids, now, rng)
+        clones = Seeded(dict(zip(ids, names, strict=True)), dates)
         database["videos"].insert_many(
             [
                 {**template, "_id": video_id, "name": name, "sort_name": name, "created_date": clones.created[video_id]}
@@ -139,6 +164,8 @@ def clone_videos(mongo_port: int, template_id: int, names: list[str], now: datet
             ]
         )
         database["counters"].update_one({"_id": "videos"}, {"$max": {"value": max(clones.names)}})
+        # The archive count the gateway keeps with each create and delete (videos.store.ARCHIVE_COUNT).
+        database["counters"].update_one({"_id": "videos.count"}, {"$inc": {"value": len(ids)}})
     return clones
 
 
@@ -155,8 +182,9 @@ def grow(gw: Gateway, seeded: Seeded, names: list[str], rng: random.Random) -> S
         seeded = Seeded(api_names, created_dates(sorted(api_names), now, rng))
         set_created_dates(gw.ports.mongo, seeded.created)
         names = names[API_SEEDED:]
-    print(f"bulk-inserting {len(names)} copies of an API-made archive", flush=True)
-    return seeded | clone_videos(gw.ports.mongo, min(seeded.names), names, now, rng)
+    burst = len(seeded.names) >= min(SIZES)
+    print(f"bulk-inserting {len(names)} copies of an API-made archive{' made in a burst' if burst else ''}", flush=True)
+    return seeded | clone_videos(gw.ports.mongo, min(seeded.names), names, now, rng, burst=burst)
 
 
 def query_params(since: datetime) -> dict[str, str]:
@@ -203,7 +231,7 @@ def benchmark(gw: Gateway, seeded: Seeded, script: Path) -> list[WrkResult]:
     # What the web UI's archive list asks every 2 s: no filter, the default ordering.
     default_path = "/videos/?" + urlencode({"limit": LIST_LIMIT})
     check_default_list(gw, default_path, seeded)
-    runs = [(default_path, 1, WRK_DURATION_S)]
+    runs = [(default_path, 1, WRK_DURATION_S), *((path, 1, WRK_DURATION_S) for path in OTHER_PATHS)]
     runs += [(list_path, connections, WRK_DURATION_S) for connections in CONNECTIONS]
     if size <= QUEUED_COUNT_MAX_SIZE:
         runs += [(count_path, connections, WRK_DURATION_S) for connections in CONNECTIONS]
@@ -212,7 +240,7 @@ def benchmark(gw: Gateway, seeded: Seeded, script: Path) -> list[WrkResult]:
     results = []
     for path, connections, duration_s in runs:
         print(f"wrk -c{connections} {duration_s} s at {size:,} videos: GET {path}", flush=True)
-        shown_path = path if path == default_path else path.partition("?")[0]
+        shown_path = path if path in (default_path, *OTHER_PATHS) else path.partition("?")[0]
         endpoint = f"{size:,} videos: GET {shown_path} -c{connections}"
         endpoint += "" if duration_s == WRK_DURATION_S else f" -d{duration_s}s"
         results.append(run_wrk(endpoint, gw.url + path, gw.admin_token, script, connections, duration_s))
@@ -239,7 +267,8 @@ def main() -> None:
                 print(f"{size:,} videos in the database; seeding took {time.monotonic() - started:.0f} s", flush=True)
                 results += benchmark(gw, seeded, script)
             setting = (
-                f"{' then '.join(f'{size:,}' for size in SIZES)} videos (one database, grown) over {SPREAD_DAYS} days;"
+                f"{' then '.join(f'{size:,}' for size in SIZES)} videos (one database, grown): the first"
+                f" {min(SIZES):,} over {SPREAD_DAYS} days, the rest in a burst at {BURST_RATE}/s up to now;"
                 f" filters: last {WINDOW_DAYS} days,"
                 f" name_contains={QUERY_WORD}, list limit={LIST_LIMIT} ordered by -created_date;"
                 f" wrk -t{WRK_THREADS}, -c as in each row"

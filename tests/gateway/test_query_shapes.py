@@ -9,7 +9,7 @@ import pytest
 from vidar_gateway.events.filters import ORDER_FIELDS as EVENT_ORDER_FIELDS
 from vidar_gateway.events.filters import EventFilters
 from vidar_gateway.listing import merged_condition, with_condition
-from vidar_gateway.pagination import MAX_WINDOWS, Ordering, TextId, _anchor, _beyond, _key_windows
+from vidar_gateway.pagination import CREATED_DATE_WINDOWS, Ordering, TextId, _anchor, _beyond, _key_windows
 from vidar_gateway.videos.filters import ORDER_FIELDS as VIDEO_ORDER_FIELDS
 from vidar_gateway.videos.filters import VideoFilters
 
@@ -89,8 +89,8 @@ def test_a_page_is_read_in_consecutive_windows_from_its_cursor() -> None:
     _, older = _beyond(query, ordering, END, "e9", forward=True)
     windows = list(_key_windows(older, ordering, ascending=False, anchor=END, found=[], wanted=21))
     conditions = [window["created_date"] for window in windows]
-    assert conditions[0] == {"$gte": END - timedelta(hours=1), "$lt": END}
-    assert conditions[1] == {"$gte": END - timedelta(hours=5), "$lt": END - timedelta(hours=1)}
+    assert conditions[0] == {"$gte": END - timedelta(seconds=1), "$lt": END}, "a burst's rows share an hour"
+    assert conditions[1] == {"$gte": END - timedelta(seconds=9), "$lt": END - timedelta(seconds=1)}, "8x when empty"
     assert conditions[-1] == {"$gte": START, "$lt": conditions[-2]["$gte"]}, "the filter's bound ends the walk"
     assert all(window["video_id"] == 1 and window["kind"] == "face" for window in windows)
 
@@ -98,7 +98,7 @@ def test_a_page_is_read_in_consecutive_windows_from_its_cursor() -> None:
 def test_windows_end_in_one_unbounded_query() -> None:
     ordering = Ordering.parse("-created_date", VIDEO_ORDER_FIELDS, int)
     windows = list(_key_windows({"name": "x"}, ordering, ascending=False, anchor=NOW, found=[], wanted=21))
-    assert len(windows) == MAX_WINDOWS
+    assert len(windows) == CREATED_DATE_WINDOWS.max_windows
     assert windows[0]["created_date"].keys() == {"$gte"}, "open on the near side: rows created meanwhile"
     assert windows[-1]["created_date"] == {"$lt": windows[-2]["created_date"]["$gte"]}
 
