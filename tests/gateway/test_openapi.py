@@ -3,7 +3,7 @@
 from typing import Any
 
 from tests.gateway.contract import contract_list_response
-from vidar.models.video import Video
+from vidar.models.video import HTTP_URL_PATTERN, Video
 from vidar_gateway.app import create_app
 
 SCHEMAS = create_app().openapi()["components"]["schemas"]
@@ -25,6 +25,15 @@ def test_video_example_is_the_contracts_and_fits_the_model() -> None:
 
 def test_create_example_is_the_contracts() -> None:
     assert {"camera_group": 1, "name": "Pitt&Jolie"} in SCHEMAS["VideoCreate"]["examples"]
+
+
+def test_urls_are_described_by_what_the_api_accepts() -> None:
+    """tests/vidar/test_http_urls.py checks that every URL the pattern allows is accepted."""
+    properties = SCHEMAS["VideoCreate"]["properties"]
+    for field in ("url", "router_url"):
+        assert {"type": "string", "minLength": 1, "maxLength": 2048, "pattern": HTTP_URL_PATTERN} in properties[field][
+            "anyOf"
+        ]
 
 
 def test_every_contract_field_is_in_the_response_schema() -> None:

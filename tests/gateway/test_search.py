@@ -4,6 +4,8 @@ JPEG of a carphone frame, the index kept consistent across a re-run and a deleti
 are in a camera group of their own, and the searches keep to it: other tests process carphone too."""
 
 import io
+import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -210,6 +212,35 @@ def test_detect_refuses_what_is_not_an_image_and_what_is_too_large(api: httpx.Cl
     assert response.status_code == 413
     response = api.post("/detect/", content=b"{}", headers={"Content-Type": "application/json"})
     assert response.status_code == 415
+
+
+@pytest.mark.parametrize("path", ["/events/faces/", "/clusters/faces/"])
+def test_an_empty_looks_like_is_no_ranking(api: httpx.Client, path: str) -> None:
+    """As django-filter takes an empty filter to be none, and as the OpenAPI schema allows."""
+    response = api.get(path, params={"looks_like": "", "limit": 5})
+    assert response.status_code == 200, response.text
+    assert response.json()["results"] == api.get(path, params={"limit": 5}).json()["results"]
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that says it is width x height (its pixels never come: only the header is read)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [(8000, 7000), (10_000, 9000), (20_000, 20_000)],
+    ids=["over the setting", "over Pillow's warning", "over Pillow's refusal (400 megapixels)"],
+)
+def test_detect_answers_an_image_of_too_many_pixels_413(api: httpx.Client, width: int, height: int) -> None:
+    """The README's promise: over VIDAR_DETECT_MAX_PIXELS (50 M) is a 413, however far over."""
+    response = api.post("/detect/", content=png_header(width, height), headers={"Content-Type": "image/png"})
+    assert (response.status_code, response.json()["code"], response.json()["param"]) == (413, "TOO_LARGE", "image")
 
 
 def test_detect_takes_a_multipart_form_and_an_empty_scene_is_no_object(api: httpx.Client) -> None:

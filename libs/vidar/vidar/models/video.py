@@ -27,7 +27,18 @@ def _http_url(value: str) -> str:
     return value
 
 
-HttpUrl = Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^https?://"), AfterValidator(_http_url)]
+# What the OpenAPI schema says an http(s) URL is: no wider than what `AnyHttpUrl` accepts (a test
+# generates URLs from it), so a client that checks its values against the schema is never refused
+# (issue 24: "http://" matched the old `^https?://`). A host name whose last label starts with a
+# letter (a numeric one reads as an IPv4 address) and no label with "--" (IDNA's "xn--" prefix), or
+# an IPv4 address; a port up to 65535. The validator accepts more (user info, IPv6 literals,
+# spaces it escapes); the schema leaves those out rather than promise what it cannot describe.
+_LABEL = r"[A-Za-z0-9]+(-[A-Za-z0-9]+)*"
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_HOST = rf"(({_LABEL}\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*|{_OCTET}(\.{_OCTET}){{3}})"
+_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}|0)"
+HTTP_URL_PATTERN = rf"^https?://{_HOST}(:{_PORT})?([/?#]\S*)?$"
+HttpUrl = Annotated[str, Field(min_length=1, max_length=2048, pattern=HTTP_URL_PATTERN), AfterValidator(_http_url)]
 ObjectId = Annotated[int, Field(ge=1, le=2**53)]
 
 # Read-only fields a client may send back from a GET (DRF style): dropped, never stored.

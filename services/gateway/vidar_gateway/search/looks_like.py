@@ -39,12 +39,19 @@ def parse(value: str) -> LooksLike:
 
 
 def _checked(value: str) -> str:
-    parse(value)
+    if value:
+        parse(value)
     return value
 
 
 # A plain string in the query model (FastAPI reads only scalar query fields), checked as it arrives.
-LooksLikeParam = Annotated[str, AfterValidator(_checked)]
+# Empty is no ranking, as django-filter (FindFace's) takes an empty filter to be none, and as the
+# OpenAPI schema allowed (issue 24: `looks_like=` was a 400); the pattern says the rest.
+LooksLikeParam = Annotated[
+    str,
+    Field(pattern=r"^((detection|faceevent|bodyevent|carevent|cluster):[\s\S]{1,256})?$"),
+    AfterValidator(_checked),
+]
 
 
 class SimilarityParams(BaseModel):

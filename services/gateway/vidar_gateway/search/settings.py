@@ -1,5 +1,6 @@
 from typing import Literal, Self
 
+from PIL import Image
 from pydantic import Field, model_validator
 
 from vidar.models.stream_settings import DetectorType
@@ -16,7 +17,8 @@ class SearchSettings(GatewaySettings):
     # POST /detect/: the largest image, its most pixels (a small file may decode huge), how long
     # its objects stay searchable, and how long to wait for a detector's answer.
     detect_max_bytes: int = Field(16 * 1024**2, gt=0)
-    detect_max_pixels: int = Field(50_000_000, gt=0)
+    # Pillow reads no size above its own limit (about 89 M pixels): that is the most this can be.
+    detect_max_pixels: int = Field(50_000_000, gt=0, le=Image.MAX_IMAGE_PIXELS)
     detection_ttl: float = Field(24 * 3600.0, gt=0)
     detect_timeout: float = Field(30.0, gt=0)
     # Where looks_like's vectors live: the gateway's memory (the default), or Qdrant, a server at
