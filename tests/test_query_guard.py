@@ -38,7 +38,7 @@ def test_find_and_modify_and_count_are_scans_on_a_growing_collection_only() -> N
 
 
 def test_an_aggregate_is_served_only_by_a_leading_match() -> None:
-    aggregate = {"command": "aggregate", "collection": "jobs"}
+    aggregate = {"command": "aggregate", "collection": "jobs", "site": "scheduler.py:9 count_jobs"}
     grouped = {**aggregate, "filters": [{"filter": {}, "sort": {}, "match_first": False}]}
     matched = {**aggregate, "filters": [{"filter": {"state": "str"}, "sort": {}, "match_first": True}]}
     assert record_problems(grouped, {"jobs": [["state"]]})

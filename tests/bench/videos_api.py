@@ -30,10 +30,12 @@ from urllib.parse import urlencode
 
 import httpx
 from pymongo import MongoClient, UpdateOne
+from pymongo.database import Database
 
 from tests.bench.wrk import WRK_CONNECTIONS, WRK_DURATION_S, WRK_SCRIPT, WRK_THREADS, WrkResult, print_results, run_wrk
 from tests.stack import Gateway, gateway, servers
 from vidar.devstack.servers import HOST
+from vidar_gateway.videos.counts import ARCHIVE_COUNT, OLDEST_CREATED, group_key
 
 SIZES = (10_000, 100_000)
 API_SEEDED = 1_000
@@ -132,11 +134,17 @@ def burst_dates(ids: list[int], now: datetime) -> dict[int, datetime]:
     return {video_id: _millis(now - timedelta(seconds=(last - n) / BURST_RATE)) for n, video_id in enumerate(ids)}
 
 
+def keep_oldest(database: Database, oldest: datetime) -> None:
+    """The oldest created date the gateway keeps with its counts, for dates written here."""
+    database["counters"].update_one({"_id": ARCHIVE_COUNT}, {"$min": {OLDEST_CREATED: oldest}})
+
+
 def set_created_dates(mongo_port: int, created: dict[int, datetime]) -> None:
     """Write each API-made video's `created_date` directly."""
     with MongoClient(HOST, mongo_port, tz_aware=True) as client:
         writes = [UpdateOne({"_id": video_id}, {"$set": {"created_date": at}}) for video_id, at in created.items()]
         result = client["vidar"]["videos"].bulk_write(writes, ordered=False)
+        keep_oldest(client["vidar"], min(created.values()))
     assert result.matched_count == len(created), result.bulk_api_result
 
 
@@ -164,8 +172,10 @@ def clone_videos(
             ]
         )
         database["counters"].update_one({"_id": "videos"}, {"$max": {"value": max(clones.names)}})
-        # The archive count the gateway keeps with each create and delete (videos.store.ARCHIVE_COUNT).
-        database["counters"].update_one({"_id": "videos.count"}, {"$inc": {"value": len(ids)}})
+        # The counts the gateway keeps with each create and delete (vidar_gateway.videos.counts).
+        added = {"value": len(ids), group_key(template["camera_group"]): len(ids)}
+        database["counters"].update_one({"_id": ARCHIVE_COUNT}, {"$inc": added})
+        keep_oldest(database, min(clones.created.values()))
     return clones
 
 

@@ -66,6 +66,15 @@ def test_a_burst_counts_and_lists_newest_first_without_filters(
     }
     unfiltered = api.get("/videos/count/").json()["count"]
     assert unfiltered == db.videos.count_documents({}), "the kept count is exact"
+    moved, gone = burst[:2]
+    assert api.patch(f"/videos/{moved}/", json={"camera_group": 1}).status_code == 200
+    assert api.delete(f"/videos/{gone}/").status_code == 204
+    assert api.get("/videos/count/", params={"camera_groups": camera_group}).json() == {"count": BURST - 2}
+    assert api.get("/videos/count/").json() == {"count": unfiltered - 1}
+    in_group_1 = db.videos.count_documents({"camera_group": 1})
+    assert api.get("/videos/count/", params={"camera_groups": f"1,{camera_group},1"}).json() == {
+        "count": in_group_1 + BURST - 2
+    }
     newest = api.get("/videos/", params={"ordering": "-created_date", "limit": PAGE}).json()["results"]
     stored = db.videos.find({}, {"created_date": 1}).sort([("created_date", -1), ("_id", -1)]).limit(PAGE)
     assert [row["id"] for row in newest] == [doc["_id"] for doc in stored]

@@ -9,7 +9,15 @@ import pytest
 from vidar_gateway.events.filters import ORDER_FIELDS as EVENT_ORDER_FIELDS
 from vidar_gateway.events.filters import EventFilters
 from vidar_gateway.listing import merged_condition, with_condition
-from vidar_gateway.pagination import CREATED_DATE_WINDOWS, Ordering, TextId, _anchor, _beyond, _key_windows
+from vidar_gateway.pagination import (
+    CREATED_DATE_WINDOWS,
+    Ordering,
+    TextId,
+    _anchor,
+    _beyond,
+    _key_windows,
+    leading_with,
+)
 from vidar_gateway.videos.filters import ORDER_FIELDS as VIDEO_ORDER_FIELDS
 from vidar_gateway.videos.filters import VideoFilters
 
@@ -104,7 +112,7 @@ def test_windows_end_in_one_unbounded_query() -> None:
 
 
 async def test_an_ordering_without_a_start_is_one_query() -> None:
-    oldest_first = Ordering.parse("created_date", VIDEO_ORDER_FIELDS, int)
+    oldest_first = Ordering.parse("created_date", EVENT_ORDER_FIELDS, TextId)
     by_name = Ordering.parse("name", VIDEO_ORDER_FIELDS, int)
     for ordering, query in ((oldest_first, {"name": "x"}), (by_name, {})):
         anchor = await _anchor(NO_COLLECTION, query, ordering, ascending=True)
@@ -126,3 +134,10 @@ def test_id_windows_end_before_bson_cannot_hold_their_bound() -> None:
     windows = list(_key_windows({}, ordering, ascending=True, anchor=0, found=[1], wanted=1001))
     assert all(-(2**63) <= bound < 2**63 for window in windows for bound in window.get("_id", {}).values())
     assert windows[-1] == {"_id": {"$gte": windows[-2]["_id"]["$lt"]}}
+
+
+def test_a_window_leads_with_its_key_for_the_embedded_planner() -> None:
+    window = {"camera_group": {"$in": [1]}, "name": {"$regex": "x"}, "_id": {"$gte": 9_937}}
+    assert list(leading_with(window, "_id")) == ["_id", "camera_group", "name"]
+    assert leading_with(window, "_id") == window
+    assert leading_with({"name": "x"}, "sort_name") == {"name": "x"}

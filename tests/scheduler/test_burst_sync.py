@@ -17,7 +17,7 @@ from tests.stack import Gateway, ServiceProcess, controllable_servers, gateway, 
 from vidar.devstack.servers import HOST
 from vidar.documents import ArchiveSettings, new_video_document
 from vidar.health import ProcessingStatus
-from vidar_gateway.videos.store import ARCHIVE_COUNT
+from vidar_gateway.videos.counts import ARCHIVE_COUNT, group_key
 
 ALREADY_STORED = 3_000
 BURST = 200
@@ -51,7 +51,7 @@ def store_synced_archives(db: Database, count: int) -> None:
     for document in documents:
         document["health_status"]["status"] = ProcessingStatus.NOT_STARTED.value
     db["videos"].insert_many(documents)
-    db["counters"].update_one({"_id": ARCHIVE_COUNT}, {"$inc": {"value": count}})
+    db["counters"].update_one({"_id": ARCHIVE_COUNT}, {"$inc": {"value": count, group_key(1): count}})
 
 
 async def create_archives(gw: Gateway, count: int) -> list[int]:

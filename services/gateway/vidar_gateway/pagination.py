@@ -242,6 +242,14 @@ def _next_width(width: Any, covered: Any, found: int, wanted: int, growth_when_e
     return max(width, math.ceil(grown) if isinstance(width, int) else grown)
 
 
+def leading_with(query: dict, field: str) -> dict:
+    """`query` with `field`'s condition first. SecantusDB serves a query by its first clause that
+    leads an index, and a window's bound on its key holds about a page, where a filter's clause
+    may hold every row (`camera_groups=1` before the id window: 1.5 s a page at 20,000 archives,
+    6 ms after it). MongoDB's planner ignores the order."""
+    return {field: query[field], **query} if field in query else query
+
+
 async def _walk(
     collection: AsyncCollection,
     parts: list[dict],
@@ -257,6 +265,7 @@ async def _walk(
     for part in parts:
         anchor = await _anchor(collection, part, ordering, ascending)
         for window in _key_windows(part, ordering, ascending, anchor, rows, limit):
+            window = leading_with(window, ordering.field)
             rows += await collection.find(window, projection=projection).sort(sort).limit(limit - len(rows)).to_list()
             if len(rows) == limit:
                 return rows

@@ -1,5 +1,6 @@
 """The query string of GET /videos/ and /videos/count/ as one model, and its MongoDB query."""
 
+import dataclasses
 import re
 from datetime import datetime, tzinfo
 from typing import Annotated, Any, Literal
@@ -11,11 +12,14 @@ from vidar.models.video import ObjectId
 from vidar_gateway.listing import CreatedDateFilters, Ids, PageParams, split_commas, with_condition
 from vidar_gateway.pagination import COUNTER_ID_WINDOWS, CREATED_DATE_WINDOWS, SortField
 from vidar_gateway.params import CalendarDateTime
+from vidar_gateway.videos.counts import archives_start
 
 # API ordering name -> document field; `name` sorts on a copy where null is "".
+# Oldest first starts at the oldest date kept with the counts, rather than in one query of all.
+ARCHIVE_CREATED_WINDOWS = dataclasses.replace(CREATED_DATE_WINDOWS, start=archives_start)
 ORDER_FIELDS = {
     "id": SortField("_id", ObjectId, COUNTER_ID_WINDOWS),
-    "created_date": SortField("created_date", CalendarDateTime, CREATED_DATE_WINDOWS),
+    "created_date": SortField("created_date", CalendarDateTime, ARCHIVE_CREATED_WINDOWS),
     "name": SortField("sort_name", str),
 }
 VideoOrdering = Literal["id", "-id", "created_date", "-created_date", "name", "-name"]
