@@ -1,9 +1,11 @@
 """The object detectors a detector worker runs on each decoded frame, each loaded once per process
 from local files only:
 
-- bodies and cars: a Darknet YOLO (`.weights`, with its `.cfg` and `.names` beside it) through
-  onnxruntime, or any ultralytics model (.pt, .onnx, an OpenVINO folder); the file type
-  chooses. One COCO model serves both kinds in one pass, its classes mapped to kinds by name.
+- bodies and cars: YOLOv5s as vidar converts it (an `.onnx` whose metadata says
+  `vidar.decoder: yolov5`, the default) or a Darknet YOLO (`.weights`, with its `.cfg` and
+  `.names` beside it), both through onnxruntime on the CPU, or any ultralytics model (.pt, another
+  .onnx, an OpenVINO folder); the file chooses. One COCO model serves both kinds in one pass, its
+  classes mapped to kinds by name.
 - faces: OpenCV's DNN SSD (res10 300x300, Caffe).
 """
 
@@ -14,7 +16,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import cv2
 import numpy as np
@@ -22,7 +24,7 @@ import onnx
 import onnxruntime
 
 from vidar.models.stream_settings import DetectorType
-from vidar_detector import darknet
+from vidar_detector import darknet, yolov5
 from vidar_detector.settings import DetectorSettings
 
 # ultralytics reads these when it is imported. YOLO_OFFLINE stops its network checks (DNS
@@ -40,8 +42,9 @@ ObjectKind = DetectorType  # "face", "body", "car"
 KIND_NMS_IOU = 0.7
 # What res10_300x300_ssd was trained on: BGR images less these channel means.
 FACE_MEAN_BGR = (104.0, 177.0, 123.0)
-# Darknet's own non-maximum suppression within a class (its detector's default).
+# Non-maximum suppression within a class: Darknet's detector's default, and YOLOv5's (detect.py).
 DARKNET_NMS_IOU = 0.45
+YOLOV5_NMS_IOU = 0.45
 # What onnxruntime raises for a graph it cannot build or run (none derives from another).
 ONNX_RUNTIME_ERRORS = tuple(
     getattr(onnxruntime.capi.onnxruntime_pybind11_state, name)
@@ -155,10 +158,63 @@ def _load_yolo(weights: Path) -> tuple[Any, dict[int, str]]:
         raise ModelLoadError(f"ultralytics model {weights}: cannot load: {exc}") from exc
 
 
-class DarknetDetector:
+class _OnnxYolo:
+    """What the YOLO networks vidar runs itself on onnxruntime share: the frame's shape kept at the
+    input, RGB scaled to 0..1 and resized without a letterbox, class-wise NMS on the decoded
+    boxes, COCO names mapped to kinds. A subclass decodes its network's outputs."""
+
+    _nms_iou: float
+    _input_name: str
+    _session: onnxruntime.InferenceSession
+
+    def __init__(
+        self, class_names: dict[int, str], class_map: Mapping[str, ObjectKind], *, image_size: int, min_score: float
+    ) -> None:
+        self.class_names = class_names
+        self._kind_of_class = {cls: class_map[name] for cls, name in class_names.items() if name in class_map}
+        self.kinds: frozenset[ObjectKind] = frozenset(self._kind_of_class.values())
+        self._image_size, self._min_score = image_size, min_score
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        _check_image(image)
+        height, width = image.shape[:2]
+        input_size = self._input_size(width, height)
+        blob = cv2.dnn.blobFromImage(image, 1 / 255, input_size)
+        outputs = self._session.run(None, {self._input_name: blob})
+        found = self._decode(outputs, input_size, (width, height))
+        wanted = np.isin(found.classes, list(self._kind_of_class))
+        corners, scores, classes = found.corners[wanted], found.scores[wanted], found.classes[wanted]
+        boxes = [(x1, y1, x2 - x1, y2 - y1) for x1, y1, x2, y2 in corners.tolist()]
+        keep = cv2.dnn.NMSBoxesBatched(boxes, scores.tolist(), classes.tolist(), self._min_score, self._nms_iou)
+        return merged_by_kind(
+            [
+                Detection(self._kind_of_class[int(classes[i])], tuple(corners[i].tolist()), float(scores[i]))
+                for i in np.asarray(keep, dtype=int).ravel().tolist()
+            ]
+        )
+
+    def _decode(
+        self, outputs: list[np.ndarray], input_size: tuple[int, int], frame_size: tuple[int, int]
+    ) -> darknet.Boxes:
+        raise NotImplementedError
+
+    def _input_size(self, width: int, height: int) -> tuple[int, int]:
+        """The network's input keeps the frame's shape: its longer side is `image_size`, the other
+        is scaled alike (rounded to the model's stride, 32), so no pixels are spent on a square. A
+        smaller frame is not enlarged: enlarged, a close-up person outgrows the model's largest
+        anchors (carphone's man, 176x144, is found by yolov3-tiny at 192 on every labelled frame,
+        never at 512), and the model's time grows for nothing."""
+        scale = min(1.0, self._image_size / max(width, height))
+        return _stride_multiple(width * scale), _stride_multiple(height * scale)
+
+
+class DarknetDetector(_OnnxYolo):
     """A Darknet YOLO model (`name.weights` with `name.cfg` and `name.names` beside it, one class
     name a line, as Darknet releases them) run by onnxruntime on the CPU (`vidar_detector.darknet`
     says why); no torch."""
+
+    _nms_iou = DARKNET_NMS_IOU
+    _input_name = darknet.INPUT
 
     def __init__(
         self,
@@ -174,10 +230,8 @@ class DarknetDetector:
         _require(config, "Darknet network configuration")
         _require(names, "Darknet class names")
         lines = names.read_text(errors="replace").splitlines()
-        self.class_names = {cls: name.strip() for cls, name in enumerate(lines) if name.strip()}
-        self._kind_of_class = {cls: class_map[name] for cls, name in self.class_names.items() if name in class_map}
-        self.kinds: frozenset[ObjectKind] = frozenset(self._kind_of_class.values())
-        self._image_size, self._min_score = image_size, min_score
+        class_names = {cls: name.strip() for cls, name in enumerate(lines) if name.strip()}
+        super().__init__(class_names, class_map, image_size=image_size, min_score=min_score)
         try:
             network = darknet.to_onnx(config, weights)
             self._heads, self._session = network.heads, onnx_session(network.model, threads)
@@ -186,33 +240,54 @@ class DarknetDetector:
         except (darknet.DarknetFormatError, *ONNX_RUNTIME_ERRORS) as exc:
             raise ModelLoadError(f"Darknet model {weights}: cannot load: {exc}") from exc
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        _check_image(image)
-        height, width = image.shape[:2]
-        input_size = self._input_size(width, height)
-        # Darknet models take RGB scaled to 0..1, as our frames come, resized without a letterbox.
-        blob = cv2.dnn.blobFromImage(image, 1 / 255, input_size)
-        outputs = self._session.run(None, {darknet.INPUT: blob})
-        found = darknet.decode(outputs, self._heads, input_size, (width, height), self._min_score)
-        wanted = np.isin(found.classes, list(self._kind_of_class))
-        corners, scores, classes = found.corners[wanted], found.scores[wanted], found.classes[wanted]
-        boxes = [(x1, y1, x2 - x1, y2 - y1) for x1, y1, x2, y2 in corners.tolist()]
-        keep = cv2.dnn.NMSBoxesBatched(boxes, scores.tolist(), classes.tolist(), self._min_score, DARKNET_NMS_IOU)
-        return merged_by_kind(
-            [
-                Detection(self._kind_of_class[int(classes[i])], tuple(corners[i].tolist()), float(scores[i]))
-                for i in np.asarray(keep, dtype=int).ravel().tolist()
-            ]
-        )
+    def _decode(
+        self, outputs: list[np.ndarray], input_size: tuple[int, int], frame_size: tuple[int, int]
+    ) -> darknet.Boxes:
+        return darknet.decode(outputs, self._heads, input_size, frame_size, self._min_score)
 
-    def _input_size(self, width: int, height: int) -> tuple[int, int]:
-        """The network's input keeps the frame's shape: its longer side is `image_size`, the other
-        is scaled alike (rounded to the model's stride, 32), so no pixels are spent on a square. A
-        smaller frame is not enlarged: enlarged, a close-up person outgrows the model's largest
-        anchors (carphone's man, 176x144, is found at 192 on every labelled frame, never at 512),
-        and the model's time grows for nothing."""
-        scale = min(1.0, self._image_size / max(width, height))
-        return _stride_multiple(width * scale), _stride_multiple(height * scale)
+
+class Yolov5Detector(_OnnxYolo):
+    """YOLOv5 as tests/data/convert_yolov5.py converts it (one `.onnx`: the network up to its heads,
+    the decoding in its metadata), run by onnxruntime on the CPU; no torch."""
+
+    _nms_iou = YOLOV5_NMS_IOU
+    _input_name = yolov5.INPUT
+
+    def __init__(
+        self,
+        weights: Path,
+        class_map: Mapping[str, ObjectKind],
+        *,
+        image_size: int,
+        min_score: float,
+        threads: int = 1,
+    ) -> None:
+        _require(weights, "YOLOv5 model")
+        try:
+            self._network = yolov5.heads(load_onnx(weights))
+            super().__init__(self._network.class_names, class_map, image_size=image_size, min_score=min_score)
+            self._session = onnx_session(weights, threads)
+            # A graph that does not fit its metadata (or a damaged one) fails only when it runs.
+            self.detect(np.zeros((image_size, image_size, 3), np.uint8))
+        # ValueError: Yolov5FormatError, or heads whose shapes do not fit the metadata's anchors.
+        except (ValueError, *ONNX_RUNTIME_ERRORS) as exc:
+            raise ModelLoadError(f"YOLOv5 model {weights}: cannot load: {exc}") from exc
+
+    def _decode(
+        self, outputs: list[np.ndarray], input_size: tuple[int, int], frame_size: tuple[int, int]
+    ) -> darknet.Boxes:
+        return yolov5.decode(outputs, self._network, input_size, frame_size, self._min_score)
+
+
+def load_onnx(path: Path) -> onnx.ModelProto:
+    """An ONNX file, parsed (weights included: vidar's models keep them inside)."""
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # protobuf's DecodeError, and onnx's own checks on external data
+        raise ModelLoadError(f"ONNX model {path}: cannot load: not an ONNX file, or a truncated one ({exc})") from exc
+    if not model.HasField("graph"):  # an empty file parses as an empty model
+        raise ModelLoadError(f"ONNX model {path}: cannot load: not an ONNX file (no graph)")
+    return model
 
 
 def onnx_session(model: onnx.ModelProto | Path, threads: int) -> onnxruntime.InferenceSession:
@@ -277,12 +352,29 @@ def _object_model(
     min_score: float,
     threads: int,
     lane: int,
-) -> DarknetDetector | YoloDetector:
-    if weights.suffix != ".weights":
+) -> DarknetDetector | Yolov5Detector | YoloDetector:
+    runtime = runtime_of(weights)
+    if runtime == "ultralytics":
         return YoloDetector(weights, dict(class_map), image_size=image_size, device=device, min_score=min_score)
     if device != "cpu":
-        raise ModelLoadError(f"Darknet model {weights}: vidar runs it on the CPU only, not {device}")
+        raise ModelLoadError(f"{runtime} model {weights}: vidar runs it on the CPU only, not {device}")
+    if runtime == "YOLOv5":
+        return Yolov5Detector(weights, dict(class_map), image_size=image_size, min_score=min_score, threads=threads)
     return DarknetDetector(weights, dict(class_map), image_size=image_size, min_score=min_score, threads=threads)
+
+
+def runtime_of(weights: Path) -> Literal["Darknet", "YOLOv5", "ultralytics"]:
+    """What runs a body or car model file: a `.weights` is Darknet's; an `.onnx` is vidar's YOLOv5
+    conversion if its metadata says so, else an export that ultralytics runs; anything else is
+    ultralytics'."""
+    if weights.suffix == ".weights":
+        return "Darknet"
+    if weights.suffix == ".onnx":
+        _require(weights, "ONNX model")
+        metadata = {prop.key: prop.value for prop in load_onnx(weights).metadata_props}
+        if yolov5.is_yolov5(metadata):
+            return "YOLOv5"
+    return "ultralytics"
 
 
 @functools.cache
@@ -290,7 +382,9 @@ def _face(prototxt: Path, caffemodel: Path, image_size: int, min_score: float, l
     return OpenCvFaceDetector(prototxt, caffemodel, image_size=image_size, min_score=min_score)
 
 
-def _object_model_for(settings: DetectorSettings, kind: ObjectKind, lane: int) -> DarknetDetector | YoloDetector:
+def _object_model_for(
+    settings: DetectorSettings, kind: ObjectKind, lane: int
+) -> DarknetDetector | Yolov5Detector | YoloDetector:
     weights = (settings.body_model if kind == "body" else settings.car_model).resolve()
     class_map = tuple(sorted(settings.class_map.items()))
     model = _object_model(
