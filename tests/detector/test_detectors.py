@@ -185,7 +185,7 @@ def test_darknet_finds_the_walkers_and_both_parked_vehicles(models: Path, vtest:
 
 
 def test_a_small_frame_is_not_enlarged_so_a_close_up_person_is_found(models: Path, carphone: list[np.ndarray]) -> None:
-    # carphone is 176x144: enlarged to the default 512 (512x416), yolov3-tiny finds no one in it.
+    # carphone is 176x144: enlarged to 512 (512x416), yolov3-tiny finds no one in it.
     detector = darknet(models, image_size=512)
     for image in carphone:
         (person,) = detector.detect(image)

