@@ -19,7 +19,7 @@ from tests.scheduler.processing import ready_archive, wait_for
 from tests.stack import Gateway
 from vidar import archive
 from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY, Ports
-from vidar.documents import ClusterRecord, DetectionRecord
+from vidar.documents import ClusterRecord, DetectionRecord, ObjectCounts
 from vidar.models.jobs import DetectionPosted
 from vidar_gateway.auth import Role, digest
 from vidar_gateway.clusters.store import INDEXES as CLUSTER_INDEXES
@@ -114,6 +114,8 @@ class Archive:
         )
         record = DetectionRecord(**posted.model_dump(), created_date=created, cluster=cluster)
         self._db[archive.DETECTIONS].insert_one(record.document())
+        # Counted on the archive as storage counts each record (ObjectCounts): the events count reads it.
+        self._db[archive.VIDEOS].update_one({"_id": self.id}, {"$inc": ObjectCounts.one_more(kind)})
         return posted.event_id
 
     def cluster(self, number: int, members: list[str], best_event: str, kind: str = "face") -> str:

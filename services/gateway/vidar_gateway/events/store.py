@@ -1,12 +1,14 @@
 """Detection events, read from the records the storage service writes (`detections`)."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import indexes
-from vidar.archive import DETECTIONS
+from vidar.archive import DETECTIONS, VIDEOS
+from vidar.documents import COUNT_FIELDS
+from vidar.models.stream_settings import DetectorType
 from vidar_gateway.errors import not_found
 from vidar_gateway.events.filters import ORDER_FIELDS, EventFilters, EventListQuery
 from vidar_gateway.pagination import Ordering, Page, TextId, paginate
@@ -43,4 +45,15 @@ class EventStore:
         return await paginate(self._events, mongo_query, ordering, query.limit, query.page, projection=HIDDEN)
 
     async def count(self, kind: str, filters: EventFilters, zone: Any, now: datetime) -> int:
-        return await self._events.count_documents(filters.to_query(kind, zone, now))
+        query = filters.to_query(kind, zone, now)
+        if query.keys() == {"video_id", "kind"}:
+            return await self._archive_count(query["video_id"], kind)
+        return await self._events.count_documents(query)
+
+    async def _archive_count(self, video_id: int, kind: str) -> int:
+        """An archive's events of a kind, as storage counts them in the transaction of each record
+        (`ObjectCounts`: equal to its records). Counting the records decoded each one: 4.2 s for
+        20,000 faces on SecantusDB."""
+        field = COUNT_FIELDS[cast(DetectorType, kind)]
+        archive = await self._events.database[VIDEOS].find_one({"_id": video_id}, projection={field: 1})
+        return int((archive or {}).get(field) or 0)
