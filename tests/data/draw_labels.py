@@ -68,9 +68,12 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     for path in args.files:
         labels = json.loads(path.read_text())
+        if "frames" not in labels:
+            print(f"{path}: no frames (not a box label file), skipped")
+            continue
         objects = {frame["index"]: frame["objects"] for frame in labels["frames"]}
         for index, image in frames(args.videos / labels["video"], set(objects)):
-            draw(image, objects[index], args.scale).save(args.out / f"{path.stem}-{index}.png")
+            draw(image, objects[index], args.scale).save(args.out / f"{path.stem}-{index}.png", compress_level=1)
         print(f"{path}: {len(objects)} frames drawn into {args.out}")
 
 
