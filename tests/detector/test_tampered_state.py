@@ -6,12 +6,19 @@ a clean run would post from there (real S3: the session's SeaweedFS)."""
 
 import logging
 import pickle
-from collections.abc import Iterator
+import re
+import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pymongo.database import Database
 
 from tests.detector.test_resume import FPS, FRAMES, Posted, feed, handler, posted_frame
+from tests.detector.test_vtest import BODY, CAR
+from tests.polling import eventually
+from tests.scheduler.processing import ready_archive, wait_for
+from tests.stack import Gateway, ServiceProcess
 from vidar import archive
 from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY, Ports
 from vidar.models.jobs import Checkpoint, JobDispatch, SourceFile, Statistic
@@ -160,3 +167,40 @@ async def test_a_tampered_state_is_refused_logged_and_the_run_resumes_without_it
     posts = resumed_posts(resumed, posted)
     assert posts == clean_posts_after_checkpoint()
     assert {track_id for *_, track_id in posts} == {"2-1", "2-2"}, "fresh tracks of this attempt"
+
+
+@pytest.mark.usefixtures("storage", "scheduler")
+def test_a_detector_killed_mid_run_refuses_a_crafted_pickle_and_finishes_the_run(
+    gw: Gateway,
+    videos: Path,
+    db: Database,
+    detector: ServiceProcess,
+    objects: ObjectStore,
+    object_keys: Callable[[str], list[str]],
+    marker: Path,
+) -> None:
+    """Issue 24's attack on the real stack: the run's states in S3 replaced by a crafted pickle
+    while its detector is down. The detector started again refuses the one its checkpoint names,
+    says so in its log, and the run completes from the checkpoint without running it."""
+    with gw.client() as api:
+        video_id = ready_archive(api, videos / "vtest.avi", detectors={"face": None, "body": BODY, "car": CAR})
+        api.post(f"/videos/{video_id}/process/")
+        job = eventually(
+            lambda: db[archive.JOBS].find_one(
+                {"video_id": video_id, "checkpoint.tracking_state_key": {"$type": "string"}}
+            ),
+            timeout=300,
+            what="a checkpoint with a tracking state",
+        )
+        detector.stop(signal.SIGKILL)
+        states = object_keys(archive.tracking_state(video_id, job["_id"], ""))
+        assert states
+        for key in states:
+            objects.write(key, crafted_pickle(marker), "application/octet-stream")
+        detector.start()
+        done = wait_for(api, video_id, "COMPLETED", "FAILED", timeout=300)
+    assert done["health_status"]["status"] == "COMPLETED", done["error"]
+    assert done["health_status"]["statistic"]["job_starts"] == 2
+    refused = rf"run {job['_id']}: tracking state '[^']+' refused \(not a tracking state of version 2"
+    assert re.search(refused, detector.log), "the refusal is logged"
+    assert done["body_count"] + done["car_count"] > 0
