@@ -1,7 +1,9 @@
 """A detector whose models are broken fails each run that needs them with a clear `error`, for
-each backend: Darknet (truncated weights), ultralytics (a model with no class for cars) and
-OpenCV's face SSD (a missing file). On a stack of its own: the session's detector has good models."""
+each backend: Darknet (truncated weights), ultralytics (a model with no class for cars), OpenCV's
+face SSD (a missing file) and the default YOLOv5s conversion (a truncated file). On stacks of
+their own: the session's detector has good models."""
 
+import contextlib
 import re
 import shutil
 from collections.abc import Iterator
@@ -26,6 +28,12 @@ def truncated_darknet(folder: Path) -> Path:
     return folder / "coco.weights"
 
 
+def truncated_yolov5(folder: Path) -> Path:
+    converted = (MODELS / "yolov5s.onnx").read_bytes()
+    (folder / "yolov5s.onnx").write_bytes(converted[: len(converted) // 2])
+    return folder / "yolov5s.onnx"
+
+
 @pytest.fixture(scope="module")
 def broken_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     root = tmp_path_factory.mktemp("broken-models")
@@ -35,6 +43,21 @@ def broken_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Clien
         "car_model": str(MODELS / "fall-detection-yolov8.pt"),
         "face_model_caffemodel": str(root / "missing.caffemodel"),
     }
+    with stack_with(root, models) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def broken_default_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    root = tmp_path_factory.mktemp("broken-default-model")
+    converted = str(truncated_yolov5(root))
+    with stack_with(root, {**model_settings(), "body_model": converted, "car_model": converted}) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def stack_with(root: Path, models: dict[str, str]) -> Iterator[httpx.Client]:
+    """Every service on servers of their own, the detector with these model settings."""
     logs = {name: root / name for name in ("gateway", "storage", "scheduler", "detector")}
     for folder in logs.values():
         folder.mkdir()
@@ -66,3 +89,13 @@ def test_a_broken_model_fails_the_run_with_a_clear_error(
     failed = wait_for(broken_api, video_id, "FAILED", timeout=120)
     assert failed["error"].startswith("A detector model cannot load: ")
     assert re.search(error, failed["error"]), failed["error"]
+
+
+def test_a_truncated_default_model_fails_the_run_with_a_clear_error(
+    broken_default_api: httpx.Client, videos: Path
+) -> None:
+    video_id = ready_archive(broken_default_api, videos / "carphone_pristine.mp4", detectors={"face": None, "body": {}})
+    broken_default_api.post(f"/videos/{video_id}/process/")
+    failed = wait_for(broken_default_api, video_id, "FAILED", timeout=120)
+    assert failed["error"].startswith("A detector model cannot load: ")
+    assert re.search(r"ONNX model \S*yolov5s\.onnx: cannot load: not an ONNX file, or a truncated one", failed["error"])
