@@ -138,6 +138,11 @@ def test_a_patch_refused_for_a_surrogate_changes_nothing_and_keeps_the_connectio
     assert after.json()["stream_settings"] == before["stream_settings"]
 
 
+def test_the_token_is_checked_first(gw: Gateway) -> None:
+    body = json.dumps({"camera_group": 1, "name": "\ud800"})
+    assert httpx.post(f"{gw.url}/videos/", content=body, headers=JSON).status_code == 401
+
+
 def test_an_object_key_with_a_surrogate_is_named_escaped(client: Client) -> None:
     body = json.dumps({"camera_group": 1, "name": "x", "stream_settings": {"\udc80x": 1}})
     assert_refused(client.post("/videos/", content=body, headers=JSON), "stream_settings.\\udc80x")

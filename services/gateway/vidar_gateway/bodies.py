@@ -4,10 +4,12 @@ a route of their own, which parses no body, and are not capped here.
 
 Every string of a body is Unicode text: JSON's `\\u` escapes can write a lone UTF-16 surrogate
 (`"\\ud800"`), which Python's parser keeps and no database stores (the driver raised
-UnicodeEncodeError, a 500, and dropped the connection mid-PATCH). Such a body is refused here with
-a 400 naming the field, whatever the route and the field, before any model sees it. Query strings
-and paths need no such check: Starlette and uvicorn decode them as UTF-8 with replacement, so
-they hold text only."""
+UnicodeEncodeError, a 500, and dropped the connection mid-PATCH). `check_text` refuses such a body
+with a 400 naming the field, whatever the field, before any model sees it; every JSON route calls
+it through `deps.json_body`, after the token is checked (tests/gateway/test_surrogates.py finds
+the JSON routes in the OpenAPI document, so one without it fails there). Query strings and paths
+need no such check: Starlette and uvicorn decode them as UTF-8 with replacement, so they hold
+text only."""
 
 import json
 from collections.abc import Callable, Coroutine, Iterator
@@ -60,7 +62,7 @@ def _is_text(value: str) -> bool:
     return True
 
 
-def _check_text(body: bytes) -> None:
+def check_text(body: bytes) -> None:
     """A 400 naming the first field whose string is no Unicode text (a body that is not JSON is
     left to FastAPI's own error)."""
     try:
@@ -93,7 +95,6 @@ class JsonBodyRoute(APIRoute):
 
         async def capped(request: Request) -> Response:
             body = await _read_capped(request)
-            _check_text(body)
             return await handler(Request(request.scope, _replaying(body, request.receive)))
 
         return capped

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from vidar_gateway.auth import Role
-from vidar_gateway.bodies import JsonBodyRoute
+from vidar_gateway.bodies import JsonBodyRoute, check_text
 from vidar_gateway.camera_groups.store import CameraGroupStore
 from vidar_gateway.clusters.store import ClusterStore
 from vidar_gateway.errors import ERROR_RESPONSES, ApiError
@@ -36,10 +36,12 @@ async def _caller(request: Request) -> Role:
     return role
 
 
-def _require_json(request: Request) -> None:
+async def _require_json(request: Request) -> None:
+    """A JSON body whose every string is storable text (`bodies.check_text`)."""
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != "application/json":
         raise ApiError(415, f"expected application/json, got {media_type or 'no content type'}", param="Content-Type")
+    check_text(await request.body())  # FastAPI has read it already, before the dependencies
 
 
 def _base_url(request: Request) -> str:
