@@ -3,10 +3,12 @@ quarter turn (the exact matrices PyAV writes are checked on real clips in tests/
 
 import math
 import struct
+from pathlib import Path
 
+import av
 import pytest
 
-from vidar.orientation import UPRIGHT, Orientation, orientation_of
+from vidar.orientation import UPRIGHT, Orientation, display_orientation, orientation_of
 
 ONE = 1 << 16  # 16.16 fixed point
 
@@ -45,3 +47,11 @@ def test_no_matrix_is_upright_and_a_quarter_turn_swaps_the_size() -> None:
     assert orientation_of(None) == UPRIGHT
     assert UPRIGHT.size(1920, 1080) == (1920, 1080)
     assert QUARTER_LEFT.size(1920, 1080) == (1080, 1920)
+
+
+def test_a_frame_with_side_data_pyav_cannot_name_is_read_by_its_rotation(videos: Path) -> None:
+    """A JPEG's frame carries side data of a type PyAV 18.1 cannot list (31): reading its side
+    data fails, so its rotation is read instead, and it decodes upright."""
+    with av.open(str(videos / "faces" / "obama.jpg")) as photo:
+        frame = next(photo.decode(video=0))
+    assert display_orientation(frame) == UPRIGHT

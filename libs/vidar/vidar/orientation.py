@@ -8,6 +8,7 @@ shown as the nearest quarter turn (half-way: the smaller one): ffmpeg would turn
 the exact angle with black corners, which gains a detector nothing and would change the frame size.
 """
 
+import math
 import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -48,5 +49,18 @@ def orientation_of(display_matrix: bytes | None) -> Orientation:
 
 def display_orientation(frame: "av.VideoFrame") -> Orientation:
     """The orientation of a decoded frame (the decoder copies the stream's matrix onto each)."""
-    side_data = frame.side_data.get("DISPLAYMATRIX")
+    try:
+        side_data = frame.side_data.get("DISPLAYMATRIX")
+    except ValueError:
+        # The frame carries side data of a type this PyAV cannot name (a JPEG's, type 31 in PyAV
+        # 18.1), and listing it fails: FFmpeg's own reading of the matrix still works, without
+        # telling a mirror from a turn.
+        return orientation_of(_rotation_matrix(frame.rotation))
     return orientation_of(None if side_data is None else bytes(side_data))
+
+
+def _rotation_matrix(degrees: float) -> bytes:
+    """FFmpeg's display matrix of a counterclockwise turn (av_display_rotation_set)."""
+    turn, one = math.radians(degrees), 1 << 16
+    cos, sin = round(math.cos(turn) * one), round(math.sin(turn) * one)
+    return struct.pack("=9i", cos, -sin, 0, sin, cos, 0, 0, 0, 1 << 30)
