@@ -54,9 +54,10 @@ class DetectorSettings(VidarSettings):
     appearance_model: Path = MODELS_DIR / "mobilenetv2-bottleneck.onnx"
     # Side in pixels that body and car models resize frames to (a multiple of their stride, 32):
     # the longer side for YOLOv5 and Darknet models, which keep the frame's shape and never enlarge
-    # a smaller frame; the letterbox's for ultralytics ones. 416 suits YOLOv5s: it costs what
-    # yolov3-tiny cost at 512 and finds as many of vtest's labelled walkers as at 512 or 640
-    # (tests/bench/detector.py); 640 suits YOLO11.
+    # a smaller frame; the letterbox's for ultralytics ones. 416 suits YOLOv5s: a frame costs less
+    # CPU than yolov3-tiny's at 512, and it finds 95% of vtest's 301 labelled walkers (yolov3-tiny
+    # 512: 88%); 512 finds 96% for 1.4 times the CPU, 640 97% for 2.1 times
+    # (tests/bench/detector.py). 640 suits YOLO11.
     model_image_size: int = Field(416, ge=32, multiple_of=32)
     # Longer side in pixels that the face model resizes frames to, keeping their shape: raise it
     # for small faces in large frames (the model's time grows with its square).
