@@ -100,6 +100,21 @@ def test_long_tracks_are_split() -> None:
     assert len({track.id for track in ended}) == 3
 
 
+def test_a_thin_box_off_its_expected_place_is_matched_once_both_are_grown() -> None:
+    """A walker 12 px wide found 8 px from where its track was expected (a long stride, a step
+    half hidden): the boxes overlap too little (IoU 0.2), but once both grow by half their size
+    they do (0.5), as C-BIoU matches; a box 30 px away still starts a track of its own."""
+    tracker = IouTracker(overlap_threshold=0.25, miss_interval=1.0)
+    standing = (100.0, 10.0, 112.0, 50.0)
+    for frame in (0, 1):
+        tracker.update([(standing, 0.9)], frame, frame / 10)
+    stepped, other = (108.0, 10.0, 120.0, 50.0), (142.0, 10.0, 154.0, 50.0)
+    step = tracker.update([(other, 0.9), (stepped, 0.9)], 2, 0.2)
+    assert iou(standing, stepped) == pytest.approx(0.2)
+    assert [track.last.box for track in step.continued] == [stepped]
+    assert [track.last.box for track in step.started] == [other]
+
+
 def test_boxes_below_the_overlap_threshold_start_new_tracks() -> None:
     tracker = IouTracker(overlap_threshold=0.9, miss_interval=1.0)
     tracker.update([(moving_box(0, speed=10), 0.9)], 0, 0.0)
