@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pymongo.database import Database
 
-from tests.detector.test_vtest import BODY, CAR
+from tests.detector.vtest_runs import BODY, CAR
 from tests.polling import eventually
 from tests.scheduler.processing import ready_archive, video, wait_for
 from tests.stack import Gateway, ServiceProcess

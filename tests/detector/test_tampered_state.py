@@ -15,7 +15,7 @@ import pytest
 from pymongo.database import Database
 
 from tests.detector.test_resume import FPS, FRAMES, Posted, feed, handler, posted_frame
-from tests.detector.test_vtest import BODY, CAR
+from tests.detector.vtest_runs import BODY, CAR
 from tests.polling import eventually
 from tests.scheduler.processing import ready_archive, wait_for
 from tests.stack import Gateway, ServiceProcess
