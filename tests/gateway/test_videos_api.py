@@ -36,7 +36,11 @@ def test_contract_create_example_returns_the_contract_shape(api: Client, gw) -> 
 
 def test_get_list_count_patch_put_delete(api: Client, camera_group: int) -> None:
     video = create(api, camera_group=camera_group, name="first")
-    assert api.get(f"/videos/{video['id']}/").json() == video
+    # The scheduler, when the session runs it, may sync the archive in the meantime (milliseconds
+    # since it reads and writes one archive by index): only its health_status may differ.
+    got = api.get(f"/videos/{video['id']}/").json()
+    assert {**got, "health_status": None} == {**video, "health_status": None}
+    assert got["health_status"]["status"] in ("WAITING_FOR_SYNC", "NOT_STARTED")
     listed = api.get("/videos/", params={"camera_groups": camera_group}).json()
     assert [row["id"] for row in listed["results"]] == [video["id"]]
     assert api.get("/videos/count/", params={"camera_groups": camera_group}).json() == {"count": 1}
