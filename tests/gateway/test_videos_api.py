@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.gateway.contract import contract_create_response
+from vidar.models.stream_settings import BODY_FILTERS, FACE_FILTERS
 
 Client = httpx.Client
 
@@ -60,7 +61,8 @@ def test_get_list_count_patch_put_delete(api: Client, camera_group: int) -> None
 
 def test_patch_merges_stream_settings_and_put_replaces_them(api: Client) -> None:
     video = create(api, stream_settings={"play_speed": 2, "detectors": {"body": {"jpeg_quality": 80}}})
-    assert video["stream_settings"]["detectors"]["body"]["filter_min_size"] == 60, "completed with defaults"
+    body = video["stream_settings"]["detectors"]["body"]
+    assert body["filter_min_size"] == BODY_FILTERS.min_size != FACE_FILTERS.min_size, "completed with a body's defaults"
     assert video["stream_settings"]["detectors"]["face"] is not None, "unnamed detectors keep their defaults"
 
     patch = {"stream_settings": {"detectors": {"body": {"roi": "100x100+0+0"}, "face": None}}}
