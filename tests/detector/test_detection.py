@@ -17,6 +17,9 @@ from vidar_detector.publishing import Images
 
 WIDTH, HEIGHT = 320, 240
 FPS = 10.0
+# The scripted clips are a few frames long: a body's or car's default shortest track (10 frames)
+# would post none of them.
+SHORT_TRACKS = {"filter_track_min_duration_frames": 1}
 
 
 class Scripted:
@@ -39,7 +42,7 @@ def walker(frame: int, x0: float = 10, size: float = 80) -> Detection:
 def run(
     frames: list[list[Detection]], every: int = 1, kind: str = "body", **options: object
 ) -> tuple[list[tuple[DetectionPosted, Images]], Statistic, Scripted]:
-    detectors = {"face": None, kind: options}
+    detectors = {"face": None, kind: SHORT_TRACKS | options}
     settings = StreamSettings.model_validate({"detectors": detectors})
     dispatch = JobDispatch(
         run_id="run-1", video_id=5, camera_group=1, source=SourceFile(key="k", size=1), stream_settings=settings
@@ -145,7 +148,8 @@ def test_history_and_png_full_frames_when_asked() -> None:
 
 
 def test_a_failed_publish_is_counted_and_does_not_stop_the_run() -> None:
-    settings = StreamSettings.model_validate({"detectors": {"face": None, "body": {"filter_min_size": 10}}})
+    body = {"filter_min_size": 10, **SHORT_TRACKS}
+    settings = StreamSettings.model_validate({"detectors": {"face": None, "body": body}})
     dispatch = JobDispatch(
         run_id="r", video_id=1, camera_group=1, source=SourceFile(key="k", size=1), stream_settings=settings
     )
@@ -165,7 +169,7 @@ def test_a_failed_publish_is_counted_and_does_not_stop_the_run() -> None:
 
 @pytest.mark.parametrize(("crop_rot", "size"), [(False, (WIDTH, HEIGHT)), (True, (200, 150))])
 def test_the_full_frame_is_the_whole_frame_unless_fullframe_crop_rot(crop_rot: bool, size: tuple[int, int]) -> None:
-    body = {"filter_min_size": 10, "fullframe_crop_rot": crop_rot}
+    body = {"filter_min_size": 10, "fullframe_crop_rot": crop_rot, **SHORT_TRACKS}
     settings = StreamSettings.model_validate({"rot": "200x150+10+10", "detectors": {"face": None, "body": body}})
     source = SourceFile(key="k", size=1)
     dispatch = JobDispatch(run_id="r", video_id=1, camera_group=1, source=source, stream_settings=settings)
