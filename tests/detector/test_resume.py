@@ -53,7 +53,9 @@ Posted = list[tuple[DetectionPosted, Images]]
 
 
 def handler(attempt: int, posted: Posted, **options: object) -> DetectionHandler:
-    settings = StreamSettings.model_validate({"detectors": {"face": None, "body": {"filter_min_size": 10, **options}}})
+    # Tracks of any length: the scripted walkers' pieces around a checkpoint are a few frames long.
+    body = {"filter_min_size": 10, "filter_track_min_duration_frames": 1, **options}
+    settings = StreamSettings.model_validate({"detectors": {"face": None, "body": body}})
     dispatch = JobDispatch(
         run_id="run-1", video_id=5, camera_group=1, source=SourceFile(key="k", size=1), stream_settings=settings
     )
