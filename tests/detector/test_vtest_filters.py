@@ -53,7 +53,10 @@ def detector(models: Path) -> OncePerImage:
 
 
 def posted(detector: OncePerImage, footage: list[tuple[np.ndarray, Decoded]], **body: object) -> list[DetectionPosted]:
-    settings = StreamSettings.model_validate({"detectors": {"face": None, "body": body}})
+    # Tracks of any length: 2 s of footage cut short the tracks of walkers who enter or leave.
+    settings = StreamSettings.model_validate(
+        {"detectors": {"face": None, "body": {"filter_track_min_duration_frames": 1} | body}}
+    )
     dispatch = JobDispatch(
         run_id="r", video_id=1, camera_group=1, source=SourceFile(key="k", size=1), stream_settings=settings
     )
