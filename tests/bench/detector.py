@@ -565,9 +565,7 @@ def reference_tracks(tracks: list[Track]) -> list[Track]:
 
 def walker_score(tracks: list[Track]) -> walkers.Score:
     """The body tracks the archive posts, against vtest's hand-checked walkers."""
-    from vidar.models.stream_settings import BodySettings
-
-    shortest = BodySettings().filter_track_min_duration_frames
+    shortest = BODY_FILTERS.min_track_frames
     posted = [track for track in tracks if max(track) - min(track) + 1 >= shortest]
     sightings = [
         walkers.Sighting(str(number), frame, box[:4])
