@@ -3,6 +3,7 @@ event, or one overtaken by a newer upload, changes nothing twice. What it finds 
 source (or how far a fetch has come) it announces; the scheduler shows it (`Notice`)."""
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -31,6 +32,8 @@ from vidar_storage.settings import StorageSettings
 from vidar_storage.source_pointer import SourcePointers
 from vidar_storage.url_source import open_download
 
+log = logging.getLogger(__name__)
+
 # Seconds between `video.fetch.progress` events of a fetch: each is a transaction here and a write
 # in the scheduler, and a person reading the note needs no more.
 PROGRESS_EVERY = 1.0
@@ -53,8 +56,11 @@ class Storage:
         self._pointers = SourcePointers(db, outbox)
 
     async def source_uploaded(self, event: VideoUploaded) -> None:
+        if not archive.is_source_of(event.object_key, event.video_id):
+            log.warning("video %d: refused an upload event for the foreign key %r", event.video_id, event.object_key)
+            return
         if event.replaced_key and event.replaced_key != event.object_key:
-            await self._objects.remove(event.replaced_key)
+            await self._remove_source(event.video_id, event.replaced_key)
         doc = await self._videos.find_one({"_id": event.video_id}, projection={"source": 1})
         if doc is None:
             await self._objects.remove(event.object_key)  # the archive is gone meanwhile
@@ -75,7 +81,14 @@ class Storage:
         )
 
     async def source_file_deleted(self, event: VideoFileDeleted) -> None:
-        await self._objects.remove(event.object_key)
+        await self._remove_source(event.video_id, event.object_key)
+
+    async def _remove_source(self, video_id: int, key: str) -> None:
+        """Remove a source file of archive `video_id`; a key outside it (a forged event) is refused."""
+        if archive.is_source_of(key, video_id):
+            await self._objects.remove(key)
+        else:
+            log.warning("video %d: refused to remove the foreign key %r", video_id, key)
 
     async def archive_deleted(self, event: VideoDeleted) -> None:
         await self._objects.remove_prefix(archive.prefix(event.video_id))
@@ -99,7 +112,7 @@ class Storage:
     async def redraw_screenshot(self, request: ScreenshotRequest) -> ScreenshotReply:
         doc = await self._videos.find_one({"_id": request.video_id}, projection={"source": 1})
         source = doc and doc.get("source")
-        if not source:
+        if not source or not archive.is_source_of(source.get("key", ""), request.video_id):
             return ScreenshotReply(error="the archive has no source file")
         try:
             image = await asyncio.to_thread(self._screenshot, source["key"], source["size"], request.timestamp)

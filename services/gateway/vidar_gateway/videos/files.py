@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import Query, Request, Response
 from faststream.nats import NatsBroker
 
-from vidar import subjects
+from vidar import archive, subjects
 from vidar.models.events import ScreenshotReply, ScreenshotRequest
 from vidar.models.stream_settings import MAX_SECONDS
 from vidar.models.video import Video
@@ -57,7 +57,8 @@ async def delete_source_file(video_id: VideoId, sources: SourcesRepo) -> Respons
 @router.get("/{video_id}/screenshot/", summary="Get the screenshot", response_class=Response, responses=_JPEG)
 async def get_screenshot(video_id: VideoId, videos: VideosRepo, runtime: RuntimeDep) -> Response:
     doc = await videos.get(video_id)
-    image = await runtime.objects.get_bytes(doc["screenshot_key"]) if doc.get("screenshot_key") else None
+    has_screenshot = doc.get("screenshot_key") == archive.screenshot_key(video_id)
+    image = await runtime.objects.get_bytes(archive.screenshot_key(video_id)) if has_screenshot else None
     if image is None:
         raise ApiError(404, f"video {video_id} has no screenshot yet", param="id")
     return Response(image, media_type="image/jpeg", headers={"Cache-Control": "no-cache"})
@@ -79,8 +80,8 @@ async def regenerate_screenshot(
     if timestamp is not None and doc.get("source_len") is not None and timestamp > doc["source_len"]:
         raise ApiError(400, f"timestamp: beyond the video's length of {doc['source_len']} s", param="timestamp")
     reply = await _ask_storage(runtime.broker, ScreenshotRequest(video_id=video_id, timestamp=timestamp))
-    if reply.error or not reply.key:
-        raise ApiError(409, f"no screenshot: {reply.error}", param="timestamp")
+    if reply.error or reply.key != archive.screenshot_key(video_id):
+        raise ApiError(409, f"no screenshot: {reply.error or 'storage named another object'}", param="timestamp")
     image = await runtime.objects.get_bytes(reply.key)
     return Response(image, media_type="image/jpeg", headers={"Cache-Control": "no-cache"})
 

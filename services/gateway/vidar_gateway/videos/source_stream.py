@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import StreamingResponse
 
+from vidar import archive
 from vidar.objectstore import ObjectStore
 from vidar_gateway.auth import Role
 from vidar_gateway.deps import RuntimeDep, VideosRepo
@@ -121,7 +122,7 @@ async def get_source(
     """The uploaded or fetched file as it was stored; `Range: bytes=...` reads part of it, so a
     player seeks without downloading the whole file."""
     source = (await videos.get(video_id)).get("source")
-    if not source:
+    if not source or not archive.is_source_of(source.get("key", ""), video_id):
         raise ApiError(404, f"video {video_id} has no source file", param="id")
     size, etag = source["size"], _etag(source)
     headers = {"Accept-Ranges": "bytes", "ETag": etag, "Cache-Control": "private, no-cache"}
