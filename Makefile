@@ -42,17 +42,12 @@ lint: $(STAMP)
 
 bench: $(STAMP) $(VIDEOS) $(MODELS)
 	command -v wrk || (apt-get update && apt-get install -y wrk)
-	$(BIN)/python -m tests.bench.videos_api
-	$(BIN)/python -m tests.bench.events_api
-	$(BIN)/python -m tests.bench.uploads
-	$(BIN)/python -m tests.bench.decode
-	$(BIN)/python -m tests.bench.detector
-	$(BIN)/python -m tests.bench.clustering
-	$(BIN)/python -m tests.bench.search
+	$(BIN)/python -m tests.bench.report videos_api events_api uploads decode detector clustering search
 
-# The AsyncAPI document of the events (a test checks it is current).
+# The generated documents: the events' AsyncAPI and the settings' reference (tests check both are current).
 docs: $(STAMP)
 	$(BIN)/python -m tests.asyncapi
+	$(BIN)/python -m tests.configuration_doc
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
