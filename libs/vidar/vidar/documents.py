@@ -17,6 +17,8 @@ them):
 | `ProbeResult`     | source_len, frame_width, frame_height, source.fps, source.codec,        | storage   |
 |                   | source.frame_count, screenshot_key                                      |           |
 | `ObjectCounts`    | face_count, body_count, car_count, <kind>_cluster_count                 | storage   |
+| `RunClustering`   | health_status.statistic.clustering (cleared with the statistic when a   | storage   |
+|                   | run is queued)                                                          |           |
 | `Processing`      | current_run, processing_start_date, queued, active, finished,           | scheduler |
 |                   | health_status.status, .enabled, .statistic                              |           |
 | `Notice`          | error, health_status.code, .code_desc, .msg, source_noted_at,           | scheduler |
@@ -58,7 +60,8 @@ or stopping, and where to resume), a read-only query.
 
 `detections` and `clusters` are storage's records of the current run (`DetectionRecord`,
 `ClusterRecord`), written by storage alone; the gateway's events, clusters and search read them,
-and so does the detector's clustering at the end of a run.
+and so does the detector's clustering, once storage has announced (`video.detections.stored`)
+that all the objects of a kind the run posted are recorded.
 """
 
 from datetime import UTC, datetime
@@ -67,7 +70,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vidar.health import STATUS_DISPLAY, HealthCode, ProcessingStatus
+from vidar.health import STATUS_DISPLAY, ClusteringState, HealthCode, ProcessingStatus
 from vidar.models.jobs import (
     Checkpoint,
     Cluster,
@@ -224,6 +227,28 @@ class ObjectCounts(StoredFields):
     @classmethod
     def clusters(cls, kind: DetectorType, count: int) -> Self:
         return cls(**{CLUSTER_COUNT_FIELDS[kind]: count})
+
+
+CLUSTERING = "health_status.statistic.clustering"
+
+
+class RunClustering:
+    """Written by storage: how far the clustering of the current run's objects of each kind has
+    come, `{"detections": <posted>, "state": ClusteringState}` under `clustering.<kind>` of the
+    statistic the API shows (the scheduler's fresh statistic of a queued run starts without it)."""
+
+    @staticmethod
+    def state_of(kind: DetectorType) -> str:
+        return f"{CLUSTERING}.{kind}.state"
+
+    @staticmethod
+    def posted(kind: DetectorType, detections: int, state: ClusteringState) -> dict[str, Any]:
+        """The `$set` of a kind the run has posted `detections` objects of."""
+        return {f"{CLUSTERING}.{kind}": {"detections": detections, "state": state.value}}
+
+    @staticmethod
+    def reached(kind: DetectorType, state: ClusteringState) -> dict[str, Any]:
+        return {RunClustering.state_of(kind): state.value}
 
 
 # The contract's flags of each status.

@@ -55,3 +55,16 @@ def sources_of(target: ProcessingStatus) -> list[ProcessingStatus]:
 BUSY = frozenset({ProcessingStatus.QUEUED, ProcessingStatus.INPROGRESS})
 # The same as stored in MongoDB, for queries and for checks on documents.
 BUSY_VALUES = sorted(status.value for status in BUSY)
+
+
+class ClusteringState(StrEnum):
+    """Where the clustering of a finished run's objects of one kind stands, shown in
+    `health_status.statistic.clustering.<kind>` beside the number of objects the run posted. A kind
+    the run has not finished detecting has no entry yet."""
+
+    # Storage has not recorded all of them yet (a server was away, or a detection is a dead letter).
+    WAITING_FOR_DETECTIONS = "WAITING_FOR_DETECTIONS"
+    # All recorded: a detector groups them.
+    CLUSTERING = "CLUSTERING"
+    # The clusters are recorded (`<kind>_cluster_count`).
+    DONE = "DONE"

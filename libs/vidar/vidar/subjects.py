@@ -9,7 +9,11 @@ VIDEO_PROBED = "video.probed"
 # A url source that could not be fetched, and how far a fetch has come (at most one a second).
 VIDEO_FETCH_FAILED = "video.fetch.failed"
 VIDEO_FETCH_PROGRESS = "video.fetch.progress"
-# A run's objects of one kind grouped into clusters (after its tracks are final).
+# A run's clustering, one step an event: the detector says how many objects of each kind the run
+# posted (its tracks are final), storage says when it has recorded all of one kind, and the
+# detector groups them into clusters.
+VIDEO_DETECTIONS_POSTED = "video.detections.posted"
+VIDEO_DETECTIONS_STORED = "video.detections.stored"
 VIDEO_CLUSTERED = "video.clustered"
 
 # Core NATS request-reply (not in a stream): the gateway asks, one storage replica answers.
