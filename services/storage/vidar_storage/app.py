@@ -11,6 +11,7 @@ from faststream.nats.annotations import NatsMessage
 
 from vidar import mongo, subjects
 from vidar.bus import EVENTS_STREAM, STORAGE_DETECTIONS, durable_subscriber, keeping_alive, make_broker
+from vidar.models.clustering import DetectionsStored, RunPosted
 from vidar.models.events import (
     Envelope,
     ScreenshotReply,
@@ -68,6 +69,15 @@ def subscribe(broker: NatsBroker, storage: Storage, records: DetectionRecords, c
     async def detection_posted(event: Envelope[DetectionPosted]) -> None:
         await records.record(event.payload)
 
+    @durable_subscriber(
+        broker,
+        subjects.VIDEO_DETECTIONS_POSTED,
+        durable="storage-run-posted",
+        description="await a finished run's detections, and say when each kind is all stored",
+    )
+    async def run_posted(event: Envelope[RunPosted]) -> None:
+        await records.run_posted(event.payload)
+
     @durable_subscriber(broker, subjects.VIDEO_CLUSTERED, durable="storage-clustered", description="record clusters")
     async def video_clustered(event: Envelope[VideoClustered]) -> None:
         await clusters.apply(event.payload)
@@ -94,6 +104,7 @@ def subscribe(broker: NatsBroker, storage: Storage, records: DetectionRecords, c
         (subjects.VIDEO_PROBED, VideoProbed),
         (subjects.VIDEO_FETCH_FAILED, VideoFetchFailed),
         (subjects.VIDEO_FETCH_PROGRESS, VideoFetchProgress),
+        (subjects.VIDEO_DETECTIONS_STORED, DetectionsStored),
     ):
         broker.publisher(subject, stream=EVENTS_STREAM, schema=Envelope[payload], title=subject)
 
@@ -105,7 +116,7 @@ def create_app(settings: StorageSettings | None = None) -> AsgiFastStream:
     db = client[settings.mongo_db]
     objects = ObjectStore(settings)
     outbox = Outbox(db, broker)
-    records = DetectionRecords(client, db)
+    records = DetectionRecords(db, outbox)
     clusters = ClusterRecords(client, db)
     subscribe(broker, Storage(settings, db, objects, outbox), records, clusters)
     serve_source_changes(broker, SourcePointers(db, outbox))

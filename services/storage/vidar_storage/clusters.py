@@ -1,5 +1,5 @@
-"""Cluster records: the archive's clusters of each kind, the `cluster` of each member detection
-and the archive's `<kind>_cluster_count`, written together in one transaction.
+"""Cluster records: the archive's clusters of each kind, the `cluster` of each member detection,
+the archive's `<kind>_cluster_count` and its clustering state (DONE), written in one transaction.
 
 A `video.clustered` event replaces the archive's clusters of its kind, so a redelivery writes the
 same state again. Only the archive's current run may write: a late event of an older run, or of
@@ -11,7 +11,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, indexes
-from vidar.documents import CURRENT_RUN, ClusterRecord, ObjectCounts
+from vidar.documents import CURRENT_RUN, ClusterRecord, ObjectCounts, RunClustering
+from vidar.health import ClusteringState
 from vidar.models.jobs import VideoClustered
 from vidar.mongo import in_transaction
 
@@ -38,8 +39,9 @@ class ClusterRecords:
                 documents = [ClusterRecord.of(clustered, cluster).document() for cluster in clustered.clusters]
                 await self._clusters.insert_many(documents, session=session)
                 await self._detections.bulk_write(_memberships(clustered), ordered=False, session=session)
-            count = ObjectCounts.clusters(clustered.kind, len(clustered.clusters))
-            await self._videos.update_one(current_run, {"$set": count.as_set()}, session=session)
+            count = ObjectCounts.clusters(clustered.kind, len(clustered.clusters)).as_set()
+            done = RunClustering.reached(clustered.kind, ClusteringState.DONE)
+            await self._videos.update_one(current_run, {"$set": count | done}, session=session)
 
         await in_transaction(self._client, replace)
 
