@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vidar.archive import VIDEOS
+from vidar.field_owners import CREATOR, writer_of
+
 # Collections that stay small whatever the use, where a scan reads a handful of documents:
 # one document a sequence (counters), a lease name (leases), an API token an operator made
 # (tokens), a camera group an operator made (camera_groups); the outbox holds only the events not
@@ -96,9 +99,27 @@ def whole_read(site: str) -> bool:
     return (location.rpartition(":")[0], function) in WHOLE_READS
 
 
+def ownership_problems(record: dict[str, Any]) -> list[str]:
+    """Writes to an archive's fields by a service that does not own them (`vidar.field_owners`)."""
+    if record["collection"] != VIDEOS:
+        return []
+    service = record["program"].removeprefix("vidar-")
+    if record["command"] in ("insert", "delete"):
+        whole = "inserts" if record["command"] == "insert" else "deletes"
+        return [] if service == CREATOR else [f"{whole} archives, which only the {CREATOR} does"]
+    problems = []
+    for path in record.get("writes", []):
+        owner = writer_of(path)
+        if owner is None:
+            problems.append(f"writes {path}, a field no group of vidar.field_owners declares")
+        elif owner != service:
+            problems.append(f"writes {path}, which the {owner} owns (vidar.field_owners)")
+    return problems
+
+
 def record_problems(record: dict[str, Any], indexes: dict[str, list[list[str]]]) -> list[str]:
     command = record["command"]
-    if command == "createIndexes" or record["collection"] in TINY_COLLECTIONS:
+    if command in ("createIndexes", "insert") or record["collection"] in TINY_COLLECTIONS:
         return []
     if command == "findAndModify":
         return [
@@ -126,6 +147,6 @@ def violations(records: list[dict[str, Any]]) -> list[Violation]:
     found = {
         Violation(problem, r["program"], r["command"], r["collection"], r["site"], json.dumps(r.get("filters")))
         for r in records
-        for problem in record_problems(r, indexes)
+        for problem in record_problems(r, indexes) + ownership_problems(r)
     }
     return sorted(found, key=lambda violation: (violation.site, violation.rule))

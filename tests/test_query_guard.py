@@ -3,8 +3,9 @@ command the services sent; tests/conftest.py)."""
 
 import pytest
 
-from tests.query_guard import filter_problem, record_problems, violations
-from vidar.command_log import shape
+from tests.query_guard import filter_problem, ownership_problems, record_problems, violations
+from vidar.command_log import shape, written_paths
+from vidar.field_owners import writer_of
 
 VIDEO_INDEXES = [["created_date", "_id"], ["camera_group", "_id"], ["health_status.status", "_id"]]
 
@@ -62,3 +63,37 @@ def test_a_shape_keeps_operators_and_null_and_drops_values() -> None:
         "s": {"$in": ["int"]},
         "$or": [{"a": "str"}, {"b": "int"}],
     }
+
+
+def test_an_update_records_every_path_it_writes() -> None:
+    update = {"updates": [{"q": {"_id": 1}, "u": {"$set": {"name": "a", "revision": 2}, "$inc": {"face_count": 1}}}]}
+    pipeline = {"updates": [{"q": {"_id": 1}, "u": [{"$set": {"queued": True}}, {"$unset": ["error"]}]}]}
+    assert written_paths("update", update) == ["face_count", "name", "revision"]
+    assert written_paths("update", pipeline) == ["error", "queued"]
+    assert written_paths("findAndModify", {"query": {"_id": 1}, "remove": True}) == ["<removes the document>"]
+
+
+def test_a_path_belongs_to_its_longest_listed_prefix() -> None:
+    assert writer_of("health_status.msg") == "scheduler"
+    assert writer_of("health_status.statistic.clustering.body") == "storage"
+    assert writer_of("source.codec") == "storage"
+    assert writer_of("stream_settings.detectors.face") == "gateway"
+    assert writer_of("sorting_hat") is None
+
+
+@pytest.mark.parametrize(
+    ("program", "command", "writes", "problems"),
+    [
+        ("vidar-scheduler", "update", ["health_status.status", "queued"], 0),
+        ("vidar-storage", "update", ["health_status.statistic.clustering", "face_count"], 0),
+        ("vidar-scheduler", "update", ["face_count"], 1),
+        ("vidar-gateway", "update", ["name", "error", "unheard_of"], 2),
+        ("vidar-gateway", "insert", ["<whole document>"], 0),
+        ("vidar-storage", "insert", ["<whole document>"], 1),
+        ("vidar-scheduler", "delete", [], 1),
+    ],
+)
+def test_a_service_writes_only_the_fields_it_owns(program: str, command: str, writes: list[str], problems: int) -> None:
+    record = {"program": program, "command": command, "collection": "videos", "writes": writes}
+    assert len(ownership_problems(record)) == problems
+    assert ownership_problems({**record, "collection": "jobs"}) == []

@@ -19,7 +19,7 @@ from pymongo import monitoring
 
 COMMAND_LOG_ENV = "VIDAR_MONGO_COMMAND_LOG"
 # The commands that read or write documents by a filter, and where each keeps its filters.
-_FILTERED = {"find", "aggregate", "count", "distinct", "update", "delete", "findAndModify", "createIndexes"}
+_FILTERED = {"find", "aggregate", "count", "distinct", "update", "delete", "findAndModify", "createIndexes", "insert"}
 # Frames of these files are helpers, not call sites: the caller above them is.
 _HELPERS = ("vidar/mongo.py", "vidar/command_log.py")
 
@@ -54,6 +54,31 @@ def _filters(name: str, command: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
+def written_paths(name: str, command: dict[str, Any]) -> list[str]:
+    """The field paths an update or findAndModify sets, unsets or changes; a replacement writes
+    every field of the document it brings."""
+    updates = [update.get("u", {}) for update in command.get("updates", [])] if name == "update" else []
+    if name == "findAndModify":
+        updates = [command["update"]] if command.get("update") is not None else ["<removes the document>"]
+    paths: set[str] = set()
+    for update in updates:
+        stages = update if isinstance(update, list) else [update]  # a pipeline is a list of stages
+        for stage in stages:
+            if not isinstance(stage, dict):
+                paths.add(str(stage))
+                continue
+            operators = [value for key, value in stage.items() if key.startswith("$")]
+            paths.update(stage if not operators else (path for fields in operators for path in fields_of(fields)))
+    return sorted(paths)
+
+
+def fields_of(fields: Any) -> list[str]:
+    """The paths an operator's argument names: a document's keys, or `$unset`'s list in a pipeline."""
+    if isinstance(fields, dict):
+        return list(fields)
+    return [fields] if isinstance(fields, str) else list(fields)
+
+
 def call_site() -> str:
     """The innermost frame of vidar's own code that led to the command."""
     for frame in reversed(traceback.extract_stack()):
@@ -84,7 +109,11 @@ class CommandRecorder(monitoring.CommandListener):
         }
         if name == "createIndexes":
             record["indexes"] = [list(dict(index["key"]).items()) for index in command.get("indexes", [])]
+        elif name == "insert":
+            record["writes"] = ["<whole document>"]
         else:
+            if name in ("update", "findAndModify"):
+                record["writes"] = written_paths(name, command)
             record["filters"] = [
                 {**part, **shape({key: part[key] for key in ("filter", "sort")})} for part in _filters(name, command)
             ]
