@@ -66,7 +66,7 @@ def declarer(settings: type, name: str) -> type:
 
 
 def row(settings: type[VidarSettings], name: str, field: FieldInfo) -> str:
-    cells = [f"`VIDAR_{name.upper()}`", kind(field), default(field), meaning(declarer(settings, name), name, field)]
+    cells = [f"`VIDAR_{name.upper()}`", kind(field), default(field), meaning(settings, name, field)]
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
@@ -104,14 +104,19 @@ def default(field: FieldInfo) -> str:
     return f"`{json.dumps(value) if isinstance(value, bool) else value}`"
 
 
-def meaning(cls: type, name: str, field: FieldInfo) -> str:
+def meaning(settings: type, name: str, field: FieldInfo) -> str:
+    """The field's description, or the comment above it where it is declared (or, for an override
+    with none, where the class it overrides declares it)."""
     if field.description:
         return field.description
-    return " ".join(comment_above(inspect.getsource(cls).splitlines(), name))
+    classes = [cls for cls in settings.__mro__ if name in getattr(cls, "__annotations__", {})]
+    comments = (" ".join(comment_above(inspect.getsource(cls).splitlines(), name)) for cls in classes)
+    return next((comment for comment in comments if comment), "")
 
 
 def comment_above(lines: list[str], name: str) -> list[str]:
-    """The comment lines right above field `name`'s declaration."""
+    """The comment lines right above field `name`'s declaration: each field says what it means
+    itself, since a comment over a group of fields says too little of each."""
     index = next(i for i, line in enumerate(lines) if re.match(rf"\s+{name}\s*:", line))
     comment: list[str] = []
     while index > 0 and lines[index - 1].strip().startswith("#"):

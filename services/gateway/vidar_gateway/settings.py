@@ -11,4 +11,6 @@ class GatewaySettings(VidarSettings):
     admin_token: SecretStr | None = None
     # JSON, e.g. VIDAR_DEFAULT_STREAM_SETTINGS='{"detectors": {"body": {}}}'.
     default_stream_settings: StreamSettings = Field(default_factory=StreamSettings)
+    # Seconds between the outbox relay's passes, which publish the events a transaction staged but
+    # no publish sent (NATS was away, or the gateway died in between).
     outbox_relay_interval: float = Field(5.0, gt=0)

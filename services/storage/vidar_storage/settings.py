@@ -12,6 +12,7 @@ class StorageSettings(VidarSettings):
     url_timeout: float = Field(30.0, gt=0)
     # Seconds a whole URL fetch may take.
     url_total_timeout: float = Field(6 * 3600.0, gt=0)
+    # JPEG quality (1-100) of the archives' screenshots.
     screenshot_jpeg_quality: int = Field(90, ge=1, le=100)
     # Seconds before an unfinished multipart upload of a source may count as abandoned (then it is
     # aborted once nothing can still complete it): the gateway's upload lock expires 60 s after its
