@@ -75,6 +75,8 @@ def test_carphone_is_one_face_cluster(api: httpx.Client, db: Database, videos: P
     video_id = ready_archive(api, videos / "carphone_pristine.mp4", detectors=FACES)
     assert api.get(f"/videos/{video_id}/").json()["face_cluster_count"] is None
     assert clustered(api, db, video_id, faces=1) == (1, [1])
+    clustering = api.get(f"/videos/{video_id}/").json()["health_status"]["statistic"]["clustering"]
+    assert clustering == {"face": {"detections": 1, "state": "DONE"}}
     (cluster,) = db.clusters.find({"video_id": video_id})
     (face,) = db.detections.find({"video_id": video_id})
     assert (cluster["kind"], cluster["size"], cluster["best_event"]) == ("face", 1, face["_id"])

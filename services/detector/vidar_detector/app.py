@@ -1,23 +1,27 @@
-"""The detector's FastStream application: one job at a time from the work queue."""
+"""The detector's FastStream application: one job at a time from the work queue, and the
+clustering of each run's objects once storage has recorded them."""
 
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from functools import partial
 
 from faststream.asgi import AsgiFastStream
 from faststream.nats import NatsBroker
 from faststream.nats.annotations import NatsMessage
 
 from vidar import mongo, subjects
-from vidar.bus import EVENTS_STREAM, JOBS_STREAM, durable_subscriber, make_broker
+from vidar.bus import EVENTS_STREAM, JOBS_STREAM, durable_subscriber, keeping_alive, make_broker
+from vidar.models.clustering import DetectionsStored, RunPosted
 from vidar.models.events import Envelope
 from vidar.models.jobs import DetectionPosted, JobDispatch, JobEnded, JobProgress, JobStarted, VideoClustered
 from vidar.models.stream_settings import DETECTOR_TYPES
 from vidar.objectstore import ObjectStore
 from vidar.probes import health_routes
 from vidar_detector.image_search import serve_image_search
+from vidar_detector.run_clustering import RunClusters
 from vidar_detector.settings import DetectorSettings
-from vidar_detector.worker import Worker
+from vidar_detector.worker import Worker, publish
 
 
 def declare_reports(broker: NatsBroker) -> None:
@@ -27,6 +31,7 @@ def declare_reports(broker: NatsBroker) -> None:
         (subjects.JOB_PROGRESS, JobProgress),
         *((subject, JobEnded) for subject in (subjects.JOB_FINISHED, subjects.JOB_FAILED, subjects.JOB_STOPPED)),
         *((subjects.detection(kind), DetectionPosted) for kind in DETECTOR_TYPES),
+        (subjects.VIDEO_DETECTIONS_POSTED, RunPosted),
         (subjects.VIDEO_CLUSTERED, VideoClustered),
     ]
     for subject, payload in reports:
@@ -51,6 +56,20 @@ def create_app(settings: DetectorSettings | None = None) -> AsgiFastStream:
     )
     async def run_job(event: Envelope[JobDispatch], message: NatsMessage) -> None:
         await worker.run(event.payload, message.raw_message.metadata.num_delivered, message)
+
+    run_clusters = RunClusters(settings, client[settings.mongo_db], partial(publish, broker))
+
+    # Acknowledged once `video.clustered` is out: a detector that dies meanwhile leaves it to
+    # another. Named under `detectors`, the prefix that makes its dead letters vidar's own.
+    @durable_subscriber(
+        broker,
+        subjects.VIDEO_DETECTIONS_STORED,
+        durable="detectors-clustering",
+        description="cluster a run's objects of one kind once storage has recorded them all",
+    )
+    async def cluster_run(event: Envelope[DetectionsStored], message: NatsMessage) -> None:
+        async with keeping_alive(message):
+            await run_clusters.cluster(event.payload)
 
     declare_reports(broker)
     serve_image_search(broker, settings, ObjectStore(settings))

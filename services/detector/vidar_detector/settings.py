@@ -80,16 +80,14 @@ class DetectorSettings(VidarSettings):
     # Hosts, IP addresses or networks (CIDR) that router_url may reach although they are not
     # public; the same variable (VIDAR_URL_ALLOWLIST) as the storage service's URL sources.
     url_allowlist: list[str] = Field(default_factory=list)
-    # Clustering at the end of a run (vidar_detector.clustering, average linkage): two groups of
-    # objects merge while the mean distance between their members is below the threshold. Faces:
-    # Euclidean between dlib embeddings (one person < ~0.45, two > ~0.55). Bodies and cars: cosine
-    # between MobileNetV2 appearance vectors (vtest.avi: one person 1 s apart 0.07 median, 0.12
-    # at the 90th percentile; two people 0.19 at the 10th percentile, 0.35 median).
+    # Clustering, once a run's objects are stored (vidar_detector.clustering, average linkage):
+    # two groups of objects merge while the mean distance between their members is below the
+    # threshold. Faces: Euclidean between dlib embeddings (one person < ~0.45, two > ~0.55).
+    # Bodies and cars: cosine between MobileNetV2 appearance vectors (vtest.avi: one person 1 s
+    # apart 0.07 median, 0.12 at the 90th percentile; two people 0.19 at the 10th percentile,
+    # 0.35 median).
     face_cluster_threshold: float = Field(0.5, gt=0)
     appearance_cluster_threshold: float = Field(0.15, gt=0, le=2)
-    # Seconds the run waits for the storage service to record all its detections before
-    # clustering them; past it the kind is not clustered and its cluster count stays null.
-    cluster_wait_timeout: float = Field(60.0, gt=0)
 
     @property
     def lane_threads(self) -> int:

@@ -21,6 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, subjects
 from vidar.bus import EVENTS_STREAM, keeping_alive
+from vidar.models.clustering import RunPosted
 from vidar.models.events import Envelope
 from vidar.models.jobs import (
     OVER,
@@ -34,7 +35,7 @@ from vidar.models.jobs import (
     JobStop,
     Statistic,
 )
-from vidar.models.stream_settings import DETECTOR_TYPES
+from vidar.models.stream_settings import DETECTOR_TYPES, DetectorType
 from vidar.objectstore import ObjectStore
 from vidar.urlguard import Allowlist
 from vidar_detector import appearance, faces
@@ -45,7 +46,6 @@ from vidar_detector.job import Job, JobFailure, Report
 from vidar_detector.lanes import load_lanes
 from vidar_detector.publishing import Images, Publish
 from vidar_detector.router import RouterDelivery
-from vidar_detector.run_clustering import RunClusters
 from vidar_detector.settings import DetectorSettings
 from vidar_detector.tracking_state import InvalidState
 
@@ -70,7 +70,6 @@ class Worker:
         self._jobs = db[archive.JOBS]
         self._broker = broker
         self._objects = objects
-        self._clusters = RunClusters(settings, db, self._publish)
         self._running: set[Job] = set()
         self._shutting_down = False
 
@@ -153,13 +152,7 @@ class Worker:
                 if handler is not None and not (self._shutting_down or superseded.is_set()):
                     await asyncio.to_thread(handler.finish, statistic)  # the tracks still open at the end
                     if not job.stopped_early:
-                        # Before job.finished.
-                        await self._clusters.publish(
-                            dispatch,
-                            handler.track_prefix,
-                            handler.published,
-                            giving_up=lambda: self._shutting_down or superseded.is_set() or job.stop.is_set(),
-                        )
+                        await self._posted(dispatch, handler)  # before job.finished: clusters follow
             if handler is not None:
                 handler.count_deliveries(statistic)  # the router's last ones
         finally:
@@ -177,10 +170,9 @@ class Worker:
         self, dispatch: JobDispatch, attempt: int, router: RouterDelivery | None
     ) -> DetectionHandler | None:
         """The detectors the run asks for (loaded once per process), or None if it asks for none."""
-        detectors = dispatch.stream_settings.detectors
-        kinds = {kind for kind in DETECTOR_TYPES if getattr(detectors, kind) is not None}
-        if not kinds:
+        if not (kinds := set(detected_kinds(dispatch))):
             return None
+        detectors = dispatch.stream_settings.detectors
         deep_sort = any(getattr(detectors, kind).tracker_type == "deep_sort" for kind in kinds)
         models = await asyncio.to_thread(load_lanes, self._settings, kinds)
         embedder = await asyncio.to_thread(load_embedders, self._settings, kinds, deep_sort)
@@ -304,15 +296,33 @@ class Worker:
         except Exception as failure:  # housekeeping only: deleting the archive removes them too
             log.warning("run %s: its tracking states stay (%s)", dispatch.run_id, failure)
 
+    async def _posted(self, dispatch: JobDispatch, handler: DetectionHandler) -> None:
+        """What the run posted of each kind it detects: once storage has recorded all of a kind, it
+        says so, and that kind is clustered (`vidar_detector.run_clustering`)."""
+        posted = {kind: handler.published[kind] for kind in detected_kinds(dispatch)}
+        run_posted = RunPosted(video_id=dispatch.video_id, run_id=dispatch.run_id, posted=posted)
+        await self._publish(subjects.VIDEO_DETECTIONS_POSTED, run_posted, run_posted.event_id)
+
     async def _publish(self, subject: str, payload: BaseModel, message_id: str) -> None:
-        event = Envelope(type=subject, payload=payload, event_id=message_id)
-        await self._broker.publish(
-            event.model_dump_json().encode(),
-            subject,
-            headers={"Nats-Msg-Id": message_id, "content-type": "application/json"},
-            stream=EVENTS_STREAM.name,
-            timeout=10,
-        )
+        await publish(self._broker, subject, payload, message_id)
+
+
+async def publish(broker: NatsBroker, subject: str, payload: BaseModel, message_id: str) -> None:
+    """One event into the events stream; JetStream drops a copy with the same message id."""
+    event = Envelope(type=subject, payload=payload, event_id=message_id)
+    await broker.publish(
+        event.model_dump_json().encode(),
+        subject,
+        headers={"Nats-Msg-Id": message_id, "content-type": "application/json"},
+        stream=EVENTS_STREAM.name,
+        timeout=10,
+    )
+
+
+def detected_kinds(dispatch: JobDispatch) -> list[DetectorType]:
+    """The kinds of object the run detects."""
+    detectors = dispatch.stream_settings.detectors
+    return [kind for kind in DETECTOR_TYPES if getattr(detectors, kind) is not None]
 
 
 async def restore_tracking(
