@@ -39,6 +39,7 @@ test: $(STAMP) $(VIDEOS) $(MODELS) $(CHROMIUM)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: $(STAMP) $(VIDEOS) $(MODELS)
 	command -v wrk || (apt-get update && apt-get install -y wrk)
