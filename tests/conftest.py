@@ -11,9 +11,9 @@ from pymongo.database import Database
 from threadpoolctl import threadpool_limits
 
 from tests.query_guard import read_records, violations
-from tests.stack import Gateway, ServiceProcess, bucket_keys, gateway, servers, service
+from tests.stack import Gateway, ServiceProcess, bucket_keys, gateway, mongo_url, servers, service
 from vidar.command_log import COMMAND_LOG_ENV
-from vidar.devstack.servers import HOST, Ports
+from vidar.devstack.servers import Ports
 
 # A test that needs one of these is an integration test: it runs against real servers (the
 # session's stack and every service fixture built on it, or a module's own, which the modules that
@@ -110,7 +110,7 @@ def api(gw: Gateway) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="session")
 def db(stack: Ports) -> Iterator[Database]:
-    with MongoClient(HOST, stack.mongo, tz_aware=True) as client:
+    with MongoClient(mongo_url(stack), tz_aware=True) as client:
         yield client["vidar"]
 
 

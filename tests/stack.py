@@ -17,8 +17,31 @@ import tenacity
 from minio import Minio
 from nats.js.api import ConsumerInfo
 
-from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY, Ports, Server, ServerExited, free_port
+from vidar.devstack import stack
+from vidar.devstack.credentials import Credentials
+from vidar.devstack.servers import HOST, Ports, Server, ServerExited, free_port
 from vidar.devstack.stack import ServerProcesses, embedded_servers, running, service_env
+
+# Every test stack's servers refuse clients without these. Fixed rather than generated, so that a
+# benchmark's worker processes know them too; each stack lives on loopback for one session.
+CREDENTIALS = Credentials(
+    nats_password="test-nats-password",
+    mongo_password="test-mongo-password",
+    s3_secret_key="test-s3-secret-key",
+    weed_signing_key="test-weed-signing-key",
+)
+S3_ACCESS_KEY = CREDENTIALS.user
+S3_SECRET_KEY = CREDENTIALS.s3_secret_key
+# For a MongoClient(host, port, ...) of a test's own.
+MONGO_ACCOUNT = {"username": CREDENTIALS.user, "password": CREDENTIALS.mongo_password}
+
+
+def nats_url(ports: Ports) -> str:
+    return stack.nats_url(ports, CREDENTIALS)
+
+
+def mongo_url(ports: Ports) -> str:
+    return stack.mongo_url(ports, CREDENTIALS)
 
 
 @dataclass(frozen=True)
@@ -41,6 +64,7 @@ class Servers:
     ports: Ports
     processes: ServerProcesses
     specs: dict[str, Server]
+    data_dir: Path
 
     def stop(self, name: str) -> None:
         self.processes.stop(name)
@@ -67,15 +91,15 @@ def controllable_servers(data_dir: Path) -> Iterator[Servers]:
                 number = attempt.retry_state.attempt_number
                 folder = data_dir if number == 1 else data_dir / f"attempt-{number}"
                 ports = Ports.free()
-                specs = embedded_servers(ports, folder)
+                specs = embedded_servers(ports, folder, CREDENTIALS)
                 processes = stack.enter_context(running(specs, folder / "logs"))
-        yield Servers(ports, processes, {spec.name: spec for spec in specs})
+        yield Servers(ports, processes, {spec.name: spec for spec in specs}, folder)
 
 
 @contextlib.contextmanager
 def servers(data_dir: Path) -> Iterator[Ports]:
-    with controllable_servers(data_dir) as stack:
-        yield stack.ports
+    with controllable_servers(data_dir) as running_servers:
+        yield running_servers.ports
 
 
 class ServiceProcess:
@@ -84,7 +108,7 @@ class ServiceProcess:
     def __init__(self, program: str, ports: Ports, log_dir: Path, **settings: str) -> None:
         port = free_port()
         self.url = f"http://{HOST}:{port}"
-        self.env = service_env(ports, host=HOST, port=str(port), **settings)
+        self.env = service_env(ports, CREDENTIALS, host=HOST, port=str(port), **settings)
         self._command = [str(Path(sys.executable).parent / program), "serve"]
         self._log = log_dir / f"{program}-{port}.log"
         self._process: subprocess.Popen | None = None

@@ -15,8 +15,8 @@ from pathlib import Path
 import av
 from pydantic import SecretStr
 
-from tests.stack import servers
-from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY
+from tests.stack import S3_ACCESS_KEY, S3_SECRET_KEY, servers
+from vidar.devstack.servers import HOST
 from vidar.models.jobs import JobDispatch, SourceFile
 from vidar.models.stream_settings import StreamSettings
 from vidar.objectstore import ObjectStore

@@ -419,7 +419,8 @@ def stream_settings(config: Config) -> dict[str, Any]:
 def object_store(s3_port: int) -> Any:
     from pydantic import SecretStr
 
-    from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY
+    from tests.stack import S3_ACCESS_KEY, S3_SECRET_KEY
+    from vidar.devstack.servers import HOST
     from vidar.objectstore import ObjectStore
     from vidar.settings import VidarSettings
 

@@ -19,9 +19,9 @@ from pydantic import SecretStr
 from pymongo import MongoClient
 
 from tests.bench.wrk import WRK_SCRIPT, print_results, run_wrk
-from tests.stack import Gateway, gateway, servers
+from tests.stack import MONGO_ACCOUNT, S3_ACCESS_KEY, S3_SECRET_KEY, Gateway, gateway, servers
 from vidar import archive
-from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY
+from vidar.devstack.servers import HOST
 from vidar.models.jobs import DetectionPosted
 from vidar.objectstore import ObjectStore
 from vidar.settings import VidarSettings
@@ -77,7 +77,7 @@ def seed(gw: Gateway) -> tuple[dict, list[dict]]:
     assert response.status_code == 201, response.text
     video = response.json()
     docs = records(video, random.Random(20261124))
-    with MongoClient(HOST, gw.ports.mongo, tz_aware=True) as mongo:
+    with MongoClient(HOST, gw.ports.mongo, tz_aware=True, **MONGO_ACCOUNT) as mongo:
         mongo["vidar"][archive.DETECTIONS].insert_many(docs)
     store = ObjectStore(
         VidarSettings(

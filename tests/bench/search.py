@@ -23,6 +23,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from qdrant_client import AsyncQdrantClient, models
 
+from tests.stack import CREDENTIALS, MONGO_ACCOUNT
 from vidar.devstack import servers
 from vidar.devstack.stack import running
 from vidar_gateway.search.index import EmbeddedIndex
@@ -124,7 +125,7 @@ async def rebuild_seconds(db: AsyncDatabase) -> tuple[float, float]:
 
 async def rebuilds(mongo_port: int) -> None:
     rng = np.random.default_rng(2)
-    client = AsyncMongoClient(servers.HOST, mongo_port)
+    client = AsyncMongoClient(servers.HOST, mongo_port, **MONGO_ACCOUNT)
     print(f"\n{'face records':>14} {'rebuild s':>10} {'records/s':>10} {'gateway CPU s':>14} {'load average':>13}")
     for size in REBUILD_SIZES:
         await seed(client.vidar, size, rng)
@@ -143,7 +144,7 @@ async def main() -> None:
         )
     with tempfile.TemporaryDirectory() as folder:
         ports = servers.Ports.free()
-        with running([servers.mongo(ports, Path(folder))], Path(folder) / "logs"):
+        with running([servers.mongo(ports, Path(folder), CREDENTIALS)], Path(folder) / "logs"):
             await rebuilds(ports.mongo)
     local = await measure_qdrant_local(QDRANT_LOCAL_SIZE, rng)
     print(f"\nQdrant local mode (qdrant-client in Python, not the server), {QDRANT_LOCAL_SIZE:,} face vectors:")

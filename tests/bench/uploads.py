@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 from minio import Minio
 
-from tests.stack import Gateway, gateway, servers, service
-from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY
+from tests.stack import S3_ACCESS_KEY, S3_SECRET_KEY, Gateway, gateway, servers, service
+from vidar.devstack.servers import HOST
 from vidar.objectstore import PART_SIZE
 
 SIZE = 1 << 30

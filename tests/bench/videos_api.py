@@ -33,7 +33,7 @@ from pymongo import MongoClient, UpdateOne
 from pymongo.database import Database
 
 from tests.bench.wrk import WRK_CONNECTIONS, WRK_DURATION_S, WRK_SCRIPT, WRK_THREADS, WrkResult, print_results, run_wrk
-from tests.stack import Gateway, gateway, servers
+from tests.stack import MONGO_ACCOUNT, Gateway, gateway, servers
 from vidar.devstack.servers import HOST
 from vidar_gateway.videos.counts import ARCHIVE_COUNT, NEWEST_CREATED, OLDEST_CREATED, group_key
 
@@ -143,7 +143,7 @@ def keep_span(database: Database, dates: list[datetime]) -> None:
 
 def set_created_dates(mongo_port: int, created: dict[int, datetime]) -> None:
     """Write each API-made video's `created_date` directly."""
-    with MongoClient(HOST, mongo_port, tz_aware=True) as client:
+    with MongoClient(HOST, mongo_port, tz_aware=True, **MONGO_ACCOUNT) as client:
         writes = [UpdateOne({"_id": video_id}, {"$set": {"created_date": at}}) for video_id, at in created.items()]
         result = client["vidar"]["videos"].bulk_write(writes, ordered=False)
         keep_span(client["vidar"], list(created.values()))
@@ -160,7 +160,7 @@ def clone_videos(
 ) -> Seeded:
     """Insert copies of an API-made archive under new ids, each with its own name and created date,
     and move the id counter past them."""
-    with MongoClient(HOST, mongo_port, tz_aware=True) as client:
+    with MongoClient(HOST, mongo_port, tz_aware=True, **MONGO_ACCOUNT) as client:
         database = client["vidar"]
         template = database["videos"].find_one({"_id": template_id})
         first = database["counters"].find_one({"_id": "videos"})["value"] + 1

@@ -18,9 +18,9 @@ from tests.detector.test_resume import FPS, FRAMES, Posted, feed, handler, poste
 from tests.detector.vtest_runs import BODY, CAR
 from tests.polling import eventually
 from tests.scheduler.processing import ready_archive, wait_for
-from tests.stack import Gateway, ServiceProcess
+from tests.stack import S3_ACCESS_KEY, S3_SECRET_KEY, Gateway, ServiceProcess
 from vidar import archive
-from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY, Ports
+from vidar.devstack.servers import HOST, Ports
 from vidar.models.jobs import Checkpoint, JobDispatch, SourceFile, Statistic
 from vidar.models.stream_settings import StreamSettings
 from vidar.objectstore import ObjectStore

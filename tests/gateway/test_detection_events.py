@@ -16,9 +16,9 @@ from pymongo.database import Database
 from tests.gateway.test_auth import ROUTES
 from tests.polling import eventually
 from tests.scheduler.processing import ready_archive, wait_for
-from tests.stack import Gateway
+from tests.stack import S3_ACCESS_KEY, S3_SECRET_KEY, Gateway
 from vidar import archive
-from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY, Ports
+from vidar.devstack.servers import HOST, Ports
 from vidar.documents import ClusterRecord, DetectionRecord, ObjectCounts
 from vidar.models.jobs import DetectionPosted
 from vidar_gateway.auth import Role, digest

@@ -21,7 +21,7 @@ from pymongo.database import Database
 from tests.gateway.test_search_follow import Storage, has, running, until
 from tests.gateway.test_search_follow import face as followed_face
 from tests.polling import eventually
-from tests.stack import Servers, ServiceProcess, controllable_servers, service
+from tests.stack import MONGO_ACCOUNT, Servers, ServiceProcess, controllable_servers, service
 from vidar import subjects
 from vidar.bus import EVENTS_STREAM
 from vidar.devstack.servers import HOST
@@ -47,7 +47,7 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server
 
 @pytest.fixture
 def db(own_stack: tuple[Servers, ServiceProcess]) -> Iterator[Database]:
-    with MongoClient(HOST, own_stack[0].ports.mongo, tz_aware=True) as client:
+    with MongoClient(HOST, own_stack[0].ports.mongo, tz_aware=True, **MONGO_ACCOUNT) as client:
         yield client["vidar"]
 
 

@@ -13,7 +13,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from tests.polling import eventually
-from tests.stack import Gateway, ServiceProcess, controllable_servers, gateway, service
+from tests.stack import MONGO_ACCOUNT, Gateway, ServiceProcess, controllable_servers, gateway, service
 from vidar.devstack.servers import HOST
 from vidar.documents import ArchiveSettings, new_video_document
 from vidar.health import ProcessingStatus
@@ -35,7 +35,7 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gatewa
         controllable_servers(data_dir) as servers,
         gateway(servers.ports, data_dir, outbox_relay_interval="0.5") as gw,
         service("vidar-scheduler", servers.ports, data_dir, tick="0.2") as scheduler,
-        MongoClient(HOST, servers.ports.mongo, tz_aware=True) as mongo,
+        MongoClient(HOST, servers.ports.mongo, tz_aware=True, **MONGO_ACCOUNT) as mongo,
     ):
         yield gw, scheduler, mongo["vidar"]
 

@@ -25,10 +25,10 @@ from tests.scheduler.processing import (
     wait_for,
     wait_for_frames,
 )
-from tests.stack import Gateway, ServiceProcess, consumer_info
+from tests.stack import S3_ACCESS_KEY, S3_SECRET_KEY, Gateway, ServiceProcess, consumer_info, nats_url
 from tests.storage.archives import new_archive
 from vidar.bus import JOBS_STREAM
-from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY, Ports
+from vidar.devstack.servers import HOST, Ports
 
 pytestmark = pytest.mark.usefixtures("storage", "scheduler", "detector")
 VTEST_FRAMES = 795
@@ -267,7 +267,7 @@ def test_a_frozen_detector_that_wakes_after_a_takeover_leaves_the_job_to_its_new
         os.kill(frozen.pid, signal.SIGCONT)
     assert second["worker"].endswith(f"-{taker.pid}")
     eventually(lambda: "was taken over by a later attempt" in frozen.log, what="the woken detector to step aside")
-    held = consumer_info(f"nats://{HOST}:{stack.nats}", "detectors", JOBS_STREAM.name).num_ack_pending
+    held = consumer_info(nats_url(stack), "detectors", JOBS_STREAM.name).num_ack_pending
     assert held == 1, "the job is still the later attempt's, not acknowledged by the old one"
 
     taker.stop(signal.SIGKILL)

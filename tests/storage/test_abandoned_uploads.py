@@ -13,11 +13,11 @@ from pymongo.database import Database
 
 from tests.conftest import STORAGE_SETTINGS
 from tests.polling import eventually
-from tests.stack import Gateway, ServiceProcess, gateway, servers, service
+from tests.stack import MONGO_ACCOUNT, S3_ACCESS_KEY, S3_SECRET_KEY, Gateway, ServiceProcess, gateway, servers, service
 from tests.storage.archives import new_archive
 from tests.test_metrics import metric
 from vidar import archive
-from vidar.devstack.servers import HOST, S3_ACCESS_KEY, S3_SECRET_KEY
+from vidar.devstack.servers import HOST
 from vidar.objectstore import ObjectStore, PendingUpload
 from vidar.settings import VidarSettings
 from vidar_storage.abandoned_uploads import Limits, is_abandoned
@@ -115,7 +115,7 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         servers(data_dir) as ports,
         gateway(ports, data_dir, outbox_relay_interval="0.5") as gw,
         service("vidar-storage", ports, data_dir, **settings) as storage,
-        MongoClient(HOST, ports.mongo, tz_aware=True) as mongo,
+        MongoClient(HOST, ports.mongo, tz_aware=True, **MONGO_ACCOUNT) as mongo,
     ):
         s3 = Minio(endpoint=f"{HOST}:{ports.s3}", access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY, secure=False)
         objects = ObjectStore(

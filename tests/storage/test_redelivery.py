@@ -14,6 +14,7 @@ from pymongo.database import Database
 from tests.conftest import STORAGE_SETTINGS
 from tests.polling import eventually
 from tests.stack import (
+    MONGO_ACCOUNT,
     Gateway,
     ServiceProcess,
     bucket_keys,
@@ -37,7 +38,7 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gatewa
         controllable_servers(data_dir) as servers,
         gateway(servers.ports, data_dir, outbox_relay_interval="0.5") as gw,
         service("vidar-storage", servers.ports, data_dir, **STORAGE_SETTINGS) as storage,
-        MongoClient(HOST, servers.ports.mongo, tz_aware=True) as mongo,
+        MongoClient(HOST, servers.ports.mongo, tz_aware=True, **MONGO_ACCOUNT) as mongo,
     ):
         yield gw, storage, mongo["vidar"], bucket_keys(servers.ports)
 

@@ -11,6 +11,7 @@ from typing import Any
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub, RetentionPolicy
 from faststream.nats.message import NatsMessage
+from faststream.security import SASLPlaintext
 
 from vidar import subjects
 from vidar.dead_letters import DEAD_LETTERS_STREAM, DeadLetterMiddleware, dead_letter_subject
@@ -56,6 +57,7 @@ def make_broker(settings: VidarSettings, *, name: str) -> NatsBroker:
     is retried later, and on its last delivery dead-lettered (see vidar.dead_letters)."""
     broker = NatsBroker(
         settings.nats_url,
+        security=_credentials(settings),
         name=f"vidar-{name}",
         middlewares=[bus_middleware(name), LogContextMiddleware],
         logger=logging.getLogger("vidar.bus"),
@@ -65,6 +67,13 @@ def make_broker(settings: VidarSettings, *, name: str) -> NatsBroker:
     )
     broker.add_middleware(functools.partial(DeadLetterMiddleware, broker=broker))
     return broker
+
+
+def _credentials(settings: VidarSettings) -> SASLPlaintext | None:
+    """The NATS user and password, unless they are in the URL (or the server wants none)."""
+    if settings.nats_password is None:
+        return None
+    return SASLPlaintext(username=settings.nats_user, password=settings.nats_password.get_secret_value())
 
 
 def is_connected(broker: NatsBroker) -> bool:

@@ -28,7 +28,15 @@ def connect(settings: VidarSettings) -> AsyncMongoClient:
     VIDAR_MONGO_COMMAND_LOG set (the end-to-end tests' query-shape guard), every command's shape
     and call site is recorded there."""
     listeners = [CommandRecorder(log_dir)] if (log_dir := os.environ.get(COMMAND_LOG_ENV)) else []
-    return AsyncMongoClient(settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000, event_listeners=listeners)
+    # The user and password, unless they are in the URL (or the server wants none).
+    account = (
+        {"username": settings.mongo_user, "password": settings.mongo_password.get_secret_value()}
+        if settings.mongo_password is not None
+        else {}
+    )
+    return AsyncMongoClient(
+        settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000, event_listeners=listeners, **account
+    )
 
 
 async def next_id(db: AsyncDatabase, sequence: str) -> int:

@@ -39,10 +39,12 @@ class PendingUpload:
 class ObjectStore:
     def __init__(self, settings: VidarSettings) -> None:
         self.bucket = settings.s3_bucket
+        # Without a secret key, requests go unsigned: only a server that allows anonymous access answers.
+        secret_key = settings.s3_secret_key.get_secret_value() if settings.s3_secret_key is not None else None
         self._client = Minio(
             endpoint=settings.s3_endpoint,
-            access_key=settings.s3_access_key,
-            secret_key=settings.s3_secret_key.get_secret_value(),
+            access_key=settings.s3_access_key if secret_key is not None else None,
+            secret_key=secret_key,
             secure=settings.s3_secure,
             region=settings.s3_region,
         )

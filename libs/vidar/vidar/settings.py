@@ -1,12 +1,11 @@
 """Settings every service shares; each service extends them with its own."""
 
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-DEV_S3_SECRET = "vidar-dev-secret"
 
 
 class VidarSettings(BaseSettings):
@@ -18,12 +17,18 @@ class VidarSettings(BaseSettings):
     # Where the service answers HTTP: the API for the gateway, health probes for the others.
     host: str = "127.0.0.1"
     port: int = 8000
+    # A password (or S3 secret key) is needed outside development, and none has a default. The
+    # NATS and MongoDB URLs may carry the user and password themselves instead (`make run`'s do).
     mongo_url: str = "mongodb://127.0.0.1:27017"
+    mongo_user: str = "vidar"
+    mongo_password: SecretStr | None = None
     mongo_db: str = "vidar"
     nats_url: str = "nats://127.0.0.1:4222"
+    nats_user: str = "vidar"
+    nats_password: SecretStr | None = None
     s3_endpoint: str = "127.0.0.1:8333"
     s3_access_key: str = "vidar"
-    s3_secret_key: SecretStr = SecretStr(DEV_S3_SECRET)
+    s3_secret_key: SecretStr | None = None
     s3_secure: bool = False
     s3_region: str = "us-east-1"
     s3_bucket: str = "vidar"
@@ -43,11 +48,23 @@ class VidarSettings(BaseSettings):
         return name
 
     @model_validator(mode="after")
-    def _no_dev_secrets_in_production(self) -> "VidarSettings":
-        if self.environment == "production" and self.s3_secret_key.get_secret_value() == DEV_S3_SECRET:
-            raise ValueError("VIDAR_S3_SECRET_KEY must be set in production")
+    def _credentials_outside_development(self) -> "VidarSettings":
+        if self.environment == "development":
+            return self
+        needed = {
+            "VIDAR_MONGO_PASSWORD": self.mongo_password or _password_in(self.mongo_url),
+            "VIDAR_NATS_PASSWORD": self.nats_password or _password_in(self.nats_url),
+            "VIDAR_S3_ACCESS_KEY": self.s3_access_key,
+            "VIDAR_S3_SECRET_KEY": self.s3_secret_key,
+        }
+        if missing := [name for name, value in needed.items() if not value]:
+            raise ValueError(f"{', '.join(missing)} must be set in {self.environment}: the servers need credentials")
         return self
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+def _password_in(url: str) -> bool:
+    return bool(urlsplit(url).password)

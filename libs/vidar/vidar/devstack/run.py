@@ -1,7 +1,8 @@
 """`make run`: the embedded servers and every service under supervisord, until Ctrl-C.
 
 A process that dies is started again (`vidar.devstack.supervision`); Ctrl-C or SIGTERM stops
-everything. Data lives in .data/ (git-ignored) and survives a restart; so does the admin token.
+everything. Data lives in .data/ (git-ignored) and survives a restart; so do the admin token and the servers'
+credentials (`credentials.json`), both generated on first run and readable by their owner only.
 """
 
 import argparse
@@ -17,6 +18,7 @@ from secrets import token_urlsafe
 
 import httpx
 
+from vidar.devstack.credentials import Credentials, write_private
 from vidar.devstack.servers import HOST, Ports, free_port
 from vidar.devstack.stack import embedded_servers, service_env
 from vidar.devstack.supervision import Program, Supervision
@@ -44,8 +46,7 @@ SERVICES = {
 
 def admin_token(path: Path) -> str:
     if not path.exists():
-        path.write_text(token_urlsafe(32))
-        path.chmod(0o600)
+        write_private(path, token_urlsafe(32))
     return path.read_text().strip()
 
 
@@ -107,12 +108,13 @@ def main() -> None:
     # Each service's HTTP port (API or health probes): 8000 for the gateway, then one each.
     http_ports = {name: free_port() if args.free_ports else GATEWAY_PORT + index for index, name in enumerate(SERVICES)}
     token = admin_token(data_dir / "admin-token")
+    credentials = Credentials.kept_in(data_dir / "credentials.json")
     api_url = f"http://{HOST}:{http_ports['gateway']}"
     models = {name: str((MODELS_DIR / file).resolve()) for name, file in MODEL_SETTINGS.items()}
     # Readable logs in a terminal, unless asked otherwise; deployments keep the JSON default.
     env = {"VIDAR_LOG_FORMAT": "text", **os.environ}
-    env |= service_env(ports, admin_token=token, host=HOST, public_url=api_url, **models)
-    servers = [Program(server.name, server.command) for server in embedded_servers(ports, data_dir)]
+    env |= service_env(ports, credentials, admin_token=token, host=HOST, public_url=api_url, **models)
+    servers = [Program(server.name, server.command) for server in embedded_servers(ports, data_dir, credentials)]
     bin_dir = Path(sys.executable).parent
     services = [
         Program(name, [str(bin_dir / program), *arguments], env={"VIDAR_PORT": str(http_ports[name])})

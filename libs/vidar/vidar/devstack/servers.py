@@ -1,4 +1,5 @@
-"""Commands, ports and readiness probes of the three embedded servers."""
+"""Commands, ports and readiness probes of the three embedded servers, each of which refuses a
+client without the stack's credentials (vidar.devstack.credentials)."""
 
 import json
 import socket
@@ -11,9 +12,10 @@ from pathlib import Path
 from minio import Minio
 from pymongo import MongoClient
 
+from vidar.devstack.credentials import Credentials, write_private
+from vidar.devstack.weed_security import write_security
+
 HOST = "127.0.0.1"
-S3_ACCESS_KEY = "vidar"
-S3_SECRET_KEY = "vidar-dev-secret"
 
 
 def free_port() -> int:
@@ -49,47 +51,53 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
-def nats(ports: Ports, data_dir: Path) -> Server:
-    command = [_bin("nats-server"), "-a", HOST, "-p", str(ports.nats), "-js", "-sd", str(data_dir / "nats")]
-    return Server("nats", command, lambda: _accepts(ports.nats))
+def nats(ports: Ports, data_dir: Path, credentials: Credentials) -> Server:
+    # NATS reads JSON as its configuration format.
+    config = {
+        "listen": f"{HOST}:{ports.nats}",
+        "jetstream": {"store_dir": str(data_dir / "nats")},
+        "authorization": {"user": credentials.user, "password": credentials.nats_password},
+    }
+    config_file = data_dir / "nats.conf"
+    write_private(config_file, json.dumps(config, indent=2))
+    return Server("nats", [_bin("nats-server"), "-c", str(config_file)], lambda: _accepts(ports.nats))
 
 
-def mongo(ports: Ports, data_dir: Path | None) -> Server:
-    storage = str(data_dir / "mongo") if data_dir else ":memory:"
+def mongo(ports: Ports, data_dir: Path, credentials: Credentials) -> Server:
+    user_file = data_dir / "mongo-user.json"
+    write_private(user_file, json.dumps({"user": credentials.user, "password": credentials.mongo_password}))
     command = [
-        _bin("secantusd-py"),
+        sys.executable,
+        "-m",
+        "vidar.devstack.mongo_server",
         "--host",
         HOST,
         "--port",
         str(ports.mongo),
         "--storage-path",
-        storage,
-        "--log-level",
-        "WARNING",
+        str(data_dir / "mongo"),
+        "--user-file",
+        str(user_file),
     ]
-    return Server("mongo", command, lambda: _mongo_answers(ports.mongo))
+    return Server("mongo", command, lambda: _mongo_answers(ports.mongo, credentials))
 
 
-def s3(ports: Ports, data_dir: Path) -> Server:
+def s3(ports: Ports, data_dir: Path, credentials: Credentials) -> Server:
+    """SeaweedFS's S3 gateway, and behind it a master, a volume server and a filer that refuse
+    anyone but each other (vidar.devstack.weed_security)."""
     weed_dir = data_dir / "s3"
     weed_dir.mkdir(parents=True, exist_ok=True)
-    identity = weed_dir / "s3.json"
-    identity.write_text(
-        json.dumps(
-            {
-                "identities": [
-                    {
-                        "name": "vidar",
-                        "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
-                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                    }
-                ]
-            }
-        )
-    )
+    identity = {
+        "name": credentials.user,
+        "credentials": [{"accessKey": credentials.user, "secretKey": credentials.s3_secret_key}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }
+    write_private(weed_dir / "s3.json", json.dumps({"identities": [identity]}))
+    write_security(weed_dir, credentials.weed_signing_key)
     master, volume, filer, s3_grpc, master_grpc, volume_grpc, filer_grpc, admin, admin_grpc = ports.weed_internal
     command = [
         _bin("weed"),
+        f"-config_dir={weed_dir}",
         "mini",
         f"-dir={weed_dir}",
         f"-ip={HOST}",
@@ -102,7 +110,7 @@ def s3(ports: Ports, data_dir: Path) -> Server:
         f"-filer.port.grpc={filer_grpc}",
         f"-s3.port={ports.s3}",
         f"-s3.port.grpc={s3_grpc}",
-        f"-s3.config={identity}",
+        f"-s3.config={weed_dir / 's3.json'}",
         f"-admin.port={admin}",
         f"-admin.port.grpc={admin_grpc}",
         "-admin.ui=false",
@@ -111,7 +119,7 @@ def s3(ports: Ports, data_dir: Path) -> Server:
         "-webdav=false",
         "-master.telemetry=false",
     ]
-    return Server("s3", command, lambda: _s3_answers(ports.s3))
+    return Server("s3", command, lambda: _s3_answers(ports.s3, credentials))
 
 
 class ServerExited(RuntimeError):
@@ -136,10 +144,11 @@ def _accepts(port: int) -> bool:
         return False
 
 
-def _mongo_answers(port: int) -> bool:
+def _mongo_answers(port: int, credentials: Credentials) -> bool:
     if not _accepts(port):
         return False
-    with MongoClient(HOST, port, serverSelectionTimeoutMS=1000) as client:
+    account = {"username": credentials.user, "password": credentials.mongo_password}
+    with MongoClient(HOST, port, serverSelectionTimeoutMS=1000, **account) as client:
         try:
             client.admin.command("ping")
         except Exception:
@@ -147,10 +156,12 @@ def _mongo_answers(port: int) -> bool:
     return True
 
 
-def _s3_answers(port: int) -> bool:
+def _s3_answers(port: int, credentials: Credentials) -> bool:
     if not _accepts(port):
         return False
-    client = Minio(endpoint=f"{HOST}:{port}", access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY, secure=False)
+    client = Minio(
+        endpoint=f"{HOST}:{port}", access_key=credentials.user, secret_key=credentials.s3_secret_key, secure=False
+    )
     try:
         client.list_buckets()
     except Exception:

@@ -6,25 +6,45 @@ import signal
 import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 from vidar.devstack import servers
+from vidar.devstack.credentials import Credentials
 from vidar.devstack.servers import HOST, Ports, Server
 
 
-def service_env(ports: Ports, **extra: str) -> dict[str, str]:
-    """The VIDAR_ settings that point a service at the embedded servers."""
+def nats_url(ports: Ports, credentials: Credentials) -> str:
+    return f"nats://{_user_info(credentials.user, credentials.nats_password)}@{HOST}:{ports.nats}"
+
+
+def mongo_url(ports: Ports, credentials: Credentials) -> str:
+    return f"mongodb://{_user_info(credentials.user, credentials.mongo_password)}@{HOST}:{ports.mongo}"
+
+
+def _user_info(user: str, password: str) -> str:
+    return f"{quote(user, safe='')}:{quote(password, safe='')}"
+
+
+def service_env(ports: Ports, credentials: Credentials, **extra: str) -> dict[str, str]:
+    """The VIDAR_ settings that point a service at the embedded servers. The URLs carry the NATS
+    and MongoDB credentials, so that a test's own client connects with the service's URL."""
     return {
-        "VIDAR_MONGO_URL": f"mongodb://{HOST}:{ports.mongo}",
-        "VIDAR_NATS_URL": f"nats://{HOST}:{ports.nats}",
+        "VIDAR_MONGO_URL": mongo_url(ports, credentials),
+        "VIDAR_NATS_URL": nats_url(ports, credentials),
         "VIDAR_S3_ENDPOINT": f"{HOST}:{ports.s3}",
-        "VIDAR_S3_ACCESS_KEY": servers.S3_ACCESS_KEY,
-        "VIDAR_S3_SECRET_KEY": servers.S3_SECRET_KEY,
+        "VIDAR_S3_ACCESS_KEY": credentials.user,
+        "VIDAR_S3_SECRET_KEY": credentials.s3_secret_key,
         **{f"VIDAR_{key.upper()}": value for key, value in extra.items()},
     }
 
 
-def embedded_servers(ports: Ports, data_dir: Path) -> list[Server]:
-    return [servers.nats(ports, data_dir), servers.mongo(ports, data_dir), servers.s3(ports, data_dir)]
+def embedded_servers(ports: Ports, data_dir: Path, credentials: Credentials) -> list[Server]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return [
+        servers.nats(ports, data_dir, credentials),
+        servers.mongo(ports, data_dir, credentials),
+        servers.s3(ports, data_dir, credentials),
+    ]
 
 
 class ServerProcesses:
