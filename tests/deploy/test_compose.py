@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from vidar_detector.settings import DetectorSettings
 from vidar_gateway.search.settings import SearchSettings
@@ -25,11 +26,16 @@ NEEDED = {
     "VIDAR_HOST",
     "VIDAR_PORT",
     "VIDAR_MONGO_URL",
+    "VIDAR_MONGO_PASSWORD",
     "VIDAR_NATS_URL",
+    "VIDAR_NATS_PASSWORD",
     "VIDAR_S3_ENDPOINT",
     "VIDAR_S3_ACCESS_KEY",
     "VIDAR_S3_SECRET_KEY",
 }
+# A variable whose name says it holds a secret.
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN")
+INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?P<rest>[^}]*)\}")
 
 
 def service(name: str) -> dict:
@@ -41,7 +47,7 @@ def test_the_servers_have_health_checks_and_persistent_volumes() -> None:
         assert "healthcheck" in service(name), name
         assert any(mount.startswith(f"{volume}:") for mount in service(name)["volumes"]), name
         assert volume in COMPOSE["volumes"]
-    assert "--replSet" in service("mongo")["command"], "transactions need a replica set"
+    assert "--replSet" in " ".join(service("mongo")["command"]), "transactions need a replica set"
     assert "-js" in service("nats")["command"]
     assert "mc mb" in service("minio-bucket")["command"][0], "the bucket is created at start"
 
@@ -98,3 +104,54 @@ def test_the_gateway_needs_its_secrets_and_the_detector_scales() -> None:
     assert "VIDAR_ADMIN_TOKEN" in service("gateway")["environment"]
     assert "ports" not in service("detector"), "a published port would stop --scale detector=3"
     assert "container_name" not in service("detector")
+
+
+def strings(node: object) -> list[str]:
+    """Every string in a parsed YAML document, keys and values."""
+    if isinstance(node, dict):
+        return [text for key, value in node.items() for text in strings(key) + strings(value)]
+    if isinstance(node, list):
+        return [text for item in node for text in strings(item)]
+    return [node] if isinstance(node, str) else []
+
+
+def test_no_secret_has_a_default_and_each_is_required() -> None:
+    """A secret comes from `${NAME:?set NAME}`: compose refuses to start without it."""
+    interpolated = [match for text in strings(COMPOSE) for match in INTERPOLATION.finditer(text)]
+    secrets = {match["name"] for match in interpolated if SECRET_NAME.search(match["name"])}
+    assert secrets == {"VIDAR_NATS_PASSWORD", "VIDAR_MONGO_PASSWORD", "VIDAR_S3_SECRET_KEY", "VIDAR_ADMIN_TOKEN"}
+    for match in interpolated:
+        if match["name"] in secrets:
+            assert match["rest"] == f":?set {match['name']}", match[0]
+    for name, definition in COMPOSE["services"].items():
+        for key, value in definition.get("environment", {}).items():
+            if SECRET_NAME.search(key):
+                assert INTERPOLATION.fullmatch(value)["name"] in secrets, f"{name}: {key} is written out"
+
+
+def test_nats_mongodb_and_minio_want_the_credentials_the_services_are_given() -> None:
+    vidar = service("gateway")["environment"]
+    nats = service("nats")["command"]
+    assert nats[nats.index("--user") + 1] == vidar["VIDAR_NATS_USER"]
+    assert nats[nats.index("--pass") + 1] == vidar["VIDAR_NATS_PASSWORD"]
+    mongo = service("mongo")
+    assert mongo["environment"]["MONGO_INITDB_ROOT_USERNAME"] == vidar["VIDAR_MONGO_USER"]
+    assert mongo["environment"]["MONGO_INITDB_ROOT_PASSWORD"] == vidar["VIDAR_MONGO_PASSWORD"]
+    assert "--keyFile" in mongo["command"][0], "a replica set with access control needs a key file"
+    assert "-u vidar -p" in mongo["healthcheck"]["test"][1]
+    assert service("minio")["environment"]["MINIO_ROOT_PASSWORD"] == vidar["VIDAR_S3_SECRET_KEY"]
+
+
+@pytest.mark.parametrize(("name", "settings"), SERVICES.items())
+def test_a_service_given_no_credentials_refuses_to_start_and_names_them(
+    name: str, settings: type, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compose environment with every variable of the .env file unset: compose itself refuses
+    (`:?`), and so would the service's settings."""
+    for key, value in service(name)["environment"].items():
+        if "${" not in str(value):
+            monkeypatch.setenv(key, str(value))
+    with pytest.raises(ValidationError) as refused:
+        settings()
+    for needed in ("VIDAR_NATS_PASSWORD", "VIDAR_MONGO_PASSWORD", "VIDAR_S3_SECRET_KEY"):
+        assert needed in str(refused.value)

@@ -1,5 +1,6 @@
 """deploy/k8s/base, validated offline against the Kubernetes schemas (kubernetes-validate)."""
 
+import subprocess
 from pathlib import Path
 
 import kubernetes_validate
@@ -10,19 +11,36 @@ from tests.deploy.test_compose import COMPOSE, SERVICES
 from vidar.bus import JOBS_STREAM
 
 BASE = Path(__file__).parents[2] / "deploy" / "k8s" / "base"
+KUSTOMIZATION = yaml.safe_load((BASE / "kustomization.yaml").read_text())
 KUBERNETES = "1.30.0"
 
 
 def documents() -> list[dict]:
-    kustomization = yaml.safe_load((BASE / "kustomization.yaml").read_text())
     found = []
-    for resource in kustomization["resources"]:
+    for resource in KUSTOMIZATION["resources"]:
         found += [doc for doc in yaml.safe_load_all((BASE / resource).read_text()) if doc]
     return found
 
 
+def env_file(path: Path) -> dict[str, str]:
+    """A kustomize env file: NAME=value lines, # comments."""
+    lines = [line for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+def generated_secrets() -> dict[str, dict[str, str]]:
+    """The variables of each Secret that kustomize generates, as their example files name them."""
+    return {
+        generator["name"]: {
+            key: value for env in generator["envs"] for key, value in env_file(BASE / f"{env}.example").items()
+        }
+        for generator in KUSTOMIZATION["secretGenerator"]
+    }
+
+
 DOCUMENTS = documents()
 BY_KIND_AND_NAME = {(doc["kind"], doc["metadata"]["name"]): doc for doc in DOCUMENTS}
+SECRETS = generated_secrets()
 
 
 @pytest.mark.parametrize(
@@ -43,10 +61,11 @@ def test_each_service_has_probes_resources_and_only_settings_it_reads(name: str,
         if "configMapRef" in source:
             variables |= set(BY_KIND_AND_NAME[("ConfigMap", source["configMapRef"]["name"])]["data"])
         else:
-            variables |= set(BY_KIND_AND_NAME[("Secret", source["secretRef"]["name"])]["stringData"])
+            variables |= set(SECRETS[source["secretRef"]["name"]])
     unknown = {key for key in variables if key.removeprefix("VIDAR_").lower() not in settings.model_fields}
     assert unknown == set()
     assert {"VIDAR_MONGO_URL", "VIDAR_NATS_URL", "VIDAR_S3_ENDPOINT", "VIDAR_S3_SECRET_KEY"} <= variables
+    assert {"VIDAR_MONGO_PASSWORD", "VIDAR_NATS_PASSWORD"} <= variables
     assert ("VIDAR_ADMIN_TOKEN" in variables) == (name == "gateway")
 
 
@@ -73,3 +92,21 @@ def test_the_gateways_search_on_the_qdrant_statefulset_of_the_same_version_as_co
     assert env["VIDAR_SEARCH_ENGINE"] == "qdrant"
     assert 6333 in service_ports
     assert env["VIDAR_QDRANT_URL"] == "http://qdrant.vidar.svc:6333"
+
+
+def test_no_secret_has_a_default() -> None:
+    """The base holds no Secret: kustomize makes them from env files kept out of git, whose
+    examples leave every value to fill in."""
+    assert not [doc for doc in DOCUMENTS if doc["kind"] == "Secret"]
+    assert generated_secrets() == {
+        "vidar-secrets": dict.fromkeys(
+            ["VIDAR_NATS_PASSWORD", "VIDAR_MONGO_PASSWORD", "VIDAR_S3_ACCESS_KEY", "VIDAR_S3_SECRET_KEY"], ""
+        ),
+        "vidar-admin": {"VIDAR_ADMIN_TOKEN": ""},
+    }
+    config = BY_KIND_AND_NAME[("ConfigMap", "vidar-config")]["data"]
+    assert not [key for key in config if any(word in key for word in ("PASSWORD", "SECRET", "TOKEN"))]
+    for generator in KUSTOMIZATION["secretGenerator"]:
+        for env in generator["envs"]:
+            ignored = subprocess.run(["git", "check-ignore", "-q", str(BASE / env)], check=False)
+            assert ignored.returncode == 0, f"{env} would be committed"
