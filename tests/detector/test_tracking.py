@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
+from vidar_detector import tracking_state
 from vidar_detector.deep_sort import DeepSortTracker
 from vidar_detector.geometry import iou
-from vidar_detector.tracking import VELOCITY_SIGHTINGS, IouTracker
+from vidar_detector.tracking import VELOCITY_SIGHTINGS, IouTracker, Step, buffered
 
 
 def moving_box(frame: int, x0: float = 0, speed: float = 2) -> tuple[float, float, float, float]:
@@ -115,7 +116,70 @@ def test_a_thin_box_off_its_expected_place_is_matched_once_both_are_grown() -> N
     assert [track.last.box for track in step.started] == [other]
 
 
+def thin_walker_lost_then_seen(box: tuple[float, float, float, float]) -> tuple[IouTracker, int, Step]:
+    """A walker 12 x 40 px standing at x 100 seen at frames 0 and 1, missed for half a second,
+    then a box at frame 6: its track's id, and that step."""
+    tracker = IouTracker(overlap_threshold=0.25, miss_interval=1.0)
+    (track,) = tracker.update([((100.0, 10.0, 112.0, 50.0), 0.9)], 0, 0.0).started
+    tracker.update([((100.0, 10.0, 112.0, 50.0), 0.9)], 1, 0.1)
+    for frame in range(2, 6):
+        tracker.update([], frame, frame / 10)
+    return tracker, track.id, tracker.update([(box, 0.9)], 6, 0.6)
+
+
+def test_a_lost_track_is_refound_near_where_it_was_expected() -> None:
+    """20 px to the side, half its height: no overlap even with both boxes grown by half."""
+    moved = (120.0, 10.0, 132.0, 50.0)
+    assert iou(buffered((100.0, 10.0, 112.0, 50.0), 0.5), buffered(moved, 0.5)) < 0.25
+    _, track_id, step = thin_walker_lost_then_seen(moved)
+    assert [track.id for track in step.continued] == [track_id]
+    assert step.started == []
+
+
+def test_a_restored_tracker_knows_which_tracks_missed_its_last_step() -> None:
+    """A checkpoint taken while the walker is missed: the resumed tracker re-finds it too."""
+    tracker = IouTracker(overlap_threshold=0.25, miss_interval=1.0)
+    (track,) = tracker.update([((100.0, 10.0, 112.0, 50.0), 0.9)], 0, 0.0).started
+    tracker.update([((100.0, 10.0, 112.0, 50.0), 0.9)], 1, 0.1)
+    tracker.update([], 2, 0.2)
+    resumed = IouTracker(overlap_threshold=0.25, miss_interval=1.0)
+    resumed.restore(tracking_state.IouTrackerRecord.model_validate_json(tracker.state().model_dump_json()))
+    step = resumed.update([((120.0, 10.0, 132.0, 50.0), 0.9)], 3, 0.3)
+    assert [found.id for found in step.continued] == [track.id]
+
+
+@pytest.mark.parametrize(
+    "box",
+    [
+        pytest.param((160.0, 10.0, 172.0, 50.0), id="beyond its reach"),
+        pytest.param((94.0, -20.0, 118.0, 70.0), id="more than 1.5 times its size"),
+        pytest.param((103.0, 20.0, 109.0, 38.0), id="less than 1/1.5 of its size"),
+    ],
+)
+def test_a_box_too_far_or_of_another_size_starts_a_track_of_its_own(box: tuple[float, float, float, float]) -> None:
+    _, track_id, step = thin_walker_lost_then_seen(box)
+    assert step.continued == []
+    assert [track.id for track in step.started] != [track_id]
+
+
+def test_a_half_hidden_walker_keeps_the_size_it_had_in_full_view() -> None:
+    """Its last detection is its upper half (a weak box kept it alive), and the box expected from
+    it shrinks away; once missed, its whole body is found again."""
+    tracker = IouTracker(overlap_threshold=0.25, miss_interval=1.0)
+    standing = (100.0, 10.0, 112.0, 50.0)
+    (track,) = tracker.update([(standing, 0.9)], 0, 0.0).started
+    for frame in range(1, 5):
+        tracker.update([(standing, 0.9)], frame, frame / 10)
+    tracker.update([], 5, 0.5, weak=[((100.0, 10.0, 112.0, 28.0), 0.3)])
+    for frame in range(6, 10):
+        tracker.update([], frame, frame / 10)
+    assert track.size() == 40
+    step = tracker.update([((102.0, 10.0, 114.0, 50.0), 0.9)], 10, 1.0)
+    assert step.continued == [track]
+
+
 def test_boxes_below_the_overlap_threshold_start_new_tracks() -> None:
+    """Even near it: a track matched at the last step is not re-found by position."""
     tracker = IouTracker(overlap_threshold=0.9, miss_interval=1.0)
     tracker.update([(moving_box(0, speed=10), 0.9)], 0, 0.0)
     step = tracker.update([(moving_box(1, speed=10), 0.9)], 1, 0.1)

@@ -115,6 +115,9 @@ class IouTrackerRecord(_Record):
     tracker_type: Literal["simple_iou"] = "simple_iou"
     next_id: int
     live: list[TrackRecord]
+    # The frame of its last detection step: a live track last seen before it is lost. Version 2
+    # states written before it was kept read as -1, and then count no track lost for one step.
+    last_step_frame: int = -1
 
 
 class DeepTrackRecord(_Record):
