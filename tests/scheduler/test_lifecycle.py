@@ -9,16 +9,21 @@ from vidar import subjects
 from vidar.dead_letters import DeadLetter
 from vidar.documents import JobRecord
 from vidar.health import STATUS_DISPLAY, ProcessingStatus
-from vidar.models.jobs import JobEnded, JobStarted, JobState, ProcessRequested, Statistic
+from vidar.models.jobs import Checkpoint, JobEnded, JobProgress, JobStarted, JobState, ProcessRequested, Statistic
 from vidar.models.stream_settings import StreamSettings
 from vidar_scheduler.lifecycle import (
+    RUN_TAKEN_OVER,
+    StatusChange,
     after_run,
+    attempt_end,
+    attempt_report,
+    attempt_start,
     free_slots,
     new_job,
     queues_a_run,
     run_dispatch,
+    run_entered,
     run_queued,
-    run_started,
     same_source,
     showing_the_plain_status,
     stall_note,
@@ -216,10 +221,45 @@ def test_a_lost_events_display_wins_over_the_status_display() -> None:
 
 
 def test_the_first_start_dates_the_run_and_a_takeover_keeps_the_date() -> None:
-    first = JobStarted(run_id="run-1", video_id=7, attempt=1, worker="detector-a")
-    later = JobStarted(run_id="run-1", video_id=7, attempt=2, worker="detector-b")
-    assert [change.as_set() for change in run_started(first, NOW)] == [{"processing_start_date": NOW}]
-    assert run_started(later, NOW) == []
+    entered = run_entered(NOW)
+    guard, update = status_update(7, entered.status, changes=entered.changes, only_from=entered.only_from)
+    assert guard["health_status.status"] == {"$in": ["QUEUED"]}
+    assert update["$set"]["processing_start_date"] == NOW
+    guard, update = status_update(7, RUN_TAKEN_OVER.status, only_from=RUN_TAKEN_OVER.only_from)
+    assert guard["health_status.status"] == {"$in": ["INPROGRESS"]}
+    assert "processing_start_date" not in update["$set"]
+    assert (entered.count_start, RUN_TAKEN_OVER.count_start) == (True, True)
+
+
+def test_only_from_never_opens_a_step_the_state_machine_forbids() -> None:
+    guard, _ = status_update(7, S.COMPLETED, only_from=S.QUEUED)
+    assert guard["health_status.status"] == {"$in": []}
+
+
+def test_a_run_starts_only_from_dispatched_or_an_earlier_attempt() -> None:
+    started = JobStarted(run_id="run-1", video_id=7, attempt=2, worker="detector-b")
+    assert attempt_start(started) == {
+        "_id": "run-1",
+        "state": {"$in": ["dispatched", "running"]},
+        "attempt": {"$lt": 2},
+    }
+
+
+def test_a_heartbeat_counts_only_from_the_attempt_running_the_run() -> None:
+    progress = JobProgress(run_id="run-1", video_id=7, attempt=2, checkpoint=Checkpoint())
+    assert attempt_report(progress) == {
+        "_id": "run-1",
+        "attempt": 2,
+        "state": {"$in": ["dispatched", "running", "stopping"]},
+    }
+
+
+def test_a_run_ends_only_once_and_never_by_an_attempt_taken_over() -> None:
+    assert attempt_end(ended()) == {
+        "_id": "run-1",
+        "state": {"$in": ["dispatched", "running", "stopping"]},
+        "attempt": {"$lte": 1},
+    }
 
 
 def test_a_takeover_stops_the_attempts_before_it() -> None:
@@ -239,23 +279,24 @@ def ended(error: str | None = None) -> JobEnded:
     return JobEnded(run_id="run-1", video_id=7, attempt=1, statistic=Statistic(), error=error)
 
 
-def test_a_finished_run_completes_its_archive() -> None:
-    change = after_run(ended(), JobState.FINISHED)
-    assert change is not None
-    assert (change.status, change.changes, change.message) == (S.COMPLETED, [], None)
+def test_a_finished_run_completes_its_archive_through_its_start_if_that_was_not_handled_yet() -> None:
+    entered, completed = after_run(JobState.FINISHED, None, NOW)
+    assert entered == run_entered(NOW)
+    assert completed == StatusChange(S.COMPLETED)
 
 
 def test_a_failed_run_fails_its_archive_with_the_runs_error_shown() -> None:
-    change = after_run(ended("rot: the region is outside the frame"), JobState.FAILED)
-    assert change is not None
+    (change,) = after_run(JobState.FAILED, "rot: the region is outside the frame", NOW)
     _, update = status_update(7, change.status, changes=change.changes, message=change.message)
     shown = update["$set"]
     assert shown["health_status.status"] == "FAILED"
     assert shown["error"] == shown["health_status.msg"] == "rot: the region is outside the frame"
 
 
-def test_a_stopped_run_leaves_its_archive_where_the_stop_put_it() -> None:
-    assert after_run(ended(), JobState.STOPPED) is None
+def test_a_stopped_run_leaves_no_archive_queued_or_running() -> None:
+    """The stop moved its archive to STOPPED already; one still busy on the run is stopped now."""
+    (change,) = after_run(JobState.STOPPED, None, NOW)
+    assert (change.status, change.count_start) == (S.STOPPED, False)
 
 
 def letter(subject: str, payload: dict) -> DeadLetter:

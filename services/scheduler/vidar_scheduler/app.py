@@ -161,13 +161,15 @@ def ending_handler(scheduler: Scheduler, state: JobState) -> Callable[[Envelope[
 
 
 async def run_periodic(scheduler: Scheduler, lease: Lease, tick: float) -> None:
-    """Only the lease holder dispatches, watches heartbeats and settles runs awaiting their source."""
+    """Only the lease holder dispatches, watches heartbeats, settles runs awaiting their source and
+    moves on archives left on a run that is over."""
     while True:
         try:
             await scheduler.count_jobs()
             if await lease.hold():
                 await scheduler.watch_heartbeats()
                 await scheduler.settle_held_runs()
+                await scheduler.settle_ended_runs()
                 await scheduler.dispatch()
         except Exception:
             log.exception("scheduler pass failed; retrying")

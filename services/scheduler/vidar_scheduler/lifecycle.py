@@ -1,7 +1,13 @@
 """What the scheduler decides, on plain values: whether a request queues a run, the job it
 queues (or holds until the archive's source is ready), what a start, an end or a silent detector
 changes, and the archive's status update with its guard. `Scheduler` reads and writes; these say
-what to write."""
+what to write.
+
+A detector's reports reach the scheduler in any order, more than once, or late (each subject has
+its own consumer, and a redelivery comes after what followed it). So a run only moves forward: by
+attempt, then from dispatched to running to over, each step guarded on where the run is
+(`attempt_start`, `attempt_report`, `attempt_end`); a report from behind changes nothing, and an
+end reached before its start still takes the archive through the start (`after_run`)."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,8 +28,10 @@ from vidar.documents import (
 )
 from vidar.health import BUSY_VALUES, ProcessingStatus, sources_of
 from vidar.models.jobs import (
+    IN_FLIGHT,
     JobDispatch,
     JobEnded,
+    JobProgress,
     JobStarted,
     JobState,
     JobStop,
@@ -35,15 +43,19 @@ from vidar.models.jobs import (
 from vidar.models.stream_settings import DETECTOR_TYPES, StreamSettings
 
 S = ProcessingStatus
+IN_FLIGHT_VALUES = [state.value for state in IN_FLIGHT]
 
 
 @dataclass(frozen=True)
 class StatusChange:
-    """Where an archive goes, what else changes with it, and the message it shows."""
+    """Where an archive goes, what else changes with it, and the message it shows; `count_start`
+    counts a start of its run, and `only_from` narrows where it may come from to one status."""
 
     status: ProcessingStatus
     changes: list[StoredFields] = field(default_factory=list)
     message: str | None = None
+    count_start: bool = False
+    only_from: ProcessingStatus | None = None
 
 
 def is_busy(video: dict) -> bool:
@@ -113,6 +125,25 @@ def run_queued(run_id: str, request: ProcessRequested, video: dict) -> list[Stor
     return [Processing(current_run=run_id, statistic=statistic.model_dump()), Notice(error=None)]
 
 
+def attempt_start(started: JobStarted) -> dict[str, Any]:
+    """The guard of a run's start: dispatched, or running an earlier attempt (this one takes it
+    over). The same start again, an earlier attempt's, or any after the run is over, matches none."""
+    dispatched_or_running = [JobState.DISPATCHED.value, JobState.RUNNING.value]
+    return {"_id": started.run_id, "state": {"$in": dispatched_or_running}, "attempt": {"$lt": started.attempt}}
+
+
+def attempt_report(progress: JobProgress) -> dict[str, Any]:
+    """The guard of a heartbeat: the attempt that runs the run now, before it is over."""
+    return {"_id": progress.run_id, "attempt": progress.attempt, "state": {"$in": IN_FLIGHT_VALUES}}
+
+
+def attempt_end(ended: JobEnded) -> dict[str, Any]:
+    """The guard of a run's end: not over yet, and reported by the attempt that runs it or a later
+    one (whose start may not be handled yet, or was never sent: the attempt past the last one
+    fails the run at once). An attempt a later one took over has no say."""
+    return {"_id": ended.run_id, "state": {"$in": IN_FLIGHT_VALUES}, "attempt": {"$lte": ended.attempt}}
+
+
 def takeover_stop(job_before: dict, started: JobStarted) -> JobStop | None:
     """A later attempt started the run (JetStream redelivered it from a detector thought lost):
     the attempts before it are told to stop, in case that detector still runs."""
@@ -121,19 +152,25 @@ def takeover_stop(job_before: dict, started: JobStarted) -> JobStop | None:
     return None
 
 
-def run_started(started: JobStarted, now: datetime) -> list[StoredFields]:
-    """`processing_start_date` is the first attempt's start; a takeover keeps it."""
-    return [Processing(processing_start_date=now)] if started.attempt == 1 else []
+def run_entered(now: datetime) -> StatusChange:
+    """QUEUED -> INPROGRESS: the run's first start, which dates it."""
+    return StatusChange(S.INPROGRESS, [Processing(processing_start_date=now)], count_start=True, only_from=S.QUEUED)
 
 
-def after_run(ended: JobEnded, state: JobState) -> StatusChange | None:
-    """A finished run completes its archive, a failed one fails it with the run's error; a
-    stopped run changes nothing, as the stop moved its archive to STOPPED already."""
+# INPROGRESS again: a later attempt took the run over; its first start's date stays.
+RUN_TAKEN_OVER = StatusChange(S.INPROGRESS, count_start=True, only_from=S.INPROGRESS)
+
+
+def after_run(state: JobState, error: str | None, now: datetime) -> list[StatusChange]:
+    """The archive's steps, in order, once its run is over; each applies only while the archive is
+    on that run and where the state machine allows. A finished run completes it, going through
+    its start first if that was not handled yet; a failed run fails it with the run's error. A
+    stopped run's archive is STOPPED already (the stop moved it), or is stopped now."""
     if state is JobState.FINISHED:
-        return StatusChange(S.COMPLETED)
+        return [run_entered(now), StatusChange(S.COMPLETED)]
     if state is JobState.FAILED:
-        return StatusChange(S.FAILED, [Notice(error=ended.error)], ended.error)
-    return None
+        return [StatusChange(S.FAILED, [Notice(error=error)], error)]
+    return [StatusChange(S.STOPPED)]
 
 
 def stall_note(heartbeat_timeout: float) -> Notice:
@@ -157,12 +194,14 @@ def status_update(
     message: str | None = None,
     count_start: bool = False,
     display: bool = True,
+    only_from: ProcessingStatus | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The filter and update that move an archive to `status`: only from a status the state
-    machine allows (and only while it is on `run_id`, when given). The status brings its flags
-    and, unless `display` is off (a problem shown stays), its display (`message` shown); `changes`
-    come last, so a lost event's display wins."""
-    guard: dict[str, Any] = {"_id": video_id, STATUS: {"$in": [source.value for source in sources_of(status)]}}
+    machine allows (and only from `only_from`, when given, and only while it is on `run_id`, when
+    given). The status brings its flags and, unless `display` is off (a problem shown stays), its
+    display (`message` shown); `changes` come last, so a lost event's display wins."""
+    sources = [source.value for source in sources_of(status) if only_from in (None, source)]
+    guard: dict[str, Any] = {"_id": video_id, STATUS: {"$in": sources}}
     if run_id is not None:
         guard[CURRENT_RUN] = run_id
     shown_status = [Notice.of_status(status, message or "")] if display else []

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import uuid4
 
 from pymongo import ASCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, indexes, subjects
@@ -22,14 +23,14 @@ from vidar.documents import (
     SourceState,
     StoredFields,
     source_state,
+    updates,
     why_unusable,
 )
-from vidar.health import ProcessingStatus
+from vidar.health import BUSY_VALUES, ProcessingStatus
 from vidar.logs import ids_of
 from vidar.metrics import JOBS
 from vidar.models.events import Envelope
 from vidar.models.jobs import (
-    IN_FLIGHT,
     OVER,
     JobDispatch,
     JobEnded,
@@ -44,14 +45,20 @@ from vidar.models.jobs import (
 from vidar.mongo import update_returning_before, updated
 from vidar.outbox import Outbox, Transaction
 from vidar_scheduler.lifecycle import (
+    IN_FLIGHT_VALUES,
+    RUN_TAKEN_OVER,
+    StatusChange,
     after_run,
+    attempt_end,
+    attempt_report,
+    attempt_start,
     free_slots,
     is_busy,
     new_job,
     queues_a_run,
     run_dispatch,
+    run_entered,
     run_queued,
-    run_started,
     same_source,
     showing_the_plain_status,
     stall_note,
@@ -64,9 +71,9 @@ from vidar_scheduler.settings import SchedulerSettings
 from vidar_scheduler.source_notices import SourceNotice
 
 S = ProcessingStatus
-_IN_FLIGHT = [state.value for state in IN_FLIGHT]
 _OVER = [state.value for state in OVER]
 OVER_RECOUNT_S = 30.0
+ENDED_RUNS_CHECK_S = 30.0
 
 
 class Scheduler:
@@ -76,9 +83,11 @@ class Scheduler:
         self._jobs = db[archive.JOBS]
         self._outbox = outbox
         self._over_counted_at: float | None = None
+        self._ended_runs_checked_at: float | None = None
 
     async def ensure_indexes(self) -> None:
-        await indexes.ensure(self._jobs.database, archive.JOBS)
+        """The jobs' indexes, and the archives' (`settle_ended_runs` reads them by status)."""
+        await indexes.ensure(self._jobs.database, archive.JOBS, archive.VIDEOS)
 
     async def sync(self, video_id: int) -> None:
         """A new archive is known to the scheduler: WAITING_FOR_SYNC -> NOT_STARTED. A problem it
@@ -230,56 +239,88 @@ class Scheduler:
         await transaction.stage(Envelope(type=subjects.job_stop(stop.run_id), payload=stop))
 
     async def job_started(self, started: JobStarted) -> None:
-        """A detector took the run on; an earlier attempt, if one still runs on a detector thought
-        lost, is told to stop (in the same transaction)."""
+        """A detector took the run on (`attempt_start`); an earlier attempt, if one still runs on a
+        detector thought lost, is told to stop. The run and its archive move in one transaction, so
+        a report of the same run handled alongside comes wholly before or after it."""
 
-        async def start(transaction: Transaction) -> dict | None:
+        async def start(transaction: Transaction) -> None:
             job = await update_returning_before(
                 self._jobs,
-                {"_id": started.run_id, "state": {"$in": [JobState.DISPATCHED.value, JobState.RUNNING.value]}},
+                attempt_start(started),
                 {"$set": JobRecord.started(started, datetime.now(UTC)).as_set()},
                 session=transaction.session,
             )
-            if job is not None and (stop := takeover_stop(job, started)):
+            if job is None:
+                return
+            if stop := takeover_stop(job, started):
                 await self._stage_stop(stop, transaction)
-            return job
+            if not await self._move(transaction, started.video_id, run_entered(datetime.now(UTC)), run_id=job["_id"]):
+                await self._move(transaction, started.video_id, RUN_TAKEN_OVER, run_id=job["_id"])
 
-        job = await self._outbox.commit(start)
-        if job is None:
-            return
-        await self._transition(
-            started.video_id,
-            S.INPROGRESS,
-            run_id=started.run_id,
-            changes=run_started(started, datetime.now(UTC)),
-            count_start=True,
-        )
+        await self._outbox.commit(start)
 
     async def job_progress(self, progress: JobProgress) -> None:
-        """The heartbeat: keep the checkpoint and show the statistic so far."""
+        """The heartbeat of the attempt running the run (`attempt_report`): keep the checkpoint and
+        show the statistic so far."""
         job = await update_returning_before(
             self._jobs,
-            {"_id": progress.run_id, "attempt": progress.attempt, "state": {"$in": _IN_FLIGHT}},
+            attempt_report(progress),
             {"$set": JobRecord.heartbeat(progress.checkpoint, datetime.now(UTC)).as_set()},
         )
         if job is not None:
-            await self._write_statistic(progress.video_id, progress.run_id, progress.checkpoint.statistic)
+            # Only while it runs: a heartbeat handled after the run's end keeps the end's figures.
+            await self._write_statistic(
+                progress.video_id, progress.run_id, progress.checkpoint.statistic, while_in=S.INPROGRESS
+            )
 
     async def job_ended(self, ended: JobEnded, state: JobState) -> None:
-        job = await update_returning_before(
-            self._jobs,
-            {"_id": ended.run_id, "state": {"$in": _IN_FLIGHT}},
-            {"$set": JobRecord.ended(state, ended.error, datetime.now(UTC)).as_set()},
-        )
-        if job is None:
-            return
-        self._over_counted_at = None
-        await self._write_statistic(ended.video_id, ended.run_id, ended.statistic)
-        if change := after_run(ended, state):
-            await self._transition(
-                ended.video_id, change.status, run_id=ended.run_id, changes=change.changes, message=change.message
+        """The run is over (`attempt_end`), with its final figures, and its archive moves on
+        (`after_run`), in one transaction."""
+
+        async def end(transaction: Transaction) -> bool:
+            now = datetime.now(UTC)
+            over = updates(JobRecord.ended(state, ended.error, now), JobRecord(attempt=ended.attempt))
+            job = await update_returning_before(
+                self._jobs, attempt_end(ended), {"$set": over}, session=transaction.session
             )
-        await self.dispatch()
+            if job is None:
+                return False
+            await self._write_statistic(ended.video_id, ended.run_id, ended.statistic, session=transaction.session)
+            await self._follow_run(transaction, ended.video_id, ended.run_id, after_run(state, ended.error, now))
+            return True
+
+        if await self._outbox.commit(end):
+            self._over_counted_at = None
+            await self.dispatch()
+
+    async def settle_ended_runs(self) -> None:
+        """Every ENDED_RUNS_CHECK_S, an archive still queued or running on a run that is over moves
+        on as the run's end moves it: one left so before run ends moved their archive in the same
+        transaction, or by any way of ending a run that left its archive behind."""
+        due = self._ended_runs_checked_at is None or time.monotonic() - self._ended_runs_checked_at > ENDED_RUNS_CHECK_S
+        if not due:
+            return
+        self._ended_runs_checked_at = time.monotonic()
+        busy = await self._videos.find({STATUS: {"$in": BUSY_VALUES}}, projection={CURRENT_RUN: 1}).to_list()
+        runs = [doc[CURRENT_RUN] for doc in busy if doc.get(CURRENT_RUN)]
+        if not runs:
+            return
+        over = {"_id": {"$in": runs}, "state": {"$in": _OVER}}
+        for job in await self._jobs.find(over, projection={"video_id": 1, "state": 1, "error": 1}).to_list():
+            steps = after_run(JobState(job["state"]), job.get("error"), datetime.now(UTC))
+
+            async def follow(transaction: Transaction, job: dict = job, steps: list[StatusChange] = steps) -> None:
+                await self._follow_run(transaction, job["video_id"], job["_id"], steps)
+
+            await self._outbox.commit(follow)
+
+    async def _follow_run(
+        self, transaction: Transaction, video_id: int, run_id: str, steps: list[StatusChange]
+    ) -> None:
+        """Take the archive through `steps` in order, each only while it is on `run_id` and where the
+        state machine allows."""
+        for step in steps:
+            await self._move(transaction, video_id, step, run_id=run_id)
 
     async def event_lost(self, letter: DeadLetter) -> None:
         """An event a consumer gave up on shows on its archive, which is never left where nothing
@@ -317,7 +358,7 @@ class Scheduler:
 
     async def dispatch(self) -> None:
         """Hand queued runs to the detectors, oldest first, up to `max_in_flight` at once."""
-        in_flight = await self._jobs.count_documents({"state": {"$in": _IN_FLIGHT}})
+        in_flight = await self._jobs.count_documents({"state": {"$in": IN_FLIGHT_VALUES}})
         free = free_slots(self._settings.max_in_flight, in_flight)
         if free == 0:
             return
@@ -365,9 +406,21 @@ class Scheduler:
             note = stall_note(self._settings.heartbeat_timeout)
             await self._videos.update_one({"_id": job["video_id"], CURRENT_RUN: job["_id"]}, {"$set": note.as_set()})
 
-    async def _write_statistic(self, video_id: int, run_id: str, statistic: Statistic) -> None:
-        """The detector's figures; job_starts stays the scheduler's count."""
-        await self._videos.update_one({"_id": video_id, CURRENT_RUN: run_id}, {"$set": Processing.figures(statistic)})
+    async def _write_statistic(
+        self,
+        video_id: int,
+        run_id: str,
+        statistic: Statistic,
+        *,
+        while_in: ProcessingStatus | None = None,
+        session: AsyncClientSession | None = None,
+    ) -> None:
+        """The detector's figures, while the archive is on the run (and in `while_in`, when given);
+        job_starts stays the scheduler's count."""
+        on_the_run: dict[str, Any] = {"_id": video_id, CURRENT_RUN: run_id}
+        if while_in is not None:
+            on_the_run[STATUS] = while_in.value
+        await self._videos.update_one(on_the_run, {"$set": Processing.figures(statistic)}, session=session)
 
     async def _transition(
         self,
@@ -382,34 +435,52 @@ class Scheduler:
         display: bool = True,
         also: Callable[[Transaction], Awaitable[None]] | None = None,
     ) -> bool:
-        """Move the video to `status` if the state machine allows it from where it is (and it is on
-        run `run_id`, and matches `where`), with `changes`, `also` (which may stage more events) and
-        the `video.processing.<status>` event in one transaction; whether it moved."""
-        guard, update = status_update(
-            video_id,
-            status,
-            run_id=run_id,
-            changes=changes,
-            message=message,
-            count_start=count_start,
-            display=display,
-        )
-        guard.update(where or {})
+        """Move the video to `status` (see `_move`) with `changes`, and `also` (which may stage more
+        events), in one transaction; whether it moved."""
+        change = StatusChange(status, changes or [], message, count_start)
 
         async def write(transaction: Transaction) -> bool:
-            doc = await updated(self._videos, guard, update, session=transaction.session)
-            if doc is None:
+            if not await self._move(transaction, video_id, change, run_id=run_id, where=where, display=display):
                 return False
             if also is not None:
                 await also(transaction)
-            changed = VideoProcessing(
-                video_id=video_id,
-                run_id=doc.get(CURRENT_RUN),
-                status=status,
-                error=doc.get("error"),
-                statistic=Statistic.model_validate(doc["health_status"].get("statistic") or {}),
-            )
-            await transaction.stage(Envelope(type=subjects.video_processing(status), payload=changed))
             return True
 
         return await self._outbox.commit(write)
+
+    async def _move(
+        self,
+        transaction: Transaction,
+        video_id: int,
+        change: StatusChange,
+        *,
+        run_id: str | None = None,
+        where: dict[str, Any] | None = None,
+        display: bool = True,
+    ) -> bool:
+        """In `transaction`, move the video as `change` says if the state machine allows it from where
+        it is (and it is on run `run_id`, and matches `where`), with its `video.processing.<status>`
+        event; whether it moved."""
+        guard, update = status_update(
+            video_id,
+            change.status,
+            run_id=run_id,
+            changes=change.changes,
+            message=change.message,
+            count_start=change.count_start,
+            display=display,
+            only_from=change.only_from,
+        )
+        guard.update(where or {})
+        doc = await updated(self._videos, guard, update, session=transaction.session)
+        if doc is None:
+            return False
+        moved = VideoProcessing(
+            video_id=video_id,
+            run_id=doc.get(CURRENT_RUN),
+            status=change.status,
+            error=doc.get("error"),
+            statistic=Statistic.model_validate(doc["health_status"].get("statistic") or {}),
+        )
+        await transaction.stage(Envelope(type=subjects.video_processing(change.status), payload=moved))
+        return True
