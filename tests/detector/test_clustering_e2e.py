@@ -7,6 +7,7 @@ photos of tests/data/fetch_videos.sh) with a slow zoom and pan, at carphone's si
 two are joined with 1.5 s of black between them, so each part is its own track.
 """
 
+import signal
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +22,7 @@ from pymongo.database import Database
 from tests.detector.real_faces import PHOTOS
 from tests.polling import eventually
 from tests.scheduler.processing import ready_archive, wait_for
+from tests.stack import ServiceProcess
 
 pytestmark = pytest.mark.usefixtures("storage", "scheduler", "detector")
 
@@ -80,6 +82,24 @@ def test_carphone_is_one_face_cluster(api: httpx.Client, db: Database, videos: P
     (cluster,) = db.clusters.find({"video_id": video_id})
     (face,) = db.detections.find({"video_id": video_id})
     assert (cluster["kind"], cluster["size"], cluster["best_event"]) == ("face", 1, face["_id"])
+
+
+def test_a_run_that_ends_while_storage_is_down_is_clustered_once_storage_is_back(
+    api: httpx.Client, db: Database, videos: Path, storage: ServiceProcess
+) -> None:
+    """Clustering waits for storage's word that the run's detections are recorded, however long
+    storage is away: no timeout gives up on it (it once did after 60 s, for good)."""
+    video_id = ready_archive(api, videos / "carphone_pristine.mp4", detectors=FACES)
+    storage.stop(signal.SIGKILL)
+    try:
+        api.post(f"/videos/{video_id}/process/")
+        done = wait_for(api, video_id, "COMPLETED", timeout=180)
+        assert done["face_count"] == 0, "nothing recorded while storage is away"
+    finally:
+        storage.start()
+    count = eventually(lambda: api.get(f"/videos/{video_id}/").json()["face_cluster_count"], what="the clusters")
+    (face,) = db.detections.find({"video_id": video_id})
+    assert (count, face["cluster"]) == (1, 1)
 
 
 def test_two_people_are_two_clusters_and_one_person_twice_is_one(

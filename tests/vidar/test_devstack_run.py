@@ -1,7 +1,7 @@
 """`make run` (vidar.devstack.run): the whole stack comes up under supervisord and says where it
 is; a process killed -9 is started again while the others keep running, and a video processed
-meanwhile completes with the same events as a clean run; Ctrl-C or SIGTERM stops everything and
-`kill -9` of `make run` itself takes everything with it."""
+meanwhile completes with the same events as a clean run, and is clustered; Ctrl-C or SIGTERM
+stops everything and `kill -9` of `make run` itself takes everything with it."""
 
 import configparser
 import contextlib
@@ -200,19 +200,41 @@ def body_sightings(api: httpx.Client, video: dict) -> list[Sighting]:
     return sorted((e["track"], e["post"], e["frame"], tuple(round(v, 2) for v in e["bbox"])) for e in events)
 
 
+def body_clusters(api: httpx.Client, video: dict) -> int:
+    """How many body clusters the run has once they are recorded, checked against its events: each
+    of them is in one, and the archive says its clustering is done. Clustering waits for an event
+    from storage, never for a timeout, so a server killed mid-run only delays it."""
+    video_id = video["id"]
+
+    def recorded() -> dict | None:
+        archive = api.get(f"/videos/{video_id}/").json()
+        return archive if archive["body_cluster_count"] is not None else None
+
+    archive = eventually(recorded, timeout=120, what="the body clusters")
+    posted = video["health_status"]["statistic"]["objects"]["body"]["posted"]
+    assert archive["health_status"]["statistic"]["clustering"] == {"body": {"detections": posted, "state": "DONE"}}
+    events = api.get("/events/bodies/", params={"video_archive": video_id, "limit": 1000}).json()["results"]
+    assert all(event["cluster"] is not None for event in events)
+    listed = api.get("/clusters/bodies/count/", params={"video_archive": video_id}).json()["count"]
+    assert listed == archive["body_cluster_count"] > 0
+    return listed
+
+
 def progress(api: httpx.Client, video_id: int) -> dict:
     return api.get(f"/videos/{video_id}/").json()["health_status"]
 
 
 @pytest.mark.timeout(600)
-def test_a_process_killed_mid_run_is_started_again_and_the_video_completes_with_the_same_events(
+def test_a_process_killed_mid_run_is_started_again_and_the_video_completes_with_the_same_events_and_clusters(
     tmp_path: Path, videos: Path
 ) -> None:
     clip = first_seconds(videos / "vtest.avi", CLIP_SECONDS, tmp_path / "clip.avi")
     with make_run(tmp_path / "data") as run, run.client() as api:
         clean_id = ready_archive(api, clip, **BODY)
         api.post(f"/videos/{clean_id}/process/")
-        clean = body_sightings(api, processed(api, clean_id))
+        clean_run = processed(api, clean_id)
+        clean = body_sightings(api, clean_run)
+        body_clusters(api, clean_run)
 
         video_id = ready_archive(api, clip, **BODY, **PACED)
         api.post(f"/videos/{video_id}/process/")
@@ -232,6 +254,7 @@ def test_a_process_killed_mid_run_is_started_again_and_the_video_completes_with_
             run.kill_and_wait_for_restart(name)
         done = processed(api, video_id)
         sightings = body_sightings(api, done)
+        body_clusters(api, done)
         pids = run.pids()
         os.kill(run.process.pid, signal.SIGKILL)
         run.process.wait(timeout=10)
