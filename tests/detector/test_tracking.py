@@ -247,6 +247,17 @@ def test_weak_boxes_keep_a_track_alive_but_never_start_one() -> None:
     assert (step.started, step.kept_alive) == ([], [])
 
 
+def test_a_weak_box_a_stride_off_keeps_its_track_alive_once_both_are_grown() -> None:
+    """A weak box is matched as a confident one is, grown boxes included (but never re-found
+    by position: it may be anything)."""
+    tracker = IouTracker(overlap_threshold=0.25, miss_interval=1.0)
+    standing = (100.0, 10.0, 112.0, 50.0)
+    (track,) = tracker.update([(standing, 0.9)], 0, 0.0).started
+    tracker.update([(standing, 0.9)], 1, 0.1)
+    step = tracker.update([], 2, 0.2, weak=[((108.0, 10.0, 120.0, 50.0), 0.3)])
+    assert step.kept_alive == [track]
+
+
 def test_a_confident_box_goes_before_a_weak_one_for_the_same_track() -> None:
     tracker = IouTracker(overlap_threshold=0.25, miss_interval=0.5)
     tracker.update([(moving_box(0), 0.9)], 0, 0.0)
