@@ -1,0 +1,127 @@
+"""Latency under load: 20 clients listing archives while 4 runs process (issue 24, part 6: p95
+under 500 ms).
+
+Seeds 1,000 archives through the API, times the archive list with wrk on the idle stack (1 and 20
+connections), then starts 4 runs of vtest (faces, bodies and cars) on 4 detectors, the scheduler
+letting 4 in flight, and times each list and count a user or the web UI asks with 20 connections.
+Before and after each row every run is checked INPROGRESS (an ended one is processed again
+first), so each row is timed under the 4 runs. Exits 1 when a request failed or the runs were not
+all in progress; the target is reported, not enforced, since the host may be shared. Run by
+`make bench` (which installs wrk).
+"""
+
+import asyncio
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.bench.fullstack import ADMIN_TOKEN, FullStack, full_stack
+from tests.bench.videos_api import create_videos
+from tests.bench.wrk import WRK_SCRIPT, WrkResult, print_results, run_wrk
+from tests.polling import eventually
+
+SEEDED = 1_000
+RUNS = 4
+CLIENTS = 20
+TARGET_P95_MS = 500
+VTEST = Path(__file__).resolve().parents[2] / ".cache" / "videos" / "vtest.avi"
+ALL_KINDS = {"detectors": {"face": {}, "body": {}, "car": {}}}
+DEFAULT_LIST = "/videos/?limit=20"
+# What the web UI asks every 2 s, a user's lists and the issue's combined filters.
+UNDER_LOAD = (
+    DEFAULT_LIST,
+    "/videos/?status_in=INPROGRESS,QUEUED&limit=20",
+    "/videos/?name_contains=archive%2000&ordering=-created_date&limit=20",
+    "/videos/?created_date_nth_work_week=1&camera_groups=1&case_in=1&limit=20",
+    "/videos/count/",
+)
+
+
+def seed(stack: FullStack) -> None:
+    started = time.monotonic()
+    created = asyncio.run(create_videos(stack.gateway, [f"archive {n:04d}" for n in range(SEEDED)]))
+    print(f"seeded {len(created)} archives through POST /videos/ in {time.monotonic() - started:.0f} s", flush=True)
+
+
+def start_runs(client: httpx.Client) -> list[int]:
+    video_ids = []
+    for number in range(RUNS):
+        response = client.post(
+            "/videos/", json={"camera_group": 1, "name": f"run {number}", "stream_settings": ALL_KINDS}
+        )
+        assert response.status_code == 201, response.text
+        video_id = response.json()["id"]
+        headers = {"Content-Type": "video/x-msvideo"}
+        uploaded = client.put(f"/videos/{video_id}/upload/source_file/", content=VTEST.read_bytes(), headers=headers)
+        assert uploaded.status_code == 201, uploaded.text
+        video_ids.append(video_id)
+    return video_ids
+
+
+def statuses(client: httpx.Client, video_ids: list[int]) -> list[str]:
+    return [client.get(f"/videos/{video_id}/").json()["health_status"]["status"] for video_id in video_ids]
+
+
+def all_in_progress(client: httpx.Client, video_ids: list[int]) -> None:
+    """Processes again any run that has ended, then waits until every one is INPROGRESS."""
+    for video_id, status in zip(video_ids, statuses(client, video_ids), strict=True):
+        if status not in ("QUEUED", "INPROGRESS"):
+            response = client.post(f"/videos/{video_id}/process/")
+            assert response.status_code == 200, response.text
+    eventually(
+        lambda: all(status == "INPROGRESS" for status in statuses(client, video_ids)),
+        timeout=300,
+        what=f"{RUNS} runs in progress",
+    )
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: run `make bench`, which installs it")
+    with (
+        tempfile.TemporaryDirectory(prefix="vidar-load-") as tmp,
+        full_stack(Path(tmp), detectors=RUNS, max_in_flight=RUNS) as stack,
+    ):
+        script = Path(tmp) / "report.lua"
+        script.write_text(WRK_SCRIPT)
+        seed(stack)
+        results: list[WrkResult] = []
+        for connections in (1, CLIENTS):
+            print(f"wrk -c{connections}, idle: GET {DEFAULT_LIST}", flush=True)
+            results.append(
+                run_wrk(
+                    f"idle: GET {DEFAULT_LIST} -c{connections}",
+                    stack.api_url + DEFAULT_LIST,
+                    ADMIN_TOKEN,
+                    script,
+                    connections,
+                )
+            )
+        with stack.api() as client:
+            video_ids = start_runs(client)
+            all_in_progress(client, video_ids)
+            for path in UNDER_LOAD:
+                all_in_progress(client, video_ids)
+                print(f"wrk -c{CLIENTS}, {RUNS} runs: GET {path}", flush=True)
+                endpoint = f"{RUNS} runs: GET {path} -c{CLIENTS}"
+                results.append(run_wrk(endpoint, stack.api_url + path, ADMIN_TOKEN, script, CLIENTS))
+                ended = [s for s in statuses(client, video_ids) if s != "INPROGRESS"]
+                if ended:
+                    sys.exit(f"runs ended while {path} was timed ({ended}): not {RUNS} runs under load")
+        setting = f"{SEEDED:,} archives, {RUNS} runs of vtest.avi (faces, bodies, cars) on {RUNS} detectors"
+        print_results(results, stack.servers.ports, setting)
+    loaded = results[2:]
+    worst = max(loaded, key=lambda result: result.p95_ms)
+    verdict = "met" if worst.p95_ms < TARGET_P95_MS else "MISSED"
+    print(f"\nworst p95 under load: {worst.p95_ms:.0f} ms ({worst.endpoint}); target < {TARGET_P95_MS} ms: {verdict}")
+    failed = sum(result.non_2xx + result.socket_errors for result in results)
+    if failed:
+        sys.exit(f"{failed} requests failed")
+
+
+if __name__ == "__main__":
+    main()
