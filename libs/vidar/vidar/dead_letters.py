@@ -176,6 +176,7 @@ async def dead_letter_of(broker: NatsBroker, advisory: MaxDeliveries) -> None:
             "%s gave up on message %d of %s, which is gone", advisory.consumer, advisory.stream_seq, advisory.stream
         )
         return
+    assert original.subject is not None, "JetStream returns a stored message with its subject"
     _, event_id = ids_of(original.data or b"")
     headers = original.headers or {}
     letter = DeadLetter(

@@ -56,7 +56,8 @@ def display_orientation(frame: "av.VideoFrame") -> Orientation:
         # 18.1), and listing it fails: FFmpeg's own reading of the matrix still works, without
         # telling a mirror from a turn.
         return orientation_of(_rotation_matrix(frame.rotation))
-    return orientation_of(None if side_data is None else bytes(side_data))
+    # PyAV's stub names only the motion vectors among a frame's side data; the matrix is a buffer.
+    return orientation_of(None if side_data is None else bytes(side_data))  # type: ignore[call-overload]
 
 
 def _rotation_matrix(degrees: float) -> bytes:

@@ -42,10 +42,13 @@ class AsyncStreamReader(io.RawIOBase):
 
     def _next_chunk(self) -> bytes:
         try:
-            return asyncio.run_coroutine_threadsafe(anext(self._chunks), self._loop).result()
+            return asyncio.run_coroutine_threadsafe(self._pull(), self._loop).result()
         except StopAsyncIteration:
             self._ended = True
             return b""
+
+    async def _pull(self) -> bytes:
+        return await anext(self._chunks)
 
     def _count(self, data: bytes) -> None:
         self.size += len(data)
