@@ -66,6 +66,7 @@ class VectorMatrix:
         """Event ids and squared distances of the rows within `max_squared` of `query`, of the
         given archives only when `videos` is not None."""
         query = np.asarray(query, np.float32)
+        rows: slice | np.ndarray
         with self._lock:
             if videos is None:
                 rows = slice(0, self._size)

@@ -97,7 +97,7 @@ class QdrantIndex:
             with_payload=["event_id"],
         )
         distances = [point.score for point in found.points]
-        return ranked(similarity, min_confidence, distances, [point.payload["event_id"] for point in found.points])
+        return ranked(similarity, min_confidence, distances, [_event_id(point) for point in found.points])
 
     async def ensure_collections(self) -> None:
         """Each kind's collection, made if missing (a replica making it at the same time is fine)."""
@@ -199,6 +199,11 @@ def ranked(
     confidences = np.round(similarity.confidence(squared), 6)
     hits = sorted(zip((-confidences).tolist(), event_ids, strict=True))
     return [Ranked(event_id, -negated) for negated, event_id in hits if -negated >= min_confidence]
+
+
+def _event_id(point: models.ScoredPoint) -> str:
+    assert point.payload is not None, "the search asks for each point's event_id"
+    return point.payload["event_id"]
 
 
 def _of_videos(videos: set[int]) -> models.Filter:

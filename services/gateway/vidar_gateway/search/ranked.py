@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from vidar_gateway.errors import ApiError
-from vidar_gateway.pagination import Cursor, Direction, FiniteFloat, Ordering, TextId
+from vidar_gateway.pagination import Cursor, Direction, FiniteFloat, Ordering, RowId, TextId
 
 RANKED = "-looks_like_confidence"
 ORDERING = Ordering(RANKED, "looks_like_confidence", False, FiniteFloat, TextId)
@@ -102,5 +102,5 @@ def _before(ranking: Sequence[Ranked], keys: list[tuple[float, str]], row: Ranke
     return ranking[: bisect.bisect_left(keys, row.key)][::-1]
 
 
-def _edge(confidence: float, row_id: str, direction: Direction, inclusive: bool = False) -> str:
+def _edge(confidence: float, row_id: RowId, direction: Direction, inclusive: bool = False) -> str:
     return Cursor(RANKED, direction, confidence, row_id, inclusive).encode()

@@ -102,7 +102,7 @@ class Search:
         return admit
 
 
-def _same_kind(looks_like: LooksLike, found: str, kind: DetectorType) -> None:
+def _same_kind(looks_like: LooksLike, found: str | None, kind: DetectorType) -> None:
     if found != kind:
         raise ApiError(400, f"looks_like: {looks_like} is a {found}, not a {kind}", param=PARAM)
 
