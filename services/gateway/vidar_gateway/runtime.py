@@ -27,14 +27,14 @@ from vidar_gateway.videos.store import VideoStore
 
 def declare_publishers(broker: NatsBroker) -> None:
     """The gateway's events, for the AsyncAPI document and the stream declaration."""
-    for subject, payload in (
-        (subjects.VIDEO_CREATED, VideoChanged),
-        (subjects.VIDEO_UPDATED, VideoChanged),
-        (subjects.VIDEO_DELETED, VideoDeleted),
-        (subjects.VIDEO_PROCESS_REQUESTED, ProcessRequested),
-        (subjects.VIDEO_STOP_REQUESTED, StopRequested),
+    for subject, schema in (
+        (subjects.VIDEO_CREATED, Envelope[VideoChanged]),
+        (subjects.VIDEO_UPDATED, Envelope[VideoChanged]),
+        (subjects.VIDEO_DELETED, Envelope[VideoDeleted]),
+        (subjects.VIDEO_PROCESS_REQUESTED, Envelope[ProcessRequested]),
+        (subjects.VIDEO_STOP_REQUESTED, Envelope[StopRequested]),
     ):
-        broker.publisher(subject, stream=EVENTS_STREAM, schema=Envelope[payload], title=subject)
+        broker.publisher(subject, stream=EVENTS_STREAM, schema=schema, title=subject)
 
 
 @dataclass

@@ -63,8 +63,8 @@ async def list_clusters(
         return SimilarClusterPage(next_page=ranked.next_page, prev_page=ranked.prev_page, results=results)
     refuse_ranking_without_looks_like(query.ordering)
     page = await clusters.list(object_type.kind, query)
-    results = await _present_all(page.rows, object_type.kind, events, present)
-    return DetectionClusterPage(next_page=page.next_page, prev_page=page.prev_page, results=results)
+    found = await _present_all(page.rows, object_type.kind, events, present)
+    return DetectionClusterPage(next_page=page.next_page, prev_page=page.prev_page, results=found)
 
 
 @router.get("/{object_type}/count/", summary="Count clusters")

@@ -23,9 +23,9 @@ router = api_router("/events", "events")
 CACHE_CONTROL = "private, max-age=31536000, immutable"
 _MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
-_NOT_MODIFIED = {304: {"description": "Not modified: the If-None-Match ETag is current"}}
-_JPEG = {200: {"content": {"image/jpeg": _BINARY}, "description": "JPEG image"}, **_NOT_MODIFIED}
-_FRAME = {
+_NOT_MODIFIED: dict[int | str, dict] = {304: {"description": "Not modified: the If-None-Match ETag is current"}}
+_JPEG: dict[int | str, dict] = {200: {"content": {"image/jpeg": _BINARY}, "description": "JPEG image"}, **_NOT_MODIFIED}
+_FRAME: dict[int | str, dict] = {
     200: {"content": {"image/jpeg": _BINARY, "image/png": _BINARY}, "description": "JPEG or PNG"},
     **_NOT_MODIFIED,
 }

@@ -16,7 +16,7 @@ from vidar_gateway.videos.router import Present, VideoId
 router = api_router("/videos", "videos")
 _ACCEPTED = "video/* or application/octet-stream"
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
-_JPEG = {200: {"content": {"image/jpeg": _BINARY}, "description": "JPEG image"}}
+_JPEG: dict[int | str, dict] = {200: {"content": {"image/jpeg": _BINARY}, "description": "JPEG image"}}
 _SCREENSHOT_TIMEOUT = 60.0
 
 

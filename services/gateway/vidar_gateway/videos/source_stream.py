@@ -103,7 +103,7 @@ def _etag(source: dict) -> str:
     return '"' + (source.get("sha256") or source["key"].rsplit("/", 1)[-1]) + '"'
 
 
-_VIDEO = {
+_VIDEO: dict[int | str, dict] = {
     # The file's own type, as it was uploaded or fetched (video/mp4, video/x-msvideo, application/octet-stream...).
     200: {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}, "description": "The file"},
     206: {"description": "The byte range asked for (Content-Range)"},

@@ -107,6 +107,7 @@ class Sources:
         after = await self._videos.find_one({"_id": video_id})
         outcome = settled(reply, after, key)
         if outcome is SourceChange.CHANGED:
+            assert after is not None, "an archive that is gone has not changed"
             return after
         await self._objects.remove(key)
         raise refused(video_id, outcome, reply, "upload")
