@@ -28,7 +28,7 @@ def export(destination: Path) -> None:
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         torch.onnx.export(
             embedder.model.eval(),
-            example,
+            (example,),
             str(partial),
             dynamo=False,
             input_names=["crops"],

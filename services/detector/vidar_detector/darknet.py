@@ -102,7 +102,10 @@ class _Builder:
         return name
 
     def node(self, op: str, inputs: list[str], name: str, **attributes: object) -> str:
-        self.nodes.append(helper.make_node(op, inputs, [name], **attributes))
+        node = helper.make_node(op, inputs, [name])
+        # Added apart from make_node's own keywords (name, domain...), which an attribute would take.
+        node.attribute.extend(helper.make_attribute(key, value) for key, value in sorted(attributes.items()))
+        self.nodes.append(node)
         return name
 
 
@@ -151,8 +154,8 @@ def _add_layer(builder: _Builder, index: int, layer: Section, previous: str, cha
             )
             return pooled, channels
         case "upsample":
-            stride = float(layer.get("stride", 2))
-            scales = builder.constant(f"{name}.scales", np.array([1, 1, stride, stride]))
+            scale = float(layer.get("stride", 2))
+            scales = builder.constant(f"{name}.scales", np.array([1, 1, scale, scale]))
             return builder.node("Resize", [previous, "", scales], name, mode="nearest"), channels
         case "route":
             return _route(builder, index, name, layer)
@@ -175,13 +178,13 @@ def _convolution(builder: _Builder, index: int, layer: Section, previous: str, c
     padding = size // 2 if int(layer.get("pad", 0)) else int(layer.get("padding", 0))
     take = builder.weights.take
     bias = take(filters)
-    normalised = int(layer.get("batch_normalize", 0))
-    scales, means, variances = (take(filters), take(filters), take(filters)) if normalised else (None, None, None)
+    normalisation = (take(filters), take(filters), take(filters)) if int(layer.get("batch_normalize", 0)) else None
     kernel = take(filters * channels * size * size)
     if kernel.size != filters * channels * size * size:
         return previous, filters  # the weights ran out: the size check names the file after the loop
     kernel = kernel.reshape(filters, channels, size, size)
-    if normalised:
+    if normalisation is not None:
+        scales, means, variances = normalisation
         factor = scales / (np.sqrt(variances) + NORM_EPSILON)
         kernel, bias = kernel * factor[:, None, None, None], bias - means * factor
     inputs = [previous, builder.constant(f"{name}.weight", kernel), builder.constant(f"{name}.bias", bias)]
