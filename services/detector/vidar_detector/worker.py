@@ -309,7 +309,7 @@ class Worker:
 
 async def publish(broker: NatsBroker, subject: str, payload: BaseModel, message_id: str) -> None:
     """One event into the events stream; JetStream drops a copy with the same message id."""
-    event = Envelope(type=subject, payload=payload, event_id=message_id)
+    event: Envelope[BaseModel] = Envelope(type=subject, payload=payload, event_id=message_id)
     await broker.publish(
         event.model_dump_json().encode(),
         subject,
@@ -355,7 +355,7 @@ async def restore_tracking(
     return True
 
 
-def load_embedders(settings: DetectorSettings, kinds: set[str], deep_sort: bool) -> AppearanceEmbedder | None:
+def load_embedders(settings: DetectorSettings, kinds: set[DetectorType], deep_sort: bool) -> AppearanceEmbedder | None:
     """Load now what posting will need, so a missing model fails the run before it starts: the
     appearance embedder, if bodies or cars are posted or tracked by appearance."""
     if "face" in kinds:

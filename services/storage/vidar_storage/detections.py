@@ -105,7 +105,7 @@ class DetectionRecords:
         async def replace(session: AsyncClientSession) -> None:
             await self._records.delete_many(older, session=session)
             await self._clusters.delete_many(older, session=session)
-            counts = {
+            counts: dict[str, int | None] = {
                 counter: await self._records.count_documents({"video_id": video_id, "kind": kind}, session=session)
                 for kind, counter in COUNT_FIELDS.items()
             }
