@@ -24,7 +24,7 @@ track matched at the last step still needs its overlap: re-finding is for tracks
 not a looser threshold. Weak boxes (below the archive's quality) are matched by both overlap stages
 too, never re-found by position. Replayed on YOLOv5s's boxes of vtest.avi and its copies at the
 defaults, against the hand-checked walkers, the tracks that follow a walker went from 30 to 24 for
-the same 20 walkers on vtest.avi (1.50 to 1.20 a walker), from 37 to 27 at 384x288, 28 to 22 at
+the same 20 walkers on vtest.avi (1.50 to 1.20 a walker), from 37 to 27 at 384x288, 28 to 23 at
 1280x720 and 29 to 23 at 1152x864. ultralytics' ByteTrack (a Kalman filter per track) split more
 at five detections a second (38 tracks or more on vtest.avi), and an appearance check on every
 match (MobileNetV2 vectors, about 11 ms a box) saved at most a track a clip.
@@ -53,7 +53,7 @@ MATCH_BUFFERS = (0.0, 0.5)
 # box may lie, and how much farther for each second it has been missed; how much larger or smaller.
 REFIND_REACH = 0.75
 REFIND_REACH_PER_SECOND = 0.5
-REFIND_SIZE_RATIO = 1.5
+REFIND_SIZE_RATIO = 1.3
 
 
 @dataclass(frozen=True)
