@@ -1,9 +1,10 @@
-"""Why the gateway refuses to ask for a run (409), and where an archive's source stands, on plain
-archives: no servers."""
+"""Why the gateway refuses to ask for a run (409): a run queued or running, or where the archive's
+source stands, on plain archives: no servers."""
 
 import pytest
 
 from vidar.documents import NO_SOURCE, SourceState, source_state, why_unusable
+from vidar_gateway.videos.processing import why_not_processed
 
 KEY = "videos/7/source/abc"
 URL = "http://media.example/clip.mp4"
@@ -67,3 +68,20 @@ def test_a_run_is_refused_only_when_no_usable_source_is_coming(
 ) -> None:
     assert source_state(archive) is state
     assert why_unusable(archive) == refusal
+
+
+@pytest.mark.parametrize("status", ["QUEUED", "INPROGRESS"])
+def test_a_run_is_refused_while_one_is_queued_or_running(status: str) -> None:
+    """A 200 would say a run starts, where the request would change nothing."""
+    refusal = why_not_processed({"_id": 7, "source": PROBED, "health_status": {"status": status}})
+    assert refusal == f"it is {status} already; stop it first (POST /videos/7/stop/) to start a new run"
+
+
+@pytest.mark.parametrize("status", ["WAITING_FOR_SYNC", "NOT_STARTED", "COMPLETED", "FAILED", "STOPPED"])
+def test_an_idle_archive_with_a_source_is_processed(status: str) -> None:
+    assert why_not_processed({"_id": 7, "source": PROBED, "health_status": {"status": status}}) is None
+
+
+def test_an_idle_archive_without_a_source_is_refused_for_that() -> None:
+    idle = {"_id": 7, "source": None, "url": None, "health_status": {"status": "NOT_STARTED"}}
+    assert why_not_processed(idle) == NO_SOURCE

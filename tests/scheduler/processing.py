@@ -1,10 +1,18 @@
-"""Helpers of the processing tests: archives ready to process, and waiting for statuses."""
+"""Helpers of the processing tests: archives ready to process, waiting for statuses, and
+consumers paused."""
 
+import asyncio
+import contextlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import nats
 
 from tests.polling import eventually
+from tests.stack import Gateway
 from tests.storage.archives import new_archive, probed, upload_file
 
 # The statistic keys of the contract's example.
@@ -57,3 +65,28 @@ def wait_for_frames(api: httpx.Client, video_id: int, at_least: int) -> dict:
         return current if current["health_status"]["statistic"].get("frames_processed", 0) >= at_least else None
 
     return eventually(far_enough, what=f"video {video_id} to pass {at_least} frames")
+
+
+@contextlib.contextmanager
+def paused(gw: Gateway, durable: str, stream: str = "VIDAR_EVENTS") -> Iterator[None]:
+    """JetStream holds the consumer's messages back until the block ends."""
+    until = (datetime.now(UTC) + timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
+    pause_consumer(gw, durable, stream, {"pause_until": until})
+    try:
+        yield
+    finally:
+        pause_consumer(gw, durable, stream, {})
+
+
+def pause_consumer(gw: Gateway, durable: str, stream: str, request: dict) -> None:
+    async def ask() -> None:
+        connection = await nats.connect(gw.env["VIDAR_NATS_URL"])
+        try:
+            reply = await connection.request(
+                f"$JS.API.CONSUMER.PAUSE.{stream}.{durable}", json.dumps(request).encode(), timeout=5
+            )
+        finally:
+            await connection.close()
+        assert "error" not in json.loads(reply.data), reply.data
+
+    asyncio.run(ask())

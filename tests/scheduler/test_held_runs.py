@@ -3,21 +3,15 @@ then process at once), on real processes: the request is accepted and the run is
 until the source is ready. Storage's consumers are paused, so the request always comes before the
 probe or the fetch, whatever the machine's speed."""
 
-import asyncio
-import contextlib
-import json
 import signal
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import nats
 import pytest
 from pymongo.database import Database
 
 from tests.polling import eventually
-from tests.scheduler.processing import video, wait_for
+from tests.scheduler.processing import paused, video, wait_for
 from tests.stack import Gateway, ServiceProcess, consumer_caught_up
 from tests.storage.archives import new_archive, probed, upload, upload_file
 from tests.storage.test_url_sources import media_server  # noqa: F401 (a fixture)
@@ -29,31 +23,6 @@ NOT_A_VIDEO = "The file is not a readable video: it is corrupt, truncated or not
 # Storage's consumers that probe an uploaded file, and fetch the url of a new archive.
 PROBES = "storage-uploaded"
 FETCHES = "storage-video-created"
-
-
-@contextlib.contextmanager
-def paused(gw: Gateway, durable: str) -> Iterator[None]:
-    """JetStream holds the consumer's messages back until the block ends."""
-    until = (datetime.now(UTC) + timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
-    pause_consumer(gw, durable, {"pause_until": until})
-    try:
-        yield
-    finally:
-        pause_consumer(gw, durable, {})
-
-
-def pause_consumer(gw: Gateway, durable: str, request: dict) -> None:
-    async def ask() -> None:
-        connection = await nats.connect(gw.env["VIDAR_NATS_URL"])
-        try:
-            reply = await connection.request(
-                f"$JS.API.CONSUMER.PAUSE.VIDAR_EVENTS.{durable}", json.dumps(request).encode(), timeout=5
-            )
-        finally:
-            await connection.close()
-        assert "error" not in json.loads(reply.data), reply.data
-
-    asyncio.run(ask())
 
 
 def held(api: httpx.Client, db: Database, video_id: int, note: str) -> dict:

@@ -114,12 +114,16 @@ def test_deleting_an_archive_mid_run_ends_the_run(api: httpx.Client, videos: Pat
     assert ended
 
 
-def test_asking_twice_starts_one_run(api: httpx.Client, videos: Path) -> None:
-    video_id = ready_archive(api, videos / "carphone_pristine.mp4", play_speed=4)
-    for _ in range(3):
-        assert api.post(f"/videos/{video_id}/process/").status_code == 200
-    done = wait_for(api, video_id, "COMPLETED")
-    assert done["health_status"]["statistic"]["job_starts"] == 1
+def test_asking_again_while_running_is_refused(api: httpx.Client, videos: Path) -> None:
+    """A 200 would say a new run starts (tests/scheduler/test_reports_out_of_order.py: while queued)."""
+    video_id = ready_archive(api, videos / "vtest.avi", play_speed=2)
+    assert api.post(f"/videos/{video_id}/process/").status_code == 200
+    wait_for_frames(api, video_id, 10)
+    refused = api.post(f"/videos/{video_id}/process/")
+    assert (refused.status_code, refused.json()["code"], refused.json()["param"]) == (409, "CONFLICT", "id")
+    assert "INPROGRESS already" in refused.json()["desc"]
+    assert api.post(f"/videos/{video_id}/stop/").status_code == 200
+    assert wait_for(api, video_id, "STOPPED")["health_status"]["statistic"]["job_starts"] == 1
 
 
 def test_stop_mid_run_keeps_partial_figures_and_a_new_run_replaces_them(api: httpx.Client, videos: Path) -> None:

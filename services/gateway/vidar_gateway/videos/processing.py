@@ -11,20 +11,27 @@ from vidar_gateway.errors import ApiError
 from vidar_gateway.videos.store import VideoStore
 
 
+def why_not_processed(doc: dict) -> str | None:
+    """Why asking for a run of the archive `doc` would start none, or None. A queued or running run
+    is one (a 200 would say a new run starts where the request changes nothing); so is a failed
+    fetch or probe. A source on its way (a file not probed yet, a `url` being fetched) is not: the
+    scheduler holds the run until it is ready, as the contract's upload-then-process flow expects;
+    nor is a failed run's `error`."""
+    status = doc["health_status"]["status"]
+    if status in BUSY_VALUES:
+        return f"it is {status} already; stop it first (POST /videos/{doc['_id']}/stop/) to start a new run"
+    return why_unusable(doc)
+
+
 class ProcessingRequests:
     def __init__(self, videos: VideoStore, outbox: Outbox) -> None:
         self._videos = videos
         self._outbox = outbox
 
     async def process(self, video_id: int) -> dict:
-        """Ask for a run; asking again while queued or running changes nothing."""
+        """Ask for a run, or say why none can start (409)."""
         doc = await self._videos.get(video_id)
-        if doc["health_status"]["status"] in BUSY_VALUES:
-            return doc
-        # A source on its way (a file not probed yet, a `url` being fetched) is no reason to refuse:
-        # the scheduler holds the run until it is ready, as the contract's upload-then-process flow
-        # expects. A failed fetch or probe is; a failed run's `error` does not stand in the way.
-        if reason := why_unusable(doc):
+        if reason := why_not_processed(doc):
             raise ApiError(409, f"video {video_id} cannot be processed: {reason}", param="id")
         settings = StreamSettings.model_validate(doc["stream_settings"])
         await self._announce(

@@ -72,10 +72,10 @@ async def delete_video(video_id: VideoId, videos: VideosRepo) -> Response:
 
 @router.post("/{video_id}/process/", summary="Start video archive processing")
 async def process_video(video_id: VideoId, processing: Processing, present: Present) -> Video:
-    """Queues a run (the scheduler takes it from there); asking again while queued or running
-    changes nothing. A source still being probed or fetched is waited for (the run shows QUEUED
-    until it is ready, and fails if it turns out unusable). 409 when the archive has no source and
-    no url, or its probe or fetch failed."""
+    """Queues a run (the scheduler takes it from there). A source still being probed or fetched is
+    waited for (the run shows QUEUED until it is ready, and fails if it turns out unusable). 409
+    when a run is queued or running already (stop it first), or the archive has no source and no
+    url, or its probe or fetch failed."""
     return present(await processing.process(video_id))
 
 
