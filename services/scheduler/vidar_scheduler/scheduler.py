@@ -372,9 +372,9 @@ class Scheduler:
                     session=transaction.session,
                 )
                 if claimed.modified_count == 1:
-                    event = Envelope(type=subjects.JOB_DISPATCH, payload=JobDispatch.model_validate(job["dispatch"]))
-                    event.event_id = f"dispatch-{job['_id']}"
-                    await transaction.stage(event)
+                    dispatch = JobDispatch.model_validate(job["dispatch"])
+                    event_id = f"dispatch-{job['_id']}"
+                    await transaction.stage(Envelope(event_id=event_id, type=subjects.JOB_DISPATCH, payload=dispatch))
 
             await self._outbox.commit(claim)
 
