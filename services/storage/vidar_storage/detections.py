@@ -9,7 +9,9 @@ A run's end says how many objects of each kind it posted (`video.detections.post
 comes last, that event or the record that brings the count up to it, moves the kind's
 `RunClustering` state to CLUSTERING and stages `video.detections.stored` in the same transaction
 (the outbox publishes it once committed): it is announced once, whatever the order of the events
-and however often either is redelivered.
+and however often either is redelivered. The run's records are the objects its tracking state
+posted, unless an attempt resumed without that state: the lost attempt's last posts then count
+too, and the kind may be announced a few records early (those few stay without a cluster).
 """
 
 from datetime import UTC, datetime
