@@ -17,6 +17,7 @@ a short one.
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import random
 import shutil
@@ -25,10 +26,11 @@ import tempfile
 import threading
 import time
 import traceback
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import nats
@@ -37,7 +39,16 @@ import psutil
 from nats.js.api import DeliverPolicy
 from pymongo import MongoClient
 
-from tests.bench.accounting import ENDINGS, PROBLEMS, ArchiveOutcome, Finding, StreamedEvent, account, totals
+from tests.bench.accounting import (
+    DETECTION_PREFIX,
+    ENDINGS,
+    PROBLEMS,
+    ArchiveOutcome,
+    Finding,
+    StreamedEvent,
+    account,
+    totals,
+)
 from tests.bench.fullstack import FullStack, full_stack
 from tests.stack import consumer_caught_up
 from vidar import archive, documents
@@ -46,7 +57,7 @@ from vidar.health import ClusteringState, ProcessingStatus
 
 VIDEOS = Path(__file__).resolve().parents[2] / ".cache" / "videos"
 FACE_PHOTO = VIDEOS / "faces" / "obama.jpg"
-ALL_KINDS = {"detectors": {"face": {}, "body": {}, "car": {}}}
+ALL_KINDS: dict[str, Any] = {"detectors": {"face": {}, "body": {}, "car": {}}}
 # name -> (file, content type, stream_settings); carphone (a face, 4 s) three times in four.
 CLIPS = {
     "carphone": (VIDEOS / "carphone_pristine.mp4", "video/mp4", {}),
@@ -133,7 +144,10 @@ class Soak:
     # The uploader: new archives, and runs of finished ones.
 
     def upload_loop(self) -> None:
-        with self.stack.api(timeout=120) as client, MongoClient(self.stack.mongo_url, tz_aware=True) as mongo:
+        with (
+            self.stack.api(timeout=120) as client,
+            MongoClient[dict[str, Any]](self.stack.mongo_url, tz_aware=True) as mongo,
+        ):
             while self.running():
                 if len(self.busy(mongo)) < MAX_BUSY:
                     finished = self.finished_archive()
@@ -143,7 +157,7 @@ class Soak:
                         self.upload_and_process(client, self.rng.choices(*zip(*CLIP_WEIGHTS.items(), strict=True))[0])
                 self.pause(UPLOAD_INTERVAL_S)
 
-    def busy(self, mongo: MongoClient) -> list[int]:
+    def busy(self, mongo: MongoClient[dict[str, Any]]) -> list[int]:
         """Own archives whose granted run has not begun and ended; the others join `finished`."""
         fields = {documents.STATUS: 1, documents.CURRENT_RUN: 1}
         docs = mongo["vidar"][archive.VIDEOS].find({"_id": {"$in": list(self.granted)}}, fields)
@@ -173,8 +187,9 @@ class Soak:
         if uploaded is not None and uploaded.status_code == 201:
             self.process(client, video_id, run_before=None)
 
-    def reprocess(self, client: httpx.Client, mongo: MongoClient, video_id: int) -> None:
+    def reprocess(self, client: httpx.Client, mongo: MongoClient[dict[str, Any]], video_id: int) -> None:
         doc = mongo["vidar"][archive.VIDEOS].find_one({"_id": video_id}, {documents.CURRENT_RUN: 1})
+        assert doc is not None, f"video {video_id} is gone"
         with self.lock:
             self.finished.discard(video_id)
         self.process(client, video_id, run_before=doc.get(documents.CURRENT_RUN))
@@ -262,15 +277,17 @@ class Soak:
     # Faults and measurements.
 
     def kill_loop(self) -> None:
-        while True:
-            self.pause(KILL_INTERVAL_S)
+        """A kill at each whole minute of the load, however long the restarts take."""
+        for minute in itertools.count(1):
+            self.pause(self.started + minute * KILL_INTERVAL_S - time.monotonic())
             if not self.running():
                 return
             name = self.rng.choice(self.stack.names)
             at = time.monotonic() - self.started
-            print(f"{at:6.0f} s  kill -9 {name}", flush=True)
             self.stack.kill_and_restart(name)
-            self.kills.append((at, name, time.monotonic() - self.started - at))
+            back_after = time.monotonic() - self.started - at
+            print(f"{at:6.0f} s  kill -9 {name}: answering again after {back_after:.1f} s", flush=True)
+            self.kills.append((at, name, back_after))
 
     def rss_loop(self) -> None:
         while self.running():
@@ -286,7 +303,7 @@ def drain(stack: FullStack, video_ids: list[int], timeout: float) -> float:
     then until storage has recorded every detection. `timeout` when it never happens."""
     started = time.monotonic()
     deadline = started + timeout
-    with MongoClient(stack.mongo_url, tz_aware=True) as mongo:
+    with MongoClient[dict[str, Any]](stack.mongo_url, tz_aware=True) as mongo:
         videos = mongo["vidar"][archive.VIDEOS]
         while time.monotonic() < deadline:
             if all(map(settled, videos.find({"_id": {"$in": video_ids}}, {"health_status": 1}))):
@@ -327,7 +344,7 @@ async def read_stream(nats_url: str) -> list[StreamedEvent]:
 
 def outcomes(stack: FullStack, video_ids: list[int]) -> tuple[dict, dict]:
     """The archives as they ended, and storage's detection ids by run and kind."""
-    with MongoClient(stack.mongo_url, tz_aware=True) as mongo:
+    with MongoClient[dict[str, Any]](stack.mongo_url, tz_aware=True) as mongo:
         database = mongo["vidar"]
         archives = {
             doc["_id"]: ArchiveOutcome(
@@ -353,9 +370,7 @@ def print_latencies(recorder: Recorder) -> None:
 def print_rss(soak: Soak, load_s: float) -> None:
     print(f"\n{'process':<12} {'kills':>6} {'first min MB':>13} {'last min MB':>12} {'growth MB':>10}")
     print("-" * 57)
-    killed = defaultdict(int)
-    for _, name, _ in soak.kills:
-        killed[name] += 1
+    killed = Counter(name for _, name, _ in soak.kills)
     for name in soak.stack.names:
         samples = soak.rss[name]
         first = [rss for at, rss in samples if at < RSS_WINDOW_S]
@@ -364,12 +379,15 @@ def print_rss(soak: Soak, load_s: float) -> None:
         print(f"{name:<12} {killed[name]:>6} {first_mb:>13.0f} {last_mb:>12.0f} {last_mb - first_mb:>10.0f}")
 
 
-def print_accounts(archives: dict[int, ArchiveOutcome], findings: list[Finding], events: int, drained: float) -> None:
-    by_status = defaultdict(int)
-    for outcome in archives.values():
-        by_status[outcome.status] += 1
+def print_accounts(
+    archives: dict[int, ArchiveOutcome], findings: list[Finding], events: list[StreamedEvent], drained: float
+) -> None:
+    by_status = Counter(outcome.status for outcome in archives.values())
     print(f"\narchives asked to process: {len(archives)} ({', '.join(f'{n} {s}' for s, n in by_status.items())})")
-    print(f"events in the stream: {events}; settled {drained:.0f} s after the load stopped")
+    runs = {event.payload.get("run_id") for event in events} - {None}
+    detections = sum(event.subject.startswith(DETECTION_PREFIX) for event in events)
+    print(f"events in the stream: {len(events)}, of {len(runs)} runs, {detections} of them detections")
+    print(f"the archives settled {drained:.0f} s after the load stopped")
     counted = totals(findings)
     print(f"\n{'rule':<12} {'broken':>7}")
     print("-" * 20)
@@ -411,7 +429,7 @@ def main() -> None:
         findings = account(events, archives, stored, soak.granted)
         print_latencies(soak.recorder)
         print_rss(soak, load_s)
-        print_accounts(archives, findings, len(events), drained)
+        print_accounts(archives, findings, events, drained)
         for refusal in soak.refused:
             print(f"  refused: {refusal}")
     broken = sum(totals(findings).values())
