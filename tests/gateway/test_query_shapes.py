@@ -5,16 +5,21 @@ index scan the same either way)."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vidar_gateway.events.filters import ORDER_FIELDS as EVENT_ORDER_FIELDS
 from vidar_gateway.events.filters import EventFilters
 from vidar_gateway.listing import merged_condition, with_condition
 from vidar_gateway.pagination import (
     CREATED_DATE_WINDOWS,
+    Edge,
     Ordering,
     TextId,
     _anchor,
+    _between,
     _beyond,
+    _fences_ahead,
     _key_windows,
     leading_with,
 )
@@ -85,10 +90,11 @@ def test_a_cursor_on_created_date_joins_the_date_condition() -> None:
     assert older == {"kind": "face", "created_date": {"$gte": START, "$lt": edge}}
 
 
-def test_a_cursor_on_ids_joins_the_id_condition() -> None:
+def test_a_cursor_on_listed_ids_keeps_the_ids_beyond_it() -> None:
+    # Point lookups of the ids left: SecantusDB reads the whole range of an `$in` with bounds.
     query = VideoFilters(id_in=[1, 5, 9]).to_query(UTC, NOW)
     ordering = Ordering.parse("-id", VIDEO_ORDER_FIELDS, int)
-    assert _beyond(query, ordering, 5, 5, forward=False, inclusive=True) == [{"_id": {"$in": [1, 5, 9], "$gte": 5}}]
+    assert _beyond(query, ordering, 5, 5, forward=False, inclusive=True) == [{"_id": {"$in": [5, 9]}}]
 
 
 def test_a_page_is_read_in_consecutive_windows_from_its_cursor() -> None:
@@ -113,11 +119,72 @@ def test_windows_end_in_one_unbounded_query() -> None:
 
 async def test_an_ordering_without_a_start_is_one_query() -> None:
     oldest_first = Ordering.parse("created_date", EVENT_ORDER_FIELDS, TextId)
-    by_name = Ordering.parse("name", VIDEO_ORDER_FIELDS, int)
-    for ordering, query in ((oldest_first, {"name": "x"}), (by_name, {})):
-        anchor = await _anchor(NO_COLLECTION, query, ordering, ascending=True)
-        assert anchor is None
-        assert list(_key_windows(query, ordering, ascending=True, anchor=anchor, found=[], wanted=21)) == [query]
+    query = {"name": "x"}
+    anchor = await _anchor(NO_COLLECTION, query, oldest_first, ascending=True)
+    assert anchor is None
+    assert list(_key_windows(query, oldest_first, ascending=True, anchor=anchor, found=[], wanted=21)) == [query]
+
+
+def _matches(row: dict, query: dict) -> bool:
+    """What MongoDB matches, for the shapes a walk between fences writes."""
+    for field, condition in query.items():
+        value = row[field]
+        if not isinstance(condition, dict):
+            condition = {"$eq": condition}
+        for op, operand in condition.items():
+            if not _OPS[op](value, operand):
+                return False
+    return True
+
+
+_OPS = {
+    "$eq": lambda value, operand: value == operand,
+    "$gt": lambda value, operand: value > operand,
+    "$gte": lambda value, operand: value >= operand,
+    "$lt": lambda value, operand: value < operand,
+    "$lte": lambda value, operand: value <= operand,
+    "$in": lambda value, operand: value in operand,
+}
+NAMES = st.text(alphabet="ab", max_size=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    names=st.lists(NAMES, min_size=1, max_size=40),
+    fenced=st.sets(st.integers(0, 39)),
+    start=st.one_of(st.none(), st.tuples(NAMES, st.integers(-1, 41), st.booleans())),
+    ascending=st.booleans(),
+    group=st.one_of(st.none(), st.integers(0, 2)),
+)
+def test_windows_between_fences_read_every_row_beyond_the_start_once_in_order(
+    names: list[str], fenced: set[int], start: tuple | None, ascending: bool, group: int | None
+) -> None:
+    """Ties of names among ids, fences anywhere (stale ones too), any start, either way, a filter."""
+    rows = [{"sort_name": name, "_id": row_id, "camera_group": row_id % 3} for row_id, name in enumerate(names)]
+    ordering = Ordering.parse("name" if ascending else "-name", VIDEO_ORDER_FIELDS, int)
+    query = {} if group is None else {"camera_group": group}
+    fences = sorted((names[i] if i < len(names) else "b", i) for i in fenced)
+    edge = None if start is None else Edge(*start)
+
+    def key(row: dict) -> tuple:
+        return (row["sort_name"], row["_id"])
+
+    def beyond(row: dict) -> bool:
+        if edge is None:
+            return True
+        if edge.inclusive and key(row) == (edge.value, edge.id):
+            return True
+        return key(row) > (edge.value, edge.id) if ascending else key(row) < (edge.value, edge.id)
+
+    expected = sorted((row for row in rows if beyond(row) and _matches(row, query)), key=key, reverse=not ascending)
+    walked: list[dict] = []
+    near = edge
+    for far_key in [*_fences_ahead(fences, edge, ascending), None]:
+        far = None if far_key is None else Edge(*far_key, inclusive=not ascending)
+        for part in _between(query, ordering, near, far, ascending):
+            walked += sorted((row for row in rows if _matches(row, part)), key=key, reverse=not ascending)
+        near = None if far is None else Edge(far.value, far.id, inclusive=ascending)
+    assert walked == expected
 
 
 def test_ids_are_read_in_windows_of_whole_ids_down_from_the_counter() -> None:

@@ -39,9 +39,9 @@ _EVENT_ORDERINGS = ("created_date", "quality", "timestamp")
 INDEXES: dict[str, list[Index]] = {
     VIDEOS: [
         Index(_keys("created_date", "_id"), "GET /videos/?ordering=[-]created_date, created_date_* filters"),
-        Index(_keys("sort_name", "_id"), "GET /videos/?ordering=[-]name"),
-        Index(_keys("camera_group", "_id"), "GET /videos/?camera_groups=, its count; a camera group in use"),
-        Index(_keys("case", "_id"), "GET /videos/?case_in="),
+        Index(_keys("sort_name", "_id"), "GET /videos/?ordering=[-]name, between its kept fences"),
+        Index(_keys("camera_group", "_id"), "GET /videos/?camera_groups=, led by it when few; a camera group in use"),
+        Index(_keys("case", "_id"), "GET /videos/?case_in=, led by it when few (its count is kept)"),
         Index(_keys("health_status.status", "_id"), "GET /videos/?status_in= (the UI's status filter), its count"),
     ],
     JOBS: [

@@ -1,6 +1,7 @@
 """What every list endpoint's query string shares: page size and cursor, comma-separated lists,
 and the created_date filters with one meaning everywhere."""
 
+import operator
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Annotated, Any
 
@@ -10,6 +11,8 @@ from vidar_gateway.params import DateTimeParam, IdParam, WholeNumber
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
+# Every cursor is a JSON array, `["...`, in unpadded URL-safe base64 (`pagination.Cursor`).
+CURSOR_PATTERN = r"^Wy[A-Za-z0-9_-]+$"
 
 
 def split_commas(value: Any) -> Any:
@@ -28,7 +31,12 @@ class PageParams(BaseModel):
     """`limit` and `page` of every list; each list adds its own `ordering`."""
 
     limit: Annotated[int, WholeNumber] = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    page: str | None = Field(None, max_length=1024, description="A next_page or prev_page value.")
+    page: str | None = Field(
+        None,
+        max_length=1024,
+        pattern=CURSOR_PATTERN,
+        description="A next_page or prev_page value, as the API returned it; any other is refused (400).",
+    )
 
 
 class CreatedDateFilters(BaseModel):
@@ -74,6 +82,7 @@ class CreatedDateFilters(BaseModel):
 # Each range operator's side, and whether it excludes its bound (the tighter at an equal bound).
 _LOWER = {"$gt": True, "$gte": False}
 _UPPER = {"$lt": True, "$lte": False}
+_COMPARE = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
 
 
 def merged_condition(*conditions: dict[str, Any]) -> dict[str, Any]:
@@ -95,8 +104,21 @@ def with_condition(query: dict[str, Any], field: str, condition: dict[str, Any])
     if field in query:
         existing = query[field]
         is_operators = isinstance(existing, dict) and all(key.startswith("$") for key in existing)
-        condition = merged_condition(existing if is_operators else {"$eq": existing}, condition)
+        condition = _in_within_bounds(merged_condition(existing if is_operators else {"$eq": existing}, condition))
     return {**query, field: condition["$eq"] if condition.keys() == {"$eq"} else condition}
+
+
+def _in_within_bounds(condition: dict[str, Any]) -> dict[str, Any]:
+    """An `$in` with bounds as the `$in` of the values within them: both servers look each listed
+    value up, where SecantusDB reads the whole range of an `$in` with bounds."""
+    bounds = {op: bound for op, bound in condition.items() if op in _LOWER or op in _UPPER}
+    if "$in" not in condition or not bounds:
+        return condition
+    try:
+        kept = [value for value in condition["$in"] if all(_COMPARE[op](value, bound) for op, bound in bounds.items())]
+    except TypeError:  # values of types Python does not order (BSON does): left to the server
+        return condition
+    return {**{op: operand for op, operand in condition.items() if op not in bounds}, "$in": kept}
 
 
 def _with_operator(condition: dict[str, Any], op: str, operand: Any) -> dict[str, Any]:

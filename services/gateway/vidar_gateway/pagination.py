@@ -9,10 +9,16 @@ ordering field: SecantusDB (the embedded server) decodes every candidate of a qu
 sorts and limits, so one query for 20 rows of 10,000 decoded all of them, and a window that holds
 about a page decodes about a page. MongoDB walks the same index for each window and stops at the
 limit; the windows cost it a few more round trips.
+
+A text key (names) has no width to grow a window by, so its windows lie between fences: a kept
+sample of its keys, one row in about `rows_per_fence` (`FenceWindows`). A query whose filter
+matches fewer rows than a window would hold is read in one query led by that filter instead
+(`paginate`'s `driver`).
 """
 
 import base64
 import binascii
+import bisect
 import functools
 import json
 import math
@@ -100,14 +106,33 @@ CREATED_DATE_WINDOWS = KeyWindows(timedelta(seconds=1), _now_when_descending, gr
 COUNTER_ID_WINDOWS = KeyWindows(64, _ids_of_the_counter)
 
 
+# Fences of a key, ascending: (key, row id) pairs of a sample of its rows.
+FenceKeys = list[tuple[Any, RowId]]
+
+
+@dataclass(frozen=True)
+class FenceWindows:
+    """How a walk of a key with no width (text) is cut into windows: between kept fences, `load`ed
+    for each walk, about `rows_per_fence` rows apart. Any fences give the same rows; stale or
+    missing ones only make a window hold more or fewer."""
+
+    load: Callable[[AsyncCollection], Awaitable[FenceKeys]]
+    rows_per_fence: int
+    growth_when_empty: int = _GROWTH_WHEN_EMPTY
+    max_windows: int = MAX_WINDOWS
+
+
+Windows = KeyWindows | FenceWindows
+
+
 @dataclass(frozen=True)
 class SortField:
     """A field a list can be ordered by: its name in MongoDB, the type of its values, and the
-    windows a page of it is read in (None: one query, as for names)."""
+    windows a page of it is read in (None: one query)."""
 
     field: str
     type: Any
-    windows: KeyWindows | None = None
+    windows: Windows | None = None
 
 
 @dataclass(frozen=True)
@@ -120,7 +145,7 @@ class Ordering:
     ascending: bool
     key_type: Any
     id_type: Any
-    windows: KeyWindows | None = None
+    windows: Windows | None = None
 
     def sort_keys(self, direction: int) -> list[tuple[str, int]]:
         """This ordering's sort, `_id` breaking ties; `direction` -1 walks it backwards."""
@@ -195,7 +220,7 @@ async def _anchor(collection: AsyncCollection, query: dict, ordering: Ordering, 
     """Where the windows of `query` start in this walk: the query's own bound on the walk's near
     side (a cursor's, a filter's), or the ordering's start; None when it is read in one query."""
     windows, condition = ordering.windows, query.get(ordering.field, {})
-    if windows is None or not isinstance(condition, dict) or not condition.keys() <= _RANGE_OPS:
+    if not isinstance(windows, KeyWindows) or not isinstance(condition, dict) or not condition.keys() <= _RANGE_OPS:
         return None
     near_ops = ("$gt", "$gte") if ascending else ("$lt", "$lte")
     anchor = next((condition[op] for op in near_ops if op in condition), None)
@@ -208,10 +233,11 @@ def _key_windows(
     """`query` as consecutive windows of the ordering key in this walk from `anchor`, the last one
     unbounded beyond, so together they match what `query` matches; each window after the first is
     as wide as the rows `found` so far say the `wanted` rest needs."""
-    if anchor is None or ordering.windows is None:
+    windows = ordering.windows
+    if anchor is None or not isinstance(windows, KeyWindows):
         yield query
         return
-    field, windows = ordering.field, ordering.windows
+    field = ordering.field
     far_op, beyond_op = ("$lt", "$gte") if ascending else ("$gte", "$lt")
     width, edge, rest = windows.first_width, anchor, query
     for _ in range(windows.max_windows - 1):
@@ -250,26 +276,121 @@ def leading_with(query: dict, field: str) -> dict:
     return {field: query[field], **query} if field in query else query
 
 
+@dataclass(frozen=True)
+class Edge:
+    """Where a walk starts: after the key (value, row id), or at it when `inclusive`."""
+
+    value: Any
+    id: RowId
+    inclusive: bool = False
+
+
 async def _walk(
     collection: AsyncCollection,
-    parts: list[dict],
+    query: dict,
     ordering: Ordering,
     ascending: bool,
+    start: Edge | None,
     limit: int,
     projection: dict[str, int] | None,
+    driver: str | None = None,
 ) -> list[dict]:
-    """Up to `limit` rows of the consecutive `parts`, in order, each read in key windows and each
-    window asked only for what is missing."""
+    """Up to `limit` rows of `query` from `start` in this walk. With a `driver`, each part is one
+    query led by the driver's clause; otherwise in windows of the ordering's key."""
+    if isinstance(ordering.windows, FenceWindows) and driver is None:
+        return await _walk_fences(collection, query, ordering, ordering.windows, ascending, start, limit, projection)
+    parts = [query]
+    if start is not None:
+        forward = ordering.ascending == ascending
+        parts = _beyond(query, ordering, start.value, start.id, forward=forward, inclusive=start.inclusive)
     sort = ordering.sort_keys(1 if ascending else -1)
     rows: list[dict] = []
     for part in parts:
-        anchor = await _anchor(collection, part, ordering, ascending)
-        for window in _key_windows(part, ordering, ascending, anchor, rows, limit):
-            window = leading_with(window, ordering.field)
-            rows += await collection.find(window, projection=projection).sort(sort).limit(limit - len(rows)).to_list()
+        if driver is not None:
+            windows: Iterator[dict] = iter([leading_with(part, driver)])
+        else:
+            anchor = await _anchor(collection, part, ordering, ascending)
+            windows = _key_windows(part, ordering, ascending, anchor, rows, limit)
+        for window in windows:
+            led = window if driver is not None else leading_with(window, ordering.field)
+            rows += await collection.find(led, projection=projection).sort(sort).limit(limit - len(rows)).to_list()
             if len(rows) == limit:
                 return rows
     return rows
+
+
+async def _walk_fences(
+    collection: AsyncCollection,
+    query: dict,
+    ordering: Ordering,
+    fences: FenceWindows,
+    ascending: bool,
+    start: Edge | None,
+    limit: int,
+    projection: dict[str, int] | None,
+) -> list[dict]:
+    """Up to `limit` rows of `query` from `start`, read between fences: each window spans as many
+    as the rows found so far say the rest needs, and after `max_windows` the rest is one query."""
+    sort = ordering.sort_keys(1 if ascending else -1)
+    ahead = _fences_ahead(await fences.load(collection), start, ascending)
+    rows: list[dict] = []
+    near, span, passed = start, math.ceil(limit * _MARGIN / fences.rows_per_fence), 0
+    for window in range(fences.max_windows):
+        last = window == fences.max_windows - 1 or span >= len(ahead)
+        far = None if last else Edge(*ahead[span - 1], inclusive=not ascending)
+        for part in _between(query, ordering, near, far, ascending):
+            part = leading_with(part, ordering.field)
+            rows += await collection.find(part, projection=projection).sort(sort).limit(limit - len(rows)).to_list()
+            if len(rows) == limit:
+                return rows
+        if far is None:
+            return rows
+        ahead, passed = ahead[span:], passed + span
+        near = Edge(far.value, far.id, inclusive=ascending)
+        span = _next_span(span, passed, len(rows), limit, fences.growth_when_empty)
+    return rows
+
+
+def _next_span(span: int, passed: int, found: int, wanted: int, growth_when_empty: int) -> int:
+    if not found:
+        return span * growth_when_empty
+    return max(1, math.ceil(passed * (wanted - found) / found * _MARGIN))
+
+
+def _fences_ahead(keys: FenceKeys, start: Edge | None, ascending: bool) -> FenceKeys:
+    """The fences strictly beyond `start` in this walk, nearest first."""
+    if start is None:
+        return keys if ascending else keys[::-1]
+    edge = (start.value, start.id)
+    if ascending:
+        return keys[bisect.bisect_right(keys, edge) :]
+    return keys[: bisect.bisect_left(keys, edge)][::-1]
+
+
+def _between(query: dict, ordering: Ordering, near: Edge | None, far: Edge | None, ascending: bool) -> list[dict]:
+    """`query` narrowed to the keys from `near` to `far` in this walk (None: no bound on that side),
+    as queries whose rows follow one another: `near`'s ties, the keys strictly between, `far`'s ties.
+    Each is a condition on the key or its equality and one on `_id`: no `$or`, no `$and`."""
+    field = ordering.field
+    up, down = ("$gt", "$lt") if ascending else ("$lt", "$gt")
+
+    def ties(edge: Edge, op: str, inclusive: bool) -> dict:
+        return with_condition(with_condition(query, field, {"$eq": edge.value}), "_id", {op + "e" * inclusive: edge.id})
+
+    if near is not None and far is not None and near.value == far.value:
+        ids = {up + "e" * near.inclusive: near.id, down + "e" * far.inclusive: far.id}
+        return [with_condition(with_condition(query, field, {"$eq": near.value}), "_id", ids)]
+    between: dict[str, Any] = {}
+    parts = []
+    if near is not None:
+        parts.append(ties(near, up, near.inclusive))
+        between[up] = near.value
+    if far is not None:
+        between[down] = far.value
+    parts.append(with_condition(query, field, between))
+    if far is not None:
+        parts.append(ties(far, down, far.inclusive))
+    return parts
 
 
 async def paginate(
@@ -279,14 +400,15 @@ async def paginate(
     limit: int,
     page: str | None,
     projection: dict[str, int] | None = None,
+    driver: str | None = None,
 ) -> Page:
-    """One page of `query` in `ordering`; `projection` leaves fields out of the rows."""
+    """One page of `query` in `ordering`; `projection` leaves fields out of the rows. A `driver`
+    names a filtered field that matches fewer rows than the ordering's windows would read: each
+    query is then led by its clause, without windows."""
     cursor = Cursor.decode(page, ordering) if page else None
     forward = cursor is None or cursor.direction == "next"
-    parts = [query]
-    if cursor is not None:
-        parts = _beyond(query, ordering, cursor.value, cursor.id, forward=forward, inclusive=cursor.inclusive)
-    rows = await _walk(collection, parts, ordering, ordering.ascending == forward, limit + 1, projection)
+    start = None if cursor is None else Edge(cursor.value, cursor.id, cursor.inclusive)
+    rows = await _walk(collection, query, ordering, ordering.ascending == forward, start, limit + 1, projection, driver)
     more = len(rows) > limit
     rows = rows[:limit] if forward else rows[:limit][::-1]
 
@@ -295,8 +417,8 @@ async def paginate(
         return Cursor(ordering.name, direction, key[0], key[1], inclusive).encode()
 
     async def exists_beyond(row: dict, *, ahead: bool) -> bool:
-        probes = _beyond(query, ordering, row[ordering.field], row["_id"], forward=ahead)
-        return bool(await _walk(collection, probes, ordering, ordering.ascending == ahead, 1, {"_id": 1}))
+        edge = Edge(row[ordering.field], row["_id"])
+        return bool(await _walk(collection, query, ordering, ordering.ascending == ahead, edge, 1, {"_id": 1}, driver))
 
     if not rows:
         # Past an edge (rows deleted meanwhile): offer the way back, the anchor row included.

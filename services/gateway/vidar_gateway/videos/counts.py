@@ -1,8 +1,17 @@
-"""How many archives there are, in all and in each camera group, kept in one document of
-`counters` and changed in the transaction of each create, delete and change of camera group, so
-that the unfiltered count and the count of camera groups read one document. Counting read every
-matching archive: 0.68 s unfiltered at 10,000 on SecantusDB, and about 5 s for a camera group
-that holds 100,000. Every other filter is counted from the archives, on its index.
+"""How many archives there are, in all, in each camera group, and in each case of each camera
+group, kept in one document of `counters` and changed in the transaction of each create, delete
+and change of camera group or case, so that a count of camera groups and cases reads one
+document. Counting read every matching archive: 0.68 s unfiltered at 10,000 on SecantusDB, and
+about 5 s for a camera group that holds 100,000 (SecantusDB decodes every archive it counts, about
+0.1 ms each). Every other filter is counted from the archives, led by its most selective clause.
+
+Kept per value rather than in a counted index: SecantusDB counts nothing from an index alone.
+Camera groups and cases are the filters that are an equality on a field the gateway writes; the
+status is the scheduler's and changes many times a run, and names and dates are no equality.
+
+The same kept counts say which clause of a filter matches fewest archives (`clause_sizes`): a
+list led by it reads only those, where windows of its ordering would read every archive of the
+other filters that lies between.
 
 The same document keeps the oldest and the newest `created_date` an archive was created with:
 where a walk of archives by date starts, oldest or newest first. Its first window is open on that
@@ -13,6 +22,8 @@ held minutes of the burst, 30,000 archives at 100 a second (4.3 s a page at 100,
 """
 
 import contextlib
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,9 +34,13 @@ from pymongo.errors import DuplicateKeyError
 from vidar.archive import VIDEOS
 from vidar.mongo import COUNTERS
 from vidar.outbox import Transaction
+from vidar_gateway.videos.name_fences import NAME_FENCES, ensure_name_fences, fence_path, is_fence
 
 ARCHIVE_COUNT = "videos.count"
 _GROUPS = "camera_groups"
+_GROUP_CASES = "group_cases"
+# The filters a kept count answers: camera_groups, case_in.
+_KEPT_FIELDS = {"camera_group", "case"}
 OLDEST_CREATED = "oldest_created"
 NEWEST_CREATED = "newest_created"
 
@@ -44,54 +59,130 @@ def group_key(camera_group: int) -> str:
     return f"{_GROUPS}.{camera_group}"
 
 
+def case_key(camera_group: int, case: int) -> str:
+    """The counter of a case within a camera group, inside the count's document."""
+    return f"{_GROUP_CASES}.{camera_group}.{case}"
+
+
+def _cases_of(cells: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """The case counters of each camera group, from the counts of (camera group, case) pairs."""
+    cases: dict[str, dict[str, int]] = {}
+    for cell in cells:
+        if cell["_id"].get("case") is not None:
+            cases.setdefault(str(cell["_id"]["group"]), {})[str(cell["_id"]["case"])] = cell["n"]
+    return cases
+
+
+def _in(condition: Any) -> set[Any]:
+    """The values an equality or `$in` condition matches."""
+    return set(condition["$in"]) if isinstance(condition, dict) else {condition}
+
+
+@dataclass(frozen=True)
+class KeptCounts:
+    """The counts as read: in all, of each camera group, of each case of each camera group."""
+
+    total: int
+    groups: dict[str, int]
+    cases: dict[str, dict[str, int]]
+
+    def of(self, query: dict[str, Any]) -> int | None:
+        """The count of `query` if one is kept for it (no filter, or camera groups and cases alone),
+        else None."""
+        if not query.keys() <= _KEPT_FIELDS:
+            return None
+        if not query:
+            return self.total
+        chosen = [str(group) for group in _in(query["camera_group"])] if "camera_group" in query else list(self.cases)
+        if "case" not in query:
+            return sum(int(self.groups.get(group, 0)) for group in chosen)
+        cases = _in(query["case"])
+        return sum(int(self.cases.get(group, {}).get(str(case), 0)) for group in chosen for case in cases)
+
+    def clause_sizes(self, query: dict[str, Any]) -> dict[str, int]:
+        """For each clause of `query` that a kept count answers alone, how many archives it matches;
+        an `_id` clause of listed ids matches at most as many."""
+        sizes = {field: self.of({field: query[field]}) or 0 for field in _KEPT_FIELDS & query.keys()}
+        ids = query.get("_id")
+        if isinstance(ids, dict) and "$in" in ids:
+            sizes["_id"] = len(ids["$in"])
+        return sizes
+
+    def smallest_clause(self, query: dict[str, Any]) -> tuple[str, int] | None:
+        """The clause of `query` a kept count says matches fewest archives, and how many."""
+        sizes = self.clause_sizes(query)
+        return min(sizes.items(), key=lambda item: item[1], default=None)
+
+
 class ArchiveCounts:
     def __init__(self, db: AsyncDatabase) -> None:
         self._counters = db[COUNTERS]
         self._videos = db[VIDEOS]
 
     async def ensure(self) -> None:
-        """Counted once, at the gateway's start, on a database that has no count kept yet (made by
-        an earlier version): every archive is read then. Another gateway starting at the same
-        moment counts the same; the first one stored wins."""
-        if await self._counters.find_one({"_id": ARCHIVE_COUNT}, projection={"_id": 1}) is not None:
-            return
-        groups: dict[str, int] = {}
-        oldest: list[datetime] = []
-        newest: list[datetime] = []
-        by_group = {"_id": "$camera_group", "n": {"$sum": 1}}
-        dates = {"oldest": {"$min": "$created_date"}, "newest": {"$max": "$created_date"}}
-        async for row in await self._videos.aggregate([{"$group": {**by_group, **dates}}]):
-            groups[str(row["_id"])] = row["n"]
-            oldest.append(row["oldest"])
-            newest.append(row["newest"])
-        kept = {"_id": ARCHIVE_COUNT, "value": sum(groups.values()), _GROUPS: groups}
-        if groups:  # null would stay: BSON orders it before every date
-            kept |= {OLDEST_CREATED: min(oldest), NEWEST_CREATED: max(newest)}
+        """Counted once, at the gateway's start, on a database that has no count kept yet, or no
+        count of cases (made by an earlier version): every archive is read then. Another gateway
+        starting at the same moment counts the same; the first one stored wins."""
+        kept = await self._counters.find_one({"_id": ARCHIVE_COUNT}, projection={_GROUP_CASES: 1})
+        if kept is None or _GROUP_CASES not in kept:
+            by_cell = {"_id": {"group": "$camera_group", "case": "$case"}, "n": {"$sum": 1}}
+            dates = {"oldest": {"$min": "$created_date"}, "newest": {"$max": "$created_date"}}
+            cells = await (await self._videos.aggregate([{"$group": {**by_cell, **dates}}])).to_list()
+            await (self._keep_all(cells) if kept is None else self._keep_cases(cells))
+        await ensure_name_fences(self._counters.database, self._videos)
+
+    async def _keep_all(self, cells: list[dict[str, Any]]) -> None:
+        groups: Counter[str] = Counter()
+        for cell in cells:
+            groups[str(cell["_id"]["group"])] += cell["n"]
+        kept = {"_id": ARCHIVE_COUNT, "value": groups.total(), _GROUPS: dict(groups), _GROUP_CASES: _cases_of(cells)}
+        if cells:  # null would stay: BSON orders it before every date
+            kept |= {
+                OLDEST_CREATED: min(cell["oldest"] for cell in cells),
+                NEWEST_CREATED: max(cell["newest"] for cell in cells),
+            }
         with contextlib.suppress(DuplicateKeyError):
             await self._counters.insert_one(kept)
 
-    async def of(self, query: dict[str, Any]) -> int | None:
-        """The count of `query` if one is kept for it (no filter, or camera groups alone), else None."""
-        if query and query.keys() != {"camera_group"}:
-            return None
+    async def _keep_cases(self, cells: list[dict[str, Any]]) -> None:
+        await self._counters.update_one(
+            {"_id": ARCHIVE_COUNT, _GROUP_CASES: {"$exists": False}}, {"$set": {_GROUP_CASES: _cases_of(cells)}}
+        )
+
+    async def kept(self) -> "KeptCounts":
         kept = await self._counters.find_one({"_id": ARCHIVE_COUNT}) or {}
-        if not query:
-            return int(kept.get("value", 0))
-        groups = kept.get(_GROUPS, {})
-        return sum(int(groups.get(str(group), 0)) for group in set(query["camera_group"]["$in"]))
+        return KeptCounts(int(kept.get("value", 0)), kept.get(_GROUPS, {}), kept.get(_GROUP_CASES, {}))
 
     async def add(self, transaction: Transaction, archive: dict[str, Any], change: int) -> None:
         """`archive` is created (`change` 1) or deleted (-1)."""
-        update: dict[str, Any] = {"$inc": {"value": change, group_key(archive["camera_group"]): change}}
+        update: dict[str, Any] = {"$inc": {"value": change, **self._cells(archive, change)}}
         if change > 0:
             update["$min"] = {OLDEST_CREATED: archive["created_date"]}
             update["$max"] = {NEWEST_CREATED: archive["created_date"]}
         await self._counters.update_one({"_id": ARCHIVE_COUNT}, update, upsert=True, session=transaction.session)
+        if is_fence(archive["_id"]):
+            fence = {"$set": {fence_path(archive["_id"]): archive["sort_name"]}}
+            await self._fence(transaction, fence if change > 0 else {"$unset": {fence_path(archive["_id"]): ""}})
 
-    async def move(self, transaction: Transaction, from_group: int, to_group: int) -> None:
-        await self._counters.update_one(
-            {"_id": ARCHIVE_COUNT},
-            {"$inc": {group_key(from_group): -1, group_key(to_group): 1}},
-            upsert=True,
-            session=transaction.session,
-        )
+    async def change(self, transaction: Transaction, before: dict[str, Any], after: dict[str, Any]) -> None:
+        """An archive's camera group, case or name changed from `before` to `after`."""
+        cells = Counter(self._cells(before, -1))
+        cells.update(self._cells(after, 1))
+        if moved := {key: change for key, change in cells.items() if change}:
+            await self._counters.update_one(
+                {"_id": ARCHIVE_COUNT}, {"$inc": moved}, upsert=True, session=transaction.session
+            )
+        if is_fence(after["_id"]) and before["sort_name"] != after["sort_name"]:
+            await self._fence(transaction, {"$set": {fence_path(after["_id"]): after["sort_name"]}})
+
+    @staticmethod
+    def _cells(archive: dict[str, Any], change: int) -> dict[str, int]:
+        """The counters `archive` is counted in, each with `change`."""
+        group = archive["camera_group"]
+        cells = {group_key(group): change}
+        if archive.get("case") is not None:
+            cells[case_key(group, archive["case"])] = change
+        return cells
+
+    async def _fence(self, transaction: Transaction, update: dict[str, Any]) -> None:
+        await self._counters.update_one({"_id": NAME_FENCES}, update, upsert=True, session=transaction.session)
