@@ -105,7 +105,7 @@ def order_db(scheduler: ServiceProcess, runner: asyncio.Runner) -> Iterator[Asyn
     mongo_settings = {
         name.removeprefix("VIDAR_").lower(): value for name, value in scheduler.env.items() if "MONGO" in name
     }
-    settings = SchedulerSettings(**mongo_settings, mongo_db=DATABASE)
+    settings = SchedulerSettings(**{**mongo_settings, "mongo_db": DATABASE})
     with pytest.MonkeyPatch.context() as patch:
         # The query-shape guard checks the services' commands (the scheduler's are the same ones, in
         # its own process); this process's writes as the scheduler, storage and gateway are the
