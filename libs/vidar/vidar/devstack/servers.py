@@ -118,6 +118,9 @@ def s3(ports: Ports, data_dir: Path, credentials: Credentials) -> Server:
         "-s3.port.lance=0",
         "-webdav=false",
         "-master.telemetry=false",
+        # The master's and filer's HTTP APIs, which hand out write tokens, delete collections
+        # (buckets) and read objects for anyone; SeaweedFS's components talk to both over gRPC.
+        "-disableHttp",
     ]
     return Server("s3", command, lambda: _s3_answers(ports.s3, credentials))
 

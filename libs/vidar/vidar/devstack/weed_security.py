@@ -3,9 +3,11 @@ a secret, and that port checks the S3 keys.
 
 Behind the S3 gateway, SeaweedFS runs a master, volume servers and a filer, which answer HTTP and
 gRPC on loopback to anyone by default: the filer alone reads, writes and deletes bucket objects.
-Here their HTTP APIs want a token signed with the stack's key (the S3 gateway and the master sign
-theirs), and their gRPC APIs want a client certificate signed by a certificate authority made for
-this stack (one certificate serves every component, as SeaweedFS allows).
+Here the filer's and volume servers' HTTP APIs want a token signed with the stack's key (the S3
+gateway and the master sign theirs), every gRPC API wants a client certificate signed by a
+certificate authority made for this stack (one certificate serves every component, as SeaweedFS
+allows), and the master and the filer answer no HTTP at all (`weed mini -disableHttp`, in
+servers.py; the filer's tokens stay, should its HTTP be turned on).
 """
 
 import datetime
