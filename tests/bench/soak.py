@@ -36,8 +36,10 @@ import httpx
 import nats
 import numpy as np
 import psutil
+import tenacity
 from nats.js.api import DeliverPolicy
 from pymongo import MongoClient
+from pymongo.errors import PyMongoError
 
 from tests.bench.accounting import (
     DETECTION_PREFIX,
@@ -106,11 +108,21 @@ class Recorder:
         return response
 
 
+# The soak's own reads of MongoDB, retried while the server is killed and started again.
+through_kills = tenacity.retry(
+    retry=tenacity.retry_if_exception_type(PyMongoError),
+    stop=tenacity.stop_after_delay(PERSIST_S),
+    wait=tenacity.wait_fixed(1),
+    reraise=True,
+)
+
+
 @dataclass
 class Soak:
     stack: FullStack
     rng: random.Random
     until: float
+    targets: list[str]
     recorder: Recorder = field(default_factory=Recorder)
     # Archive -> its current run before its last granted process request.
     granted: dict[int, str | None] = field(default_factory=dict)
@@ -157,6 +169,7 @@ class Soak:
                         self.upload_and_process(client, self.rng.choices(*zip(*CLIP_WEIGHTS.items(), strict=True))[0])
                 self.pause(UPLOAD_INTERVAL_S)
 
+    @through_kills
     def busy(self, mongo: MongoClient[dict[str, Any]]) -> list[int]:
         """Own archives whose granted run has not begun and ended; the others join `finished`."""
         fields = {documents.STATUS: 1, documents.CURRENT_RUN: 1}
@@ -187,12 +200,17 @@ class Soak:
         if uploaded is not None and uploaded.status_code == 201:
             self.process(client, video_id, run_before=None)
 
-    def reprocess(self, client: httpx.Client, mongo: MongoClient[dict[str, Any]], video_id: int) -> None:
+    @through_kills
+    def current_run(self, mongo: MongoClient[dict[str, Any]], video_id: int) -> str | None:
         doc = mongo["vidar"][archive.VIDEOS].find_one({"_id": video_id}, {documents.CURRENT_RUN: 1})
         assert doc is not None, f"video {video_id} is gone"
+        return doc.get(documents.CURRENT_RUN)
+
+    def reprocess(self, client: httpx.Client, mongo: MongoClient[dict[str, Any]], video_id: int) -> None:
+        run_before = self.current_run(mongo, video_id)
         with self.lock:
             self.finished.discard(video_id)
-        self.process(client, video_id, run_before=doc.get(documents.CURRENT_RUN))
+        self.process(client, video_id, run_before)
 
     def process(self, client: httpx.Client, video_id: int, run_before: str | None) -> None:
         """Ask for a run; granted when answered 200, or 409 (busy) after an attempt whose answer was lost."""
@@ -282,7 +300,7 @@ class Soak:
             self.pause(self.started + minute * KILL_INTERVAL_S - time.monotonic())
             if not self.running():
                 return
-            name = self.rng.choice(self.stack.names)
+            name = self.rng.choice(self.targets)
             at = time.monotonic() - self.started
             self.stack.kill_and_restart(name)
             back_after = time.monotonic() - self.started - at
@@ -403,6 +421,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--drain-minutes", type=float, default=10, help="how long runs may take to end afterwards")
     parser.add_argument("--detectors", type=int, default=1, help="detector processes (make run has one)")
     parser.add_argument("--seed", type=int, default=24, help="the random choices of clips, queries and kills")
+    parser.add_argument("--kill", nargs="+", metavar="PROCESS", help="the processes to choose from (default: all)")
     return parser.parse_args()
 
 
@@ -411,8 +430,11 @@ def main() -> None:
     work_dir = Path(tempfile.mkdtemp(prefix="vidar-soak-"))
     with full_stack(work_dir, detectors=args.detectors) as stack:
         load_s = args.minutes * 60
-        soak = Soak(stack, random.Random(args.seed), until=time.monotonic() + load_s)
-        print(f"{args.minutes:g} minutes of load on {', '.join(stack.names)}; one kill -9 every {KILL_INTERVAL_S} s")
+        targets = args.kill or stack.names
+        if unknown := set(targets) - set(stack.names):
+            sys.exit(f"--kill: no process named {', '.join(sorted(unknown))}; there are {', '.join(stack.names)}")
+        soak = Soak(stack, random.Random(args.seed), until=time.monotonic() + load_s, targets=targets)
+        print(f"{args.minutes:g} minutes of load; one kill -9 every {KILL_INTERVAL_S} s of one of {', '.join(targets)}")
         loops: list[Callable[[], None]] = [soak.upload_loop, soak.events_loop, soak.kill_loop, soak.rss_loop]
         loops += [soak.list_loop] * LIST_CLIENTS
         threads = [threading.Thread(target=soak.guarded(loop), name=loop.__name__) for loop in loops]
