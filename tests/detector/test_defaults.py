@@ -4,11 +4,13 @@ defaults with bodies and cars turned on (`{"body": {}, "car": {}}`; faces stay o
 
 Each posted body track is matched to the hand-checked walkers of tests/data/labels (tests/detector/
 walkers.py says how): 20 walkers, and one mostly hidden at the parked car. Measured at the defaults
-(a posted track scored by its best frame alone): vtest.avi 20 walkers followed by 30 tracks, the
-384x288 copy 19 by 37, the 1280x720 one 18 by 28, the 1152x864 one 18 by 29 (the bench's goal of
-1.3 tracks a walker is not met yet). The floors leave a margin for another CPU, which may round a
-score near a threshold the other way and split or join a track now and then; the tracker before
-its second match on grown boxes gave 2.15 to 2.9 tracks a walker.
+(a posted track scored by its best frame alone), walkers followed and tracks that follow them:
+vtest.avi 20 by 24 (1.20 a walker), the 384x288 copy 19 by 27, the 1280x720 one 18 by 23, the
+1152x864 one 17 by 23 (the same as replaying the detector's boxes through the tracker). Before the
+tracker re-found lost tracks by position (vidar_detector.tracking) they were 30, 37, 28 and 29
+tracks; before its second match on grown boxes, 2.15 to 2.9 tracks a walker. The bounds leave a
+margin for another CPU, which may round a score near a threshold the other way and split or join
+a track now and then: vtest.avi's is the bench's goal of 1.3 tracks a walker.
 """
 
 from pathlib import Path
@@ -34,7 +36,8 @@ VIDEOS = {
     "vtest-1152x864.webm": (1152, 864),
 }
 MIN_RECALL = 0.85
-MAX_TRACKS_PER_WALKER = 2.2
+# Tracks a followed walker gets, at most: on vtest.avi, and on a copy.
+MAX_TRACKS_PER_WALKER = {"vtest.avi": 1.3} | dict.fromkeys(list(VIDEOS)[1:], 1.6)
 # How far a copy's count of walker tracks may be from the original's.
 COUNT_TOLERANCE = 0.35
 # Tracks that follow no walker: a person hidden most of the way, a split-off piece.
@@ -104,7 +107,7 @@ def test_every_copy_reports_the_walkers_at_the_defaults(api: httpx.Client, runs:
     found = score(sightings(api, archive), walkers_of(name))
     original = score(sightings(api, runs["vtest.avi"]), walkers_of("vtest.avi"))
     assert found.recall >= MIN_RECALL, found
-    assert found.tracks_per_walker <= MAX_TRACKS_PER_WALKER, found
+    assert found.tracks_per_walker <= MAX_TRACKS_PER_WALKER[name], found
     assert found.unmatched <= MAX_UNMATCHED_SHARE * (found.tracks + found.unmatched), found
     assert abs(found.tracks - original.tracks) <= COUNT_TOLERANCE * original.tracks, (found, original)
 
