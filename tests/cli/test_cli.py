@@ -79,6 +79,9 @@ def test_process_then_stop(vidar, api: httpx.Client, videos: Path) -> None:
     video_id = uploaded.stdout.split()[0]
     assert "processing requested" in ok(vidar("process", video_id)).stderr
     wait_for(api, int(video_id), "QUEUED", "INPROGRESS")
+    again = vidar("process", video_id)
+    assert again.exit_code == 1
+    assert "409 CONFLICT" in again.stderr
     assert "stop requested" in ok(vidar("stop", video_id)).stderr
     wait_for(api, int(video_id), "STOPPED")
     shown = json.loads(ok(vidar("show", video_id)).stdout)
@@ -94,6 +97,20 @@ def test_follow_waits_for_the_new_run_not_the_last_ones_end(vidar, api: httpx.Cl
         followed = ok(vidar("process", video_id, "--follow"))
         assert f"archive {video_id} COMPLETED" in followed.stderr
         assert api.get(f"/videos/{video_id}/").json()["health_status"]["statistic"]["job_starts"] == run
+
+
+@pytest.mark.usefixtures("storage", "scheduler", "detector")
+def test_follow_joins_a_run_under_way(vidar, api: httpx.Client, videos: Path) -> None:
+    real_time = json.dumps({"detectors": {"face": None}, "play_speed": 1})
+    video_id = ok(
+        vidar("upload", str(videos / "carphone_pristine.mp4"), "--stream-settings", real_time)
+    ).stdout.split()[0]
+    ok(vidar("process", video_id))
+    wait_for(api, int(video_id), "QUEUED", "INPROGRESS")
+    followed = ok(vidar("process", video_id, "--follow"))
+    assert "already: following its run" in followed.stderr
+    assert f"archive {video_id} COMPLETED" in followed.stderr
+    assert api.get(f"/videos/{video_id}/").json()["health_status"]["statistic"]["job_starts"] == 1
 
 
 def test_ls_filters_pages_and_tables(vidar, api: httpx.Client, camera_group: int) -> None:

@@ -56,6 +56,11 @@ def upload(
 
 
 def _process(api: Api, video_id: int, follow: bool, deadline: Deadline) -> None:
+    """Ask for a run, or with `follow` join the one under way (the API refuses a second with a 409)."""
+    video = api.get(f"/videos/{video_id}/")
+    if follow and status_of(video) in BUSY:
+        stderr().print(f"archive {video_id} is {status_of(video)} already: following its run")
+        raise typer.Exit(follow_run(api, video, deadline))
     # A source still probed or fetched is no obstacle: the run waits for it on the server.
     before = api.post(f"/videos/{video_id}/process/")
     stderr().print(f"processing requested for archive {video_id}")
