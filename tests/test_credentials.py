@@ -22,9 +22,12 @@ from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
 from tests.stack import CREDENTIALS, S3_ACCESS_KEY, S3_SECRET_KEY, Servers, controllable_servers, mongo_url, nats_url
+from vidar import mongo
+from vidar.bus import is_connected, make_broker
 from vidar.devstack import stack as devstack
 from vidar.devstack.credentials import Credentials
 from vidar.devstack.servers import HOST, Ports
+from vidar.objectstore import ObjectStore
 from vidar.settings import VidarSettings
 
 WRONG = dataclasses.replace(
@@ -143,6 +146,32 @@ def test_seaweedfs_grpc_refuses_a_client_without_the_stacks_certificate(own_stac
     port = {"master": master, "volume": volume, "filer": filer}[component]
     assert not grpc_answers(port, certificate_dir=None)
     assert grpc_answers(port, certificate_dir=own_stack.data_dir / "s3" / "tls")
+
+
+async def test_the_services_connect_with_the_credentials_as_deployments_give_them(stack: Ports) -> None:
+    """compose and Kubernetes give each password in a setting of its own, not in the URL."""
+    settings = VidarSettings(
+        environment="production",
+        mongo_url=f"mongodb://{HOST}:{stack.mongo}",
+        mongo_password=CREDENTIALS.mongo_password,
+        nats_url=f"nats://{HOST}:{stack.nats}",
+        nats_password=CREDENTIALS.nats_password,
+        s3_endpoint=f"{HOST}:{stack.s3}",
+        s3_secret_key=CREDENTIALS.s3_secret_key,
+    )
+    client = mongo.connect(settings)
+    try:
+        status = await client.admin.command("connectionStatus")
+    finally:
+        await client.close()
+    assert status["authInfo"]["authenticatedUsers"] == [{"user": CREDENTIALS.user, "db": "admin"}]
+    broker = make_broker(settings, name="credentials-test")
+    await broker.connect()
+    try:
+        assert is_connected(broker)
+    finally:
+        await broker.stop()
+    await ObjectStore(settings).ensure_bucket()
 
 
 def test_make_run_generates_the_credentials_once_and_only_their_owner_reads_them(tmp_path: Path) -> None:

@@ -29,13 +29,14 @@ def connect(settings: VidarSettings) -> AsyncMongoClient:
     and call site is recorded there."""
     listeners = [CommandRecorder(log_dir)] if (log_dir := os.environ.get(COMMAND_LOG_ENV)) else []
     # The user and password, unless they are in the URL (or the server wants none).
-    account = (
-        {"username": settings.mongo_user, "password": settings.mongo_password.get_secret_value()}
-        if settings.mongo_password is not None
-        else {}
-    )
+    password = settings.mongo_password.get_secret_value() if settings.mongo_password is not None else None
     return AsyncMongoClient(
-        settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000, event_listeners=listeners, **account
+        settings.mongo_url,
+        username=settings.mongo_user if password is not None else None,
+        password=password,
+        tz_aware=True,
+        serverSelectionTimeoutMS=5000,
+        event_listeners=listeners,
     )
 
 

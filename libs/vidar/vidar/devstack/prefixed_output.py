@@ -6,7 +6,9 @@ stdout, so the lines go out on stderr, which supervisord writes to its own stdou
 `python -m vidar.devstack.prefixed_output WIDTH`: WIDTH is the name column's.
 """
 
+import io
 import sys
+from typing import cast
 
 from supervisor import childutils
 
@@ -25,9 +27,8 @@ class LinePrefixer:
 
 def main() -> None:
     # supervisord counts an event's length in characters of its UTF-8 text.
-    sys.stdin.reconfigure(encoding="utf-8")
-    sys.stdout.reconfigure(encoding="utf-8")
-    sys.stderr.reconfigure(encoding="utf-8", errors="replace")
+    for stream, errors in ((sys.stdin, "strict"), (sys.stdout, "strict"), (sys.stderr, "replace")):
+        cast(io.TextIOWrapper, stream).reconfigure(encoding="utf-8", errors=errors)
     prefixer = LinePrefixer(width=int(sys.argv[1]))
     while True:
         _, payload = childutils.listener.wait(sys.stdin, sys.stdout)

@@ -150,8 +150,10 @@ def _accepts(port: int) -> bool:
 def _mongo_answers(port: int, credentials: Credentials) -> bool:
     if not _accepts(port):
         return False
-    account = {"username": credentials.user, "password": credentials.mongo_password}
-    with MongoClient(HOST, port, serverSelectionTimeoutMS=1000, **account) as client:
+    client: MongoClient[dict] = MongoClient(
+        HOST, port, username=credentials.user, password=credentials.mongo_password, serverSelectionTimeoutMS=1000
+    )
+    with client:
         try:
             client.admin.command("ping")
         except Exception:
