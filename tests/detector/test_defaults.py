@@ -6,7 +6,7 @@ Each posted body track is matched to the hand-checked walkers of tests/data/labe
 walkers.py says how): 20 walkers, and one mostly hidden at the parked car. Measured at the defaults
 (a posted track scored by its best frame alone), walkers followed and tracks that follow them:
 vtest.avi 20 by 24 (1.20 a walker), the 384x288 copy 19 by 27, the 1280x720 one 18 by 23, the
-1152x864 one 17 by 23 (the same as replaying the detector's boxes through the tracker). Before the
+1152x864 one 17 by 23 (as tests/detector/walker_replay.py gives them in seconds). Before the
 tracker re-found lost tracks by position (vidar_detector.tracking) they were 30, 37, 28 and 29
 tracks; before its second match on grown boxes, 2.15 to 2.9 tracks a walker. The bounds leave a
 margin for another CPU, which may round a score near a threshold the other way and split or join
@@ -21,23 +21,16 @@ import pytest
 from pymongo.database import Database
 
 from tests.detector.vtest_runs import image_of, labelled_vehicles, stored
-from tests.detector.walkers import Sighting, Walker, score, walkers
+from tests.detector.walkers import VTEST_COPIES, Sighting, Walker, score, walkers
 from tests.scheduler.processing import ready_archive, wait_for
 from tests.stack import Gateway
 from vidar_detector.detectors import Yolov5Detector
 from vidar_detector.geometry import iou
 from vidar_detector.settings import DEFAULT_CLASS_MAP, DetectorSettings
 
-# Each copy and its frame size; vtest.avi is the original.
-VIDEOS = {
-    "vtest.avi": (768, 576),
-    "vtest-384x288.mkv": (384, 288),
-    "vtest-1280x720.mov": (1280, 720),
-    "vtest-1152x864.webm": (1152, 864),
-}
 MIN_RECALL = 0.85
 # Tracks a followed walker gets, at most: on vtest.avi, and on a copy.
-MAX_TRACKS_PER_WALKER = {"vtest.avi": 1.3} | dict.fromkeys(list(VIDEOS)[1:], 1.6)
+MAX_TRACKS_PER_WALKER = {"vtest.avi": 1.3} | dict.fromkeys(list(VTEST_COPIES)[1:], 1.6)
 # How far a copy's count of walker tracks may be from the original's.
 COUNT_TOLERANCE = 0.35
 # Tracks that follow no walker: a person hidden most of the way, a split-off piece.
@@ -48,7 +41,7 @@ MAX_UNMATCHED_SHARE = 0.2
 def runs(gw: Gateway, videos: Path, storage: object, scheduler: object, detector: object) -> dict[str, dict]:
     """Every video's finished archive, processed at the defaults; asked for all at once."""
     with gw.client() as api:
-        ids = {name: ready_archive(api, videos / name, detectors={"body": {}, "car": {}}) for name in VIDEOS}
+        ids = {name: ready_archive(api, videos / name, detectors={"body": {}, "car": {}}) for name in VTEST_COPIES}
         for video_id in ids.values():
             assert api.post(f"/videos/{video_id}/process/").status_code == 200
         done = {name: wait_for(api, video_id, "COMPLETED", "FAILED", timeout=900) for name, video_id in ids.items()}
@@ -74,7 +67,7 @@ def sightings(api: httpx.Client, archive: dict) -> list[Sighting]:
 
 
 def walkers_of(name: str) -> list[Walker]:
-    return walkers(VIDEOS[name])
+    return walkers(VTEST_COPIES[name])
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +93,7 @@ def test_vtest_bodies_are_counted_stored_and_each_best_frame_is_a_person(
 
 
 @pytest.mark.timeout(1800)
-@pytest.mark.parametrize("name", VIDEOS)
+@pytest.mark.parametrize("name", VTEST_COPIES)
 def test_every_copy_reports_the_walkers_at_the_defaults(api: httpx.Client, runs: dict[str, dict], name: str) -> None:
     archive = runs[name]
     assert archive["stream_settings"]["detectors"]["body"]["filter_min_size"] < 13, "the smallest walker"
@@ -113,12 +106,12 @@ def test_every_copy_reports_the_walkers_at_the_defaults(api: httpx.Client, runs:
 
 
 @pytest.mark.timeout(1800)
-@pytest.mark.parametrize("name", VIDEOS)
+@pytest.mark.parametrize("name", VTEST_COPIES)
 def test_the_parked_car_and_van_are_one_track_each_with_a_thumbnail_of_it(
     api: httpx.Client, runs: dict[str, dict], name: str
 ) -> None:
-    width, height = VIDEOS[name]
-    scale = np.array((width, height) * 2) / np.array(VIDEOS["vtest.avi"] * 2)
+    width, height = VTEST_COPIES[name]
+    scale = np.array((width, height) * 2) / np.array(VTEST_COPIES["vtest.avi"] * 2)
     cars = sorted(events(api, "cars", runs[name]["id"]), key=lambda event: event["bbox"][0])
     assert len(cars) == 2, [car["bbox"] for car in cars]
     for event, labelled in zip(cars, labelled_vehicles(), strict=True):

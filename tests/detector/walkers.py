@@ -18,6 +18,14 @@ import numpy as np
 from vidar_detector.geometry import iou
 
 WALKERS = Path(__file__).parents[1] / "data" / "labels" / "vtest-walkers.json"
+# vtest.avi and its copies (tests/data/vtest_copies.py), by frame size: the walkers of one are the
+# walkers of all, scaled.
+VTEST_COPIES = {
+    "vtest.avi": (768, 576),
+    "vtest-384x288.mkv": (384, 288),
+    "vtest-1280x720.mov": (1280, 720),
+    "vtest-1152x864.webm": (1152, 864),
+}
 MATCH_IOU = 0.3
 
 Box = tuple[float, float, float, float]

@@ -330,7 +330,7 @@ def _between(before: Sighting, after: Sighting) -> list[Sighting]:
     filled = []
     for offset in range(1, gap):
         share = offset / gap
-        box = tuple(a + (b - a) * share for a, b in zip(before.box, after.box, strict=True))
+        box: Box = tuple(a + (b - a) * share for a, b in zip(before.box, after.box, strict=True))  # type: ignore[assignment]
         time = before.time + (after.time - before.time) * share
         filled.append(Sighting(before.frame + offset, time, box, min(before.score, after.score), interpolated=True))
     return filled
