@@ -1,0 +1,185 @@
+"""vidar_detector.attributes: a missing or broken model file fails its load with the file's name;
+colours are named on synthetic patches and bodies; the fetched models describe real faces
+(carphone's driver, the photographs) and the colour namer real walkers of vtest."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.data.score_attributes import with_painted_mask
+from tests.detector.test_detectors import frames
+from vidar_detector.attributes.colors import COLOR_NAMES, body_colors, car_color, name_color
+from vidar_detector.attributes.faces import AgeGenderModel, EmotionModel, MaskModel
+from vidar_detector.attributes.models import AttributeModelError
+from vidar_detector.detectors import ModelLoadError
+from vidar_detector.faces import face_chip
+
+# Labelled boxes (tests/data/labels): carphone.json's face at frame 0; vtest-walkers.json's
+# walker 12 (red jacket, jeans) and 10 (black coat and trousers) at frame 520, and vtest.json's
+# parked van and car.
+CARPHONE_FACE = (65, 31, 111, 96)
+RED_TOP_WALKER = (220, 178, 265, 251)
+BLACK_WALKER = (624, 272, 655, 368)
+WALKER_FRAME = 520
+VTEST_VAN = (652, 45, 724, 100)
+VTEST_CAR = (735, 49, 768, 92)
+OBAMA_PORTRAIT_FACE = (379, 83, 608, 424)  # smiling, aged 51
+
+
+def loaders(folder: Path) -> dict[str, Callable[[], object]]:
+    return {
+        "age": lambda: AgeGenderModel(folder / "age.onnx", folder / "gender.onnx"),
+        "emotion": lambda: EmotionModel(folder / "emotion.onnx"),
+        "mask": lambda: MaskModel(folder / "mask.onnx"),
+    }
+
+
+@pytest.mark.parametrize("model", ["age", "emotion", "mask"])
+def test_a_missing_model_file_is_named(tmp_path: Path, model: str) -> None:
+    with pytest.raises(AttributeModelError, match="no such file") as raised:
+        loaders(tmp_path)[model]()
+    assert raised.value.path == tmp_path / f"{model}.onnx"
+    assert str(tmp_path / f"{model}.onnx") in str(raised.value)
+    assert isinstance(raised.value, ModelLoadError)  # what the worker already reports as a run's error
+
+
+@pytest.mark.parametrize("model", ["age", "emotion", "mask"])
+def test_a_corrupt_model_file_is_named(tmp_path: Path, model: str) -> None:
+    (tmp_path / f"{model}.onnx").write_bytes(b"not an onnx graph" * 100)
+    with pytest.raises(AttributeModelError, match="cannot load") as raised:
+        loaders(tmp_path)[model]()
+    assert raised.value.path == tmp_path / f"{model}.onnx"
+
+
+def test_a_network_of_the_wrong_shape_is_refused(models: Path) -> None:
+    """The gender network where the age network belongs: it takes 32 px chips, not 64."""
+    with pytest.raises(AttributeModelError, match="takes") as raised:
+        AgeGenderModel(models / "gender-v1.onnx", models / "gender-v1.onnx")
+    assert raised.value.path == models / "gender-v1.onnx"
+
+
+def test_a_truncated_model_file_is_named(models: Path, tmp_path: Path) -> None:
+    whole = (models / "emotion-minixception.onnx").read_bytes()
+    (tmp_path / "emotion.onnx").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(AttributeModelError, match="cannot load"):
+        EmotionModel(tmp_path / "emotion.onnx")
+
+
+def patch(*colours: tuple[tuple[int, int, int], float]) -> np.ndarray:
+    """A 40 x 40 patch of stripes, each colour over its share of the rows."""
+    rows = []
+    for rgb, share in colours:
+        rows += [rgb] * round(40 * share)
+    return np.repeat(np.array(rows, np.uint8)[:, None, :], 40, axis=1)
+
+
+@pytest.mark.parametrize(
+    ("rgb", "name"),
+    [
+        ((10, 10, 12), "black"),
+        ((250, 250, 248), "white"),
+        ((128, 128, 130), "grey"),
+        ((200, 25, 30), "red"),
+        ((120, 20, 25), "red"),  # in shadow
+        ((245, 130, 20), "orange"),
+        ((240, 225, 40), "yellow"),
+        ((40, 140, 50), "green"),
+        ((25, 50, 170), "blue"),
+        ((30, 35, 75), "blue"),  # navy
+        ((60, 85, 125), "blue"),  # denim
+        ((120, 50, 150), "purple"),
+        ((245, 150, 190), "pink"),
+        ((100, 65, 35), "brown"),
+        ((220, 200, 165), "beige"),
+    ],
+)
+def test_plain_colours_have_their_names(rgb: tuple[int, int, int], name: str) -> None:
+    found = name_color(patch((rgb, 1.0)))
+    assert (found.name, found.share) == (name, 1.0)
+
+
+def test_a_coloured_garment_outvotes_its_creases_and_shadows() -> None:
+    found = name_color(patch(((190, 30, 35), 0.4), ((15, 15, 15), 0.35), ((110, 110, 110), 0.25)))
+    assert found.name == "red"
+    assert found.share == pytest.approx(0.4, abs=0.05)
+
+
+def test_every_name_is_reachable() -> None:
+    """No name is shadowed by its neighbours' references."""
+    levels = np.arange(0, 256, 8, dtype=np.uint8)
+    grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(-1, 1, 3)
+    assert {name_color(pixel[None]).name for pixel in grid} == set(COLOR_NAMES)
+
+
+def test_a_body_on_a_grey_street_has_its_top_and_bottom() -> None:
+    """A red top over blue trousers, narrower than the box, on a grey street: the street at the box's
+    sides is left out."""
+    frame = np.full((200, 200, 3), 120, np.uint8)
+    frame[50:110, 70:130] = (200, 30, 35)
+    frame[110:190, 80:120] = (40, 55, 110)
+    top, bottom = body_colors(frame, (50, 40, 150, 195))
+    assert (top.name, bottom.name) == ("red", "blue")
+
+
+def test_a_car_has_its_body_colour() -> None:
+    frame = np.full((100, 160, 3), 90, np.uint8)
+    frame[20:90, 20:140] = (235, 235, 235)
+    frame[25:45, 40:120] = (20, 20, 20)  # the windows
+    assert car_color(frame, (20, 20, 140, 90)).name == "white"
+
+
+@pytest.mark.parametrize("bad", [np.zeros((0, 4, 3), np.uint8)])
+def test_an_empty_patch_is_refused(bad: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        name_color(bad)
+
+
+def test_real_walkers_and_parked_vehicles_have_their_colours(videos: Path) -> None:
+    [frame] = frames(videos / "vtest.avi", {WALKER_FRAME})
+    assert [color.name for color in body_colors(frame, RED_TOP_WALKER)] == ["red", "blue"]
+    assert [color.name for color in body_colors(frame, BLACK_WALKER)] == ["black", "black"]
+    assert car_color(frame, VTEST_VAN).name == "white"
+    assert car_color(frame, VTEST_CAR).name == "blue"
+
+
+@pytest.fixture(scope="module")
+def carphone_frame(videos: Path) -> np.ndarray:
+    [frame] = frames(videos / "carphone_pristine.mp4", {0})
+    return frame
+
+
+@pytest.fixture(scope="module")
+def portrait(videos: Path) -> np.ndarray:
+    return np.asarray(Image.open(videos / "faces" / "obama.jpg").convert("RGB"))
+
+
+def test_a_real_face_has_its_age_and_gender(models: Path, carphone_frame: np.ndarray, portrait: np.ndarray) -> None:
+    model = AgeGenderModel(models / "age-v1.onnx", models / "gender-v1.onnx")
+    driver = model.predict(face_chip(carphone_frame, CARPHONE_FACE))
+    assert driver.gender.name == "male"
+    assert driver.gender.confidence > 0.9
+    assert 20 <= driver.age <= 35
+    president = model.predict(face_chip(portrait, OBAMA_PORTRAIT_FACE))
+    assert president.gender.name == "male"
+    assert 45 <= president.age <= 58
+
+
+def test_a_smile_is_happy(models: Path, portrait: np.ndarray) -> None:
+    found = EmotionModel(models / "emotion-minixception.onnx").predict(face_chip(portrait, OBAMA_PORTRAIT_FACE))
+    assert found.name == "happy"
+    assert found.confidence > 0.5
+
+
+def test_a_mask_is_seen_only_where_one_is_worn(models: Path, portrait: np.ndarray) -> None:
+    model = MaskModel(models / "mask-mobilenetv2.onnx")
+    assert model.predict(portrait, OBAMA_PORTRAIT_FACE).name == "no_mask"
+    assert model.predict(with_painted_mask(portrait, OBAMA_PORTRAIT_FACE), OBAMA_PORTRAIT_FACE).name == "mask"
+
+
+def test_a_chip_of_another_size_is_refused(models: Path, carphone_frame: np.ndarray) -> None:
+    model = AgeGenderModel(models / "age-v1.onnx", models / "gender-v1.onnx")
+    with pytest.raises(ValueError, match="face chip"):
+        model.predict(carphone_frame[:64, :64])
