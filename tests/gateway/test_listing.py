@@ -1,5 +1,6 @@
 """Filters, ordering and cursor pagination of GET /videos/ on the real stack."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -69,6 +70,23 @@ def test_bad_filters_are_400_naming_the_parameter(api: Client, params: dict, par
     response = api.get("/videos/", params=params)
     assert response.status_code == 400
     assert (response.json()["code"], response.json()["param"]) == ("BAD_PARAM", param)
+
+
+def test_the_schema_of_page_admits_the_cursors_and_not_garbage(api: Client, camera_group: int) -> None:
+    """What the OpenAPI schema allows is what the API takes: garbage fails the schema's pattern."""
+    for name in ("a", "b"):
+        create(api, camera_group, name)
+    parameters = api.get("/openapi.json").json()["paths"]["/videos/"]["get"]["parameters"]
+    page_schema = next(parameter for parameter in parameters if parameter["name"] == "page")["schema"]
+    pattern = next(option["pattern"] for option in page_schema["anyOf"] if "pattern" in option)
+    for ordering in ("id", "-id", "name", "-name", "created_date", "-created_date"):
+        params = {"camera_groups": camera_group, "limit": 1, "ordering": ordering}
+        cursor = api.get("/videos/", params=params).json()["next_page"]
+        assert re.fullmatch(pattern, cursor), (ordering, cursor)
+    assert not re.fullmatch(pattern, "garbage")
+    for forged in ("garbage", "WyI"):  # the pattern's and the cursor's own check
+        response = api.get("/videos/", params={"page": forged})
+        assert (response.status_code, response.json()["param"]) == (400, "page")
 
 
 def test_a_cursor_belongs_to_its_ordering(api: Client, camera_group: int) -> None:

@@ -22,7 +22,7 @@ from vidar_gateway.videos.filters import ORDER_FIELDS, VideoFilters, VideoListQu
 
 _UPDATE_ATTEMPTS = 5
 # Archives a page led by a filter's clause may read: SecantusDB decodes each, about 0.1 ms.
-_DRIVEN_AT_MOST = 1000
+_DRIVEN_AT_MOST = 2000
 
 
 def _now() -> datetime:
@@ -33,14 +33,16 @@ def _now() -> datetime:
 
 def _driver(kept: KeptCounts, query: dict[str, Any], limit: int) -> str | None:
     """The filtered field whose clause should lead a page's queries: the one that matches fewest
-    archives, if it matches fewer than windows of the ordering would read (a page over its share
-    of all archives: `limit * total / size`, so when `size * size < limit * total`), and few enough
-    to read at once."""
+    archives, if few enough to read at once, and fewer than windows of the ordering would read.
+    Those read a page over the share of all archives the filters match: with this clause alone
+    `limit * total / size`, so when `size * size < limit * total`; with other clauses besides, that
+    share is smaller still, and unknown."""
     smallest = kept.smallest_clause(query)
     if smallest is None:
         return None
     field, size = smallest
-    return field if size <= _DRIVEN_AT_MOST and size * size <= (limit + 1) * kept.total else None
+    fewer_than_windows = len(query) > 1 or size * size <= (limit + 1) * kept.total
+    return field if size <= _DRIVEN_AT_MOST and fewer_than_windows else None
 
 
 class VideoStore:
