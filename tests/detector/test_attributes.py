@@ -2,6 +2,7 @@
 colours are named on synthetic patches and bodies; the fetched models describe real faces
 (carphone's driver, the photographs) and the colour namer real walkers of vtest."""
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from PIL import Image
 from tests.data.score_attributes import with_painted_mask
 from tests.detector.test_detectors import frames
 from vidar_detector.attributes.colors import COLOR_NAMES, body_colors, car_color, name_color
-from vidar_detector.attributes.faces import AgeGenderModel, EmotionModel, MaskModel
+from vidar_detector.attributes.faces import GENDERS, AgeGenderModel, EmotionModel, MaskModel
 from vidar_detector.attributes.models import AttributeModelError
 from vidar_detector.detectors import ModelLoadError
 from vidar_detector.faces import face_chip
@@ -183,3 +184,25 @@ def test_a_chip_of_another_size_is_refused(models: Path, carphone_frame: np.ndar
     model = AgeGenderModel(models / "age-v1.onnx", models / "gender-v1.onnx")
     with pytest.raises(ValueError, match="face chip"):
         model.predict(carphone_frame[:64, :64])
+
+
+def test_the_labelled_attributes_refer_to_labelled_boxes() -> None:
+    """tests/data/labels/attributes.json names only known colours and genders, and only boxes
+    that its label files hold."""
+    labels = Path(__file__).parents[1] / "data" / "labels"
+    truth = json.loads((labels / "attributes.json").read_text())
+    boxes = {
+        (path.name, frame["index"], tuple(found["box"]))
+        for path in labels.glob("*.json")
+        for frame in json.loads(path.read_text()).get("frames", [])
+        for found in frame["objects"]
+    }
+    for entry in truth["faces"] + truth["vehicles"]:
+        assert (entry["labels"], entry["frame"], tuple(entry["box"])) in boxes, entry
+    assert {entry["gender"] for entry in truth["faces"] + truth["photos"]} <= set(GENDERS)
+    walkers = {walker["id"] for walker in json.loads((labels / "vtest-walkers.json").read_text())["walkers"]}
+    assert {entry["walker"] for entry in truth["walkers"]} <= walkers
+    named = [entry["top"] + entry["bottom"] for entry in truth["walkers"]] + [
+        entry["color"] for entry in truth["vehicles"]
+    ]
+    assert {name for names in named for name in names} <= set(COLOR_NAMES)
