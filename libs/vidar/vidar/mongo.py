@@ -28,12 +28,16 @@ def connect(settings: VidarSettings) -> AsyncMongoClient:
     VIDAR_MONGO_COMMAND_LOG set (the end-to-end tests' query-shape guard), every command's shape
     and call site is recorded there."""
     listeners = [CommandRecorder(log_dir)] if (log_dir := os.environ.get(COMMAND_LOG_ENV)) else []
-    # The user and password, unless they are in the URL (or the server wants none).
-    password = settings.mongo_password.get_secret_value() if settings.mongo_password is not None else None
+    # The user and password, unless they are in the URL (or the server wants none): passed as None,
+    # they would override the URL's and the client would not authenticate.
+    account: dict[str, Any] = (
+        {"username": settings.mongo_user, "password": settings.mongo_password.get_secret_value()}
+        if settings.mongo_password is not None
+        else {}
+    )
     return AsyncMongoClient(
         settings.mongo_url,
-        username=settings.mongo_user if password is not None else None,
-        password=password,
+        **account,
         tz_aware=True,
         serverSelectionTimeoutMS=5000,
         event_listeners=listeners,
