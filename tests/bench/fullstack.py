@@ -16,6 +16,7 @@ from vidar.devstack.run import MODEL_SETTINGS, MODELS_DIR
 
 ADMIN_TOKEN = "bench-admin-token"
 SERVER_NAMES = ("nats", "mongo", "s3")
+START_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class FullStack:
         until it answers."""
         if name in self.services:
             self.services[name].stop(signal.SIGKILL)
-            self.services[name].start()
+            self._start_service(name)
             return
         victim = self.process(name)
         for process in [*victim.children(recursive=True), victim]:
@@ -67,6 +68,17 @@ class FullStack:
                 process.kill()
         self.servers.stop(name)  # reaps it: it is dead already
         self.servers.start(name)
+
+    def _start_service(self, name: str) -> None:
+        """Started again until it answers, as supervisord retries a program that exits at start."""
+        for attempt in range(1, START_TRIES + 1):
+            try:
+                self.services[name].start()
+                return
+            except (RuntimeError, TimeoutError) as error:
+                print(f"{name} did not start (try {attempt} of {START_TRIES}): {error}", flush=True)
+                self.services[name].stop(signal.SIGKILL)
+        raise RuntimeError(f"{name} did not start again in {START_TRIES} tries: see its log")
 
 
 def detector_settings() -> dict[str, str]:
