@@ -50,6 +50,7 @@ async def next_id(db: AsyncDatabase, sequence: str) -> int:
     counter = await db[COUNTERS].find_one_and_update(
         {"_id": sequence}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
     )
+    assert counter is not None, "an upsert returning the document after it always has one"
     return int(counter["value"])
 
 

@@ -56,12 +56,12 @@ class ObjectStore:
     async def bucket_exists(self) -> bool:
         return await asyncio.to_thread(self._client.bucket_exists, bucket_name=self.bucket)
 
-    def put_stream(self, key: str, stream: BinaryIO, content_type: str) -> None:
+    def put_stream(self, key: str, stream: io.RawIOBase | BinaryIO, content_type: str) -> None:
         """Blocking: upload a stream of unknown length; a failed upload leaves no object."""
         self._client.put_object(
             bucket_name=self.bucket,
             object_name=key,
-            data=stream,
+            data=stream,  # type: ignore[arg-type]  # minio only calls read(n), which a raw stream serves
             length=-1,
             part_size=PART_SIZE,
             content_type=content_type,

@@ -194,7 +194,9 @@ def is_current_source(doc: dict, object_key: str) -> bool:
 
 def url_to_fetch(doc: dict | None) -> str | None:
     """The archive's `url`, unless it has none or that url is already its source."""
-    url = doc and doc.get("url")
+    if doc is None:
+        return None
+    url = doc.get("url")
     if not url or (doc.get("source") or {}).get("url") == url:
         return None
     return url
