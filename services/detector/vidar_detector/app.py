@@ -9,6 +9,7 @@ from functools import partial
 from faststream.asgi import AsgiFastStream
 from faststream.nats import NatsBroker
 from faststream.nats.annotations import NatsMessage
+from pydantic import BaseModel
 
 from vidar import mongo, subjects
 from vidar.bus import EVENTS_STREAM, JOBS_STREAM, durable_subscriber, keeping_alive, make_broker
@@ -26,16 +27,19 @@ from vidar_detector.worker import Worker, publish
 
 def declare_reports(broker: NatsBroker) -> None:
     """What a detector publishes, for the AsyncAPI document and the stream declaration."""
-    reports = [
-        (subjects.JOB_STARTED, JobStarted),
-        (subjects.JOB_PROGRESS, JobProgress),
-        *((subject, JobEnded) for subject in (subjects.JOB_FINISHED, subjects.JOB_FAILED, subjects.JOB_STOPPED)),
-        *((subjects.detection(kind), DetectionPosted) for kind in DETECTOR_TYPES),
-        (subjects.VIDEO_DETECTIONS_POSTED, RunPosted),
-        (subjects.VIDEO_CLUSTERED, VideoClustered),
+    reports: list[tuple[str, type[BaseModel]]] = [
+        (subjects.JOB_STARTED, Envelope[JobStarted]),
+        (subjects.JOB_PROGRESS, Envelope[JobProgress]),
+        *(
+            (subject, Envelope[JobEnded])
+            for subject in (subjects.JOB_FINISHED, subjects.JOB_FAILED, subjects.JOB_STOPPED)
+        ),
+        *((subjects.detection(kind), Envelope[DetectionPosted]) for kind in DETECTOR_TYPES),
+        (subjects.VIDEO_DETECTIONS_POSTED, Envelope[RunPosted]),
+        (subjects.VIDEO_CLUSTERED, Envelope[VideoClustered]),
     ]
-    for subject, payload in reports:
-        broker.publisher(subject, stream=EVENTS_STREAM, schema=Envelope[payload], title=subject)
+    for subject, schema in reports:
+        broker.publisher(subject, stream=EVENTS_STREAM, schema=schema, title=subject)
 
 
 def create_app(settings: DetectorSettings | None = None) -> AsgiFastStream:

@@ -109,8 +109,8 @@ class Worker:
             checkpoint = Checkpoint.model_validate(record.get("checkpoint") or {})
             await self._end(subjects.JOB_FAILED, dispatch, attempt, checkpoint.statistic, error)
             return Answer.ACK
-        checkpoint = Checkpoint.model_validate(record["checkpoint"]) if record.get("checkpoint") else None
-        return await self._run_job(dispatch, attempt, checkpoint)
+        resumed = Checkpoint.model_validate(record["checkpoint"]) if record.get("checkpoint") else None
+        return await self._run_job(dispatch, attempt, resumed)
 
     async def _run_job(self, dispatch: JobDispatch, attempt: int, checkpoint: Checkpoint | None) -> Answer:
         if not archive.is_source_of(dispatch.source.key, dispatch.video_id):

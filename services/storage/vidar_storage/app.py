@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from faststream.asgi import AsgiFastStream
 from faststream.nats import NatsBroker
 from faststream.nats.annotations import NatsMessage
+from pydantic import BaseModel
 
 from vidar import mongo, subjects
 from vidar.bus import EVENTS_STREAM, STORAGE_DETECTIONS, durable_subscriber, keeping_alive, make_broker
@@ -100,13 +101,14 @@ def subscribe(broker: NatsBroker, storage: Storage, records: DetectionRecords, c
             log.exception("the screenshot of video %d could not be drawn", request.video_id)
             return ScreenshotReply(error=f"the storage service could not draw it ({type(error).__name__}: {error})")
 
-    for subject, payload in (
-        (subjects.VIDEO_PROBED, VideoProbed),
-        (subjects.VIDEO_FETCH_FAILED, VideoFetchFailed),
-        (subjects.VIDEO_FETCH_PROGRESS, VideoFetchProgress),
-        (subjects.VIDEO_DETECTIONS_STORED, DetectionsStored),
-    ):
-        broker.publisher(subject, stream=EVENTS_STREAM, schema=Envelope[payload], title=subject)
+    announced: list[tuple[str, type[BaseModel]]] = [
+        (subjects.VIDEO_PROBED, Envelope[VideoProbed]),
+        (subjects.VIDEO_FETCH_FAILED, Envelope[VideoFetchFailed]),
+        (subjects.VIDEO_FETCH_PROGRESS, Envelope[VideoFetchProgress]),
+        (subjects.VIDEO_DETECTIONS_STORED, Envelope[DetectionsStored]),
+    ]
+    for subject, schema in announced:
+        broker.publisher(subject, stream=EVENTS_STREAM, schema=schema, title=subject)
 
 
 def create_app(settings: StorageSettings | None = None) -> AsgiFastStream:

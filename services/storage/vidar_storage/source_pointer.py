@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable
 
 from faststream.nats import NatsBroker
+from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, documents, subjects
@@ -136,8 +137,12 @@ def serve_source_changes(broker: NatsBroker, pointers: SourcePointers) -> None:
     async def remove(request: SourceRemoveRequest) -> SourceChangeReply:
         return await _answer(pointers.remove(request), request.video_id)
 
-    for subject, payload in ((subjects.VIDEO_UPLOADED, VideoUploaded), (subjects.VIDEO_FILE_DELETED, VideoFileDeleted)):
-        broker.publisher(subject, stream=EVENTS_STREAM, schema=Envelope[payload], title=subject)
+    announced: list[tuple[str, type[BaseModel]]] = [
+        (subjects.VIDEO_UPLOADED, Envelope[VideoUploaded]),
+        (subjects.VIDEO_FILE_DELETED, Envelope[VideoFileDeleted]),
+    ]
+    for subject, schema in announced:
+        broker.publisher(subject, stream=EVENTS_STREAM, schema=schema, title=subject)
 
 
 async def _answer(change: Awaitable[SourceChange], video_id: int) -> SourceChangeReply:
