@@ -14,15 +14,23 @@ counts, one connection each.
 At 100,000 the count runs with one connection only, for 60 s. SecantusDB decodes every archive
 of the date window (about 50,000, at about 0.1 ms each) to count the name matches, so a count
 takes 5 to 7 s alone: 15 s would time two, and 16 in its one-at-a-time queue would each wait
-over a minute, past wrk's timeout. Run with `make bench`.
+over a minute, past wrk's timeout.
+
+The copies are spread over CAMERA_GROUPS camera groups and CASES cases, so that the counts of
+cases (kept, like those of camera groups) and the combinations of filters (led by their most
+selective clause) read what they would on a real archive. The name orderings are timed on their
+first page and on one deep in the list (through a cursor). Run with `make bench`.
 """
 
 import asyncio
+import contextlib
 import random
 import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,7 +43,8 @@ from pymongo.database import Database
 from tests.bench.wrk import WRK_CONNECTIONS, WRK_DURATION_S, WRK_SCRIPT, WRK_THREADS, WrkResult, print_results, run_wrk
 from tests.stack import MONGO_ACCOUNT, Gateway, gateway, servers
 from vidar.devstack.servers import HOST
-from vidar_gateway.videos.counts import ARCHIVE_COUNT, NEWEST_CREATED, OLDEST_CREATED, group_key
+from vidar_gateway.videos.counts import ARCHIVE_COUNT, NEWEST_CREATED, OLDEST_CREATED, case_key, group_key
+from vidar_gateway.videos.name_fences import NAME_FENCES, fence_path, is_fence
 
 SIZES = (10_000, 100_000)
 API_SEEDED = 1_000
@@ -85,9 +94,35 @@ OTHER_PATHS = (
     "/videos/count/",
     "/videos/count/?camera_groups=1",
 )
-# Timed last: each reads every archive (no windows on names yet), and requests wrk gave up on
-# still queue in the one-at-a-time server, slowing whatever is timed next.
 NAME_PATHS = ("/videos/?ordering=name&limit=20", "/videos/?ordering=-name&limit=20")
+# The copies' camera groups and cases, in turn: a case holds one copy in CASES, a camera group's
+# case one in CAMERA_GROUPS * CASES.
+CAMERA_GROUPS = 3
+CASES = 50
+# Pages of a name ordering walked through before the deep page is timed.
+DEEP_PAGES = 30
+# Filters combined, as the issue's probe sent them: the week, a camera group and a case; and nine.
+COMBINED = {"created_date_nth_work_week": "2", "camera_groups": "2", "case_in": "7"}
+NINE_FILTERS = {
+    **COMBINED,
+    "created_date_last_n_days": "30",
+    "created_date_gte": "2000-01-01T00:00:00Z",
+    "created_date_lt": "2100-01-01T00:00:00Z",
+    "name_contains": "a",
+    "status_in": "WAITING_FOR_SYNC,NOT_STARTED",
+    "id_in": ",".join(str(n) for n in range(1, 100_001, 1000)),
+}
+# Each combination listed in these orderings, and counted.
+COMBINED_ORDERINGS = ("-id", "-created_date", "name")
+# The counts of filters each a kept count answers (cases, cases in camera groups).
+KEPT_COUNT_PATHS = ("/videos/count/?case_in=7", "/videos/count/?camera_groups=2&case_in=7,8")
+# The rows beyond the first ones, timed shorter: they are many.
+EXTRA_DURATION_S = 5
+# Between two rows, the database has settled once a kept count answers this fast.
+SETTLED_S = 0.1
+SETTLE_TIMEOUT_S = 120
+# A path is shown up to here (the nine filters' ids run long).
+MAX_SHOWN_PATH = 160
 
 
 @dataclass(frozen=True)
@@ -167,18 +202,34 @@ def clone_videos(
         ids = list(range(first, first + len(names)))
         dates = burst_dates(ids, now) if burst else created_dates(ids, now, rng)
         clones = Seeded(dict(zip(ids, names, strict=True)), dates)
-        database["videos"].insert_many(
-            [
-                {**template, "_id": video_id, "name": name, "sort_name": name, "created_date": clones.created[video_id]}
-                for video_id, name in clones.names.items()
-            ]
-        )
+        copies = [
+            {
+                **template,
+                "_id": video_id,
+                "name": name,
+                "sort_name": name,
+                "created_date": clones.created[video_id],
+                "camera_group": 1 + video_id % CAMERA_GROUPS,
+                "case": 1 + video_id % CASES,
+            }
+            for video_id, name in clones.names.items()
+        ]
+        database["videos"].insert_many(copies)
         database["counters"].update_one({"_id": "videos"}, {"$max": {"value": max(clones.names)}})
-        # The counts the gateway keeps with each create and delete (vidar_gateway.videos.counts).
-        added = {"value": len(ids), group_key(template["camera_group"]): len(ids)}
-        database["counters"].update_one({"_id": ARCHIVE_COUNT}, {"$inc": added})
+        keep_counts(database, copies)
         keep_span(database, list(clones.created.values()))
     return clones
+
+
+def keep_counts(database: Database, copies: list[dict]) -> None:
+    """The counts and name fences the gateway keeps with each create (vidar_gateway.videos.counts)."""
+    added: Counter[str] = Counter(value=len(copies))
+    for copy in copies:
+        added[group_key(copy["camera_group"])] += 1
+        added[case_key(copy["camera_group"], copy["case"])] += 1
+    database["counters"].update_one({"_id": ARCHIVE_COUNT}, {"$inc": dict(added)})
+    fences = {fence_path(copy["_id"]): copy["sort_name"] for copy in copies if is_fence(copy["_id"])}
+    database["counters"].update_one({"_id": NAME_FENCES}, {"$set": fences}, upsert=True)
 
 
 def grow(gw: Gateway, seeded: Seeded, names: list[str], rng: random.Random) -> Seeded:
@@ -232,6 +283,36 @@ def check_default_list(gw: Gateway, path: str, seeded: Seeded) -> None:
     assert ids == sorted(seeded.names, reverse=True)[:LIST_LIMIT], ids
 
 
+def deep_name_pages(gw: Gateway, seeded: Seeded) -> Iterator[str]:
+    """A page DEEP_PAGES pages into each name ordering, reached through the cursors, after a check
+    that the pages on the way hold the names in order."""
+    for ordering in ("name", "-name"):
+        params = {"ordering": ordering, "limit": LIST_LIMIT}
+        ids: list[int] = []
+        with gw.client() as client:
+            for _ in range(DEEP_PAGES):
+                body = client.get("/videos/", params=params).json()
+                ids += [video["id"] for video in body["results"]]
+                params["page"] = body["next_page"]
+        by_name = sorted(seeded.names, key=lambda i: (seeded.names[i], i), reverse=ordering.startswith("-"))
+        assert ids == by_name[: len(ids)], f"{ordering}: pages out of order"
+        yield "/videos/?" + urlencode(params)
+
+
+def combinations(gw: Gateway) -> Iterator[str]:
+    """Each combination of filters listed in COMBINED_ORDERINGS and counted, after a check that
+    the count and the pages agree."""
+    for filters in (COMBINED, NINE_FILTERS):
+        with gw.client() as client:
+            counted = client.get("/videos/count/", params=filters).json()["count"]
+            params = {**filters, "ordering": "-id", "limit": 1000}
+            listed = client.get("/videos/", params=params).json()["results"]
+        assert len(listed) == min(counted, 1000), (len(listed), counted)
+        for ordering in COMBINED_ORDERINGS:
+            yield "/videos/?" + urlencode({**filters, "ordering": ordering, "limit": LIST_LIMIT})
+        yield "/videos/count/?" + urlencode(filters)
+
+
 def benchmark(gw: Gateway, seeded: Seeded, script: Path) -> list[WrkResult]:
     """wrk on the list and the count of what `seeded` holds, each row labelled with its size."""
     size = len(seeded.names)
@@ -250,14 +331,31 @@ def benchmark(gw: Gateway, seeded: Seeded, script: Path) -> list[WrkResult]:
     else:
         runs.append((count_path, 1, SLOW_COUNT_DURATION_S))
     runs += [(path, 1, WRK_DURATION_S) for path in NAME_PATHS]
+    extra = [*deep_name_pages(gw, seeded), *combinations(gw), *KEPT_COUNT_PATHS]
+    runs += [(path, 1, EXTRA_DURATION_S) for path in extra]
     results = []
     for path, connections, duration_s in runs:
-        print(f"wrk -c{connections} {duration_s} s at {size:,} videos: GET {path}", flush=True)
-        shown_path = path if path in (default_path, *OTHER_PATHS, *NAME_PATHS) else path.partition("?")[0]
+        shown_path = path if path in (default_path, *OTHER_PATHS, *NAME_PATHS, *extra) else path.partition("?")[0]
+        shown_path = shown_path if len(shown_path) <= MAX_SHOWN_PATH else shown_path[:MAX_SHOWN_PATH] + "..."
+        print(f"wrk -c{connections} {duration_s} s at {size:,} videos: GET {shown_path}", flush=True)
         endpoint = f"{size:,} videos: GET {shown_path} -c{connections}"
         endpoint += "" if duration_s == WRK_DURATION_S else f" -d{duration_s}s"
         results.append(run_wrk(endpoint, gw.url + path, gw.admin_token, script, connections, duration_s))
+        settle(gw)
     return results
+
+
+def settle(gw: Gateway) -> None:
+    """Wait until the database has worked off the requests wrk gave up on: SecantusDB answers one
+    at a time, so a backlog of slow counts would be timed in whatever runs next."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    with gw.client() as client:
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            with contextlib.suppress(httpx.TimeoutException):  # still queued behind the backlog
+                client.get("/videos/count/")
+            if time.monotonic() - started < SETTLED_S:
+                return
 
 
 def main() -> None:
