@@ -33,7 +33,8 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update && apt-get install -y chromium
 
-test: $(STAMP) $(VIDEOS) $(MODELS) $(CHROMIUM)
+# Lint first: ruff and mypy gate every run, CI's included.
+test: lint $(STAMP) $(VIDEOS) $(MODELS) $(CHROMIUM)
 	$(BIN)/pytest
 
 lint: $(STAMP)

@@ -59,14 +59,18 @@ def integration_selected(config: pytest.Config) -> bool:
 @pytest.fixture(scope="session", autouse=True)
 def query_shape_guard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Every service started in this session records the shapes of its database commands; at the
-    end, any shape the embedded server cannot serve from an index fails the session, named by its
-    call site (tests/query_guard.py)."""
+    end, any shape the embedded server cannot serve from an index, and any write of an archive's
+    field by a service that does not own it, fails the session, named by its call site
+    (tests/query_guard.py)."""
     log_dir = tmp_path_factory.mktemp("mongo-commands")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(COMMAND_LOG_ENV, str(log_dir))
         yield
     if found := violations(read_records(log_dir)):
-        pytest.fail("database commands the embedded server reads every document for:\n" + "\n".join(map(str, found)))
+        pytest.fail(
+            "database commands the embedded server reads every document for, or that write another"
+            " service's fields:\n" + "\n".join(map(str, found))
+        )
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ Collections without an entry are read by `_id` alone, or stay small whatever the
 
 from dataclasses import dataclass
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar.archive import CLUSTERS, DETECTIONS, JOBS, VIDEOS
@@ -97,4 +97,4 @@ async def ensure(db: AsyncDatabase, *collections: str) -> None:
     for collection in collections:
         for index in [*INDEXES.get(collection, []), *(EMBEDDED_ONLY.get(collection, []) if embedded else [])]:
             options = {} if index.ttl_seconds is None else {"expireAfterSeconds": index.ttl_seconds}
-            await db[collection].create_index(index.keys, **options)
+            await db[collection].create_indexes([IndexModel(index.keys, **options)])

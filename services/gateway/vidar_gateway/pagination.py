@@ -413,7 +413,11 @@ async def paginate(
     rows = rows[:limit] if forward else rows[:limit][::-1]
 
     def edge(row: dict | None, direction: Direction, inclusive: bool = False) -> str:
-        key = (row[ordering.field], row["_id"]) if row else (cursor.value, cursor.id)
+        if row is not None:
+            key = (row[ordering.field], row["_id"])
+        else:
+            assert cursor is not None, "only a page after a cursor can be empty"
+            key = (cursor.value, cursor.id)
         return Cursor(ordering.name, direction, key[0], key[1], inclusive).encode()
 
     async def exists_beyond(row: dict, *, ahead: bool) -> bool:
