@@ -62,6 +62,8 @@ class Answer(enum.Enum):
 
 # Tracking states kept per attempt: the scheduler records checkpoints in order, a little behind.
 KEPT_TRACKING_STATES = 3
+# Runs this worker ended that it remembers, to refuse their late redeliveries.
+REMEMBERED_ENDS = 1000
 
 
 class Worker:
@@ -71,6 +73,7 @@ class Worker:
         self._broker = broker
         self._objects = objects
         self._running: set[Job] = set()
+        self._ended: deque[str] = deque(maxlen=REMEMBERED_ENDS)
         self._shutting_down = False
 
     def shut_down(self) -> None:
@@ -94,6 +97,10 @@ class Worker:
             raise SkipMessage
 
     async def _run(self, dispatch: JobDispatch, attempt: int) -> Answer:
+        if dispatch.run_id in self._ended:
+            # Redelivered after this worker ended it (its acknowledgement was lost while NATS was
+            # away), before the scheduler recorded the end: running it again would replace the run.
+            return Answer.ACK
         record = await self._jobs.find_one({"_id": dispatch.run_id})
         if record is None or record["state"] in OVER:
             return Answer.ACK  # stopped while queued, or already over: nothing to do
@@ -291,6 +298,7 @@ class Worker:
             run_id=dispatch.run_id, video_id=dispatch.video_id, attempt=attempt, statistic=statistic, error=error
         )
         await self._publish(subject, ended, f"{dispatch.run_id}-{attempt}-{subject}")
+        self._ended.append(dispatch.run_id)
         try:
             await self._objects.remove_prefix(archive.tracking_state(dispatch.video_id, dispatch.run_id, ""))
         except Exception as failure:  # housekeeping only: deleting the archive removes them too
