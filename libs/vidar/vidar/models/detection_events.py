@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vidar.models.attributes import Features
 from vidar.models.stream_settings import DetectorType
 
 
@@ -37,6 +38,12 @@ EVENT_EXAMPLE: dict[str, Any] = {
     "stream_time": 4.366,
     "timestamp": 1743162962.12,
     "quality": 0.97,
+    "features": {
+        "age": {"name": 34, "confidence": 0.61},
+        "gender": {"name": "male", "confidence": 0.97},
+        "emotions": {"name": "neutral", "confidence": 0.72},
+        "medmask": {"name": "none", "confidence": 0.99},
+    },
     "cluster": 1,
     "thumbnail": f"{_EVENT_URL}thumbnail/",
     "full_frame": f"{_EVENT_URL}full_frame/",
@@ -70,6 +77,11 @@ class DetectionEvent(BaseModel):
     stream_time: float = Field(description="seconds from the start of the video")
     timestamp: float = Field(description="the object's time (Unix seconds, or the stream clock)")
     quality: float = Field(description="the detector's score, 0..1, halved for a box cut by the frame's edge")
+    features: Features | None = Field(
+        None,
+        description="what the object looks like (faces: age, gender, emotions, medmask; bodies: top_color, "
+        "bottom_color; cars: color, license_plate_number); null where not estimated",
+    )
     cluster: int | None = Field(description="the cluster of the object; null until the run is clustered")
     thumbnail: str | None = Field(description="absolute URL of the JPEG crop")
     full_frame: str | None = Field(description="absolute URL of the whole frame (JPEG or PNG)")

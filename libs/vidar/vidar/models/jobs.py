@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from vidar.health import ProcessingStatus
+from vidar.models.attributes import Features
 from vidar.models.stream_settings import DetectorType, StreamSettings
 
 
@@ -163,6 +164,7 @@ class DetectionPosted(BaseModel):
     stream_time: float = Field(description="seconds from the start of the video")
     timestamp: float = Field(description="the object's time (Unix seconds, or the stream clock)")
     quality: float
+    features: Features | None = Field(None, description="what the object looks like; null where not estimated")
     thumbnail_key: str | None = None
     full_frame_key: str | None = None
     history: list[tuple[float, float, float, float, float]] | None = Field(

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from vidar.models.attributes import Features
 from vidar.models.detection_events import DetectionCluster, DetectionEvent
 from vidar.models.stream_settings import DetectorType
 
@@ -53,6 +54,7 @@ class DetectedObject(BaseModel):
     bbox: tuple[float, float, float, float] = Field(description="left, top, right, bottom in pixels of the image")
     quality: float = Field(description="the detector's score, 0..1")
     embedding: list[float] = Field(description="what `looks_like` compares: dlib (faces), appearance (bodies, cars)")
+    features: Features | None = Field(None, description="what the object looks like")
 
 
 class DetectReply(BaseModel):
@@ -67,6 +69,7 @@ class Detection(BaseModel):
     id: str
     bbox: tuple[float, float, float, float] = Field(description="left, top, right, bottom in pixels of the image")
     quality: float = Field(description="the detector's score, 0..1")
+    features: Features | None = Field(None, description="what the object looks like, as on events")
     expires_at: datetime = Field(description="when the detection is forgotten")
 
 
