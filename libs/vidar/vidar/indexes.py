@@ -13,6 +13,7 @@ Collections without an entry are read by `_id` alone, or stay small whatever the
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
@@ -28,6 +29,8 @@ class Index:
     keys: Keys
     needed_by: str
     ttl_seconds: int | None = None
+    # Only the documents that have the field: an object's attribute, absent from other kinds' events.
+    sparse: bool = False
 
 
 def _keys(*fields: str) -> Keys:
@@ -35,6 +38,17 @@ def _keys(*fields: str) -> Keys:
 
 
 _EVENT_ORDERINGS = ("created_date", "quality", "timestamp")
+# The attributes an events list filters by (`features.<name>.name`), each of one kind's events.
+EVENT_ATTRIBUTES = (
+    "age",
+    "gender",
+    "emotions",
+    "medmask",
+    "top_color",
+    "bottom_color",
+    "color",
+    "license_plate_number",
+)
 
 INDEXES: dict[str, list[Index]] = {
     VIDEOS: [
@@ -63,6 +77,10 @@ INDEXES: dict[str, list[Index]] = {
         ),
         Index(_keys("camera_group", "kind", "_id"), "GET /events/<kind>/?camera_groups="),
         Index(_keys("video_id", "run_id"), "storage: a new run deletes the records of the runs before it"),
+        *(
+            Index(_keys(f"features.{name}.name"), f"GET /events/<kind>/count/ by {name}, led by it", sparse=True)
+            for name in EVENT_ATTRIBUTES
+        ),
     ],
     CLUSTERS: [
         *(
@@ -79,6 +97,12 @@ INDEXES: dict[str, list[Index]] = {
 
 EMBEDDED_ONLY: dict[str, list[Index]] = {
     VIDEOS: [Index(_keys("_id", "camera_group"), "SecantusDB: the id windows of GET /videos/ (default -id)")],
+    # SecantusDB plans a compound index only for equalities and one range that fill its prefix, and
+    # an attribute filter rarely does: its windows are then served by the ordering's own index.
+    DETECTIONS: [
+        Index(_keys(field, "_id"), f"SecantusDB: the windows of GET /events/<kind>/?ordering={field}&<attribute>=")
+        for field in _EVENT_ORDERINGS
+    ],
 }
 
 
@@ -96,5 +120,7 @@ async def ensure(db: AsyncDatabase, *collections: str) -> None:
     embedded = await is_embedded(db)
     for collection in collections:
         for index in [*INDEXES.get(collection, []), *(EMBEDDED_ONLY.get(collection, []) if embedded else [])]:
-            options = {} if index.ttl_seconds is None else {"expireAfterSeconds": index.ttl_seconds}
+            options: dict[str, Any] = {"sparse": True} if index.sparse else {}
+            if index.ttl_seconds is not None:
+                options["expireAfterSeconds"] = index.ttl_seconds
             await db[collection].create_indexes([IndexModel(index.keys, **options)])
