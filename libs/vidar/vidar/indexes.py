@@ -22,6 +22,17 @@ from vidar.archive import CLUSTERS, DETECTIONS, JOBS, VIDEOS
 
 Keys = list[tuple[str, int]]
 DETECT_RESULTS = "detect_results"
+# Watch lists, records and their objects (the gateway's `records` package); ids from counters
+# named as the collections, so their id windows start at the counter.
+WATCH_LISTS = "watch_lists"
+HUMAN_CARDS = "human_cards"
+CAR_CARDS = "car_cards"
+FACE_OBJECTS = "face_objects"
+BODY_OBJECTS = "body_objects"
+CAR_OBJECTS = "car_objects"
+CARD_COLLECTIONS = (HUMAN_CARDS, CAR_CARDS)
+OBJECT_COLLECTIONS = (FACE_OBJECTS, BODY_OBJECTS, CAR_OBJECTS)
+_RECORD_ORDERINGS = ("created_date", "modified_date")
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,21 @@ INDEXES: dict[str, list[Index]] = {
         ),
     ],
     DETECT_RESULTS: [Index(_keys("expires_at"), "MongoDB's TTL monitor drops expired /detect results", 0)],
+    WATCH_LISTS: [Index(_keys(field, "_id"), f"GET /watch-lists/?ordering={field}") for field in _RECORD_ORDERINGS],
+    **{
+        cards: [
+            *(Index(_keys(field, "_id"), f"GET /cards/<type>/?ordering={field}") for field in _RECORD_ORDERINGS),
+            Index(_keys("watch_lists", "_id"), "GET /cards/<type>/?watch_lists=; a watch list in use"),
+        ]
+        for cards in CARD_COLLECTIONS
+    },
+    **{
+        objects: [
+            *(Index(_keys(field, "_id"), f"GET /objects/<type>/?ordering={field}") for field in _RECORD_ORDERINGS),
+            Index(_keys("card", "_id"), "GET /objects/<type>/?card=; a record's objects when it is deleted"),
+        ]
+        for objects in OBJECT_COLLECTIONS
+    },
 }
 
 EMBEDDED_ONLY: dict[str, list[Index]] = {
