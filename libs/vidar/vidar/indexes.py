@@ -129,6 +129,10 @@ EMBEDDED_ONLY: dict[str, list[Index]] = {
         Index(_keys(field, "_id"), f"SecantusDB: the windows of GET /events/<kind>/?ordering={field}&<attribute>=")
         for field in _EVENT_ORDERINGS
     ],
+    **{
+        collection: [Index(_keys("_id", "active"), "SecantusDB: the id windows of its list (default -id)")]
+        for collection in (WATCH_LISTS, *CARD_COLLECTIONS, *OBJECT_COLLECTIONS)
+    },
 }
 
 
