@@ -32,7 +32,7 @@ BODY_OBJECTS = "body_objects"
 CAR_OBJECTS = "car_objects"
 CARD_COLLECTIONS = (HUMAN_CARDS, CAR_CARDS)
 OBJECT_COLLECTIONS = (FACE_OBJECTS, BODY_OBJECTS, CAR_OBJECTS)
-_RECORD_ORDERINGS = ("created_date", "modified_date")
+_RECORD_ORDERINGS = ("created_date",)
 
 
 @dataclass(frozen=True)
