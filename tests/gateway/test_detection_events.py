@@ -20,6 +20,7 @@ from tests.stack import S3_ACCESS_KEY, S3_SECRET_KEY, Gateway
 from vidar import archive
 from vidar.devstack.servers import HOST, Ports
 from vidar.documents import ClusterRecord, DetectionRecord, ObjectCounts
+from vidar.models.attributes import Features
 from vidar.models.jobs import DetectionPosted
 from vidar_gateway.auth import Role, digest
 from vidar_gateway.clusters.store import INDEXES as CLUSTER_INDEXES
@@ -39,6 +40,7 @@ EVENT_FIELDS = {
     "stream_time",
     "timestamp",
     "quality",
+    "features",
     "cluster",
     "thumbnail",
     "full_frame",
@@ -86,6 +88,7 @@ class Archive:
         cluster: int | None = None,
         thumbnail_size: tuple[int, int] = (40, 48),
         png_frame: bool = False,
+        features: Features | None = None,
     ) -> str:
         self._posted += 1
         name = f"{kind}-{track}-best-{self._posted}"
@@ -107,6 +110,7 @@ class Archive:
             stream_time=self._posted / 25,
             timestamp=self._posted if timestamp is None else timestamp,
             quality=quality,
+            features=features,
             thumbnail_key=thumbnail_key,
             full_frame_key=frame_key,
             history=[(0.0, 10.0, 12.0, 50.0, 60.0)],

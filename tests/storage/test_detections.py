@@ -14,6 +14,7 @@ from tests.stack import Gateway, consumer_caught_up
 from tests.storage.archives import new_archive
 from vidar.bus import STORAGE_DETECTIONS
 from vidar.health import ProcessingStatus
+from vidar.models.attributes import AgeFeature, CarFeatures, FaceFeatures, PlateFeature
 from vidar.models.events import Envelope
 from vidar.models.jobs import DetectionPosted, Statistic, VideoProcessing
 
@@ -86,3 +87,31 @@ def test_a_new_run_replaces_the_previous_detections(api: httpx.Client, gw: Gatew
     publish(gw, posted(detection(video_id, "run-b", "car", 1)))
     eventually(lambda: counts(api, video_id) == (0, 0, 1), what="the new run's counter")
     assert {record["run_id"] for record in db.detections.find({"video_id": video_id})} == {"run-b"}
+
+
+def test_attributes_are_stored_and_filtered_on_the_events(api: httpx.Client, gw: Gateway, db: Database) -> None:
+    video_id = new_archive(api)
+    db.videos.update_one({"_id": video_id}, {"$set": {"current_run": "run-a"}})
+    face = detection(video_id, "run-a", "face", 1).model_copy(
+        update={"features": FaceFeatures(age=AgeFeature(name=34, confidence=0.6))}
+    )
+    plate = PlateFeature(name="ab123c", confidence=0.8)
+    car = detection(video_id, "run-a", "car", 2).model_copy(
+        update={"features": CarFeatures(license_plate_number=plate)}
+    )
+    plain = detection(video_id, "run-a", "car", 3)
+    publish(gw, *(posted(item) for item in (face, car, plain)))
+    eventually(lambda: counts(api, video_id) == (1, 0, 2), what="the counters")
+
+    stored_face = api.get(f"/events/faces/{face.event_id}/").json()
+    assert stored_face["features"] == {
+        "age": {"name": 34, "confidence": 0.6},
+        "gender": None,
+        "emotions": None,
+        "medmask": None,
+    }
+    stored_car = api.get(f"/events/cars/{car.event_id}/").json()
+    assert stored_car["features"]["license_plate_number"] == {"name": "AB123C", "confidence": 0.8}, "upper-cased"
+    assert api.get(f"/events/cars/{plain.event_id}/").json()["features"] is None
+    found = api.get("/events/cars/", params={"video_archive": video_id, "license_plate_number": "b12"}).json()
+    assert [row["id"] for row in found["results"]] == [car.event_id]

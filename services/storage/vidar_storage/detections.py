@@ -61,7 +61,7 @@ class DetectionRecords:
             video = await updated(self._videos, current_run, count, session=session, projection=_progress_of(kind))
             if video is None:
                 return  # the archive is gone, or this run was replaced
-            record = DetectionRecord(**detection.model_dump(), created_date=datetime.now(UTC))
+            record = DetectionRecord(**_searchable(detection), created_date=datetime.now(UTC))
             # A redelivery raises DuplicateKeyError here, and the transaction (its count too) is undone.
             await self._records.insert_one(record.document(), session=session)
             if (detections := _completed_by_this_record(video, kind)) is not None:
@@ -124,6 +124,16 @@ class DetectionRecords:
 async def _announce(transaction: Transaction, video_id: int, run_id: str, kind: DetectorType, detections: int) -> None:
     stored = DetectionsStored(video_id=video_id, run_id=run_id, kind=kind, detections=detections)
     await transaction.stage(Envelope(type=subjects.VIDEO_DETECTIONS_STORED, payload=stored, event_id=stored.event_id))
+
+
+def _searchable(detection: DetectionPosted) -> dict[str, Any]:
+    """The detection's fields, its attributes as the events' filters match them: the plate
+    upper-cased, so that a plate filter in any case is one case-sensitive pattern (index-friendly)."""
+    fields = detection.model_dump()
+    plate = (fields.get("features") or {}).get("license_plate_number")
+    if plate:
+        plate["name"] = plate["name"].upper()
+    return fields
 
 
 def _completed_by_this_record(video: dict[str, Any], kind: DetectorType) -> int | None:

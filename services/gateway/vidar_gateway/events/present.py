@@ -6,9 +6,12 @@ from urllib.parse import quote
 
 from fastapi import Depends, Path
 
+from vidar.models.attributes import BodyFeatures, CarFeatures, FaceFeatures, Features
 from vidar.models.detection_events import DetectionEvent, ObjectType
+from vidar.models.stream_settings import DetectorType
 from vidar_gateway.deps import BaseUrl
 
+FEATURES_OF_KIND: dict[DetectorType, type[Features]] = {"face": FaceFeatures, "body": BodyFeatures, "car": CarFeatures}
 ObjectTypePath = Annotated[ObjectType, Path(description="faces, bodies or cars")]
 
 
@@ -30,10 +33,17 @@ def present_event(doc: dict, base: str, object_type: ObjectType) -> DetectionEve
         stream_time=doc["stream_time"],
         timestamp=doc["timestamp"],
         quality=doc["quality"],
+        features=_features(doc.get("features"), object_type),
         cluster=doc.get("cluster"),
         thumbnail=f"{url}thumbnail/" if doc.get("thumbnail_key") else None,
         full_frame=f"{url}full_frame/" if doc.get("full_frame_key") else None,
     )
+
+
+def _features(stored: dict | None, object_type: ObjectType) -> Features | None:
+    """The stored attributes read as the kind's own (an empty one would fit any kind's model); null
+    for an event recorded before attributes were."""
+    return None if stored is None else FEATURES_OF_KIND[object_type.kind].model_validate(stored)
 
 
 def _presenter(object_type: ObjectTypePath, base: BaseUrl) -> Callable[[dict], DetectionEvent]:

@@ -60,7 +60,9 @@ async def detect(request: Request, runtime: RuntimeDep, search: SearchDep) -> De
         raise ApiError(400, f"{PARAM}: {reply.error}", param=PARAM)
     found = sorted(reply.objects, key=lambda item: -item.quality)
     kept = await search.detections.add(found)
-    by_kind = {kind: [detection for item, detection in kept if item.kind == kind] for kind in DETECTOR_TYPES}
+    # What each object looks like is the detector's answer, not kept with the detection.
+    described = [(item, detection.model_copy(update={"features": item.features})) for item, detection in kept]
+    by_kind = {kind: [detection for item, detection in described if item.kind == kind] for kind in DETECTOR_TYPES}
     return DetectResult(faces=by_kind["face"], bodies=by_kind["body"], cars=by_kind["car"])
 
 
