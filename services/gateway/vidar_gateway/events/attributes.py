@@ -57,14 +57,16 @@ class AttributeFilters(BaseModel):
         None, min_length=1, max_length=16, description="cars: the plate's text contains this (any case)"
     )
 
+    def refuse_other_kinds(self, kind: DetectorType) -> None:
+        """A filter of another kind's events is a 400 naming it."""
+        for name, its_kind in KIND_OF_FILTER.items():
+            if its_kind != kind and getattr(self, name) not in (None, []):
+                message = f"{name}: a filter of {_PLURALS[its_kind]} events, not of {_PLURALS[kind]}"
+                raise ApiError(400, message, param=name)
+
     def attribute_conditions(self, kind: DetectorType) -> dict[str, Any]:
-        """Each attribute filter as one condition on its field (no `$and`: SecantusDB plans none);
-        a filter of another kind's events is a 400 naming it."""
-        given = {name for name in KIND_OF_FILTER if getattr(self, name) not in (None, [])}
-        for name in sorted(given):
-            if KIND_OF_FILTER[name] != kind:
-                plural = _PLURALS[KIND_OF_FILTER[name]]
-                raise ApiError(400, f"{name}: a filter of {plural} events, not of {_PLURALS[kind]}", param=name)
+        """Each attribute filter as one condition on its field (no `$and`: SecantusDB plans none)."""
+        self.refuse_other_kinds(kind)
         conditions: dict[str, Any] = {}
         ages = [{op: bound} for op, bound in (("$gte", self.age_gte), ("$lte", self.age_lte)) if bound is not None]
         if ages:

@@ -27,6 +27,7 @@ async def list_events(
     present: PresentEvent,
     search: SearchDep,
 ) -> DetectionEventPage | SimilarEventPage:
+    query.refuse_other_kinds(object_type.kind)  # before a ranking is looked for
     if query.looks_like:
         ranked = await search.search.events(object_type.kind, query, runtime.settings.zone, datetime.now(UTC))
         results = [
