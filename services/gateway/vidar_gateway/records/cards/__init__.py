@@ -1,0 +1,1 @@
+"""Records (FindFace's cards) of people and vehicles, on watch lists."""
