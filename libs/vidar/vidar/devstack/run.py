@@ -32,6 +32,7 @@ MODEL_SETTINGS = {
     "face_model_prototxt": "deploy.prototxt.txt",
     "face_model_caffemodel": "res10_300x300_ssd_iter_140000.caffemodel",
     "appearance_model": "mobilenetv2-bottleneck.onnx",
+    "attribute_models": ".",  # the folder itself: the attribute networks under their own names
 }
 GATEWAY_PORT = 8000
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>

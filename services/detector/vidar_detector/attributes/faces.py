@@ -34,6 +34,8 @@ DLIB_MEANS_RGB = np.array([122.781998, 117.000999, 104.297997], np.float32)
 DLIB_SCALE = np.float32(256.0)
 # The years each age bin stands for: bin 0 is a newborn's quarter of a year, bin n is n years.
 AGE_BIN_YEARS = np.array([0.25, *range(1, 81)], np.float32)
+# An age's confidence: the probability the network gives to ages within this many years of it.
+AGE_CONFIDENCE_YEARS = 10.0
 GENDERS = ("female", "male")
 # fer's mini-Xception, in fer's order (fer.FER._get_labels).
 EMOTION_SIZE = 64
@@ -54,6 +56,7 @@ class Estimate:
 @dataclass(frozen=True)
 class AgeGender:
     age: float  # years: the expectation over the age bins
+    age_confidence: float  # the probability of an age within AGE_CONFIDENCE_YEARS of `age`
     gender: Estimate
 
 
@@ -70,7 +73,9 @@ class AgeGenderModel:
         """Age and gender of the face on `chip`, a chip of vidar_detector.faces (RGB)."""
         age_bins = _run(self._age, _dlib_input(rechip(chip, AGE_GENDER_PADDING, AGE_CHIP_SIZE)))
         genders = _run(self._gender, _dlib_input(rechip(chip, AGE_GENDER_PADDING, GENDER_CHIP_SIZE)))
-        return AgeGender(age=float(age_bins @ AGE_BIN_YEARS), gender=_best(genders, GENDERS))
+        age = float(age_bins @ AGE_BIN_YEARS)
+        near = np.abs(AGE_BIN_YEARS - age) <= AGE_CONFIDENCE_YEARS
+        return AgeGender(age=age, age_confidence=float(age_bins[near].sum()), gender=_best(genders, GENDERS))
 
 
 class EmotionModel:

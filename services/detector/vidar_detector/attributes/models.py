@@ -22,10 +22,12 @@ class AttributeModelError(ModelLoadError):
 
 
 def attribute_session(
-    path: Path, what: str, input_shape: tuple[int, ...], classes: int
+    path: Path, what: str, input_shape: tuple[int | None, ...], classes: int | None
 ) -> onnxruntime.InferenceSession:
     """A one-thread session on `path`, whose input takes a batch of `input_shape` and whose first
-    output has `classes` values an input."""
+    output has `classes` values an input. None leaves a size unchecked: the network's input or
+    output is as wide as its image (text detection and recognition), or its classes are checked
+    by its caller."""
     if not path.is_file():
         raise AttributeModelError(what, path, "no such file (tests/data/fetch_models.sh fetches it)")
     try:
@@ -34,9 +36,12 @@ def attribute_session(
     except LOAD_ERRORS as exc:
         raise AttributeModelError(what, path, f"cannot load: {exc}") from exc
     [model_input] = session.get_inputs()
-    if [size for size in model_input.shape[1:]] != list(input_shape):
+    sizes = model_input.shape[1:]
+    if len(sizes) != len(input_shape) or any(
+        want not in (None, size) for size, want in zip(sizes, input_shape, strict=True)
+    ):
         raise AttributeModelError(what, path, f"takes {model_input.shape}, not a batch of {list(input_shape)}")
     output = session.get_outputs()[0]
-    if output.shape[-1] != classes:
+    if classes is not None and output.shape[-1] != classes:
         raise AttributeModelError(what, path, f"gives {output.shape[-1]} classes, not {classes}")
     return session
