@@ -13,6 +13,10 @@ The same kept counts say which clause of a filter matches fewest archives (`clau
 list led by it reads only those, where windows of its ordering would read every archive of the
 other filters that lies between.
 
+A count of any other filter reads the archive catalogue (`vidar_gateway.videos.catalogue`), kept
+in the same transactions, where it answers (names and dates, with camera groups and cases), and
+otherwise counts the archives, led by the clause a kept count says matches fewest.
+
 The same document keeps the oldest and the newest `created_date` an archive was created with:
 where a walk of archives by date starts, oldest or newest first. Its first window is open on that
 side, so an archive dated beyond since, by hand, is listed all the same; a deleted one leaves
@@ -34,6 +38,8 @@ from pymongo.errors import DuplicateKeyError
 from vidar.archive import VIDEOS
 from vidar.mongo import COUNTERS
 from vidar.outbox import Transaction
+from vidar_gateway.pagination import leading_with
+from vidar_gateway.videos import catalogue
 from vidar_gateway.videos.name_fences import NAME_FENCES, ensure_name_fences, fence_path, is_fence
 
 ARCHIVE_COUNT = "videos.count"
@@ -41,6 +47,8 @@ _GROUPS = "camera_groups"
 _GROUP_CASES = "group_cases"
 # The filters a kept count answers: camera_groups, case_in.
 _KEPT_FIELDS = {"camera_group", "case"}
+# Set once the catalogue holds every archive (a database made before it had none).
+CATALOGUED = "catalogued"
 OLDEST_CREATED = "oldest_created"
 NEWEST_CREATED = "newest_created"
 
@@ -123,12 +131,16 @@ class ArchiveCounts:
         """Counted once, at the gateway's start, on a database that has no count kept yet, or no
         count of cases (made by an earlier version): every archive is read then. Another gateway
         starting at the same moment counts the same; the first one stored wins."""
-        kept = await self._counters.find_one({"_id": ARCHIVE_COUNT}, projection={_GROUP_CASES: 1})
+        kept = await self._counters.find_one({"_id": ARCHIVE_COUNT}, projection={_GROUP_CASES: 1, CATALOGUED: 1})
         if kept is None or _GROUP_CASES not in kept:
             by_cell = {"_id": {"group": "$camera_group", "case": "$case"}, "n": {"$sum": 1}}
             dates = {"oldest": {"$min": "$created_date"}, "newest": {"$max": "$created_date"}}
             cells = await (await self._videos.aggregate([{"$group": {**by_cell, **dates}}])).to_list()
             await (self._keep_all(cells) if kept is None else self._keep_cases(cells))
+        if kept is None or not kept.get(CATALOGUED):
+            archives = await self._videos.find({}, projection=catalogue.FIELDS).to_list()
+            await catalogue.keep(self._counters.database, archives)
+            await self._counters.update_one({"_id": ARCHIVE_COUNT}, {"$set": {CATALOGUED: True}})
         await ensure_name_fences(self._counters.database, self._videos)
 
     async def _keep_all(self, cells: list[dict[str, Any]]) -> None:
@@ -153,6 +165,17 @@ class ArchiveCounts:
         kept = await self._counters.find_one({"_id": ARCHIVE_COUNT}) or {}
         return KeptCounts(int(kept.get("value", 0)), kept.get(_GROUPS, {}), kept.get(_GROUP_CASES, {}))
 
+    async def count(self, query: dict[str, Any]) -> int:
+        """Kept, read from the catalogue, or counted from the archives led by the clause that
+        matches fewest of them."""
+        kept = await self.kept()
+        if (count := kept.of(query)) is not None:
+            return count
+        if (match := catalogue.matcher(query)) is not None:
+            return await catalogue.count(self._counters.database, match)
+        smallest = kept.smallest_clause(query)
+        return await self._videos.count_documents(query if smallest is None else leading_with(query, smallest[0]))
+
     async def add(self, transaction: Transaction, archive: dict[str, Any], change: int) -> None:
         """`archive` is created (`change` 1) or deleted (-1)."""
         update: dict[str, Any] = {"$inc": {"value": change, **self._cells(archive, change)}}
@@ -160,12 +183,15 @@ class ArchiveCounts:
             update["$min"] = {OLDEST_CREATED: archive["created_date"]}
             update["$max"] = {NEWEST_CREATED: archive["created_date"]}
         await self._counters.update_one({"_id": ARCHIVE_COUNT}, update, upsert=True, session=transaction.session)
+        path = catalogue.entry_path(archive["_id"])
+        listed = {"$set": {path: catalogue.entry(archive)}} if change > 0 else {"$unset": {path: ""}}
+        await self._catalogue(transaction, archive["_id"], listed)
         if is_fence(archive["_id"]):
             fence = {"$set": {fence_path(archive["_id"]): archive["sort_name"]}}
             await self._fence(transaction, fence if change > 0 else {"$unset": {fence_path(archive["_id"]): ""}})
 
     async def change(self, transaction: Transaction, before: dict[str, Any], after: dict[str, Any]) -> None:
-        """An archive's camera group, case or name changed from `before` to `after`."""
+        """An archive was changed from `before` to `after` (its camera group, case or name, maybe)."""
         cells = Counter(self._cells(before, -1))
         cells.update(self._cells(after, 1))
         if moved := {key: change for key, change in cells.items() if change}:
@@ -174,6 +200,8 @@ class ArchiveCounts:
             )
         if is_fence(after["_id"]) and before["sort_name"] != after["sort_name"]:
             await self._fence(transaction, {"$set": {fence_path(after["_id"]): after["sort_name"]}})
+        if (listed := catalogue.entry(after)) != catalogue.entry(before):
+            await self._catalogue(transaction, after["_id"], {"$set": {catalogue.entry_path(after["_id"]): listed}})
 
     @staticmethod
     def _cells(archive: dict[str, Any], change: int) -> dict[str, int]:
@@ -183,6 +211,10 @@ class ArchiveCounts:
         if archive.get("case") is not None:
             cells[case_key(group, archive["case"])] = change
         return cells
+
+    async def _catalogue(self, transaction: Transaction, video_id: int, update: dict[str, Any]) -> None:
+        page = catalogue.page_id(video_id)
+        await self._counters.update_one({"_id": page}, update, upsert=True, session=transaction.session)
 
     async def _fence(self, transaction: Transaction, update: dict[str, Any]) -> None:
         await self._counters.update_one({"_id": NAME_FENCES}, update, upsert=True, session=transaction.session)

@@ -1,7 +1,8 @@
 """Video archive documents in MongoDB: create, read, update, delete, each change announced
 through the outbox in the same transaction."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,18 +10,22 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import indexes, subjects
 from vidar.archive import CAMERA_GROUPS, VIDEOS
+from vidar.batching import Batcher
 from vidar.documents import ArchiveSettings, new_video_document
 from vidar.models.events import Envelope, VideoChanged, VideoDeleted
 from vidar.models.stream_settings import StreamSettings, merge_settings
 from vidar.models.video import ObjectId, Video, VideoCreate, VideoPatch
-from vidar.mongo import delete_returning, next_id, updated
+from vidar.mongo import delete_returning, next_ids, updated
 from vidar.outbox import Outbox, Transaction
 from vidar_gateway.errors import ApiError, not_found
-from vidar_gateway.pagination import Ordering, Page, leading_with, paginate
+from vidar_gateway.pagination import Ordering, Page, paginate
 from vidar_gateway.videos.counts import ArchiveCounts, KeptCounts
 from vidar_gateway.videos.filters import ORDER_FIELDS, VideoFilters, VideoListQuery
 
 _UPDATE_ATTEMPTS = 5
+# Creates written in one transaction at most: those that arrive while one batch is written wait for
+# the next (`vidar.batching`).
+_CREATES_AT_ONCE = 64
 # Archives a page led by a filter's clause may read: SecantusDB decodes each, about 0.1 ms.
 _DRIVEN_AT_MOST = 2000
 
@@ -45,6 +50,15 @@ def _driver(kept: KeptCounts, query: dict[str, Any], limit: int) -> str | None:
     return field if size <= _DRIVEN_AT_MOST and fewer_than_windows else None
 
 
+@dataclass(frozen=True)
+class _Creation:
+    """A POST /videos/ waiting to be written."""
+
+    data: VideoCreate
+    settings: StreamSettings
+    present: Callable[[dict], Video]
+
+
 class VideoStore:
     def __init__(self, db: AsyncDatabase, outbox: Outbox, default_settings: StreamSettings) -> None:
         self._videos = db[VIDEOS]
@@ -53,6 +67,7 @@ class VideoStore:
         self._outbox = outbox
         self._counts = ArchiveCounts(db)
         self._defaults = default_settings.model_dump()
+        self._creations = Batcher(self._create_all, max_batch=_CREATES_AT_ONCE)
 
     async def ensure_indexes(self) -> None:
         """Each ordering, and each filter that can narrow a scan, has its index (vidar.indexes); and
@@ -73,27 +88,43 @@ class VideoStore:
         return await paginate(self._videos, mongo_query, ordering, query.limit, query.page, driver=driver)
 
     async def count(self, filters: VideoFilters, zone: Any, now: datetime) -> int:
-        """Kept, or counted from the archives led by the clause that matches fewest of them."""
-        query = filters.to_query(zone, now)
-        kept = await self._counts.kept()
-        if (count := kept.of(query)) is not None:
-            return count
-        smallest = kept.smallest_clause(query)
-        return await self._videos.count_documents(query if smallest is None else leading_with(query, smallest[0]))
+        """Kept, read from the catalogue, or counted from the archives (`ArchiveCounts.count`)."""
+        return await self._counts.count(filters.to_query(zone, now))
 
     async def create(self, data: VideoCreate, present: Callable[[dict], Video]) -> dict:
-        await self._check_camera_group(data.camera_group)
+        """The new archive, written in one transaction with the creates that arrived meanwhile."""
         settings = self.settings_from(self._defaults, data.stream_settings)
-        video_id = await next_id(self._db, VIDEOS)
-        doc = new_video_document(video_id, ArchiveSettings.of(data, settings), _now())
+        return await self._creations.submit(_Creation(data, settings, present))
+
+    async def _create_all(self, creations: Sequence[_Creation]) -> Sequence[dict | Exception]:
+        """Each creation's archive, or why it was refused: a few commands for them all (their camera
+        groups, their ids, their inserts, counts and `video.created` events), where each one alone
+        took seven, and the transactions of creates made at once fought over the counts."""
+        asked = list({creation.data.camera_group for creation in creations})
+        groups = {group["_id"] for group in await self._groups.find({"_id": {"$in": asked}}, {"_id": 1}).to_list()}
+        valid = [n for n, creation in enumerate(creations) if creation.data.camera_group in groups]
+        docs: dict[int, dict] = {}
 
         async def insert(transaction: Transaction) -> None:
-            await self._videos.insert_one(doc, session=transaction.session)
-            await self._counts.add(transaction, doc, 1)
-            await transaction.stage(Envelope(type=subjects.VIDEO_CREATED, payload=VideoChanged(video=present(doc))))
+            docs.clear()  # a transaction run again takes its ids again
+            now = _now()
+            for video_id, n in zip(
+                await next_ids(self._db, VIDEOS, len(valid), transaction.session), valid, strict=True
+            ):
+                docs[n] = new_video_document(
+                    video_id, ArchiveSettings.of(creations[n].data, creations[n].settings), now
+                )
+            await self._videos.insert_many(list(docs.values()), session=transaction.session)
+            for n, doc in docs.items():
+                await self._counts.add(transaction, doc, 1)
+                created = VideoChanged(video=creations[n].present(doc))
+                await transaction.stage(Envelope(type=subjects.VIDEO_CREATED, payload=created))
 
-        await self._outbox.commit(insert)
-        return doc
+        if valid:
+            await self._outbox.commit(insert)
+        return [
+            docs[n] if n in docs else _no_such_group(creation.data.camera_group) for n, creation in enumerate(creations)
+        ]
 
     async def replace(self, video_id: int, data: VideoCreate, present: Callable[[dict], Video]) -> dict:
         """PUT: every writable field is set; stream_settings start again from the defaults."""
@@ -165,4 +196,8 @@ class VideoStore:
 
     async def _check_camera_group(self, group_id: int) -> None:
         if await self._groups.find_one({"_id": group_id}, projection={"_id": 1}) is None:
-            raise ApiError(400, f"camera_group: camera group {group_id} does not exist", param="camera_group")
+            raise _no_such_group(group_id)
+
+
+def _no_such_group(group_id: int) -> ApiError:
+    return ApiError(400, f"camera_group: camera group {group_id} does not exist", param="camera_group")

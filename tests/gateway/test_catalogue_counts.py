@@ -1,0 +1,146 @@
+"""Counts by name text and created date, read from the archive catalogue (vidar_gateway.videos.catalogue):
+the same numbers as the stored archives give, after renames, moves and deletes, and after the
+catalogue is rebuilt on a database that had none."""
+
+import asyncio
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.database import Database
+
+from tests.gateway.test_burst_lists import case_of, create_burst
+from tests.stack import Gateway, mongo_url
+from vidar.devstack.servers import Ports
+from vidar_gateway.videos import catalogue
+from vidar_gateway.videos.counts import ARCHIVE_COUNT, CATALOGUED, ArchiveCounts
+
+BURST = 40
+MOMENT = datetime(2026, 5, 4, 3, 2, 1, 123000, tzinfo=UTC)
+
+
+def stored_entries(db: Database, ids: list[int]) -> dict[str, str]:
+    return {str(doc["_id"]): catalogue.entry(doc) for doc in db.videos.find({"_id": {"$in": ids}}, catalogue.FIELDS)}
+
+
+def kept_entries(db: Database, ids: list[int]) -> dict[str, str]:
+    pages = db.counters.find({"_id": {"$in": sorted({catalogue.page_id(video_id) for video_id in ids})}})
+    wanted = {str(video_id) for video_id in ids}
+    return {video_id: line for page in pages for video_id, line in page["by_id"].items() if video_id in wanted}
+
+
+def iso(at: datetime) -> str:
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def assert_counts_as_stored(api: httpx.Client, db: Database, camera_group: int, ids: list[int]) -> None:
+    dates = sorted(doc["created_date"] for doc in db.videos.find({"_id": {"$in": ids}}, {"created_date": 1}))
+    middle = dates[len(dates) // 2]
+    for params, stored in (
+        ({"name_contains": "N1"}, {"name": {"$regex": "n1", "$options": "i"}}),
+        (
+            {"name_contains": "n1", "camera_groups": camera_group},
+            {"name": {"$regex": "n1", "$options": "i"}, "camera_group": camera_group},
+        ),
+        ({"created_date_gte": iso(middle)}, {"created_date": {"$gte": middle}}),
+        ({"created_date_gt": iso(middle)}, {"created_date": {"$gt": middle}}),
+        ({"created_date_lte": iso(middle)}, {"created_date": {"$lte": middle}}),
+        ({"created_date_lt": iso(middle), "created_date_last_n_days": 1}, {"created_date": {"$lt": middle}}),
+        (
+            {"created_date_gte": iso(middle), "case_in": case_of(camera_group, 1), "name_contains": "n"},
+            {
+                "created_date": {"$gte": middle},
+                "case": case_of(camera_group, 1),
+                "name": {"$regex": "n", "$options": "i"},
+            },
+        ),
+    ):
+        counted = api.get("/videos/count/", params=params).json()
+        assert counted == {"count": db.videos.count_documents(stored)}, params
+
+
+@pytest.fixture
+def burst(gw: Gateway, camera_group: int) -> list[int]:
+    return asyncio.run(create_burst(gw, camera_group, BURST))
+
+
+def test_counts_by_name_and_date_follow_changes(
+    api: httpx.Client, db: Database, camera_group: int, burst: list[int]
+) -> None:
+    assert kept_entries(db, burst) == stored_entries(db, burst)
+    assert_counts_as_stored(api, db, camera_group, burst)
+    renamed, moved, recased, unnamed, gone = burst[:5]
+    assert api.patch(f"/videos/{renamed}/", json={"name": "N1 renamed"}).status_code == 200
+    assert api.patch(f"/videos/{moved}/", json={"camera_group": 1}).status_code == 200
+    assert api.patch(f"/videos/{recased}/", json={"case": case_of(camera_group, 2)}).status_code == 200
+    assert api.put(f"/videos/{unnamed}/", json={"camera_group": camera_group, "name": None}).status_code == 200
+    assert api.delete(f"/videos/{gone}/").status_code == 204
+    assert kept_entries(db, burst) == stored_entries(db, burst)
+    assert_counts_as_stored(api, db, camera_group, burst)
+
+
+def test_the_catalogue_is_rebuilt_on_a_database_without_one(
+    api: httpx.Client, db: Database, stack: Ports, camera_group: int, burst: list[int]
+) -> None:
+    """As on a database made before the catalogue: its entries are read from the archives at start."""
+    db.counters.update_one({"_id": ARCHIVE_COUNT}, {"$unset": {CATALOGUED: ""}})
+    for video_id in burst:
+        db.counters.update_one({"_id": catalogue.page_id(video_id)}, {"$unset": {catalogue.entry_path(video_id): ""}})
+
+    async def ensure() -> None:
+        client: AsyncMongoClient = AsyncMongoClient(mongo_url(stack), tz_aware=True)
+        try:
+            await ArchiveCounts(client["vidar"]).ensure()
+        finally:
+            await client.close()
+
+    asyncio.run(ensure())
+    assert db.counters.find_one({"_id": ARCHIVE_COUNT})[CATALOGUED] is True
+    assert kept_entries(db, burst) == stored_entries(db, burst)
+    assert_counts_as_stored(api, db, camera_group, burst)
+
+
+def entry_of(created: datetime, camera_group: int, case: int | None, name: str | None) -> str:
+    return catalogue.entry({"created_date": created, "camera_group": camera_group, "case": case, "name": name})
+
+
+@pytest.mark.parametrize(
+    ("query", "matched"),
+    [
+        ({"name": {"$regex": re.escape("a.b"), "$options": "i"}}, [True, False, False, False]),
+        ({"name": {"$regex": "A", "$options": "i"}, "camera_group": 2}, [False, False, True, False]),
+        ({"created_date": {"$gte": MOMENT}}, [True, False, True, True]),
+        ({"created_date": {"$gt": MOMENT}}, [False, False, True, True]),
+        ({"created_date": {"$lt": MOMENT + timedelta(microseconds=999)}}, [False, True, False, False]),
+        ({"created_date": {"$gte": MOMENT}, "case": {"$in": [7, 8]}}, [True, False, False, True]),
+        ({"created_date": {"$gte": MOMENT}, "case": 9}, [False, False, False, False]),
+    ],
+)
+def test_an_entry_matches_as_the_archive_would(query: dict[str, Any], matched: list[bool]) -> None:
+    entries = [
+        entry_of(MOMENT, 1, 7, "a.b\x1fc"),
+        entry_of(MOMENT - timedelta(milliseconds=1), 1, 7, "axb"),
+        entry_of(MOMENT + timedelta(milliseconds=1), 2, None, "A"),
+        entry_of(MOMENT + timedelta(days=1), 1, 8, None),
+    ]
+    match = catalogue.matcher(query)
+    assert match is not None
+    assert [match(line) for line in entries] == matched
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"camera_group": 1},
+        {"name": {"$regex": "a", "$options": "i"}, "_id": {"$in": [1]}},
+        {"name": {"$regex": "a", "$options": "i"}, "health_status.status": {"$in": ["QUEUED"]}},
+        {"name": {"$regex": "a"}},
+        {"created_date": {"$ne": MOMENT}},
+    ],
+)
+def test_other_queries_are_left_to_the_archives(query: dict[str, Any]) -> None:
+    assert catalogue.matcher(query) is None
