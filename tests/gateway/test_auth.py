@@ -8,8 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.polling import eventually
 from tests.stack import Gateway
 from vidar_gateway.app import create_app
+from vidar_gateway.auth import ROLE_KEPT_S
 
 PUBLIC = {"/healthz", "/readyz"}
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -89,4 +91,5 @@ def test_operator_writes_and_revoked_tokens_stop_working(gw: Gateway) -> None:
         assert api.post("/videos/", json={"camera_group": 1, "name": "by operator"}).status_code == 201
         assert "short-lived" in token_cli(gw, "list")
         assert token_cli(gw, "revoke", "short-lived") == "revoked 1 token(s)"
-        assert api.get("/videos/").status_code == 401
+        # The gateway keeps a token's role for ROLE_KEPT_S seconds (vidar_gateway.auth).
+        eventually(lambda: api.get("/videos/").status_code == 401, timeout=2 * ROLE_KEPT_S, what="the revocation")

@@ -11,7 +11,7 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -46,12 +46,18 @@ def connect(settings: VidarSettings) -> AsyncMongoClient:
 
 async def next_id(db: AsyncDatabase, sequence: str) -> int:
     """The next integer id of `sequence`: atomic, never reused, even after deletes."""
-    # findAndModify is fine here: `counters` holds one document a sequence.
-    counter = await db[COUNTERS].find_one_and_update(
-        {"_id": sequence}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
-    )
-    assert counter is not None, "an upsert returning the document after it always has one"
-    return int(counter["value"])
+    return (await in_transaction(db.client, lambda session: next_ids(db, sequence, 1, session)))[0]
+
+
+async def next_ids(db: AsyncDatabase, sequence: str, count: int, session: AsyncClientSession) -> range:
+    """The next `count` integer ids of `sequence`, taken in `session`'s transaction: a concurrent
+    one taking ids too conflicts with it, and one of them is run again. Not a findAndModify: that
+    scans all of `counters` on SecantusDB, which holds large documents besides the sequences."""
+    await db[COUNTERS].update_one({"_id": sequence}, {"$inc": {"value": count}}, upsert=True, session=session)
+    counter = await db[COUNTERS].find_one({"_id": sequence}, session=session)
+    assert counter is not None, "upserted just before, in the same transaction"
+    last = int(counter["value"])
+    return range(last - count + 1, last + 1)
 
 
 async def updated(

@@ -2,6 +2,11 @@
 announces, then published. A crash between commit and publish loses nothing: the relay
 re-publishes what is left, and the event id (`Nats-Msg-Id`) lets JetStream drop a copy.
 
+The events a transaction stages go in with one `insert_many` at its end, and once published leave
+with one `delete_many`: on SecantusDB (the embedded server, which serves one command at a time)
+every command costs every service, and a transaction of many events (a batch of creates or syncs)
+would otherwise pay two a event.
+
 `Outbox.commit` is the one way vidar's services change data and announce it:
 
     async def write(transaction: Transaction) -> bool:
@@ -28,6 +33,8 @@ from vidar.models.events import Envelope
 from vidar.mongo import in_transaction
 
 OUTBOX = "outbox"
+# Entries the relay reads, publishes and deletes at a time (after an outage there may be thousands).
+RELAY_BATCH = 500
 log = logging.getLogger(__name__)
 Result = TypeVar("Result")
 
@@ -35,14 +42,22 @@ Result = TypeVar("Result")
 class Transaction:
     """One attempt of a `commit`: its session, and the events it staged."""
 
-    def __init__(self, outbox: "Outbox", session: AsyncClientSession) -> None:
+    def __init__(self, session: AsyncClientSession) -> None:
         self.session = session
         self.staged: list[dict] = []
-        self._outbox = outbox
 
     async def stage(self, event: Envelope[BaseModel]) -> None:
         """Record `event` in this transaction; it is published once the transaction commits."""
-        self.staged.append(await self._outbox._stage(event, self.session))
+        self.staged.append(_entry(event))
+
+
+def _entry(event: Envelope[BaseModel]) -> dict:
+    return {
+        "_id": event.event_id,
+        "subject": event.type,
+        "body": event.model_dump_json(),
+        "staged_at": datetime.now(UTC),
+    }
 
 
 class Outbox:
@@ -57,40 +72,32 @@ class Outbox:
         attempts: list[Transaction] = []
 
         async def attempt(session: AsyncClientSession) -> Result:
-            attempts.append(Transaction(self, session))
-            return await work(attempts[-1])
+            attempts.append(Transaction(session))
+            result = await work(attempts[-1])
+            if attempts[-1].staged:
+                await self._entries.insert_many(attempts[-1].staged, session=session)
+            return result
 
         result = await in_transaction(self._client, attempt)
-        for entry in attempts[-1].staged:
-            await self._deliver(entry)
+        await self._deliver(attempts[-1].staged)
         return result
 
-    async def _stage(self, event: Envelope[BaseModel], session: AsyncClientSession) -> dict:
-        """Record `event` inside the caller's transaction; returns the entry for `_deliver`."""
-        entry = {
-            "_id": event.event_id,
-            "subject": event.type,
-            "body": event.model_dump_json(),
-            "staged_at": datetime.now(UTC),
-        }
-        await self._entries.insert_one(entry, session=session)
-        return entry
-
-    async def _deliver(self, entry: dict) -> None:
-        """Publish a committed entry now; while NATS is away the relay does it later, and the
+    async def _deliver(self, entries: list[dict]) -> None:
+        """Publish committed entries now; while NATS is away the relay does it later, and the
         request that made the change does not wait for a publish timeout."""
-        if is_connected(self._broker):
-            await self._publish(entry)
+        if entries and is_connected(self._broker):
+            await self._publish_all(entries)
 
     async def relay(self, *, older_than: timedelta) -> int:
         """Publish every entry staged before `older_than` ago; returns how many were sent."""
         cutoff = datetime.now(UTC) - older_than
         sent = 0
-        async for entry in self._entries.find({"staged_at": {"$lt": cutoff}}).sort("staged_at", 1):
-            if not await self._publish(entry):
-                break
-            sent += 1
-        return sent
+        while True:
+            oldest = self._entries.find({"staged_at": {"$lt": cutoff}}).sort("staged_at", 1)
+            published = await self._publish_all(await oldest.to_list(RELAY_BATCH))
+            sent += published
+            if published < RELAY_BATCH:  # all sent, or the bus is away
+                return sent
 
     async def relay_forever(self, *, interval: float = 5.0) -> None:
         while True:
@@ -99,6 +106,17 @@ class Outbox:
                 await self.relay(older_than=timedelta(seconds=interval))
             except Exception:
                 log.exception("outbox relay failed; retrying in %.0f s", interval)
+
+    async def _publish_all(self, entries: list[dict]) -> int:
+        """Publish `entries` in order until one fails; those sent leave the outbox. Returns how many."""
+        sent: list[str] = []
+        for entry in entries:
+            if not await self._publish(entry):
+                break
+            sent.append(entry["_id"])
+        if sent:
+            await self._entries.delete_many({"_id": {"$in": sent}})
+        return len(sent)
 
     async def _publish(self, entry: dict) -> bool:
         try:
@@ -112,5 +130,4 @@ class Outbox:
         except Exception:
             log.warning("publishing event %s deferred: bus unavailable", entry["_id"], exc_info=True)
             return False
-        await self._entries.delete_one({"_id": entry["_id"]})
         return True
