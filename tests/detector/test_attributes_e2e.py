@@ -1,0 +1,89 @@
+"""Attributes end to end: a processed clip's posted detections carry their features (as the router
+receives the `detection.<kind>` events, whatever storage keeps of them), and `POST /detect/`'s
+compute describes the objects it finds; with attributes off, `features` is null."""
+
+import asyncio
+from pathlib import Path
+from typing import cast
+
+import httpx
+import pytest
+
+from tests.conftest import model_settings
+from tests.detector.receiver import receiver
+from tests.detector.test_attributes import OBAMA_PORTRAIT_FACE
+from tests.scheduler.processing import ready_archive, wait_for
+from vidar import archive
+from vidar.models.search import DetectReply, DetectRequest
+from vidar.objectstore import ObjectStore
+from vidar_detector.image_search import ImageSearch
+from vidar_detector.settings import DetectorSettings
+
+# Every sighting of a track posted, so a short clip gives several events of each kind.
+EVERY_POST = {"filter_min_size": 20, "post_first_track_frame": True, "post_last_track_frame": True}
+
+
+def posted_events(api: httpx.Client, video: Path, **detectors: object) -> list[dict]:
+    """The `detection.<kind>` events a run of `video` posts, as its router receives them."""
+    with receiver() as router:
+        video_id = ready_archive(api, video, detectors=detectors)
+        assert api.patch(f"/videos/{video_id}/", json={"router_url": router.url}).status_code == 200
+        api.post(f"/videos/{video_id}/process/")
+        wait_for(api, video_id, "COMPLETED", timeout=180)
+    return [body["event"] for body in router.received]
+
+
+@pytest.mark.usefixtures("storage", "scheduler", "detector")
+def test_carphone_s_driver_is_posted_with_his_age_and_gender(api: httpx.Client, videos: Path) -> None:
+    (event,) = posted_events(api, videos / "carphone_pristine.mp4", face={"filter_min_size": 30})
+    features = event["features"]
+    assert features["gender"]["name"] == "male"
+    assert 20 <= features["age"]["name"] <= 40
+    assert features["medmask"]["name"] == "none"
+    assert features["emotions"]["name"] in {"angry", "disgusted", "scared", "happy", "neutral", "sad", "surprised"}
+
+
+@pytest.mark.usefixtures("storage", "scheduler", "detector")
+def test_bikes_walkers_and_vehicles_are_posted_with_their_colours(api: httpx.Client, videos: Path) -> None:
+    events = posted_events(api, videos / "bikes.mp4", face=None, body=EVERY_POST, car=EVERY_POST)
+    bodies = [event["features"] for event in events if event["kind"] == "body"]
+    cars = [event["features"] for event in events if event["kind"] == "car"]
+    assert bodies
+    assert cars
+    assert all(set(body) == {"top_color", "bottom_color"} for body in bodies)
+    assert all(set(car) == {"color", "license_plate_number"} for car in cars)
+    assert all(body["top_color"] and body["bottom_color"] for body in bodies), "every posted walker is large enough"
+    assert all(car["color"] for car in cars)
+
+
+class UploadedImage:
+    """The object store, holding one upload of POST /detect/."""
+
+    def __init__(self, key: str, data: bytes) -> None:
+        self._objects = {key: data}
+
+    async def get_bytes(self, key: str) -> bytes | None:
+        return self._objects.get(key)
+
+
+def detect(settings: DetectorSettings, image: Path) -> DetectReply:
+    key = f"{archive.DETECT_UPLOADS}portrait.jpg"
+    search = ImageSearch(settings, cast(ObjectStore, UploadedImage(key, image.read_bytes())))
+    return asyncio.run(search.detect(DetectRequest(image_key=key, kinds=["face"])))
+
+
+def test_post_detect_describes_a_known_face(videos: Path) -> None:
+    reply = detect(DetectorSettings.model_validate(model_settings()), videos / "faces" / "obama.jpg")
+    (face,) = reply.objects
+    assert face.bbox[0] < OBAMA_PORTRAIT_FACE[2], "the portrait's face"
+    assert face.features is not None
+    features = face.features.model_dump()
+    assert features["gender"]["name"] == "male"
+    assert 45 <= features["age"]["name"] <= 58
+
+
+def test_post_detect_without_attributes_has_no_features(videos: Path) -> None:
+    reply = detect(
+        DetectorSettings.model_validate({**model_settings(), "attributes": False}), videos / "faces" / "obama.jpg"
+    )
+    assert [face.features for face in reply.objects] == [None]
