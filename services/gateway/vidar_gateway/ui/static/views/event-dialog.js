@@ -2,6 +2,7 @@
 
 import { call } from "../api.js";
 import { authImage, h, releaseImages, streamTime } from "../dom.js";
+import { attributeFacts } from "./attributes.js";
 
 const KINDS = { faces: "Face", bodies: "Body", cars: "Car" };
 
@@ -48,6 +49,7 @@ export function eventDialog(onClose) {
           detail("Posted", event.post),
           detail("Quality", event.quality.toFixed(3)),
           detail("Cluster", event.cluster === null ? "not clustered yet" : `#${event.cluster}`),
+          attributeFacts(type, event.features).flatMap(([label, value]) => detail(label, value)),
           detail("Box", event.bbox.map(Math.round).join(", ")),
           detail("Recorded", new Date(event.created_date).toLocaleString())),
         play));

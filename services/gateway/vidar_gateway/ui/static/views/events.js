@@ -1,18 +1,22 @@
-// An archive's events of one kind as a thumbnail grid: best first or by time, filtered by cluster
-// and quality, a page at a time (an archive may hold tens of thousands).
+// An archive's events of one kind as a thumbnail grid: best first or by time, filtered by cluster,
+// quality and what was seen (age, gender, colours, plate...), a page at a time (an archive may hold
+// tens of thousands).
 
-import { call } from "../api.js";
-import { authImage, emptyState, h, releaseImages, streamTime } from "../dom.js";
+import { ApiError, call } from "../api.js";
+import { authImage, emptyState, h, releaseImages, streamTime, toast } from "../dom.js";
+import { attributeBadges, attributeControls, attributeSummary } from "./attributes.js";
 
 const PAGE_SIZE = 60;
 const ORDERS = [["-quality", "Best first"], ["timestamp", "By time"]];
 
 export function eventCard(videoId, type, event) {
   return h("a", { class: "event-card", href: `#/archives/${videoId}/${type}/${encodeURIComponent(event.id)}`,
-    dataset: { eventId: event.id }, "aria-label": `Event at ${streamTime(event.stream_time)}, quality ${event.quality.toFixed(2)}` },
+    dataset: { eventId: event.id }, "aria-label": [`Event at ${streamTime(event.stream_time)}`, `quality ${event.quality.toFixed(2)}`,
+      attributeSummary(event.features)].filter(Boolean).join(", ") },
   authImage(event.thumbnail, "", "thumb"),
   h("span", { class: "event-meta" }, h("span", {}, streamTime(event.stream_time)),
     h("span", { class: "quality" }, event.quality.toFixed(2))),
+  attributeBadges(type, event.features),
   event.cluster !== null ? h("span", { class: "cluster-tag" }, `#${event.cluster}`) : null);
 }
 
@@ -37,10 +41,12 @@ export class EventGrid {
       class: "short", "aria-label": "Minimum quality" });
     const bar = h("form", { class: "toolbar" }, h("label", { class: "inline" }, "Order", order),
       h("label", { class: "inline" }, "Cluster", this.cluster), h("label", { class: "inline" }, "Quality ≥", quality),
+      h("div", { class: "attribute-filters", role: "group", "aria-label": "What was seen" }, attributeControls(this.type)),
       this.summary);
+    // Every control is named as its API filter; an empty one is left out of the request.
     bar.addEventListener("change", () => {
-      this.filters = { ordering: order.value, cluster: this.cluster.value, quality_gte: quality.value };
-      this.load(null);
+      this.filters = Object.fromEntries(new FormData(bar));
+      this.load(null).catch((failure) => toast(failure instanceof ApiError ? failure.message : String(failure), "error"));
     });
     bar.addEventListener("submit", (event) => event.preventDefault());
     return bar;
