@@ -11,7 +11,8 @@ import pytest
 
 from tests.detector.test_detectors import COCO, frames
 from vidar_detector import darknet
-from vidar_detector.detectors import DARKNET_NMS_IOU, DarknetDetector, Detection, ModelLoadError, merged_by_kind
+from vidar_detector.detections import Detection
+from vidar_detector.detectors import DARKNET_NMS_IOU, DarknetDetector, ModelLoadError, merged_by_kind
 from vidar_detector.settings import DEFAULT_CLASS_MAP
 
 IMAGE_SIZE = 512

@@ -12,7 +12,7 @@ from vidar.models.jobs import DetectionPosted, JobDispatch, SourceFile, Statisti
 from vidar.models.stream_settings import StreamSettings
 from vidar_detector.decode import Decoded
 from vidar_detector.detection import DetectionHandler
-from vidar_detector.detectors import Detection
+from vidar_detector.detections import Detection, Detections
 from vidar_detector.publishing import Images
 
 WIDTH, HEIGHT = 320, 240
@@ -29,9 +29,9 @@ class Scripted:
         self._frames = iter(frames)
         self.shapes: list[tuple[int, ...]] = []
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray) -> Detections:
         self.shapes.append(image.shape)
-        return next(self._frames, [])
+        return Detections.of(next(self._frames, []))
 
 
 def walker(frame: int, x0: float = 10, size: float = 80) -> Detection:

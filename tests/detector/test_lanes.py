@@ -15,7 +15,8 @@ from vidar.models.jobs import DetectionPosted, JobDispatch, SourceFile, Statisti
 from vidar.models.stream_settings import StreamSettings
 from vidar_detector.decode import Decoded
 from vidar_detector.detection import DetectionHandler
-from vidar_detector.detectors import DarknetDetector, Detection
+from vidar_detector.detections import Detection, Detections
+from vidar_detector.detectors import DarknetDetector
 from vidar_detector.lanes import ModelLanes
 from vidar_detector.settings import DEFAULT_CLASS_MAP
 
@@ -31,15 +32,15 @@ class Recording:
         self.threads: set[int] = set()
         self.fail = fail
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray) -> Detections:
         self.threads.add(threading.get_ident())
         time.sleep(0.002 * (int(image[0, 0, 0]) % 3))  # steps finish out of order
         if self.fail:
             raise RuntimeError("the model broke")
-        return [Detection("body", (float(image[0, 0, 0]), 0.0, 10.0, 10.0), 0.9)]
+        return Detections.of([Detection("body", (float(image[0, 0, 0]), 0.0, 10.0, 10.0), 0.9)])
 
 
-def detect_body(image: np.ndarray, lane: dict) -> list[Detection]:
+def detect_body(image: np.ndarray, lane: dict) -> Detections:
     return lane["body"].detect(image)
 
 
@@ -48,7 +49,7 @@ def test_each_lanes_models_stay_on_one_thread_and_results_keep_their_order() -> 
     lanes = ModelLanes([{"body": first}, {"body": second}])
     images = [np.full((4, 4, 3), value, np.uint8) for value in range(20)]
     steps = [lanes.submit(functools.partial(detect_body, image)) for image in images]
-    assert [step.result()[0].box[0] for step in steps] == list(range(20))
+    assert [step.result().boxes[0, 0] for step in steps] == list(range(20))
     assert len(first.threads) == len(second.threads) == 1
     assert first.threads != second.threads
     assert threading.get_ident() not in first.threads | second.threads

@@ -12,7 +12,7 @@ from vidar.models.jobs import DetectionPosted, JobDispatch, SourceFile, Statisti
 from vidar.models.stream_settings import StreamSettings
 from vidar_detector.decode import Decoded
 from vidar_detector.detection import DetectionHandler
-from vidar_detector.detectors import Detection
+from vidar_detector.detections import Detection, Detections
 from vidar_detector.geometry import Box
 from vidar_detector.publishing import Images
 
@@ -34,8 +34,8 @@ def walkers(frame: int) -> list[Detection]:
 class ByFrame:
     """Finds the walkers of the frame it is shown (its number is in the first pixel)."""
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        return walkers(int(image[0, 0, 0]))
+    def detect(self, image: np.ndarray) -> Detections:
+        return Detections.of(walkers(int(image[0, 0, 0])))
 
 
 def appearance(image: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:

@@ -22,6 +22,7 @@ from tests.detector.test_detectors import APPEARANCE, COCO, frames
 from vidar.models.stream_settings import KindSettings
 from vidar_detector.appearance import AppearanceEmbedder, appearance_embedder
 from vidar_detector.deep_sort import DeepSortTracker, Embed
+from vidar_detector.detections import Detections
 from vidar_detector.detectors import DarknetDetector
 from vidar_detector.geometry import Box, iou
 from vidar_detector.selection import passes_filters
@@ -33,47 +34,46 @@ FPS = 10
 STEP = 2  # frames a detection step (5 a second, the default rate)
 SETTINGS = KindSettings(filter_min_size=20)  # vtest's walkers are 25 to 60 pixels wide
 
-Found = list[tuple[Box, float]]
+
+def passing(found: Detections) -> Detections:
+    return found[np.array([passes_filters(box, score, SETTINGS) for _, box, score in found], bool)]
 
 
 @pytest.fixture(scope="module")
-def footage(models: Path, videos: Path) -> list[tuple[np.ndarray, Found]]:
+def footage(models: Path, videos: Path) -> list[tuple[np.ndarray, Detections]]:
     detector = DarknetDetector(models / COCO, DEFAULT_CLASS_MAP, image_size=512, min_score=0.25, threads=2)
     images = frames(videos / "vtest.avi", set(range(0, FRAMES, STEP)))
-    return [
-        (image, [(d.box, d.score) for d in detector.detect(image) if passes_filters(d.box, d.score, SETTINGS)])
-        for image in images
-    ]
+    return [(image, passing(detector.detect(image))) for image in images]
 
 
 @pytest.fixture(scope="module")
-def appearances(models: Path, footage: list[tuple[np.ndarray, Found]]) -> list[list[np.ndarray]]:
+def appearances(models: Path, footage: list[tuple[np.ndarray, Detections]]) -> list[list[np.ndarray]]:
     """Each frame's appearance vectors of its boxes, as deep_sort asks for them (one call a frame).
     The real model on about 800 crops is the test's slowest part: two embedders (one thread each,
     as the detector runs one) take every other frame, on both cores."""
     embedders = [appearance_embedder(models / APPEARANCE), AppearanceEmbedder(models / APPEARANCE)]
 
     def every_other_frame(first: int) -> list[list[np.ndarray]]:
-        return [embedders[first].embed(image, [box for box, _ in found]) for image, found in footage[first::2]]
+        return [embedders[first].embed(image, found.box_list()) for image, found in footage[first::2]]
 
     with ThreadPoolExecutor(2) as pool:
         even, odd = pool.map(every_other_frame, (0, 1))
     return [even[index // 2] if index % 2 == 0 else odd[index // 2] for index in range(len(footage))]
 
 
-def replayed(footage: list[tuple[np.ndarray, Found]], appearances: list[list[np.ndarray]]) -> Embed:
+def replayed(footage: list[tuple[np.ndarray, Detections]], appearances: list[list[np.ndarray]]) -> Embed:
     """The embedder's vectors for each frame's boxes, computed beforehand."""
     by_image = {id(image): (found, vectors) for (image, found), vectors in zip(footage, appearances, strict=True)}
 
     def embed(image: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
         found, vectors = by_image[id(image)]
-        assert boxes == [box for box, _ in found], "deep_sort asks for the vectors of the frame's boxes, in order"
+        assert boxes == found.box_list(), "deep_sort asks for the vectors of the frame's boxes, in order"
         return vectors
 
     return embed
 
 
-def tracks_of(tracker: Tracker, footage: list[tuple[np.ndarray, Found]]) -> list[Track]:
+def tracks_of(tracker: Tracker, footage: list[tuple[np.ndarray, Detections]]) -> list[Track]:
     ended = []
     for index, (image, found) in enumerate(footage):
         frame = index * STEP
@@ -112,7 +112,7 @@ def mean_length(tracks: list[Track]) -> float:
 
 
 def test_deep_sort_keeps_identities_that_simple_iou_splits(
-    footage: list[tuple[np.ndarray, Found]], appearances: list[list[np.ndarray]]
+    footage: list[tuple[np.ndarray, Detections]], appearances: list[list[np.ndarray]]
 ) -> None:
     by_iou = tracks_of(simple_iou(), footage)
     by_deep_sort = tracks_of(deep_sort(replayed(footage, appearances)), footage)

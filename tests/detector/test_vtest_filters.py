@@ -16,7 +16,8 @@ from vidar.models.jobs import DetectionPosted, JobDispatch, SourceFile, Statisti
 from vidar.models.stream_settings import StreamSettings
 from vidar_detector.decode import Decoded
 from vidar_detector.detection import DetectionHandler
-from vidar_detector.detectors import DarknetDetector, Detection
+from vidar_detector.detections import Detections
+from vidar_detector.detectors import DarknetDetector
 from vidar_detector.settings import DEFAULT_CLASS_MAP
 
 FRAMES = 20
@@ -38,13 +39,13 @@ class OncePerImage:
 
     def __init__(self, detector: DarknetDetector) -> None:
         self._detector = detector
-        self._found: dict[tuple[tuple[int, ...], bytes], list[Detection]] = {}
+        self._found: dict[tuple[tuple[int, ...], bytes], Detections] = {}
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray) -> Detections:
         key = image.shape, hashlib.blake2b(np.ascontiguousarray(image)).digest()
         if key not in self._found:
             self._found[key] = self._detector.detect(image)
-        return list(self._found[key])
+        return self._found[key]
 
 
 @pytest.fixture(scope="module")

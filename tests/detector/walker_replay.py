@@ -17,11 +17,10 @@ import av
 from tests.conftest import MODELS, VIDEOS
 from tests.detector.walkers import VTEST_COPIES, Score, Sighting, score, walkers
 from vidar.models.stream_settings import BodySettings
+from vidar_detector.detections import Detection, Detections
 from vidar_detector.detectors import Yolov5Detector
 from vidar_detector.frames import Cadence
-from vidar_detector.geometry import Box
 from vidar_detector.posting import Candidate, PostingPolicy
-from vidar_detector.selection import fits_size, quality
 from vidar_detector.settings import DEFAULT_CLASS_MAP, DetectorSettings
 from vidar_detector.tracking import IouTracker
 
@@ -32,7 +31,7 @@ CACHE = VIDEOS.parent / "walker-replay"
 class DetectionStep:
     frame: int
     time: float
-    bodies: list[tuple[Box, float]]
+    bodies: Detections
 
 
 def detection_steps(name: str) -> tuple[tuple[int, int], list[DetectionStep]]:
@@ -61,7 +60,11 @@ def detection_steps(name: str) -> tuple[tuple[int, int], list[DetectionStep]]:
         cached.write_text(json.dumps({"size": size, "steps": steps}))
     data = json.loads(cached.read_text())
     steps = [
-        DetectionStep(step["frame"], step["time"], [(tuple(box), score) for box, score in step["bodies"]])
+        DetectionStep(
+            step["frame"],
+            step["time"],
+            Detections.of(Detection("body", tuple(box), score) for box, score in step["bodies"]),
+        )
         for step in data["steps"]
     ]
     return tuple(data["size"]), steps
@@ -79,16 +82,17 @@ def posted_bodies(size: tuple[int, int], steps: list[DetectionStep]) -> tuple[li
     )
     policy, ended, tracking = PostingPolicy(settings), [], 0.0
     for step in steps:
-        sized = [(box, score) for box, score in step.bodies if fits_size(box, settings)]
-        least = settings.filter_min_quality
-        confident = [(box, score) for box, score in sized if score >= least]
-        weak = [(box, score) for box, score in sized if score < least]
+        # As the detector's `DetectionHandler` does on each step.
+        sized = step.bodies[step.bodies.sized_within(settings.filter_min_size, settings.filter_max_size)]
+        confident = sized.scores >= settings.filter_min_quality
         started = time.process_time()
-        tracked = tracker.update(confident, step.frame, step.time, weak=weak)
+        update = tracker.update(sized[confident].with_qualities(*size), step.frame, step.time, weak=sized[~confident])
         tracking += time.process_time() - started
-        for track in tracked.started + tracked.continued:
-            policy.keep(track, Candidate(track.last, quality(track.last.box, track.last.score, *size)))
-        ended += tracked.ended
+        tracked = update.detections
+        quality_of = dict(zip(tracked.track_ids.tolist(), tracked.qualities.tolist(), strict=True))
+        for track in update.started + update.continued:
+            policy.keep(track, Candidate(track.last, quality_of[track.id]))
+        ended += update.ended
     posts = [(track, post) for track in ended + tracker.finish() for post in policy.ended(track)]
     posted = [
         Sighting(str(track.id), post.candidate.sighting.frame, post.candidate.sighting.box) for track, post in posts

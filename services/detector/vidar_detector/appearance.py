@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vidar.models.stream_settings import DetectorType
+from vidar_detector.detections import ObjectKind
 from vidar_detector.detectors import ONNX_RUNTIME_ERRORS, ModelLoadError, onnx_session
 from vidar_detector.faces import face_embedding
 from vidar_detector.geometry import Box
@@ -77,7 +77,7 @@ def _crop(frame: np.ndarray, box: Box) -> np.ndarray:
     return np.ascontiguousarray(frame[top : max(bottom, top + 1), left : max(right, left + 1)])
 
 
-def embed_object(appearance: AppearanceEmbedder | None, kind: DetectorType, frame: np.ndarray, box: Box) -> list[float]:
+def embed_object(appearance: AppearanceEmbedder | None, kind: ObjectKind, frame: np.ndarray, box: Box) -> list[float]:
     """The features a posted object is clustered by: a face's 128-D dlib embedding, a body's or
     car's appearance vector (`appearance` is needed for those only). `frame` is the RGB frame the
     box is in."""

@@ -221,7 +221,7 @@ def _head(index: int, layer: Section) -> YoloHead:
 
 
 @dataclass(frozen=True)
-class Boxes:
+class Proposals:
     """Decoded candidates: corners in pixels of the frame, the best class's score and id."""
 
     corners: np.ndarray  # (n, 4): x1, y1, x2, y2
@@ -235,14 +235,14 @@ def decode(
     input_size: tuple[int, int],
     frame_size: tuple[int, int],
     min_score: float,
-) -> Boxes:
+) -> Proposals:
     """Every anchor of every head whose best class scores at least `min_score` (objectness times
     the class's probability, as Darknet scores them), before non-maximum suppression."""
     found = [
         _decode_head(output, head, input_size, frame_size, min_score)
         for output, head in zip(outputs, heads, strict=True)
     ]
-    return Boxes(*(np.concatenate(parts) for parts in zip(*found, strict=True)))
+    return Proposals(*(np.concatenate(parts) for parts in zip(*found, strict=True)))
 
 
 def _decode_head(

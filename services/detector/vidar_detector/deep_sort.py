@@ -21,8 +21,9 @@ import numpy as np
 from deep_sort_realtime.deep_sort.track import Track as DeepTrack
 from deep_sort_realtime.deepsort_tracker import DeepSort
 
+from vidar_detector.detections import NO_TRACK, Detections
 from vidar_detector.geometry import Box
-from vidar_detector.tracking import Boxes, Sighting, Step, Track, TrackBook, restored_track, track_record
+from vidar_detector.tracking import Sighting, Track, TrackBook, TrackUpdate, restored_track, track_record
 from vidar_detector.tracking_state import Array, DeepSortRecord, DeepTrackRecord, rows
 
 # Appearance features of the objects at `boxes` in one RGB frame, one vector per box.
@@ -56,13 +57,18 @@ class DeepSortTracker:
         self._live: dict[str, Track] = {}  # by DeepSort's track id
 
     def update(
-        self, boxes: list[tuple[Box, float]], frame: int, time: float, image: np.ndarray, weak: Boxes = ()
-    ) -> Step:
-        """`weak` boxes are not used: deep-sort-realtime's cascade has no second association."""
-        step = Step()
+        self, detections: Detections, frame: int, time: float, image: np.ndarray, weak: Detections | None = None
+    ) -> TrackUpdate:
+        """`weak` detections are not used: deep-sort-realtime's cascade has no second association."""
+        update = TrackUpdate()
+        boxes, scores = detections.box_list(), detections.scores.tolist()
+        track_ids = np.full(len(boxes), NO_TRACK)
         matched = self._deep_sort.update_tracks(
-            [([x1, y1, x2 - x1, y2 - y1], score, "object") for (x1, y1, x2, y2), score in boxes],
-            embeds=self._embed(image, [box for box, _ in boxes]) if boxes else [],
+            [
+                ([x1, y1, x2 - x1, y2 - y1], score, "object")
+                for (x1, y1, x2, y2), score in zip(boxes, scores, strict=True)
+            ],
+            embeds=self._embed(image, boxes) if boxes else [],
             # Each DeepSort track matched in this frame carries the index of its box back.
             others=list(range(len(boxes))),
         )
@@ -71,10 +77,12 @@ class DeepSortTracker:
                 continue
             if self._filter_unconfirmed and not deep_track.is_confirmed():
                 continue
-            box, score = boxes[deep_track.others]
-            self._sighted(deep_track.track_id, Sighting(frame, time, box, score), step)
-        self._end(self._deep_sort.tracker.del_tracks_ids, step)
-        return step
+            index = deep_track.others
+            sighting = Sighting(frame, time, boxes[index], scores[index])
+            track_ids[index] = self._sighted(deep_track.track_id, sighting, update).id
+        self._end(self._deep_sort.tracker.del_tracks_ids, update)
+        update.detections = detections.with_track_ids(track_ids)
+        return update
 
     def finish(self) -> list[Track]:
         ended, self._live = list(self._live.values()), {}
@@ -100,19 +108,20 @@ class DeepSortTracker:
         deep.tracks = [_restored_deep_track(track, deep.n_init, deep.max_age) for track in record.deep_tracks]
         deep.metric.samples = {deep_id: list(samples.array()) for deep_id, samples in record.samples.items()}
 
-    def _sighted(self, deep_id: str, sighting: Sighting, step: Step) -> None:
+    def _sighted(self, deep_id: str, sighting: Sighting, update: TrackUpdate) -> Track:
         track = self._live.get(deep_id)
         if track is None:
             self._live[deep_id] = track = self._book.start(sighting)
-            step.started.append(track)
+            update.started.append(track)
         else:
             self._book.extend(track, sighting)
-            step.continued.append(track)
+            update.continued.append(track)
+        return track
 
-    def _end(self, deleted_ids: list[str], step: Step) -> None:
+    def _end(self, deleted_ids: list[str], update: TrackUpdate) -> None:
         for deep_id, track in list(self._live.items()):
             if deep_id in deleted_ids or self._book.too_long(track):
-                step.ended.append(self._live.pop(deep_id))
+                update.ended.append(self._live.pop(deep_id))
 
 
 def _deep_track_record(track: DeepTrack) -> DeepTrackRecord:

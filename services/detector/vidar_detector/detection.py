@@ -21,14 +21,13 @@ from vidar_detector import tracking_state
 from vidar_detector.counters import Deliveries, ObjectTally
 from vidar_detector.decode import Decoded
 from vidar_detector.deep_sort import DeepSortTracker, Embed
-from vidar_detector.detectors import Detection, ObjectKind
+from vidar_detector.detections import Detections, ObjectKind
 from vidar_detector.frames import Cadence
-from vidar_detector.geometry import Rectangle, crop, to_frame
+from vidar_detector.geometry import Rectangle, crop
 from vidar_detector.job import Picture
 from vidar_detector.lanes import ModelLanes, Models
 from vidar_detector.posting import Candidate, KeptFromRecord, Post, PostingPolicy
 from vidar_detector.publishing import Describe, FaceChip, Features, Kept, PostMaker, Publish
-from vidar_detector.selection import fits_size, quality
 from vidar_detector.tracking import IouTracker, Track, Tracker
 
 # Frames a restored state's candidates still need, by stream position.
@@ -96,35 +95,31 @@ def _kept_record(images: object) -> tracking_state.KeptRecord:
 
 
 @dataclass
-class Step:
+class PendingStep:
     """A detection step handed to the lanes, tracked once its models are done (in order)."""
 
     frame: int
     decoded: Decoded
     timestamp: float
     statistic: Statistic
-    found: Future[tuple[np.ndarray, dict[ObjectKind, list[Detection]]]]  # the image, detections by kind
+    found: Future[tuple[np.ndarray, dict[ObjectKind, Detections]]]  # the image, detections by kind
 
 
 def detect(
     picture: Picture, regions: Mapping[ObjectKind, Rectangle | None], models: Models
-) -> tuple[np.ndarray, dict[ObjectKind, list[Detection]]]:
+) -> tuple[np.ndarray, dict[ObjectKind, Detections]]:
     """One step's image and its detections by kind, in frame coordinates (in a lane's thread).
     One model may serve two kinds (body and car): it runs once per frame and region."""
     image = picture()
-    found_by_model: dict[tuple[int, Rectangle | None], list[Detection]] = {}
-    by_kind: dict[ObjectKind, list[Detection]] = {}
+    found_by_model: dict[tuple[int, Rectangle | None], Detections] = {}
+    by_kind: dict[ObjectKind, Detections] = {}
     for kind, region in regions.items():
         model = models[kind]
         key = id(model), region
         if key not in found_by_model:
             with MODEL_SECONDS.labels(kind).time():
                 found_by_model[key] = model.detect(crop(image, region))
-        by_kind[kind] = [
-            Detection(kind, to_frame(found.box, region), found.score)
-            for found in found_by_model[key]
-            if found.kind == kind
-        ]
+        by_kind[kind] = found_by_model[key].of_kind(kind).in_frame(region)
     return image, by_kind
 
 
@@ -168,7 +163,7 @@ class DetectionHandler:
         self._lanes = models if isinstance(models, ModelLanes) else ModelLanes([models])
         self._pipelines = [KindPipeline(kind, getattr(detectors, kind)) for kind in sorted(self._lanes.kinds)]
         self._regions = {pipeline.kind: pipeline.region for pipeline in self._pipelines}
-        self._steps: deque[Step] = deque()
+        self._steps: deque[PendingStep] = deque()
         self._frame = -1
         # Track ids start with the number of the attempt that began the run's tracking state.
         self.track_prefix = f"{attempt}-"
@@ -245,7 +240,7 @@ class DetectionHandler:
         if not self._cadence.due(decoded.time):
             return  # between detection steps: the trackers bridge the gap (and interpolate it)
         found = self._lanes.submit(partial(detect, picture, self._regions))
-        self._steps.append(Step(self._frame, decoded, timestamp, statistic, found))
+        self._steps.append(PendingStep(self._frame, decoded, timestamp, statistic, found))
         # The oldest steps, once done, or once every lane is busy with a later one.
         while self._steps and (self._steps[0].found.done() or len(self._steps) > self._lanes.count):
             self._track(self._steps.popleft())
@@ -265,33 +260,43 @@ class DetectionHandler:
         """Count the router's finished deliveries (the worker calls it once more at the end)."""
         self._tally.deliveries(statistic)
 
-    def _track(self, step: Step) -> None:
+    def _track(self, step: PendingStep) -> None:
         image, by_kind = step.found.result()
+        height, width = image.shape[:2]
         for pipeline in self._pipelines:
-            found = [(detection.box, detection.score) for detection in by_kind[pipeline.kind]]
-            sized = [(box, score) for box, score in found if fits_size(box, pipeline.settings)]
-            # Boxes below `filter_min_quality` are never posted, but may keep a track alive.
-            least = pipeline.settings.filter_min_quality
-            confident = [(box, score) for box, score in sized if score >= least]
-            weak = [(box, score) for box, score in sized if score < least]
+            settings, found = pipeline.settings, by_kind[pipeline.kind]
+            sized = found[found.sized_within(settings.filter_min_size, settings.filter_max_size)]
+            # Scores below `filter_min_quality` are never posted, but may keep a track alive.
+            confident = sized.scores >= settings.filter_min_quality
             assert pipeline.tracker is not None, "start() comes before the first frame"
-            tracked = pipeline.tracker.update(confident, step.frame, step.decoded.time, image, weak=weak)
-            for track in tracked.started + tracked.continued:
-                self._consider(pipeline, track, image, step.decoded, step.timestamp, step.statistic)
-            for track in tracked.ended:
+            update = pipeline.tracker.update(
+                sized[confident].with_qualities(width, height),
+                step.frame,
+                step.decoded.time,
+                image,
+                weak=sized[~confident],
+            )
+            tracked = update.detections
+            quality_of = dict(zip(tracked.track_ids.tolist(), tracked.qualities.tolist(), strict=True))
+            for track in update.started + update.continued:
+                self._consider(
+                    pipeline, track, quality_of[track.id], image, step.decoded, step.timestamp, step.statistic
+                )
+            for track in update.ended:
                 self._end(pipeline, track, step.statistic)
 
     def _consider(
         self,
         pipeline: KindPipeline,
         track: Track,
+        quality: float,
         image: np.ndarray,
         decoded: Decoded,
         timestamp: float,
         statistic: Statistic,
     ) -> None:
-        sighting = track.last
-        candidate = Candidate(sighting, quality(sighting.box, sighting.score, image.shape[1], image.shape[0]))
+        """`quality` is that of the track's last sighting, just taken."""
+        candidate = Candidate(track.last, quality)
         if pipeline.policy.keep(track, candidate):
             # The frame itself, not its encoding: only the candidates actually posted are encoded.
             candidate.images = Kept(image, decoded, timestamp)

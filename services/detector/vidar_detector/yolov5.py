@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from vidar_detector.darknet import Boxes
+from vidar_detector.darknet import Proposals
 
 # The metadata keys the converter writes; `vidar.decoder` = `yolov5` marks a file as ours.
 DECODER = "vidar.decoder"
@@ -65,7 +65,7 @@ def decode(
     input_size: tuple[int, int],
     frame_size: tuple[int, int],
     min_score: float,
-) -> Boxes:
+) -> Proposals:
     """Every anchor of every head whose best class scores at least `min_score` (objectness times
     the class's probability, as YOLOv5 scores them), before non-maximum suppression; corners in
     pixels of the frame."""
@@ -73,7 +73,7 @@ def decode(
         _decode_head(output, stride, anchors, input_size, frame_size, min_score)
         for output, stride, anchors in zip(outputs, network.strides, network.anchors, strict=True)
     ]
-    return Boxes(*(np.concatenate(parts) for parts in zip(*found, strict=True)))
+    return Proposals(*(np.concatenate(parts) for parts in zip(*found, strict=True)))
 
 
 def _decode_head(
