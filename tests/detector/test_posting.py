@@ -6,7 +6,7 @@ from vidar_detector.tracking import Sighting, Track
 
 
 def run(settings: KindSettings, qualities: list[float], fps: float = 10) -> list[tuple[str, int, int]]:
-    """Feed one track with these per-frame qualities; (kind, sequence, frame) of every post."""
+    """Feed one track with these per-frame qualities; (which, sequence, frame) of every post."""
     policy = PostingPolicy(settings)
     track = Track(id=7)
     posts = []
@@ -16,7 +16,7 @@ def run(settings: KindSettings, qualities: list[float], fps: float = 10) -> list
         policy.keep(track, Candidate(sighting, value))
         posts += policy.due(track)
     posts += policy.ended(track)
-    return [(post.kind, post.sequence, post.candidate.sighting.frame) for post in posts]
+    return [(post.which, post.sequence, post.candidate.sighting.frame) for post in posts]
 
 
 def test_overall_only_posts_the_best_frame_once_at_the_end() -> None:

@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
-from vidar_detector.detectors import ObjectDetector, ObjectKind, load_detectors
+from vidar_detector.detections import ObjectKind
+from vidar_detector.detectors import ObjectDetector, load_detectors
 from vidar_detector.settings import DetectorSettings
 
 Result = TypeVar("Result")

@@ -21,13 +21,15 @@ from vidar.models.stream_settings import KindSettings
 from vidar_detector.tracking import Sighting, Track, sighting_record
 from vidar_detector.tracking_state import CandidateRecord, KeptRecord, PolicyRecord, PostRecord, TrackPostsRecord
 
-PostKind = Literal["best", "first", "last", "realtime"]
+# Which of a track's sightings a post carries (the event's `post`; `kind` is what the object is).
+WhichSighting = Literal["best", "first", "last", "realtime"]
 
 
 @dataclass
 class Candidate:
-    """A sighting that may be posted; the job loop attaches its encoded images when `keep` says
-    so, and they are freed with the candidate once the policy lets go of it."""
+    """A sighting that may be posted, with its quality (the detector's score, penalised at the
+    frame's edge: `Detections.with_qualities`); the job loop attaches its frame when `keep` says
+    so, and it is freed with the candidate once the policy lets go of it."""
 
     sighting: Sighting
     quality: float
@@ -37,9 +39,14 @@ class Candidate:
 @dataclass(frozen=True)
 class Post:
     track_id: int
-    kind: PostKind
+    which: WhichSighting
     sequence: int  # realtime posts count up; 0 for the others
     candidate: Candidate
+
+    @property
+    def kind(self) -> WhichSighting:
+        """`which`, by its old name, until publishing.py reads `which`."""
+        return self.which
 
 
 @dataclass
@@ -164,7 +171,11 @@ def _posts_record(posts: _TrackPosts, kept: KeptToRecord) -> TrackPostsRecord:
         realtime_sent=posts.realtime_sent,
         pending=[
             PostRecord(
-                track_id=post.track_id, kind=post.kind, sequence=post.sequence, candidate=candidate(post.candidate)
+                # The stored field keeps its name: a checkpoint of an earlier version reads back.
+                track_id=post.track_id,
+                kind=post.which,
+                sequence=post.sequence,
+                candidate=candidate(post.candidate),
             )
             for post in posts.pending
         ],

@@ -21,7 +21,7 @@ size is within REFIND_SIZE_RATIO of its own. A walker half hidden for a few step
 box that overlaps little even with where it was expected, however grown. Its size is the largest
 of its recent detections, because the last ones are often a half-hidden walker's upper half. A
 track matched at the last step still needs its overlap: re-finding is for tracks lost for a while,
-not a looser threshold. Weak boxes (below the archive's quality) are matched by both overlap stages
+not a looser threshold. Weak boxes (scored below `filter_min_quality`) are matched by both overlap stages
 too, never re-found by position. Replayed on YOLOv5s's boxes of vtest.avi and its copies at the
 defaults, against the hand-checked walkers, the tracks that follow a walker went from 30 to 24 for
 the same 20 walkers on vtest.avi (1.50 to 1.20 a walker), from 37 to 27 at 384x288, 28 to 23 at

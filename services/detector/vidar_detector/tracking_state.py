@@ -91,7 +91,7 @@ class CandidateRecord(_Record):
 
 class PostRecord(_Record):
     track_id: int
-    kind: Literal["best", "first", "last", "realtime"]
+    kind: Literal["best", "first", "last", "realtime"]  # `Post.which`: which of the track's sightings
     sequence: NonNegativeInt
     candidate: CandidateRecord
 
