@@ -46,6 +46,8 @@ B. Whole jobs. Each vidar row is the detector's job loop as a worker runs it: `J
    - 720p: vtest scaled to 1280x720 at 25 fps (H.264; each frame shown 2 or 3 times in turn, so
      people walk at their real speed; made once into .cache/videos), bodies, cars and faces.
    - carphone: carphone_pristine.mp4 (176x144, 29.97 fps) with faces (`filter_min_size` 30).
+   - (no attributes): the vtest and 720p rows with `attributes` off, beside which the rows above
+     (attributes on, the default) give the attributes' cost.
    - levers (`--levers`): the defaults on vtest with one thing changed.
 
 Recall of tracks (vtest rows). The reference is the `reference` row's body tracks: their boxes
@@ -55,6 +57,10 @@ is recalled when one candidate track has a box with IoU >= MATCH_IOU to the refe
 least MATCH_SHARE of the reference track's frames (interpolated boxes count: bridging is what the
 tracker is for); a track the candidate splits in two recalls only if one piece covers half of
 it. `vs peer` measures the same against the peer's ByteTrack tracks.
+
+Attributes (issue 26): every row with attributes on times the describer the worker gives its
+posts (the job thread's wall time in it, and the crops it described, by kind): ms a crop, and its
+share of the job's wall time; and, against its `no attributes` row, the extra CPU a frame.
 
 Walkers (vtest rows): the body tracks the archive would post (spanning at least its
 `filter_track_min_duration_frames`) against vtest's hand-checked walkers (tests/detector/
@@ -136,6 +142,8 @@ GOAL_LABELS = {"body": (0.95, 0.9), "car": (0.95, 0.9), "face": (0.9, 0.9)}
 GOAL_TRACKS_PER_WALKER = 1.3
 GOAL_REAL_TIME = 3.0
 GOAL_RSS_MB = 1500.0
+# Issue 26: the attributes' share of a job's time, at the defaults.
+GOAL_ATTRIBUTE_SHARE = 0.10
 
 # One track: frame index -> (x1, y1, x2, y2, score).
 Track = dict[int, tuple[float, ...]]
@@ -154,6 +162,7 @@ class Config:
     threads: int = THREADS
     lanes: int | None = None
     face_min_size: int | None = None  # None: the archive's default
+    attributes: bool = True
 
 
 PEER = "peer: ultralytics track"
@@ -165,6 +174,12 @@ HEADLINE = [
     Config("720p: body+car+face", video=CLIP_720P.name, kinds=KINDS),
     Config("carphone: face", video=CARPHONE.name, kinds=("face",), face_min_size=30),
 ]
+# Each row with attributes on, and the same row with them off.
+ATTRIBUTE_PAIRS = {
+    DEFAULT.name: Config("vidar defaults (no attributes)", attributes=False),
+    HEADLINE[2].name: Config("720p (no attributes)", video=CLIP_720P.name, kinds=KINDS, attributes=False),
+}
+WITHOUT_ATTRIBUTES = list(ATTRIBUTE_PAIRS.values())
 LEVERS = [
     Config("rate 0 (every frame)", rate=0),
     Config("rate 2.5", rate=2.5),
@@ -198,6 +213,8 @@ class Outcome:
     peak_rss_mb: float
     threads: str  # OpenCV's / torch's
     tracks: dict[str, list[Track]] = field(default_factory=dict)
+    described: dict[str, int] = field(default_factory=dict)  # crops the describer was given, by kind
+    describe_seconds: dict[str, float] = field(default_factory=dict)  # its wall time, by kind
 
     @property
     def cpu_ms(self) -> float:
@@ -406,6 +423,8 @@ def detector_settings(config: Config) -> DetectorSettings:
         face_model_prototxt=FACE_PROTOTXT,
         face_model_caffemodel=FACE_CAFFEMODEL,
         appearance_model=MODELS / "mobilenetv2-bottleneck.onnx",
+        attributes=config.attributes,
+        attribute_models=MODELS,
         **changes,
     )
 
@@ -476,10 +495,27 @@ class Recording(DetectionHandler):
         super()._end(pipeline, track, statistic)
 
 
+class TimedDescriber:
+    """The worker's describer, timed: its wall time and the crops it described, by kind."""
+
+    def __init__(self, describe: Callable[[str, np.ndarray, Any], Any]) -> None:
+        self._describe = describe
+        self.crops: dict[str, int] = {}
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, kind: str, frame: np.ndarray, box: Any) -> Any:
+        started = time.perf_counter()
+        features = self._describe(kind, frame, box)
+        self.seconds[kind] = self.seconds.get(kind, 0.0) + time.perf_counter() - started
+        self.crops[kind] = self.crops.get(kind, 0) + 1
+        return features
+
+
 def run_vidar(config: Config, s3_port: int, key: str, size: int, limit: int | None) -> Outcome:
     from vidar.models.jobs import JobDispatch, SourceFile
     from vidar.models.stream_settings import StreamSettings
     from vidar_detector import appearance, faces
+    from vidar_detector.attributes.describe import describer
     from vidar_detector.detectors import set_model_threads
     from vidar_detector.job import Job
     from vidar_detector.lanes import load_lanes
@@ -489,6 +525,8 @@ def run_vidar(config: Config, s3_port: int, key: str, size: int, limit: int | No
     settings = detector_settings(config)
     models = load_lanes(settings, set(config.kinds))
     embedder = load_embedders(settings, set(config.kinds), deep_sort=False)
+    loaded = describer(settings)
+    describe = TimedDescriber(loaded) if loaded else None
     set_model_threads(settings.lane_threads)  # as the worker does, once torch is in
     dispatch = JobDispatch(
         run_id="bench-detector",
@@ -505,6 +543,7 @@ def run_vidar(config: Config, s3_port: int, key: str, size: int, limit: int | No
         detection_rate=settings.detection_rate,
         features=partial(appearance.embed_object, embedder),
         face_chip=faces.face_chip,
+        describe=describe,
         limit=limit,
     )
     job = Job(dispatch, objects, checkpoint=None, report=keeping_state(objects), progress_interval=1.0, handler=handler)
@@ -515,7 +554,10 @@ def run_vidar(config: Config, s3_port: int, key: str, size: int, limit: int | No
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     frames = statistic.frames_processed + statistic.frames_imotion_skipped
     tracks = {kind: handler.tracks.get(kind, []) for kind in config.kinds}
-    return Outcome(frames, seconds, cpu_seconds, handler.fps, peak_rss_mb(), thread_counts(), tracks)
+    described, describe_seconds = (describe.crops, describe.seconds) if describe else ({}, {})
+    return Outcome(
+        frames, seconds, cpu_seconds, handler.fps, peak_rss_mb(), thread_counts(), tracks, described, describe_seconds
+    )
 
 
 # --- processes --------------------------------------------------------------------------------
@@ -725,7 +767,7 @@ def report_jobs(measured: dict[str, Any]) -> dict[str, Outcome]:
         print_row(PEER, VTEST.name, peer, peer_fps, (recalls(peer.tracks)[0], "ref"))
     for name, ceiling in measured["ceilings"].items():
         print(f"  {'decode only (best of 3)':<30}{name:<22}{'':>6}{ceiling['fps']:>9.0f}")
-    configs = {config.name: config for config in [*HEADLINE, *LEVERS]}
+    configs = {config.name: config for config in [*HEADLINE, *WITHOUT_ATTRIBUTES, *LEVERS]}
     for name, result in rows.items():
         video = configs[name].video if name in configs else "?"
         on_vtest = video == VTEST.name and "body" in result.tracks
@@ -771,6 +813,35 @@ def report_goals(measured: dict[str, Any], rows: dict[str, Outcome]) -> None:
         peak = max(result.peak_rss_mb for result in rows.values())
         print(f"  peak RSS < {GOAL_RSS_MB:.0f} MB: at most {peak:.0f} MB: {verdict(peak < GOAL_RSS_MB)}")
     report_label_goal(measured)
+    report_attributes(rows)
+
+
+def report_attributes(rows: dict[str, Outcome]) -> None:
+    """What describing the posts costs: ms a crop by kind, its share of the job's wall time, and
+    the CPU a frame against the same row without attributes."""
+    described = {name: result for name, result in rows.items() if result.described}
+    if not described:
+        return
+    print(f"\nAttributes (issue 26): at most {GOAL_ATTRIBUTE_SHARE:.0%} of a job's time at the defaults")
+    print(f"  {'row':<30}{'crops b/c/f':>14}{'ms a crop b/c/f':>22}{'share':>8}{'CPU ms':>8}{'without':>9}{'extra':>8}")
+    for name, result in described.items():
+        crops = "/".join(str(result.described.get(kind, 0)) for kind in KINDS)
+        per_crop = "/".join(
+            f"{1000 * result.describe_seconds[kind] / result.described[kind]:.1f}" if kind in result.described else "-"
+            for kind in KINDS
+        )
+        share = sum(result.describe_seconds.values()) / result.seconds
+        without = rows.get(ATTRIBUTE_PAIRS[name].name) if name in ATTRIBUTE_PAIRS else None
+        extra = (result.cpu_ms - without.cpu_ms) / result.cpu_ms if without else math.nan
+        goal = f"  {verdict(share <= GOAL_ATTRIBUTE_SHARE)}" if name in ATTRIBUTE_PAIRS else ""
+        print(
+            f"  {name:<30}{crops:>14}{per_crop:>22}{share:>8.1%}{result.cpu_ms:>8.1f}"
+            f"{number(without.cpu_ms if without else math.nan, 9, 1)}{number(100 * extra, 7, 1)}%{goal}"
+        )
+    print(
+        "  share: the describer's wall time over the job's; extra: the CPU a frame beyond the same row with "
+        "attributes off (a busy host makes it noisy); b/c/f: bodies, cars, faces."
+    )
 
 
 def report_label_goal(measured: dict[str, Any]) -> None:
@@ -806,13 +877,14 @@ def report(measured: dict[str, Any]) -> None:
 
 def selected(only: str | None, levers: bool) -> tuple[list[Config], bool]:
     """The vidar rows to run, and whether the peer runs."""
+    every = [*HEADLINE, *WITHOUT_ATTRIBUTES, *LEVERS]
     if not only:
-        return [*HEADLINE, *(LEVERS if levers else [])], True
+        return [*HEADLINE, *WITHOUT_ATTRIBUTES, *(LEVERS if levers else [])], True
     names = {name.strip() for name in only.split(",")}
-    unknown = names - {PEER} - {config.name for config in [*HEADLINE, *LEVERS]}
+    unknown = names - {PEER} - {config.name for config in every}
     if unknown:
         raise SystemExit(f"unknown rows: {', '.join(sorted(unknown))}")
-    return [config for config in [*HEADLINE, *LEVERS] if config.name in names], PEER in names
+    return [config for config in every if config.name in names], PEER in names
 
 
 def main() -> None:
