@@ -89,18 +89,22 @@ def durable_subscriber(
     stream: JStream = EVENTS_STREAM,
     ack_wait: timedelta = ACK_WAIT,
     max_deliver: int = MAX_DELIVER,
+    at_once: int = 1,
 ) -> Callable[[Any], Any]:
     """A JetStream pull consumer shared by every replica of a service: each event is handled
     once per service, acknowledged after the handler returns, redelivered if it raises or if
     the handler goes silent for `ack_wait`, and kept as a dead letter if it still fails on the
-    last of `max_deliver` deliveries."""
+    last of `max_deliver` deliveries. Up to `at_once` events are fetched together and handled
+    concurrently, each acknowledged on its own (a handler that writes them together batches its
+    calls: `vidar.batching`)."""
     # Declared so that the dead-letter stream exists wherever a consumer may write to it.
     broker.publisher(dead_letter_subject(durable), stream=DEAD_LETTERS_STREAM, include_in_schema=False)
     return broker.subscriber(
         subject,
         stream=stream,
         durable=durable,
-        pull_sub=PullSub(batch_size=1, timeout=5),
+        pull_sub=PullSub(batch_size=at_once, timeout=5),
+        max_workers=at_once,
         config=ConsumerConfig(max_deliver=max_deliver, ack_wait=ack_wait.total_seconds()),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title=durable,

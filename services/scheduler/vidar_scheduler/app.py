@@ -47,7 +47,7 @@ from vidar.outbox import Outbox
 from vidar.probes import health_routes
 from vidar.startup import until_servers_answer
 from vidar_scheduler.lease import Lease
-from vidar_scheduler.scheduler import Scheduler
+from vidar_scheduler.scheduler import SYNCS_AT_ONCE, Scheduler
 from vidar_scheduler.settings import SchedulerSettings
 from vidar_scheduler.source_notices import after_fetch_failure, after_probe, after_upload, during_fetch
 
@@ -55,7 +55,13 @@ log = logging.getLogger(__name__)
 
 
 def subscribe(broker: NatsBroker, scheduler: Scheduler) -> None:
-    @durable_subscriber(broker, subjects.VIDEO_CREATED, durable="scheduler-created", description="sync a new archive")
+    @durable_subscriber(
+        broker,
+        subjects.VIDEO_CREATED,
+        durable="scheduler-created",
+        description="sync a new archive",
+        at_once=SYNCS_AT_ONCE,
+    )
     async def archive_created(event: Envelope[VideoChanged]) -> None:
         await scheduler.sync(event.payload.video.id)
 

@@ -204,9 +204,21 @@ def status_update(
     guard: dict[str, Any] = {"_id": video_id, STATUS: {"$in": sources}}
     if run_id is not None:
         guard[CURRENT_RUN] = run_id
+    return guard, entering(status, changes=changes, message=message, count_start=count_start, display=display)
+
+
+def entering(
+    status: ProcessingStatus,
+    *,
+    changes: list[StoredFields] | None = None,
+    message: str | None = None,
+    count_start: bool = False,
+    display: bool = True,
+) -> dict[str, Any]:
+    """The update of an archive entering `status` (see `status_update`)."""
     shown_status = [Notice.of_status(status, message or "")] if display else []
     shown = updates(Processing.entering(status), *shown_status, *(changes or []))
     update: dict[str, Any] = {"$set": shown}
     if count_start:
         update["$inc"] = {JOB_STARTS: 1}
-    return guard, update
+    return update

@@ -13,6 +13,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, indexes, subjects
+from vidar.batching import Batcher
 from vidar.dead_letters import DeadLetter
 from vidar.documents import (
     CURRENT_RUN,
@@ -26,7 +27,7 @@ from vidar.documents import (
     updates,
     why_unusable,
 )
-from vidar.health import BUSY_VALUES, ProcessingStatus
+from vidar.health import BUSY_VALUES, ProcessingStatus, sources_of
 from vidar.logs import ids_of
 from vidar.metrics import JOBS
 from vidar.models.events import Envelope
@@ -52,6 +53,7 @@ from vidar_scheduler.lifecycle import (
     attempt_end,
     attempt_report,
     attempt_start,
+    entering,
     free_slots,
     is_busy,
     new_job,
@@ -74,6 +76,13 @@ S = ProcessingStatus
 _OVER = [state.value for state in OVER]
 OVER_RECOUNT_S = 30.0
 ENDED_RUNS_CHECK_S = 30.0
+# Archives synced in one transaction at most (`vidar.batching`): the `video.created` consumer
+# fetches and handles this many events at once.
+SYNCS_AT_ONCE = 64
+# Where an archive is synced from (the scheduler has not seen it yet).
+_UNSYNCED = [status.value for status in sources_of(S.NOT_STARTED)]
+# What a `video.processing.<status>` event reads of its archive.
+_EVENT_FIELDS = {CURRENT_RUN: 1, "error": 1, "health_status.statistic": 1}
 
 
 class Scheduler:
@@ -84,16 +93,39 @@ class Scheduler:
         self._outbox = outbox
         self._over_counted_at: float | None = None
         self._ended_runs_checked_at: float | None = None
+        self._syncs = Batcher(self._sync_all, max_batch=SYNCS_AT_ONCE)
 
     async def ensure_indexes(self) -> None:
         """The jobs' indexes, and the archives' (`settle_ended_runs` reads them by status)."""
         await indexes.ensure(self._jobs.database, archive.JOBS, archive.VIDEOS)
 
     async def sync(self, video_id: int) -> None:
-        """A new archive is known to the scheduler: WAITING_FOR_SYNC -> NOT_STARTED. A problem it
-        shows already (its url could not be fetched, its file is no video) stays shown."""
-        if not await self._transition(video_id, S.NOT_STARTED, where={"error": None}):
-            await self._transition(video_id, S.NOT_STARTED, display=False)
+        """A new archive is known to the scheduler: WAITING_FOR_SYNC -> NOT_STARTED, written with the
+        other archives synced meanwhile (`_sync_all`)."""
+        await self._syncs.submit(video_id)
+
+    async def _sync_all(self, video_ids: list[int]) -> list[None]:
+        """Archives not synced yet among `video_ids` go NOT_STARTED, each with its
+        `video.processing.not_started` event, in one transaction of a few commands for them all (one
+        transaction of five per archive could not keep up with a burst of creates). A problem an
+        archive shows already (its url could not be fetched, its file is no video) stays shown."""
+
+        async def write(transaction: Transaction) -> None:
+            session = transaction.session
+            unsynced = {"_id": {"$in": sorted(set(video_ids))}, STATUS: {"$in": _UNSYNCED}}
+            # What the events say is what the sync leaves as it is: read once, before.
+            found = await self._videos.find(unsynced, projection=_EVENT_FIELDS, session=session).to_list()
+            shown = [doc["_id"] for doc in found if doc.get("error") is None]
+            kept = [doc["_id"] for doc in found if doc.get("error") is not None]
+            for ids, display in ((shown, True), (kept, False)):
+                if ids:
+                    synced = entering(S.NOT_STARTED, display=display)
+                    await self._videos.update_many({**unsynced, "_id": {"$in": ids}}, synced, session=session)
+            for doc in found:
+                await self._stage_move(transaction, doc, S.NOT_STARTED)
+
+        await self._outbox.commit(write)
+        return [None] * len(video_ids)
 
     async def note_source(self, notice: SourceNotice) -> None:
         """Show what an event says about the archive's source file, while it is still current. A
@@ -475,12 +507,17 @@ class Scheduler:
         doc = await updated(self._videos, guard, update, session=transaction.session)
         if doc is None:
             return False
-        moved = VideoProcessing(
-            video_id=video_id,
-            run_id=doc.get(CURRENT_RUN),
-            status=change.status,
-            error=doc.get("error"),
-            statistic=Statistic.model_validate(doc["health_status"].get("statistic") or {}),
-        )
-        await transaction.stage(Envelope(type=subjects.video_processing(change.status), payload=moved))
+        await self._stage_move(transaction, doc, change.status)
         return True
+
+    @staticmethod
+    async def _stage_move(transaction: Transaction, doc: dict, status: ProcessingStatus) -> None:
+        """The `video.processing.<status>` event of an archive just moved there (`doc` as it is now)."""
+        moved = VideoProcessing(
+            video_id=doc["_id"],
+            run_id=doc.get(CURRENT_RUN),
+            status=status,
+            error=doc.get("error"),
+            statistic=Statistic.model_validate((doc.get("health_status") or {}).get("statistic") or {}),
+        )
+        await transaction.stage(Envelope(type=subjects.video_processing(status), payload=moved))

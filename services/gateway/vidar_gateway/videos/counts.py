@@ -190,6 +190,24 @@ class ArchiveCounts:
             fence = {"$set": {fence_path(archive["_id"]): archive["sort_name"]}}
             await self._fence(transaction, fence if change > 0 else {"$unset": {fence_path(archive["_id"]): ""}})
 
+    async def add_all(self, transaction: Transaction, archives: list[dict[str, Any]]) -> None:
+        """`archives` are created, all at once (a batch of creates): what `add` writes for each,
+        with one update of each document, not one per archive (on SecantusDB each update of a
+        catalogue page rewrites its up to PAGE_SIZE entries)."""
+        cells: Counter[str] = Counter(value=len(archives))
+        for archive in archives:
+            cells.update(self._cells(archive, 1))
+        dates = [archive["created_date"] for archive in archives]
+        update = {"$inc": dict(cells), "$min": {OLDEST_CREATED: min(dates)}, "$max": {NEWEST_CREATED: max(dates)}}
+        await self._counters.update_one({"_id": ARCHIVE_COUNT}, update, upsert=True, session=transaction.session)
+        for page, entries in catalogue.pages(archives).items():
+            listed = {catalogue.entry_path(int(video_id)): entry for video_id, entry in entries.items()}
+            await self._counters.update_one({"_id": page}, {"$set": listed}, upsert=True, session=transaction.session)
+        if fences := {
+            fence_path(archive["_id"]): archive["sort_name"] for archive in archives if is_fence(archive["_id"])
+        }:
+            await self._fence(transaction, {"$set": fences})
+
     async def change(self, transaction: Transaction, before: dict[str, Any], after: dict[str, Any]) -> None:
         """An archive was changed from `before` to `after` (its camera group, case or name, maybe)."""
         cells = Counter(self._cells(before, -1))

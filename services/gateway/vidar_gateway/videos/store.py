@@ -107,16 +107,14 @@ class VideoStore:
 
         async def insert(transaction: Transaction) -> None:
             docs.clear()  # a transaction run again takes its ids again
+            ids = await next_ids(self._db, VIDEOS, len(valid), transaction.session)
             now = _now()
-            for video_id, n in zip(
-                await next_ids(self._db, VIDEOS, len(valid), transaction.session), valid, strict=True
-            ):
-                docs[n] = new_video_document(
-                    video_id, ArchiveSettings.of(creations[n].data, creations[n].settings), now
-                )
+            for video_id, n in zip(ids, valid, strict=True):
+                settings = ArchiveSettings.of(creations[n].data, creations[n].settings)
+                docs[n] = new_video_document(video_id, settings, now)
             await self._videos.insert_many(list(docs.values()), session=transaction.session)
+            await self._counts.add_all(transaction, list(docs.values()))
             for n, doc in docs.items():
-                await self._counts.add(transaction, doc, 1)
                 created = VideoChanged(video=creations[n].present(doc))
                 await transaction.stage(Envelope(type=subjects.VIDEO_CREATED, payload=created))
 
