@@ -151,7 +151,7 @@ def seed(gw: Gateway) -> tuple[dict, list[dict]]:
 
 
 def seed_every_kind(gw: Gateway, rng: random.Random) -> dict[DetectorType, list[dict]]:
-    """Archives of each kind, up to ALL_EVENTS events in all; each kind's records."""
+    """Archives of each kind, 100,000 events in all with the first archive; each kind's records."""
     seeded: dict[DetectorType, list[dict]] = {}
     for kind, count in MORE_OF_KIND.items():
         video = new_archive(gw, f"{count} {kind} events")
@@ -196,7 +196,7 @@ def _feature(doc: dict, name: str) -> Any:
     return feature["name"] if feature else None
 
 
-# name -> (type, filters, what they match): each a list and a count, at ALL_EVENTS events.
+# name -> (type, filters, what they match): each a list and a count, over every kind's events.
 ATTRIBUTE_FILTERS: dict[str, tuple[str, dict, Callable[[dict], bool]]] = {
     "faces male": ("faces", {"gender": "male"}, lambda d: _feature(d, "gender") == "male"),
     "faces male 30-39": (
