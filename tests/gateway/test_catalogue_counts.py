@@ -16,7 +16,7 @@ from tests.gateway.test_burst_lists import case_of, create_burst
 from tests.stack import Gateway, mongo_url
 from vidar.devstack.servers import Ports
 from vidar_gateway.videos import catalogue
-from vidar_gateway.videos.counts import ARCHIVE_COUNT, CATALOGUED, ArchiveCounts
+from vidar_gateway.videos.counts import ARCHIVE_COUNT, CATALOGUE_VERSION, CATALOGUED, ArchiveCounts
 
 BURST = 40
 MOMENT = datetime(2026, 5, 4, 3, 2, 1, 123000, tzinfo=UTC)
@@ -98,7 +98,7 @@ def test_the_catalogue_is_rebuilt_on_a_database_without_one(
             await client.close()
 
     asyncio.run(ensure())
-    assert db.counters.find_one({"_id": ARCHIVE_COUNT})[CATALOGUED] is True
+    assert db.counters.find_one({"_id": ARCHIVE_COUNT})[CATALOGUED] == CATALOGUE_VERSION
     assert kept_entries(db, burst) == stored_entries(db, burst)
     assert_counts_as_stored(api, db, camera_group, burst)
 
@@ -126,9 +126,9 @@ def test_an_entry_matches_as_the_archive_would(query: dict[str, Any], matched: l
         entry_of(MOMENT + timedelta(milliseconds=1), 2, None, "A"),
         entry_of(MOMENT + timedelta(days=1), 1, 8, None),
     ]
-    match = catalogue.matcher(query)
-    assert match is not None
-    assert [match(line) for line in entries] == matched
+    checks = catalogue.conditions(query)
+    assert checks is not None
+    assert [catalogue.matches(checks, line) for line in entries] == matched
 
 
 @pytest.mark.parametrize(
@@ -143,4 +143,4 @@ def test_an_entry_matches_as_the_archive_would(query: dict[str, Any], matched: l
     ],
 )
 def test_other_queries_are_left_to_the_archives(query: dict[str, Any]) -> None:
-    assert catalogue.matcher(query) is None
+    assert catalogue.conditions(query) is None

@@ -8,14 +8,17 @@ archive of a date window to match its name, about 0.1 ms each: 17 s at 100,000. 
 100 documents of 1,000 strings are read and matched in about 140 ms. A count with any other filter
 (ids, status) is counted from the archives, led by its most selective clause.
 
-An entry is `<created_date in ms>\\x1f<camera_group>\\x1f<case>\\x1f<name>`, the name last so that
-any character may be in it; a missing case or name is empty, and matches no case and no text.
+An entry is a fixed-width prefix and the name: `created_date` in milliseconds since year 1 (15
+digits: they compare as strings as the dates do), the camera group and the case (20 characters
+each, a missing case blank), then the name, so that any character may be in it. A check of a
+field is then a slice of the string: about 1 µs an entry, where splitting each took 3.
 """
 
 import operator
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -27,14 +30,18 @@ PAGE_SIZE = 1000
 FIELDS = {"created_date": 1, "camera_group": 1, "case": 1, "name": 1}
 _PAGE_PREFIX = "videos.catalogue."
 _BY_ID = "by_id"
-_SEPARATOR = "\x1f"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_YEAR_ONE = datetime.min.replace(tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
+_CREATED = slice(0, 15)
+_GROUP = slice(15, 35)
+_CASE = slice(35, 55)
+_NAME_AT = 55
 _COMPARE = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
 # The fields of a filter the catalogue answers.
 _ANSWERED = {"camera_group", "case", "name", "created_date"}
 
-Match = Callable[[str], bool]
+# The conditions an entry must meet, cheapest first.
+Conditions = list[Callable[[str], bool]]
 
 
 def page_id(video_id: int) -> str:
@@ -46,15 +53,19 @@ def entry_path(video_id: int) -> str:
     return f"{_BY_ID}.{video_id}"
 
 
-def _milliseconds(at: datetime) -> int:
-    """As BSON stores a date: whole milliseconds since the epoch, rounded down."""
-    return (at - _EPOCH) // _MILLISECOND
+def _created(at: datetime) -> str:
+    """As BSON stores a date, whole milliseconds rounded down, counted from year 1."""
+    return f"{(at - _YEAR_ONE) // _MILLISECOND:015d}"
+
+
+def _number(value: int) -> str:
+    return f"{value:020d}"
 
 
 def entry(archive: dict[str, Any]) -> str:
     case = archive.get("case")
-    fields = (_milliseconds(archive["created_date"]), archive["camera_group"], "" if case is None else case)
-    return _SEPARATOR.join(str(field) for field in (*fields, archive.get("name") or ""))
+    prefix = _created(archive["created_date"]) + _number(archive["camera_group"])
+    return prefix + (" " * 20 if case is None else _number(case)) + (archive.get("name") or "")
 
 
 def pages(archives: Iterable[dict[str, Any]]) -> dict[str, dict[str, str]]:
@@ -65,64 +76,72 @@ def pages(archives: Iterable[dict[str, Any]]) -> dict[str, dict[str, str]]:
     return by_page
 
 
-def _one_of(condition: Any) -> set[str] | None:
-    """The values, as an entry writes them, that an equality or `$in` on an integer field matches;
-    None for any other condition."""
+def _one_of(part: slice, condition: Any) -> Callable[[str], bool] | None:
+    """An equality or `$in` on an integer field; None for any other condition."""
     values = condition["$in"] if isinstance(condition, dict) and condition.keys() == {"$in"} else [condition]
     if not all(isinstance(value, int) and not isinstance(value, bool) for value in values):
         return None
-    return {str(value) for value in values}
+    wanted = {_number(value) for value in values}
+    return lambda line: line[part] in wanted
 
 
-def _date_within(condition: Any) -> Callable[[int], bool] | None:
+def _created_within(condition: Any) -> Conditions | None:
     if not isinstance(condition, dict) or not condition or not condition.keys() <= _COMPARE.keys():
         return None
     if not all(isinstance(bound, datetime) and bound.tzinfo for bound in condition.values()):
         return None
-    bounds = [(_COMPARE[op], _milliseconds(bound)) for op, bound in condition.items()]
-    return lambda created: all(compare(created, bound) for compare, bound in bounds)
+    return [partial(_compare_created, _COMPARE[op], _created(bound)) for op, bound in condition.items()]
 
 
-def _text(condition: Any) -> re.Pattern[str] | None:
-    """The `name_contains` condition (`vidar_gateway.videos.filters`), as the server reads it."""
+def _compare_created(compare: Callable[[str, str], bool], bound: str, line: str) -> bool:
+    return compare(line[_CREATED], bound)
+
+
+def _name_contains(condition: Any) -> Callable[[str], bool] | None:
+    """The `name_contains` condition (`vidar_gateway.videos.filters`), as the server reads it; an
+    empty name matches no text."""
     if not isinstance(condition, dict) or condition.keys() != {"$regex", "$options"} or condition["$options"] != "i":
         return None
-    return re.compile(condition["$regex"], re.IGNORECASE)
+    pattern = re.compile(condition["$regex"], re.IGNORECASE)
+    return lambda line: pattern.search(line, _NAME_AT) is not None
 
 
-def matcher(query: dict[str, Any]) -> Match | None:
-    """Whether an entry matches `query`, if the catalogue answers it: a name or date filter, with
-    or without camera groups and cases. None for any other query."""
+def conditions(query: dict[str, Any]) -> Conditions | None:
+    """What an entry must meet to match `query`, if the catalogue answers it: a name or date
+    filter, with or without camera groups and cases. None for any other query."""
     if not query.keys() <= _ANSWERED or not query.keys() & {"name", "created_date"}:
         return None
-    groups = _one_of(query["camera_group"]) if "camera_group" in query else None
-    cases = _one_of(query["case"]) if "case" in query else None
-    within = _date_within(query["created_date"]) if "created_date" in query else None
-    text = _text(query["name"]) if "name" in query else None
-    wanted = (("camera_group", groups), ("case", cases), ("created_date", within), ("name", text))
-    if any(field in query and parsed is None for field, parsed in wanted):
+    # Cheapest first, the regular expression last.
+    parsed: list[Conditions | None] = [_created_within(query["created_date"]) if "created_date" in query else []]
+    for field, part in (("camera_group", _GROUP), ("case", _CASE)):
+        if field in query:
+            parsed.append(_listed(_one_of(part, query[field])))
+    if "name" in query:
+        parsed.append(_listed(_name_contains(query["name"])))
+    if any(checks is None for checks in parsed):
         return None
-
-    def match(line: str) -> bool:
-        created, group, case, name = line.split(_SEPARATOR, 3)
-        return (
-            (groups is None or group in groups)
-            and (cases is None or case in cases)
-            and (within is None or within(int(created)))
-            and (text is None or (bool(name) and text.search(name) is not None))
-        )
-
-    return match
+    return [check for checks in parsed if checks for check in checks]
 
 
-async def count(db: AsyncDatabase, match: Match) -> int:
-    """The archives whose entries `match`: every page up to the last id handed out, in one query
-    of their ids."""
+def _listed(check: Callable[[str], bool] | None) -> Conditions | None:
+    return None if check is None else [check]
+
+
+def matches(checks: Conditions, line: str) -> bool:
+    return all(check(line) for check in checks)
+
+
+async def count(db: AsyncDatabase, checks: Conditions) -> int:
+    """The archives whose entries meet `checks`: every page up to the last id handed out, in one
+    query of their ids, narrowed one condition at a time."""
     sequence = await db[COUNTERS].find_one({"_id": VIDEOS}, projection={"value": 1})
     last = int(sequence["value"]) if sequence else 0
     ids = [page_id(first) for first in range(0, last + 1, PAGE_SIZE)]
     kept = await db[COUNTERS].find({"_id": {"$in": ids}}).to_list()
-    return sum(1 for page in kept for line in page.get(_BY_ID, {}).values() if match(line))
+    lines = [line for page in kept for line in page.get(_BY_ID, {}).values()]
+    for check in checks:
+        lines = [line for line in lines if check(line)]
+    return len(lines)
 
 
 async def keep(db: AsyncDatabase, archives: list[dict[str, Any]]) -> None:
