@@ -131,6 +131,8 @@ def test_bad_input_is_a_400_naming_the_field(api: httpx.Client, watch_list: int,
 
 def test_unknown_type_or_record_and_a_patch_to_a_missing_list(api: httpx.Client, watch_list: int) -> None:
     assert api.get("/cards/dogs/").status_code == 400
+    unknown = api.get("/cards/humans/", params={"watch_list": watch_list})
+    assert (unknown.status_code, unknown.json()["param"]) == (400, "watch_list")
     assert api.get("/cards/humans/9000000/").status_code == 404
     card_id = new_card(api, watch_list)["id"]
     response = api.patch(f"/cards/humans/{card_id}/", json={"watch_lists": [9_000_000]})

@@ -135,6 +135,25 @@ def test_an_event_is_attached_with_its_frame_and_thumbnail(
     assert (stored["kind"], len(stored["embedding"])) == ("face", 128)
 
 
+def test_an_object_is_a_template_and_is_turned_off(
+    api: httpx.Client, db: Database, s3: Minio, camera_group: int, human: int
+) -> None:
+    event_id = Archive(api, db, s3, camera_group).event()
+    face = created(attach(api, "faces", human, create_from=f"faceevent:{event_id}"))
+    copy = created(attach(api, "faces", human, create_from=f"faceobject:{face['id']}"))
+    assert copy["id"] != face["id"]
+    assert api.get(copy["thumbnail"]).content == api.get(face["thumbnail"]).content
+    assert api.get(copy["source_photo"]).content == api.get(face["source_photo"]).content
+    assert face_count(api, human) == 2
+
+    turned_off = api.patch(f"/objects/faces/{copy['id']}/", json={"active": False})
+    assert (turned_off.status_code, turned_off.json()["active"]) == (200, False), turned_off.text
+    listed = api.get("/objects/faces/", params={"card": human, "active": "false"}).json()["results"]
+    assert [row["id"] for row in listed] == [copy["id"]]
+    response = api.patch(f"/objects/faces/{copy['id']}/", json={"active": "no"})
+    assert (response.status_code, response.json()["param"]) == (400, "active")
+
+
 def test_a_record_deleted_takes_its_objects_and_their_images(
     api: httpx.Client, db: Database, s3: Minio, camera_group: int, human: int, object_keys: Callable[[str], list[str]]
 ) -> None:
@@ -163,6 +182,8 @@ def test_bad_input_is_a_400_naming_the_field(
         (attach(api, "bodies", human, create_from=f"bodyevent:{body_event}"), "create_from"),  # no body embedding
         (attach(api, "faces", human, photos["man"], create_from="detection:expired"), "create_from"),
         (attach(api, "faces", human, create_from="cluster:1"), "create_from"),
+        (attach(api, "faces", human, create_from="bodyobject:1"), "create_from"),
+        (attach(api, "faces", human, create_from="faceobject:9000000"), "create_from"),
         (attach(api, "faces", 9_000_000, create_from=f"faceevent:{face_event}"), "card"),
         (attach(api, "cars", 9_000_000, create_from=f"carevent:{face_event}"), "card"),
         (attach(api, "faces", human, create_from=f"faceevent:{face_event}", active="maybe"), "active"),

@@ -230,7 +230,9 @@ class RecordObject(BaseModel):
     active: bool
     created_date: datetime
     modified_date: datetime
-    create_from: str | None = Field(description="what it was made from: detection:, <kind>event: or null (a photo)")
+    create_from: str | None = Field(
+        description="what it was made from: detection:, <kind>event:, <kind>object: or null (a photo alone)"
+    )
     source_photo: str | None = Field(description="URL of the photo it was made from")
     source_photo_name: str | None = Field(description="the file name the photo was uploaded with")
     thumbnail: str | None = Field(description="URL of the object cut out of its photo")
@@ -249,6 +251,12 @@ class RecordObjectPage(BaseModel):
     results: list[RecordObject]
 
 
+class ObjectPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"active": False}]})
+
+    active: bool = Field(description="an inactive object is not matched")
+
+
 class ObjectCreateForm(BaseModel):
     """The form fields of POST /objects/<type>/ but the photo itself (`source_photo`)."""
 
@@ -258,8 +266,9 @@ class ObjectCreateForm(BaseModel):
     create_from: str | None = Field(
         None,
         max_length=300,
-        description="detection:<id> (a POST /detect/ result; send its image as source_photo), or "
-        "faceevent:<id>, bodyevent:<id>, carevent:<id> (no source_photo); absent: the one object in source_photo",
+        description="detection:<id> (a POST /detect/ result; send its image as source_photo), "
+        "<kind>event:<id> (an event) or <kind>object:<id> (another object as a template), both without "
+        "source_photo; absent: the one object in source_photo",
     )
     active: bool = True
     mf_selector: Literal["reject", "biggest"] = Field(

@@ -5,6 +5,7 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from pydantic import ConfigDict
 from pymongo.asynchronous.collection import AsyncCollection
 
 from vidar.models.video import ObjectId
@@ -42,6 +43,8 @@ ORDER_FIELDS = {
 
 
 class RecordPageParams(PageParams):
+    model_config = ConfigDict(extra="forbid")
+
     ordering: RecordOrdering = "-id"
 
 

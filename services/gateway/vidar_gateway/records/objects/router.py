@@ -4,14 +4,14 @@ and operators. POST takes FindFace's multipart form (`card`, `create_from`, `sou
 
 from typing import Annotated
 
-from fastapi import Path, Query, Request, Response
+from fastapi import Body, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from vidar.models.detection_events import ObjectType
-from vidar.models.records import ObjectCreateForm, RecordObject, RecordObjectPage
-from vidar_gateway.deps import BaseUrl, RuntimeDep, api_router
+from vidar.models.records import ObjectCreateForm, ObjectPatch, RecordObject, RecordObjectPage
+from vidar_gateway.deps import BaseUrl, RuntimeDep, api_router, json_body
 from vidar_gateway.errors import ApiError
 from vidar_gateway.events.present import ObjectTypePath
 from vidar_gateway.params import IdParam
@@ -94,6 +94,17 @@ async def get_object(
     object_type: ObjectTypePath, object_id: ObjectId, objects: ObjectsRepo, base: BaseUrl
 ) -> RecordObject:
     return present(object_type, await objects.get(object_type, object_id), base)
+
+
+@router.patch("/{object_type}/{object_id}/", summary="Turn an object on or off", dependencies=[json_body])
+async def patch_object(
+    object_type: ObjectTypePath,
+    object_id: ObjectId,
+    data: Annotated[ObjectPatch, Body()],
+    objects: ObjectsRepo,
+    base: BaseUrl,
+) -> RecordObject:
+    return present(object_type, await objects.patch(object_type, object_id, data), base)
 
 
 @router.delete("/{object_type}/{object_id}/", status_code=204, summary="Delete an object and its photo")

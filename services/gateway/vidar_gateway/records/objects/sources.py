@@ -4,7 +4,9 @@
   `POST /detect/` does (zero, or several with `mf_selector=reject`, is a 400 naming source_photo);
 - `detection:<id>`: a `POST /detect/` result, with the image it was found in as `source_photo`;
 - `faceevent:<id>`, `bodyevent:<id>`, `carevent:<id>`: a stored event's embedding, its full frame as
-  the photo and its thumbnail (no `source_photo`).
+  the photo and its thumbnail (no `source_photo`);
+- `faceobject:<id>`, `bodyobject:<id>`, `carobject:<id>`: another object as a template, its photo
+  copied (no `source_photo`).
 """
 
 import asyncio
@@ -25,6 +27,7 @@ from vidar.models.search import DetectedObject, DetectReply, DetectRequest
 from vidar.models.stream_settings import DetectorType
 from vidar.objectstore import ObjectStore
 from vidar_gateway.errors import ApiError
+from vidar_gateway.records.objects.layout import COLLECTIONS
 from vidar_gateway.search.detections import DetectionStore
 from vidar_gateway.search.index import DIMENSIONS
 from vidar_gateway.search.settings import SearchSettings
@@ -33,7 +36,7 @@ PHOTO = "source_photo"
 CREATE_FROM = "create_from"
 # FindFace's set, as POST /detect/ takes; Pillow reads their headers without decoding the pixels.
 PHOTO_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
-_CREATE_FROM = re.compile(r"(detection|faceevent|bodyevent|carevent):([A-Za-z0-9_.-]{1,256})")
+_CREATE_FROM = re.compile(r"(detection|(?:face|body|car)(?:event|object)):([A-Za-z0-9_.-]{1,256})")
 THUMBNAIL_QUALITY = 90
 
 
@@ -93,6 +96,7 @@ class ObjectSources:
         detections: DetectionStore,
         settings: SearchSettings,
     ) -> None:
+        self._db = db
         self._events = db[archive.DETECTIONS]
         self._objects = objects
         self._broker = broker
@@ -107,7 +111,7 @@ class ObjectSources:
             return await self._from_photo(photo, kind, form.mf_selector)
         match = _CREATE_FROM.fullmatch(form.create_from)
         if match is None:
-            expected = f"detection:<id> or {kind}event:<id>"
+            expected = f"detection:<id>, {kind}event:<id> or {kind}object:<id>"
             raise ApiError(400, f"{CREATE_FROM}: should be {expected}", param=CREATE_FROM)
         source, source_id = match.groups()
         if source == "detection":
@@ -116,8 +120,10 @@ class ObjectSources:
             return await self._from_detection(source_id, photo, kind)
         if photo is not None:
             raise ApiError(400, f"{PHOTO}: must be empty with {CREATE_FROM}={source}:", param=PHOTO)
-        if source != f"{kind}event":
+        if source not in (f"{kind}event", f"{kind}object"):
             raise ApiError(400, f"{CREATE_FROM}: a {source} cannot make a {kind} object", param=CREATE_FROM)
+        if source.endswith("object"):
+            return await self._from_object(source_id, object_type)
         return await self._from_event(source_id, kind)
 
     async def _from_photo(self, photo: Photo, kind: DetectorType, mf_selector: str) -> Found:
@@ -165,6 +171,24 @@ class ObjectSources:
             event.get("features"),
             photo,
             thumbnail,
+        )
+
+    async def _from_object(self, source_id: str, object_type: ObjectType) -> Found:
+        template = None
+        if source_id.isdigit() and len(source_id) < 16:
+            template = await self._db[COLLECTIONS[object_type]].find_one({"_id": int(source_id)})
+        if template is None:
+            missing = f"{CREATE_FROM}: {object_type.kind} object {source_id} does not exist"
+            raise ApiError(400, missing, param=CREATE_FROM)
+        photo_key, thumbnail_key = template.get("source_photo_key"), template.get("thumbnail_key")
+        photo = await self._objects.get_bytes(photo_key) if photo_key else None
+        return Found(
+            _embedding(template.get("embedding"), object_type.kind),
+            _box(template["bbox"]),
+            template["quality"],
+            template.get("features"),
+            None if photo is None else Photo(photo, template["source_photo_type"], template.get("source_photo_name")),
+            await self._objects.get_bytes(thumbnail_key) if thumbnail_key else None,
         )
 
     async def _ask_detector(self, image: bytes, kind: DetectorType) -> DetectReply:

@@ -8,30 +8,24 @@ from pydantic import Field
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from vidar.indexes import BODY_OBJECTS, CAR_OBJECTS, FACE_OBJECTS
 from vidar.models.detection_events import ObjectType
-from vidar.models.records import CARD_TYPE_OF, ObjectCreateForm
-from vidar.models.video import ObjectId
-from vidar.mongo import delete_returning, next_id
+from vidar.models.records import CARD_TYPE_OF, ObjectCreateForm, ObjectPatch
+from vidar.mongo import delete_returning, next_id, updated
 from vidar.objectstore import ObjectStore
 from vidar_gateway.errors import ApiError, not_found
 from vidar_gateway.pagination import Ordering, Page, paginate
+from vidar_gateway.params import IdParam
 from vidar_gateway.records.cards.store import KIND_NAMES, CardStore
 from vidar_gateway.records.listing import ORDER_FIELDS, RecordPageParams, stored_now
+from vidar_gateway.records.objects.layout import COLLECTIONS, SOURCE_PHOTO, THUMBNAIL, image_key
 from vidar_gateway.records.objects.sources import Found
 
-COLLECTIONS: dict[ObjectType, str] = {
-    ObjectType.FACES: FACE_OBJECTS,
-    ObjectType.BODIES: BODY_OBJECTS,
-    ObjectType.CARS: CAR_OBJECTS,
-}
 # A list leaves out what only matching reads: a body's embedding is 1,280 numbers.
 LISTED = {"embedding": 0}
-RECORDS_PREFIX = "records/"
 
 
 class ObjectFilters(RecordPageParams):
-    card: ObjectId | None = Field(None, description="the objects of this record")
+    card: IdParam | None = Field(None, description="the objects of this record")
     active: bool | None = None
 
     def to_query(self) -> dict[str, Any]:
@@ -41,10 +35,6 @@ class ObjectFilters(RecordPageParams):
         if self.active is not None:
             query["active"] = self.active
         return query
-
-
-def image_key(object_type: ObjectType, object_id: int, name: str) -> str:
-    return f"{RECORDS_PREFIX}{object_type}/{object_id}/{name}"
 
 
 class RecordObjectStore:
@@ -73,8 +63,8 @@ class RecordObjectStore:
 
     async def create(self, object_type: ObjectType, form: ObjectCreateForm, found: Found) -> dict:
         object_id = await next_id(self._db, COLLECTIONS[object_type])
-        photo_key = image_key(object_type, object_id, "source_photo") if found.photo else None
-        thumbnail_key = image_key(object_type, object_id, "thumbnail.jpg") if found.thumbnail else None
+        photo_key = image_key(object_type, object_id, SOURCE_PHOTO) if found.photo else None
+        thumbnail_key = image_key(object_type, object_id, THUMBNAIL) if found.thumbnail else None
         if found.photo is not None and photo_key is not None:
             await self._objects.put_bytes(photo_key, found.photo.data, found.photo.content_type)
         if found.thumbnail is not None and thumbnail_key is not None:
@@ -103,6 +93,13 @@ class RecordObjectStore:
             await self._remove(object_type, doc)
             raise ApiError(400, f"card: no {KIND_NAMES[CARD_TYPE_OF[object_type]]} {form.card}", param="card")
         doc.pop("embedding")
+        return doc
+
+    async def patch(self, object_type: ObjectType, object_id: int, data: ObjectPatch) -> dict:
+        change = {"$set": {**data.model_dump(), "modified_date": stored_now()}}
+        doc = await updated(self._collection(object_type), {"_id": object_id}, change, projection=LISTED)
+        if doc is None:
+            raise not_found(f"{object_type.kind} object", object_id)
         return doc
 
     async def delete(self, object_type: ObjectType, object_id: int) -> None:
