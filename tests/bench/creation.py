@@ -72,6 +72,8 @@ def usage(stack: FullStack, db: Database) -> Usage:
         with contextlib.suppress(psutil.Error, StopIteration):
             times = stack.process(name).cpu_times()
             cpu[name] = times.user + times.system
+    own = psutil.Process().cpu_times()  # the clients
+    cpu["bench"] = own.user + own.system
     return Usage({kind: int(counters.get(kind, 0)) for kind in OPCOUNTERS}, cpu)
 
 
@@ -152,8 +154,10 @@ def split_probe(stack: FullStack, db: Database) -> None:
     synced_in = wait_until_synced(db)
     synced = usage(stack, db)
     print(f"probe of {PROBED} archives, video.created held back until all were made:")
-    print(f"  per create (gateway): {(created - before).per(PROBED)}")
-    print(f"  per sync (scheduler, storage; {synced_in:.1f} s for {PROBED}): {(synced - created).per(PROBED)}")
+    creating, syncing = created - before, synced - created
+    print(f"  per create (gateway): {creating.per(PROBED)}; CPU ms: {creating.cpu_per(PROBED)}")
+    print(f"  per sync (scheduler, storage; {synced_in:.1f} s for {PROBED}): {syncing.per(PROBED)}")
+    print(f"    CPU ms: {syncing.cpu_per(PROBED)}")
 
 
 def main() -> None:
