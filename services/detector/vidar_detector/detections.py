@@ -78,7 +78,7 @@ class Detections:
 
     def __getitem__(self, rows: np.ndarray | slice | list[int]) -> "Detections":
         """The rows a boolean mask, a slice or indices pick, in that order."""
-        return Detections(
+        return self._derived(
             self.boxes[rows], self.scores[rows], self.kinds[rows], self.track_ids[rows], self.qualities[rows]
         )
 
@@ -94,12 +94,12 @@ class Detections:
         if region is None:
             return self
         shifted = self.boxes + np.array([region.x, region.y, region.x, region.y])
-        return Detections(shifted, self.scores, self.kinds, self.track_ids, self.qualities)
+        return self._derived(shifted, self.scores, self.kinds, self.track_ids, self.qualities)
 
     def sized_within(self, min_size: int, max_size: int) -> np.ndarray:
         """Which boxes fit: `min_size` applies to a box's shorter side, `max_size` to its longer."""
-        sides = self.boxes[:, 2:] - self.boxes[:, :2]
-        return (sides.min(axis=1) >= min_size) & (sides.max(axis=1) <= max_size)
+        widths, heights = self.boxes[:, 2] - self.boxes[:, 0], self.boxes[:, 3] - self.boxes[:, 1]
+        return (np.minimum(widths, heights) >= min_size) & (np.maximum(widths, heights) <= max_size)
 
     def with_qualities(self, frame_width: int, frame_height: int) -> "Detections":
         """Each box's quality: its score, penalised when the box touches the frame's edge (a partial
@@ -112,7 +112,18 @@ class Detections:
             | (y2 >= frame_height - EDGE_MARGIN)
         )
         qualities = np.where(cut, self.scores * CUT_PENALTY, self.scores)
-        return Detections(self.boxes, self.scores, self.kinds, self.track_ids, qualities)
+        return self._derived(self.boxes, self.scores, self.kinds, self.track_ids, qualities)
 
     def with_track_ids(self, track_ids: np.ndarray) -> "Detections":
-        return Detections(self.boxes, self.scores, self.kinds, track_ids, self.qualities)
+        ids = np.asarray(track_ids, np.int64).reshape(len(self))
+        return self._derived(self.boxes, self.scores, self.kinds, ids, self.qualities)
+
+    @classmethod
+    def _derived(
+        cls, boxes: np.ndarray, scores: np.ndarray, kinds: np.ndarray, track_ids: np.ndarray, qualities: np.ndarray
+    ) -> "Detections":
+        """Columns already checked (cut from, or computed on, a `Detections`): once a frame for
+        each kind, the checks would cost more than the tracker's matching."""
+        made = cls.__new__(cls)
+        made.boxes, made.scores, made.kinds, made.track_ids, made.qualities = boxes, scores, kinds, track_ids, qualities
+        return made
