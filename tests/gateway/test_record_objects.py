@@ -18,6 +18,7 @@ from tests.gateway.test_watch_lists import client_of, new_watch_list
 from tests.stack import S3_ACCESS_KEY, S3_SECRET_KEY, Gateway
 from vidar.devstack.servers import HOST, Ports
 from vidar_gateway.auth import Role
+from vidar_gateway.records.objects.sources import thumbnail_of
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,18 @@ def jpeg(image: Image.Image) -> bytes:
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=90)
     return out.getvalue()
+
+
+def test_a_thumbnail_is_cut_from_the_photo_turned_upright() -> None:
+    """A phone's JPEG is stored sideways with an EXIF orientation; the detector's box is in the
+    upright picture, as OpenCV decodes it."""
+    sideways = Image.new("RGB", (200, 100), (90, 90, 90))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned a quarter: shown 100 wide and 200 high
+    stored = io.BytesIO()
+    sideways.save(stored, format="JPEG", exif=exif)
+    thumbnail = Image.open(io.BytesIO(thumbnail_of(stored.getvalue(), (0.0, 0.0, 100.0, 150.0))))
+    assert (thumbnail.format, thumbnail.size) == ("JPEG", (100, 150))
 
 
 @pytest.fixture
