@@ -60,3 +60,13 @@ DETECTIONS = "detection.>"
 
 def detection(kind: str) -> str:
     return DETECTION.format(kind=kind)
+
+
+# A posted object matched with a record on a watch list (the gateway's matching): match.face,
+# match.body, match.car. Outside `detection.>`, whose consumers take every message as a posted object.
+MATCH = "match.{kind}"
+MATCHES = "match.>"
+
+
+def match(kind: str) -> str:
+    return MATCH.format(kind=kind)

@@ -45,6 +45,11 @@ EVENT_EXAMPLE: dict[str, Any] = {
         "medmask": {"name": "none", "confidence": 0.99},
     },
     "cluster": 1,
+    "matched": True,
+    "matched_card": 1,
+    "matched_lists": [2],
+    "matched_object": "1",
+    "confidence": 0.83,
     "thumbnail": f"{_EVENT_URL}thumbnail/",
     "full_frame": f"{_EVENT_URL}full_frame/",
 }
@@ -83,6 +88,13 @@ class DetectionEvent(BaseModel):
         "bottom_color; cars: color, license_plate_number); null where not estimated",
     )
     cluster: int | None = Field(description="the cluster of the object; null until the run is clustered")
+    matched: bool = Field(False, description="whether a record on an active watch list matched it")
+    matched_card: int | None = Field(None, description="the record it matched best (a human or a car record)")
+    matched_lists: list[int] = Field(
+        default_factory=list, description="the matched record's watch lists whose threshold the match passed"
+    )
+    matched_object: str | None = Field(None, description="the record's object it is most like")
+    confidence: float | None = Field(None, description="how alike it is to matched_object, as looks_like_confidence")
     thumbnail: str | None = Field(description="absolute URL of the JPEG crop")
     full_frame: str | None = Field(description="absolute URL of the whole frame (JPEG or PNG)")
 
