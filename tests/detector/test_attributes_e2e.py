@@ -1,23 +1,31 @@
 """Attributes end to end: a processed clip's posted detections carry their features (as the router
 receives the `detection.<kind>` events, whatever storage keeps of them), and `POST /detect/`'s
-compute describes the objects it finds; with attributes off, `features` is null."""
+compute describes the objects it finds; with attributes off, `features` is null; a broken attribute
+model fails the run with its path (on a stack of its own)."""
 
 import asyncio
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
 import httpx
 import pytest
 
-from tests.conftest import model_settings
+from tests.conftest import MODELS, model_settings
 from tests.detector.receiver import receiver
 from tests.detector.test_attributes import OBAMA_PORTRAIT_FACE
+from tests.detector.test_broken_models import stack_with
 from tests.scheduler.processing import ready_archive, wait_for
 from vidar import archive
 from vidar.models.search import DetectReply, DetectRequest
 from vidar.objectstore import ObjectStore
+from vidar_detector.attributes import describe as attributes
 from vidar_detector.image_search import ImageSearch
 from vidar_detector.settings import DetectorSettings
+
+# Real weights throughout, and a stack of its own for the broken models.
+pytestmark = pytest.mark.integration
 
 # Every sighting of a track posted, so a short clip gives several events of each kind.
 EVERY_POST = {"filter_min_size": 20, "post_first_track_frame": True, "post_last_track_frame": True}
@@ -87,3 +95,27 @@ def test_post_detect_without_attributes_has_no_features(videos: Path) -> None:
         DetectorSettings.model_validate({**model_settings(), "attributes": False}), videos / "faces" / "obama.jpg"
     )
     assert [face.features for face in reply.objects] == [None]
+
+
+@pytest.fixture(scope="module")
+def broken_attributes_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """A stack whose detector's attribute folder holds every network but a truncated age network."""
+    root = tmp_path_factory.mktemp("broken-attributes")
+    folder = root / "attributes"
+    folder.mkdir()
+    for name in attributes.MODEL_FILES - {attributes.AGE_MODEL}:
+        (folder / name).symlink_to(MODELS / name)
+    whole = (MODELS / attributes.AGE_MODEL).read_bytes()
+    (folder / attributes.AGE_MODEL).write_bytes(whole[: len(whole) // 2])
+    with stack_with(root, {**model_settings(), "attribute_models": str(folder)}) as client:
+        yield client
+
+
+def test_a_broken_attribute_model_fails_the_run_with_its_path(
+    broken_attributes_api: httpx.Client, videos: Path
+) -> None:
+    video_id = ready_archive(broken_attributes_api, videos / "carphone_pristine.mp4", detectors={"face": {}})
+    broken_attributes_api.post(f"/videos/{video_id}/process/")
+    failed = wait_for(broken_attributes_api, video_id, "FAILED", timeout=120)
+    assert failed["error"].startswith("A detector model cannot load: face age model ")
+    assert re.search(r"attributes/age-v1\.onnx: cannot load", failed["error"]), failed["error"]
