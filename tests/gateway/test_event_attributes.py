@@ -3,7 +3,7 @@ and cars, FindFace's filter names, their 400s, and their combinations with every
 the count, the pages and looks_like. Records are written as the storage service writes them."""
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import numpy as np
@@ -30,6 +30,7 @@ from vidar.models.attributes import (
     MedmaskFeature,
     PlateFeature,
 )
+from vidar_gateway.events.filters import EventFilters
 
 Client = httpx.Client
 
@@ -239,3 +240,23 @@ def test_attribute_filters_apply_to_a_looks_like_ranking(api: Client, gw: Gatewa
     assert ranked(gender="female") == [people[1].event_id, people[3].event_id]
     assert ranked(gender="male", age_gte=21) == [people[2].event_id]
     assert ranked(gender="female", limit=1)[0] == people[1].event_id
+
+
+def test_attribute_filters_are_one_condition_a_field_before_the_kind() -> None:
+    filters = EventFilters(
+        video_archive=3, gender=["male", "male"], age_gte=30, age_lte=39, emotions=["sad", "happy"], quality_gte=0.5
+    )
+    query = filters.to_query("face", UTC, datetime.now(UTC))
+    assert not any(key.startswith("$") for key in query)
+    assert list(query)[:5] == [
+        "video_id",
+        "features.age.name",
+        "features.gender.name",
+        "features.emotions.name",
+        "kind",
+    ], "the archive, then the attributes, lead the kind"
+    assert query["features.gender.name"] == "male", "one value is a bare equality"
+    assert query["features.age.name"] == {"$gte": 30, "$lte": 39}
+    assert query["features.emotions.name"] == {"$in": ["happy", "sad"]}
+    plate = EventFilters(license_plate_number="a.7*").to_query("car", UTC, datetime.now(UTC))
+    assert plate["features.license_plate_number.name"] == {"$regex": r"A\.7\*"}, "upper-cased, escaped"
