@@ -139,6 +139,13 @@ def test_a_car_has_its_body_colour() -> None:
     assert car_color(frame, (20, 20, 140, 90)).name == "white"
 
 
+@pytest.mark.parametrize("box", [(-8, 150, 92, 260), (170, -40, 230, 60), (150, 150, 260, 260)])
+def test_a_box_partly_outside_the_frame_is_named_from_what_is_inside(box: tuple[int, int, int, int]) -> None:
+    frame = np.full((200, 200, 3), (200, 30, 35), np.uint8)
+    top, bottom = body_colors(frame, box)
+    assert (top.name, bottom.name, car_color(frame, box).name) == ("red", "red", "red")
+
+
 @pytest.mark.parametrize("bad", [np.zeros((0, 4, 3), np.uint8)])
 def test_an_empty_patch_is_refused(bad: np.ndarray) -> None:
     with pytest.raises(ValueError, match="empty"):

@@ -130,8 +130,9 @@ def _part(frame: np.ndarray, box: Box, part: tuple[float, float, float, float]) 
     left, top = int(x1 + part[0] * width), int(y1 + part[1] * height)
     right, bottom = int(np.ceil(x1 + part[2] * width)), int(np.ceil(y1 + part[3] * height))
     frame_height, frame_width = frame.shape[:2]
-    left, right = min(max(left, 0), frame_width - 1), min(max(right, left + 1), frame_width)
-    top, bottom = min(max(top, 0), frame_height - 1), min(max(bottom, top + 1), frame_height)
+    # At least one pixel, within the frame, whatever part of the box lies outside it.
+    left, top = min(max(left, 0), frame_width - 1), min(max(top, 0), frame_height - 1)
+    right, bottom = min(max(right, left + 1), frame_width), min(max(bottom, top + 1), frame_height)
     return frame[top:bottom, left:right]
 
 
