@@ -4,6 +4,7 @@ event's `features` (age, colours, plate: vidar_detector.attributes) are worked o
 the sightings posted are described, never every frame of a track."""
 
 import io
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ from vidar_detector.frames import transform
 from vidar_detector.geometry import Box, cut
 from vidar_detector.posting import Post
 from vidar_detector.tracking import Track
+
+log = logging.getLogger(__name__)
 
 # Context around a thumbnail's box, as a share of the box's size.
 THUMBNAIL_MARGIN = 0.25
@@ -87,10 +90,19 @@ class PostMaker:
             quality=post.candidate.quality,
             history=history,
             embedding=self._features(kind, kept.image, sighting.box) if self._features else None,
-            features=self._describe(kind, kept.image, sighting.box) if self._describe else None,
+            features=self._described(kind, kept.image, sighting.box),
         )
         thumbnail = self._thumbnail(kind, settings, kept.image, sighting.box)
         return detection, _images(settings, thumbnail, self._full_frame(settings, kept))
+
+    def _described(self, kind: str, image: np.ndarray, box: Box) -> Attributes | None:
+        if self._describe is None:
+            return None
+        try:
+            return self._describe(kind, image, box)
+        except Exception:  # the features are extra: a failure to describe loses them, never the post
+            log.exception("run %s: a %s at %s could not be described", self._dispatch.run_id, kind, box)
+            return None
 
     def _full_frame(self, settings: KindSettings, kept: Kept) -> np.ndarray:
         """The frame as the detector saw it with `fullframe_crop_rot` (or without `rot`), else
