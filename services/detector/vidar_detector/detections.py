@@ -1,6 +1,8 @@
-"""What was seen in one frame, as one array-backed type from the models to the trackers and the
-posting policy (as supervision's `Detections` is for its users): boxes, scores, kinds, track ids
-and qualities, numpy arrays of one length, filtered and indexed together.
+"""What was seen in one frame, as one array-backed type (as supervision's `Detections` is for its
+users): boxes, scores, kinds, track ids and qualities, numpy arrays of one length, filtered and
+indexed together. The models return it, the filters cut it, the trackers take it and give it back
+with the id of the track that took each row, and its qualities go with each sighting to the
+posting policy (`vidar_detector.detection`).
 
 - `score`: the detector's confidence, 0..1, raw; `filter_min_quality` and `model_min_score`
   apply to it, and POST /detect/ reports it (as `quality`).
@@ -122,8 +124,8 @@ class Detections:
     def _derived(
         cls, boxes: np.ndarray, scores: np.ndarray, kinds: np.ndarray, track_ids: np.ndarray, qualities: np.ndarray
     ) -> "Detections":
-        """Columns already checked (cut from, or computed on, a `Detections`): once a frame for
-        each kind, the checks would cost more than the tracker's matching."""
+        """Columns cut from, or computed on, a `Detections`: already converted and of one length,
+        they skip `__init__`'s checks, which would run several times a step for each kind."""
         made = cls.__new__(cls)
         made.boxes, made.scores, made.kinds, made.track_ids, made.qualities = boxes, scores, kinds, track_ids, qualities
         return made
