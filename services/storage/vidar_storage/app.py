@@ -26,6 +26,7 @@ from vidar.models.events import (
     VideoUploaded,
 )
 from vidar.models.jobs import DetectionPosted, VideoClustered, VideoProcessing
+from vidar.models.matches import DetectionMatched
 from vidar.objectstore import ObjectStore
 from vidar.outbox import Outbox
 from vidar.probes import health_routes
@@ -33,6 +34,7 @@ from vidar.startup import until_servers_answer
 from vidar_storage.abandoned_uploads import AbandonedUploads
 from vidar_storage.clusters import ClusterRecords
 from vidar_storage.detections import DetectionRecords
+from vidar_storage.matches import MatchRecords
 from vidar_storage.service import Storage
 from vidar_storage.settings import StorageSettings
 from vidar_storage.source_pointer import SourcePointers, serve_source_changes
@@ -40,7 +42,9 @@ from vidar_storage.source_pointer import SourcePointers, serve_source_changes
 log = logging.getLogger(__name__)
 
 
-def subscribe(broker: NatsBroker, storage: Storage, records: DetectionRecords, clusters: ClusterRecords) -> None:
+def subscribe(
+    broker: NatsBroker, storage: Storage, records: DetectionRecords, clusters: ClusterRecords, matches: MatchRecords
+) -> None:
     @durable_subscriber(broker, subjects.VIDEO_UPLOADED, durable="storage-uploaded", description="probe the new source")
     async def source_uploaded(event: Envelope[VideoUploaded], message: NatsMessage) -> None:
         async with keeping_alive(message):
@@ -83,6 +87,13 @@ def subscribe(broker: NatsBroker, storage: Storage, records: DetectionRecords, c
     async def video_clustered(event: Envelope[VideoClustered]) -> None:
         await clusters.apply(event.payload)
 
+    # A match may come before its event's record: its retries wait for it (vidar_storage.matches).
+    @durable_subscriber(
+        broker, subjects.MATCHES, durable="storage-matches", description="keep a match on its event", max_deliver=10
+    )
+    async def detection_matched(event: Envelope[DetectionMatched]) -> None:
+        await matches.keep(event.payload)
+
     queued = subjects.video_processing("queued")
 
     @durable_subscriber(broker, queued, durable="storage-new-run", description="drop the previous run's detections")
@@ -120,7 +131,7 @@ def create_app(settings: StorageSettings | None = None) -> AsgiFastStream:
     outbox = Outbox(db, broker)
     records = DetectionRecords(db, outbox)
     clusters = ClusterRecords(client, db)
-    subscribe(broker, Storage(settings, db, objects, outbox), records, clusters)
+    subscribe(broker, Storage(settings, db, objects, outbox), records, clusters, MatchRecords(db))
     serve_source_changes(broker, SourcePointers(db, outbox))
     abandoned_uploads = AbandonedUploads(db, objects, settings)
 

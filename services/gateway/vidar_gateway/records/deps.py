@@ -10,12 +10,15 @@ from fastapi import Depends, FastAPI, Request
 
 from vidar import indexes
 from vidar.indexes import CARD_COLLECTIONS, OBJECT_COLLECTIONS, WATCH_LISTS
+from vidar.models.stream_settings import DETECTOR_TYPES
 from vidar_gateway.auth import Role
 from vidar_gateway.deps import Caller
 from vidar_gateway.errors import ApiError
 from vidar_gateway.records.cards.store import CardStore
+from vidar_gateway.records.matching import Matcher, RecordIndexes, matching
 from vidar_gateway.records.objects.store import RecordObjectStore
 from vidar_gateway.records.watch_lists.store import WatchListStore
+from vidar_gateway.search.settings import SearchSettings
 
 
 @dataclass
@@ -33,7 +36,11 @@ async def records_lifespan(app: FastAPI) -> AsyncIterator[None]:
     watch_lists = WatchListStore(db)
     cards = CardStore(db, watch_lists)
     app.state.records = Records(watch_lists, cards, RecordObjectStore(db, runtime.objects, cards))
-    yield
+    thresholds = SearchSettings()
+    record_indexes = RecordIndexes(db, {kind: thresholds.default_threshold(kind) for kind in DETECTOR_TYPES})
+    matcher = Matcher(record_indexes, runtime.broker, runtime.broker.connection.jetstream())
+    async with matching(matcher):
+        yield
 
 
 def _records(request: Request) -> Records:

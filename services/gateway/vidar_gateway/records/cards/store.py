@@ -16,6 +16,7 @@ from vidar_gateway.errors import ApiError, not_found
 from vidar_gateway.listing import Ids
 from vidar_gateway.pagination import Ordering, Page, paginate
 from vidar_gateway.records.listing import ORDER_FIELDS, RecordPageParams, countable, stored_now
+from vidar_gateway.records.revision import RecordsRevision
 from vidar_gateway.records.watch_lists.store import WatchListStore
 
 COLLECTIONS: dict[CardType, str] = {"humans": HUMAN_CARDS, "cars": CAR_CARDS}
@@ -53,6 +54,7 @@ class CardStore:
     def __init__(self, db: AsyncDatabase, watch_lists: WatchListStore) -> None:
         self._db = db
         self._watch_lists = watch_lists
+        self._revision = RecordsRevision(db)
 
     async def page(self, card_type: CardType, query: CardFilters) -> Page:
         ordering = Ordering.parse(query.ordering, ORDER_FIELDS, int)
@@ -77,6 +79,7 @@ class CardStore:
         counts = {COUNT_FIELDS[object_type]: 0 for object_type in OBJECT_TYPES_OF[card_type]}
         doc = {"_id": card_id, **data.model_dump(), **counts, "created_date": now, "modified_date": now}
         await self._cards(card_type).insert_one(doc)
+        await self._revision.moved()
         return doc
 
     async def patch(self, card_type: CardType, card_id: int, data: CardPatch) -> dict:
@@ -87,11 +90,13 @@ class CardStore:
         doc = await updated(self._cards(card_type), {"_id": card_id}, {"$set": changes})
         if doc is None:
             raise not_found(KIND_NAMES[card_type], card_id)
+        await self._revision.moved()
         return doc
 
     async def delete(self, card_type: CardType, card_id: int) -> None:
         if (await self._cards(card_type).delete_one({"_id": card_id})).deleted_count == 0:
             raise not_found(KIND_NAMES[card_type], card_id)
+        await self._revision.moved()
 
     async def count_object(self, card_type: CardType, card_id: int, object_type: ObjectType, change: int) -> bool:
         """One object more (or fewer) on the record; False when there is no such record."""

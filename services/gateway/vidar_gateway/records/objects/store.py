@@ -19,6 +19,7 @@ from vidar_gateway.records.cards.store import KIND_NAMES, CardStore
 from vidar_gateway.records.listing import ORDER_FIELDS, RecordPageParams, stored_now
 from vidar_gateway.records.objects.layout import COLLECTIONS, SOURCE_PHOTO, THUMBNAIL, image_key
 from vidar_gateway.records.objects.sources import Found
+from vidar_gateway.records.revision import RecordsRevision
 
 # A list leaves out what only matching reads: a body's embedding is 1,280 numbers.
 LISTED = {"embedding": 0}
@@ -42,6 +43,7 @@ class RecordObjectStore:
         self._db = db
         self._objects = objects
         self._cards = cards
+        self._revision = RecordsRevision(db)
 
     async def page(self, object_type: ObjectType, filters: ObjectFilters) -> Page:
         ordering = Ordering.parse(filters.ordering, ORDER_FIELDS, int)
@@ -92,6 +94,7 @@ class RecordObjectStore:
             # The record was deleted while the photo was read: the object goes with it.
             await self._remove(object_type, doc)
             raise ApiError(400, f"card: no {KIND_NAMES[CARD_TYPE_OF[object_type]]} {form.card}", param="card")
+        await self._revision.moved()
         doc.pop("embedding")
         return doc
 
@@ -100,6 +103,7 @@ class RecordObjectStore:
         doc = await updated(self._collection(object_type), {"_id": object_id}, change, projection=LISTED)
         if doc is None:
             raise not_found(f"{object_type.kind} object", object_id)
+        await self._revision.moved()
         return doc
 
     async def delete(self, object_type: ObjectType, object_id: int) -> None:
@@ -108,6 +112,7 @@ class RecordObjectStore:
             raise not_found(f"{object_type.kind} object", object_id)
         await self._remove_images(doc)
         await self._cards.count_object(CARD_TYPE_OF[object_type], doc["card"], object_type, -1)
+        await self._revision.moved()
 
     async def delete_of_card(self, object_type: ObjectType, card_id: int) -> None:
         """Every object of a record that is gone."""

@@ -13,6 +13,7 @@ from vidar.mongo import next_id, updated
 from vidar_gateway.errors import ApiError, not_found
 from vidar_gateway.pagination import Ordering, Page, paginate
 from vidar_gateway.records.listing import ORDER_FIELDS, RecordPageParams, countable, stored_now
+from vidar_gateway.records.revision import RecordsRevision
 
 # How many of the records on a list a refused delete names.
 NAMED_RECORDS = 5
@@ -22,6 +23,7 @@ class WatchListStore:
     def __init__(self, db: AsyncDatabase) -> None:
         self._db = db
         self._lists = db[WATCH_LISTS]
+        self._revision = RecordsRevision(db)
 
     async def page(self, query: RecordPageParams) -> Page:
         ordering = Ordering.parse(query.ordering, ORDER_FIELDS, int)
@@ -46,6 +48,7 @@ class WatchListStore:
             "modified_date": now,
         }
         await self._lists.insert_one(doc)
+        await self._revision.moved()
         return doc
 
     async def patch(self, list_id: int, data: WatchListPatch) -> dict:
@@ -55,6 +58,7 @@ class WatchListStore:
         doc = await updated(self._lists, {"_id": list_id}, {"$set": changes})
         if doc is None:
             raise not_found("watch list", list_id)
+        await self._revision.moved()
         return doc
 
     async def delete(self, list_id: int) -> None:
@@ -66,6 +70,7 @@ class WatchListStore:
             )
         if (await self._lists.delete_one({"_id": list_id})).deleted_count == 0:
             raise not_found("watch list", list_id)
+        await self._revision.moved()
 
     async def missing(self, list_ids: list[int]) -> list[int]:
         """Which of `list_ids` name no watch list."""

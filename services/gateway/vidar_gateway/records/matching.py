@@ -1,0 +1,230 @@
+"""Matching: each posted face, body and car is compared with the records on the watch lists, and
+its best match is published on `match.<kind>` (`DetectionMatched`), which the storage service
+keeps on the event (vidar_storage.matches).
+
+The gateway replicas share one durable JetStream pull consumer (`gateway-matching`) of
+`detection.>`, so each posted object is matched by one replica, unlike the search index, which
+every replica follows. A batch of events is matched against the record index as the records are
+when it is taken: the replica reads the records' revision first and loads its index again if it
+moved (vidar_gateway.records.revision), so a record whose creation has returned is matched with
+every event taken after.
+
+A batch is matched once the storage service has handled its events (its durable consumer's ack
+floor on `detection.>` has passed them, as the search index reads it): the match then finds the
+event's record there, instead of waiting for it (vidar_storage.matches retries such a match with
+a growing delay). An alert is thus as late as the event's record, milliseconds behind its post.
+An event is acknowledged once its match is published (JetStream has
+stored it), or once it has none; one that fails is redelivered, to any replica, with no delivery
+limit. A match's message id is derived from the event and the object
+(`DetectionMatched.message_id`), so a redelivered event's match, published again, is dropped by
+JetStream's duplicate window, and a copy that came later would only set the same fields again.
+
+The consumer is made at the first start and takes the events posted from then on; events posted
+before are matched when a record is made or given a new photo (retroactive matching,
+vidar_gateway.records.retro).
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import nats.errors
+from faststream.nats import NatsBroker
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
+from nats.js.errors import BadRequestError, NotFoundError
+from pydantic import ValidationError
+from pymongo.asynchronous.database import AsyncDatabase
+
+from vidar import subjects
+from vidar.bus import EVENTS_STREAM, STORAGE_DETECTIONS
+from vidar.models.events import Envelope
+from vidar.models.jobs import DetectionPosted
+from vidar.models.matches import DetectionMatched
+from vidar.models.stream_settings import DetectorType
+from vidar_gateway.records.index import Match, RecordIndex, load
+from vidar_gateway.records.revision import RecordsRevision
+from vidar_gateway.search.follower import stored_through
+
+log = logging.getLogger(__name__)
+
+DURABLE = "gateway-matching"
+# Events a replica takes at once (one revision read for all), and how long it waits for them.
+BATCH = 64
+FETCH_WAIT = 5.0
+# Seconds before an unacknowledged event goes to another replica (an event takes milliseconds).
+ACK_WAIT = 60.0
+# Seconds before a failed event, or a consumer that could not be reached, is tried again.
+RETRY = 1.0
+# Seconds between two readings of the storage service's ack floor while a batch waits for it, and
+# how long it waits before giving its events back (the storage service is down or far behind).
+STORED_POLL = 0.05
+STORED_WAIT = 20.0
+
+
+def matched(detection: DetectionPosted, match: Match, *, retroactive: bool = False) -> Envelope[DetectionMatched]:
+    payload = DetectionMatched(
+        event_id=detection.event_id,
+        video_id=detection.video_id,
+        run_id=detection.run_id,
+        camera_group=detection.camera_group,
+        kind=detection.kind,
+        matched_card=match.card,
+        matched_object=match.object_id,
+        matched_lists=match.lists,
+        confidence=match.confidence,
+        retroactive=retroactive,
+    )
+    return Envelope(event_id=payload.message_id, type=subjects.match(detection.kind), payload=payload)
+
+
+async def publish(broker: NatsBroker, event: Envelope[DetectionMatched]) -> None:
+    """Published and stored by JetStream, or an error: the caller acknowledges its event after."""
+    await broker.publish(
+        event.model_dump_json().encode(),
+        event.type,
+        headers={"Nats-Msg-Id": event.event_id, "content-type": "application/json"},
+        stream=EVENTS_STREAM.name,
+        timeout=5,
+    )
+
+
+class RecordIndexes:
+    """The record index as the records are now: loaded again whenever their revision moved."""
+
+    def __init__(self, db: AsyncDatabase, default_thresholds: dict[DetectorType, float]) -> None:
+        self._db = db
+        self._revision = RecordsRevision(db)
+        self._default_thresholds = default_thresholds
+        self._index: RecordIndex | None = None
+        self._loading = asyncio.Lock()
+
+    async def current(self) -> RecordIndex:
+        # The revision is read before the records: a change it does not count yet is loaded anyway,
+        # and its move makes the next call load again.
+        revision = await self._revision.read()
+        async with self._loading:
+            if self._index is None or self._index.revision != revision:
+                self._index = await load(self._db, self._default_thresholds, revision)
+                log.info("record index loaded: %d objects (revision %d)", len(self._index), revision)
+            return self._index
+
+
+class Matcher:
+    def __init__(
+        self,
+        indexes: RecordIndexes,
+        broker: NatsBroker,
+        stream: JetStreamContext,
+        *,
+        durable: str = DURABLE,
+        stored_by: str = STORAGE_DETECTIONS,
+    ) -> None:
+        self._indexes = indexes
+        self._broker = broker
+        self._stream = stream
+        self._durable = durable
+        self._stored_by = stored_by
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        """Make the consumer if missing, then match events for ever; a failure starts again."""
+        while True:
+            try:
+                await self._create_consumer()
+                self.ready.set()
+                await self._consume()
+            except Exception:
+                log.exception("matching stopped; starting again")
+                await asyncio.sleep(RETRY)
+
+    async def _consume(self) -> None:
+        subscription = await self._stream.pull_subscribe_bind(self._durable, EVENTS_STREAM.name)
+        try:
+            while True:
+                try:
+                    messages = await subscription.fetch(BATCH, timeout=FETCH_WAIT)
+                except nats.errors.TimeoutError:
+                    continue
+                await self._match_all(messages)
+        finally:
+            await subscription.unsubscribe()
+
+    async def _match_all(self, messages: list[Msg]) -> None:
+        try:
+            if not await self._stored(max(message.metadata.sequence.stream for message in messages)):
+                log.warning("the storage service has not recorded the events to match; taken again later")
+                await asyncio.gather(*(message.nak(delay=RETRY) for message in messages))
+                return
+            index = await self._indexes.current()
+        except Exception:
+            await asyncio.gather(*(message.nak(delay=RETRY) for message in messages))
+            raise
+        for position, message in enumerate(messages):
+            try:
+                await self._match(index, message)
+            except Exception:
+                # This one and the batch's others back to the consumer now, not after ACK_WAIT.
+                await asyncio.gather(*(later.nak(delay=RETRY) for later in messages[position:]))
+                raise
+
+    async def _stored(self, sequence: int) -> bool:
+        """Whether the storage service has handled every detection event up to `sequence`, within STORED_WAIT."""
+        deadline = asyncio.get_running_loop().time() + STORED_WAIT
+        while await stored_through(self._stream, self._stored_by) < sequence:
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(STORED_POLL)
+        return True
+
+    async def _match(self, index: RecordIndex, message: Msg) -> None:
+        try:
+            detection = Envelope[DetectionPosted].model_validate_json(message.data).payload
+        except ValidationError:
+            log.exception("event on %s is not a posted object; not matched", message.subject)
+            await message.term()
+            return
+        if detection.embedding is not None:
+            match = index.best(detection.kind, detection.camera_group, detection.embedding)
+            if match is not None:
+                await publish(self._broker, matched(detection, match))
+        await message.ack()
+
+    async def _create_consumer(self) -> None:
+        """Made if missing; one made meanwhile by another replica is kept."""
+        if await self._consumer_exists():
+            return
+        config = ConsumerConfig(
+            durable_name=self._durable,
+            description="the gateways' matching of posted objects with the watch lists' records",
+            filter_subject=subjects.DETECTIONS,
+            deliver_policy=DeliverPolicy.NEW,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=ACK_WAIT,
+        )
+        try:
+            await self._stream.add_consumer(EVENTS_STREAM.name, config)
+        except BadRequestError:
+            if not await self._consumer_exists():
+                raise
+
+    async def _consumer_exists(self) -> bool:
+        try:
+            await self._stream.consumer_info(EVENTS_STREAM.name, self._durable)
+        except NotFoundError:
+            return False
+        return True
+
+
+@contextlib.asynccontextmanager
+async def matching(matcher: Matcher) -> AsyncIterator[None]:
+    """The matcher in the background while the gateway serves; stopped before its NATS connection closes."""
+    task = asyncio.create_task(matcher.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
