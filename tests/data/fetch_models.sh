@@ -26,8 +26,8 @@
 # Licence plates (vidar_detector.attributes.plates), from wheels pinned by checksum:
 # - ch_PP-OCRv4_det_infer.onnx and ch_PP-OCRv4_rec_infer.onnx: PaddleOCR's PP-OCRv4 text detector
 #   and recogniser (Apache-2.0; the recogniser's character list in its metadata), as
-#   rapidocr-onnxruntime 1.4.4 ships them; the package itself is not installed (it pins
-#   opencv-python and Python < 3.13);
+#   rapidocr-onnxruntime 1.4.4 ships them; the package itself is not installed (it caps Python
+#   below 3.13 and brings pyclipper, Shapely, PyYAML, six and tqdm);
 # - plate-test-alpr.jpg: the test image of alpr 0.0.2 (MIT), two cars with readable plates, the
 #   only plate image found in the registries: the plate reader's test.
 set -euo pipefail

@@ -1,7 +1,8 @@
 """Licence plates, read within a car's box by PaddleOCR's PP-OCRv4 text detector and recogniser,
 as rapidocr-onnxruntime 1.4.4 ships them in ONNX (Apache-2.0; the recogniser's character list is
-in its own metadata). The package itself is not installed: it pins opencv-python against vidar's
-OpenCV and brings a pipeline of its own; what it does is short, and done here the same way:
+in its own metadata). The package itself is not installed: it caps Python below 3.13 and brings
+pyclipper, Shapely, PyYAML, six and tqdm for a pipeline of its own; what it does is short, and
+done here the same way:
 
 1. the text detector (DB: a per-pixel text probability) on the lower part of the car's box, where
    a plate is, front or rear;
