@@ -236,3 +236,45 @@ def test_two_gateways_match_each_event_once(scene: Scene, second_gateway: Gatewa
     posted = scene.post(video_id, run_id, [seen_again(person) for _ in range(40)])
     assert [scene.matched(event_id)["matched_card"] for event_id in posted] == [card] * len(posted)
     assert sorted(asyncio.run(matches_on_the_bus(scene.gw, set(posted)))) == sorted(posted)
+
+
+def searchable(scene: Scene, event_id: str) -> bool:
+    """Whether the search index has the event (a retroactive matching searches it)."""
+    found = scene.api.get("/events/faces/", params={"looks_like": f"faceevent:{event_id}", "limit": 1000})
+    # A 404 until the event itself is stored.
+    return found.status_code == 200 and event_id in [row["id"] for row in found.json()["results"]]
+
+
+def test_a_record_made_after_processing_finds_the_earlier_events(scene: Scene) -> None:
+    person, stranger = a_person(), a_person()
+    video_id, run_id = scene.archive()
+    earlier = scene.post(video_id, run_id, [seen_again(person), stranger.tolist(), seen_again(person)])
+    for event_id in earlier:
+        eventually(lambda event_id=event_id: searchable(scene, event_id), what=f"event {event_id} searchable")
+    watch_list = new_watch_list(scene.api, name="retroactive")["id"]
+    card, face_object = scene.record(person, [watch_list])
+    progress = eventually(
+        lambda: (
+            scene.api.get(f"/objects/faces/{face_object}/").json()["retro_matching"]["status"] == "done"
+            and scene.api.get(f"/objects/faces/{face_object}/").json()["retro_matching"]
+        ),
+        what="the retroactive matching done",
+    )
+    assert progress == {"status": "done", "checked": 2, "matched": 2}
+    assert [scene.matched(event_id)["matched_card"] for event_id in (earlier[0], earlier[2])] == [card, card]
+    assert "matched" not in scene.stored(earlier[1])
+
+
+def test_a_record_put_on_a_list_finds_the_earlier_events_and_a_deleted_one_stays_as_history(scene: Scene) -> None:
+    person = a_person()
+    off = new_watch_list(scene.api, name="off", active=False)["id"]
+    card, _ = scene.record(person, [off])
+    video_id, run_id = scene.archive()
+    (earlier,) = scene.post(video_id, run_id, [seen_again(person)])
+    eventually(lambda: searchable(scene, earlier), what="the event searchable")
+    on = new_watch_list(scene.api, name="on")["id"]
+    assert scene.api.patch(f"/cards/humans/{card}/", json={"watch_lists": [off, on]}).status_code == 200
+    assert scene.matched(earlier)["matched_lists"] == [on]
+    # Deleting the record keeps its matches: what was seen stays seen.
+    assert scene.api.delete(f"/cards/humans/{card}/").status_code == 204
+    assert scene.matched(earlier)["matched_card"] == card

@@ -220,6 +220,15 @@ class CarCardPage(BaseModel):
     results: list[CarCard]
 
 
+class RetroMatchingProgress(BaseModel):
+    """An object's retroactive matching: `queued`, `running`, `done` or `failed`; the stored events
+    it has compared so far (the most alike first, up to a cap) and how many it matched better."""
+
+    status: Literal["queued", "running", "done", "failed"]
+    checked: int
+    matched: int
+
+
 class RecordObject(BaseModel):
     """A photo of a face, a body or a car attached to a record, with the embedding it is matched by."""
 
@@ -243,6 +252,9 @@ class RecordObject(BaseModel):
     quality: float = Field(description="the detector's score, 0..1")
     features: Features | None = Field(None, description="what the object looks like, as on events")
     frontal: bool | None = Field(None, description="faces: vidar estimates no head pose, so always null")
+    retro_matching: RetroMatchingProgress | None = Field(
+        None, description="its matching against the events stored before it; null before it ever ran"
+    )
 
 
 class RecordObjectPage(BaseModel):

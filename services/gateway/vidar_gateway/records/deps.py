@@ -17,6 +17,7 @@ from vidar_gateway.errors import ApiError
 from vidar_gateway.records.cards.store import CardStore
 from vidar_gateway.records.matching import Matcher, RecordIndexes, matching
 from vidar_gateway.records.objects.store import RecordObjectStore
+from vidar_gateway.records.retro import RetroMatching, retro_matching
 from vidar_gateway.records.watch_lists.store import WatchListStore
 from vidar_gateway.search.settings import SearchSettings
 
@@ -26,6 +27,7 @@ class Records:
     watch_lists: WatchListStore
     cards: CardStore
     objects: RecordObjectStore
+    retro: RetroMatching
 
 
 @contextlib.asynccontextmanager
@@ -35,11 +37,13 @@ async def records_lifespan(app: FastAPI) -> AsyncIterator[None]:
     await indexes.ensure(db, WATCH_LISTS, *CARD_COLLECTIONS, *OBJECT_COLLECTIONS)
     watch_lists = WatchListStore(db)
     cards = CardStore(db, watch_lists)
-    app.state.records = Records(watch_lists, cards, RecordObjectStore(db, runtime.objects, cards))
     thresholds = SearchSettings()
     record_indexes = RecordIndexes(db, {kind: thresholds.default_threshold(kind) for kind in DETECTOR_TYPES})
     matcher = Matcher(record_indexes, runtime.broker, runtime.broker.connection.jetstream())
-    async with matching(matcher):
+    # The search index is read when a retroactive matching runs: search's lifespan has made it by then.
+    retro = RetroMatching(db, record_indexes, lambda: app.state.search.index, runtime.broker)
+    app.state.records = Records(watch_lists, cards, RecordObjectStore(db, runtime.objects, cards), retro)
+    async with matching(matcher), retro_matching(retro):
         yield
 
 
@@ -59,6 +63,10 @@ def _objects(request: Request) -> RecordObjectStore:
     return _records(request).objects
 
 
+def _retro(request: Request) -> RetroMatching:
+    return _records(request).retro
+
+
 async def _admin_writes(request: Request, caller: Caller) -> None:
     """Watch lists decide what every camera looks for: only an admin changes them."""
     if request.method not in ("GET", "HEAD", "OPTIONS") and caller is not Role.ADMIN:
@@ -68,4 +76,5 @@ async def _admin_writes(request: Request, caller: Caller) -> None:
 WatchListsRepo = Annotated[WatchListStore, Depends(_watch_lists)]
 CardsRepo = Annotated[CardStore, Depends(_cards)]
 ObjectsRepo = Annotated[RecordObjectStore, Depends(_objects)]
+Retro = Annotated[RetroMatching, Depends(_retro)]
 admin_writes = Depends(_admin_writes)

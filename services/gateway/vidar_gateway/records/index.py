@@ -73,6 +73,10 @@ class RecordIndex:
     def __len__(self) -> int:
         return sum(len(matrix) for matrix in self._matrices.values())
 
+    def lists_of(self, kind: DetectorType, card: int) -> list[ListRule]:
+        """The active lists an active record is on; none for a record that matches nothing."""
+        return [self._lists[list_id] for list_id in self._lists_of_card[kind].get(card, ())]
+
     def best(self, kind: DetectorType, camera_group: int, embedding: Iterable[float]) -> Match | None:
         """The object most like `embedding` whose record is on a list covering `camera_group` with
         a threshold the likeness passes; None when there is none. Ties go to the lower object id."""

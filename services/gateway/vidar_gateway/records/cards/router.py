@@ -19,7 +19,7 @@ from vidar.models.video import Count
 from vidar_gateway.deps import api_router, json_body
 from vidar_gateway.params import IdParam
 from vidar_gateway.records.cards.store import CardFilters
-from vidar_gateway.records.deps import CardsRepo, ObjectsRepo
+from vidar_gateway.records.deps import CardsRepo, ObjectsRepo, Retro
 
 router = api_router("/cards", "records")
 CardTypePath = Annotated[CardType, Path(description="humans (people) or cars (vehicles)")]
@@ -65,9 +65,13 @@ async def get_card(card_type: CardTypePath, card_id: CardId, cards: CardsRepo) -
 
 @router.patch("/{card_type}/{card_id}/", summary="Update a record", dependencies=[json_body])
 async def patch_card(
-    card_type: CardTypePath, card_id: CardId, data: Annotated[CardPatch, Body()], cards: CardsRepo
+    card_type: CardTypePath, card_id: CardId, data: Annotated[CardPatch, Body()], cards: CardsRepo, retro: Retro
 ) -> HumanCard | CarCard:
-    return present(card_type, await cards.patch(card_type, card_id, data))
+    doc = await cards.patch(card_type, card_id, data)
+    # On a list more, or on again: its objects may match events they did not before.
+    if data.active or data.watch_lists is not None:
+        await retro.start_of_card(OBJECT_TYPES_OF[card_type], card_id)
+    return present(card_type, doc)
 
 
 @router.delete("/{card_type}/{card_id}/", status_code=204, summary="Delete a record and its objects")

@@ -15,7 +15,7 @@ from vidar_gateway.deps import BaseUrl, RuntimeDep, api_router, json_body
 from vidar_gateway.errors import ApiError
 from vidar_gateway.events.present import ObjectTypePath
 from vidar_gateway.params import IdParam
-from vidar_gateway.records.deps import ObjectsRepo
+from vidar_gateway.records.deps import ObjectsRepo, Retro
 from vidar_gateway.records.objects.sources import PHOTO, ObjectSources, Photo, checked_photo
 from vidar_gateway.records.objects.store import ObjectFilters
 from vidar_gateway.search.deps import SearchDep
@@ -60,6 +60,7 @@ def present(object_type: ObjectType, doc: dict, base: str) -> RecordObject:
         frame_coords_bottom=round(bottom),
         quality=doc["quality"],
         features=doc.get("features"),
+        retro_matching=doc.get("retro_matching"),
     )
 
 
@@ -79,6 +80,7 @@ async def create_object(
     objects: ObjectsRepo,
     runtime: RuntimeDep,
     search: SearchDep,
+    retro: Retro,
     base: BaseUrl,
 ) -> RecordObject:
     form, photo = await _read_form(request, search.settings.detect_max_bytes, search.settings.detect_max_pixels)
@@ -86,7 +88,10 @@ async def create_object(
     db = runtime.mongo[runtime.settings.mongo_db]
     sources = ObjectSources(db, runtime.objects, runtime.broker, search.detections, search.settings)
     found = await sources.found(object_type, form, photo)
-    return present(object_type, await objects.create(object_type, form, found), base)
+    doc = await objects.create(object_type, form, found)
+    if doc["active"]:
+        await retro.start(object_type, doc["_id"])
+    return present(object_type, doc, base)
 
 
 @router.get("/{object_type}/{object_id}/", summary="Get an object")
@@ -102,9 +107,13 @@ async def patch_object(
     object_id: ObjectId,
     data: Annotated[ObjectPatch, Body()],
     objects: ObjectsRepo,
+    retro: Retro,
     base: BaseUrl,
 ) -> RecordObject:
-    return present(object_type, await objects.patch(object_type, object_id, data), base)
+    doc = await objects.patch(object_type, object_id, data)
+    if data.active:
+        await retro.start(object_type, object_id)
+    return present(object_type, doc, base)
 
 
 @router.delete("/{object_type}/{object_id}/", status_code=204, summary="Delete an object and its photo")
