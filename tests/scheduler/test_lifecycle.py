@@ -285,6 +285,23 @@ def test_a_finished_run_completes_its_archive_through_its_start_if_that_was_not_
     assert completed == StatusChange(S.COMPLETED)
 
 
+def test_a_run_finished_with_an_error_completes_its_archive_and_shows_the_error() -> None:
+    """A run whose attribute networks did not all load posts all the same, and says so."""
+    error = "age and gender not estimated: face age model /models/age-v1.onnx: no such file"
+    _, completed = after_run(JobState.FINISHED, error, NOW)
+    _, update = status_update(7, completed.status, changes=completed.changes, message=completed.message)
+    shown = update["$set"]
+    assert shown["health_status.status"] == "COMPLETED"
+    assert shown["error"] == error
+
+
+def test_a_run_finished_cleanly_leaves_its_archive_s_error_alone() -> None:
+    """None is written when the run is queued (`run_queued`); a clean end writes no error."""
+    _, completed = after_run(JobState.FINISHED, None, NOW)
+    _, update = status_update(7, completed.status, changes=completed.changes, message=completed.message)
+    assert "error" not in update["$set"]
+
+
 def test_a_failed_run_fails_its_archive_with_the_runs_error_shown() -> None:
     (change,) = after_run(JobState.FAILED, "rot: the region is outside the frame", NOW)
     _, update = status_update(7, change.status, changes=change.changes, message=change.message)

@@ -164,10 +164,11 @@ RUN_TAKEN_OVER = StatusChange(S.INPROGRESS, count_start=True, only_from=S.INPROG
 def after_run(state: JobState, error: str | None, now: datetime) -> list[StatusChange]:
     """The archive's steps, in order, once its run is over; each applies only while the archive is
     on that run and where the state machine allows. A finished run completes it, going through
-    its start first if that was not handled yet; a failed run fails it with the run's error. A
-    stopped run's archive is STOPPED already (the stop moved it), or is stopped now."""
+    its start first if that was not handled yet, and shows the run's error if it has one (what it
+    could not do: an attribute network that did not load); a failed run fails it with the run's
+    error. A stopped run's archive is STOPPED already (the stop moved it), or is stopped now."""
     if state is JobState.FINISHED:
-        return [run_entered(now), StatusChange(S.COMPLETED)]
+        return [run_entered(now), StatusChange(S.COMPLETED, [Notice(error=error)] if error else [])]
     if state is JobState.FAILED:
         return [StatusChange(S.FAILED, [Notice(error=error)], error)]
     return [StatusChange(S.STOPPED)]
