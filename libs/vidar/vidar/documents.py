@@ -71,6 +71,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from vidar.health import STATUS_DISPLAY, ClusteringState, HealthCode, ProcessingStatus
+from vidar.models.attributes import CarFeatures, Features
 from vidar.models.jobs import (
     Checkpoint,
     Cluster,
@@ -494,7 +495,21 @@ class DetectionRecord(DetectionPosted):
     def document(self) -> dict[str, Any]:
         # Left out until clustering sets it, as a record is first inserted.
         unclustered = {"cluster"} if self.cluster is None else set()
-        return {"_id": self.event_id, **self.model_dump(exclude=unclustered)}
+        return {"_id": self.event_id, **self.model_dump(exclude=unclustered), **_plate_substrings(self.features)}
+
+
+# Every piece of a car's plate, upper-cased: "plate contains 77" is then an equality an index serves
+# (GET /events/cars/?license_plate_number=), where a pattern reads every plate on both servers.
+PLATE_SUBSTRINGS = "plate_substrings"
+
+
+def _plate_substrings(features: Features | None) -> dict[str, list[str]]:
+    plate = features.license_plate_number if isinstance(features, CarFeatures) else None
+    if plate is None:
+        return {}
+    text = plate.name.upper()
+    pieces = {text[start:end] for start in range(len(text)) for end in range(start + 1, len(text) + 1)}
+    return {PLATE_SUBSTRINGS: sorted(pieces)}
 
 
 class ClusterRecord(Cluster):

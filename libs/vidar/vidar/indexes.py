@@ -49,7 +49,8 @@ def _keys(*fields: str) -> Keys:
 
 
 _EVENT_ORDERINGS = ("created_date", "quality", "timestamp")
-# The attributes an events list filters by (`features.<name>.name`), each of one kind's events.
+# The attributes an events list filters by value (`features.<name>.name`), each of one kind's events;
+# a plate by what it contains (`vidar.documents.PLATE_SUBSTRINGS`).
 EVENT_ATTRIBUTES = (
     "age",
     "gender",
@@ -58,7 +59,6 @@ EVENT_ATTRIBUTES = (
     "top_color",
     "bottom_color",
     "color",
-    "license_plate_number",
 )
 
 INDEXES: dict[str, list[Index]] = {
@@ -91,6 +91,9 @@ INDEXES: dict[str, list[Index]] = {
         *(
             Index(_keys(f"features.{name}.name"), f"GET /events/<kind>/count/ by {name}, led by it", sparse=True)
             for name in EVENT_ATTRIBUTES
+        ),
+        Index(
+            _keys("plate_substrings"), "GET /events/cars/?license_plate_number= and its count, led by it", sparse=True
         ),
     ],
     CLUSTERS: [
