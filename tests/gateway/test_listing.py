@@ -8,7 +8,16 @@ import httpx
 import pytest
 from pymongo.database import Database
 
+from tests.bench.videos_api import keep_catalogue
+from vidar_gateway.videos import catalogue
+
 Client = httpx.Client
+
+
+def set_created_date(db: Database, ids: list[int], at: datetime) -> None:
+    """Written directly (the API never changes it), in the archives and in their catalogue entries."""
+    db.videos.update_many({"_id": {"$in": ids}}, {"$set": {"created_date": at}})
+    keep_catalogue(db, list(db.videos.find({"_id": {"$in": ids}}, catalogue.FIELDS)))
 
 
 def create(api: Client, camera_group: int, name: str | None, **fields) -> int:
@@ -102,7 +111,7 @@ def test_a_cursor_belongs_to_its_ordering(api: Client, camera_group: int) -> Non
 def test_each_ordering_breaks_ties_by_id(api: Client, camera_group: int, db: Database) -> None:
     ids = [create(api, camera_group, name) for name in ("b", "a", "b", None, "c")]
     same_moment = datetime(2026, 1, 1, tzinfo=UTC)
-    db.videos.update_many({"_id": {"$in": ids[:2]}}, {"$set": {"created_date": same_moment}})
+    set_created_date(db, ids[:2], same_moment)
     by = {
         order: listed_ids(api, camera_groups=camera_group, ordering=order)
         for order in ("id", "-id", "name", "-name", "created_date", "-created_date")
@@ -188,7 +197,7 @@ def test_date_filters_at_day_and_week_boundaries(api: Client, camera_group: int,
     ids = {}
     for label, stamp in stamps.items():
         ids[label] = create(api, camera_group, label)
-        db.videos.update_one({"_id": ids[label]}, {"$set": {"created_date": stamp}})
+        set_created_date(db, [ids[label]], stamp)
 
     def selected(**params) -> set[str]:
         found = set(listed_ids(api, camera_groups=camera_group, **params))
@@ -233,7 +242,7 @@ def test_newest_first_pages_walk_every_span_of_dates(api: Client, camera_group: 
         video_id = create(api, camera_group, f"{'odd' if index % 2 else 'even'} {index}")
         created[video_id] = now - age
         odd |= {video_id} if index % 2 else set()
-        db.videos.update_one({"_id": video_id}, {"$set": {"created_date": created[video_id]}})
+        set_created_date(db, [video_id], created[video_id])
     newest = sorted(created, key=lambda video_id: (created[video_id], video_id), reverse=True)
 
     def pages(limit: int, **filters) -> tuple[list[int], list[int]]:

@@ -14,6 +14,8 @@ A text key (names) has no width to grow a window by, so its windows lie between 
 sample of its keys, one row in about `rows_per_fence` (`FenceWindows`). A query whose filter
 matches fewer rows than a window would hold is read in one query led by that filter instead
 (`paginate`'s `driver`).
+
+Identical pages asked at the same time are read once (`vidar_gateway.shared_reads`).
 """
 
 import base64
@@ -33,6 +35,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from vidar.mongo import COUNTERS
 from vidar_gateway.errors import ApiError
 from vidar_gateway.listing import with_condition
+from vidar_gateway.shared_reads import SharedReads
 
 Direction = Literal["next", "prev"]
 RowId = int | str
@@ -50,6 +53,7 @@ MAX_WINDOWS = 8
 _GROWTH_WHEN_EMPTY = 4
 _MARGIN = 1.5
 _RANGE_OPS = {"$gt", "$gte", "$lt", "$lte"}
+_PAGES = SharedReads()
 
 
 # Where a walk of a key starts, ascending or not, when neither a cursor nor a filter bound places
@@ -405,6 +409,20 @@ async def paginate(
     """One page of `query` in `ordering`; `projection` leaves fields out of the rows. A `driver`
     names a filtered field that matches fewer rows than the ordering's windows would read: each
     query is then led by its clause, without windows."""
+    client, name = id(collection.database.client), collection.full_name
+    key = (client, name, repr(query), ordering.name, limit, page, repr(projection), driver)
+    return await _PAGES.read(key, lambda: _read_page(collection, query, ordering, limit, page, projection, driver))
+
+
+async def _read_page(
+    collection: AsyncCollection,
+    query: dict,
+    ordering: Ordering,
+    limit: int,
+    page: str | None,
+    projection: dict[str, int] | None,
+    driver: str | None,
+) -> Page:
     cursor = Cursor.decode(page, ordering) if page else None
     forward = cursor is None or cursor.direction == "next"
     start = None if cursor is None else Edge(cursor.value, cursor.id, cursor.inclusive)

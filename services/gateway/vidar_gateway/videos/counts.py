@@ -39,6 +39,7 @@ from vidar.archive import VIDEOS
 from vidar.mongo import COUNTERS
 from vidar.outbox import Transaction
 from vidar_gateway.pagination import leading_with
+from vidar_gateway.shared_reads import SharedReads
 from vidar_gateway.videos import catalogue
 from vidar_gateway.videos.name_fences import NAME_FENCES, ensure_name_fences, fence_path, is_fence
 
@@ -132,6 +133,8 @@ class ArchiveCounts:
     def __init__(self, db: AsyncDatabase) -> None:
         self._counters = db[COUNTERS]
         self._videos = db[VIDEOS]
+        # Every list and count reads the kept counts: those asked at the same time share a read.
+        self._reads = SharedReads()
 
     async def ensure(self) -> None:
         """Counted once, at the gateway's start, on a database that has no count kept yet, or no
@@ -168,12 +171,18 @@ class ArchiveCounts:
         )
 
     async def kept(self) -> "KeptCounts":
+        return await self._reads.read(KeptCounts, self._read_kept)
+
+    async def _read_kept(self) -> "KeptCounts":
         kept = await self._counters.find_one({"_id": ARCHIVE_COUNT}) or {}
         return KeptCounts(int(kept.get("value", 0)), kept.get(_GROUPS, {}), kept.get(_GROUP_CASES, {}))
 
     async def count(self, query: dict[str, Any]) -> int:
         """Kept; or counted from the archives led by the clause that matches fewest of them, where
         they are few; or read from the catalogue where it answers; or counted from the archives."""
+        return await self._reads.read(repr(query), lambda: self._count(query))
+
+    async def _count(self, query: dict[str, Any]) -> int:
         kept = await self.kept()
         if (count := kept.of(query)) is not None:
             return count
