@@ -60,10 +60,11 @@ class RetroMatching:
         self._broker = broker
         self._queue: asyncio.Queue[tuple[ObjectType, int]] = asyncio.Queue()
 
-    async def start(self, object_type: ObjectType, object_id: int) -> None:
-        """Queued: its progress reads `queued` until it runs."""
-        await self._progress(object_type, object_id, "queued", 0, 0)
+    async def start(self, object_type: ObjectType, object_id: int) -> dict[str, Any]:
+        """Queued: its progress, returned, reads `queued` until it runs."""
+        progress = await self._progress(object_type, object_id, "queued", 0, 0)
         self._queue.put_nowait((object_type, object_id))
+        return progress
 
     async def start_of_card(self, object_types: tuple[ObjectType, ...], card_id: int) -> None:
         """Every active object of a record that may match more than before."""
@@ -93,7 +94,8 @@ class RetroMatching:
         index = await self._indexes.current()
         lists = index.lists_of(kind, doc["card"]) if doc and doc.get("active") else []
         if doc is None or not lists or doc.get("embedding") is None:
-            return await self._progress(object_type, object_id, "done", 0, 0)
+            await self._progress(object_type, object_id, "done", 0, 0)
+            return
         await self._progress(object_type, object_id, "running", 0, 0)
         vector = np.asarray(doc["embedding"], np.float32)
         lowest = min(rule.thresholds[kind] for rule in lists)
@@ -125,9 +127,12 @@ class RetroMatching:
                 published += 1
         return published
 
-    async def _progress(self, object_type: ObjectType, object_id: int, status: str, checked: int, matched: int) -> None:
+    async def _progress(
+        self, object_type: ObjectType, object_id: int, status: str, checked: int, matched: int
+    ) -> dict[str, Any]:
         progress = {"status": status, "checked": checked, "matched": matched}
         await self._db[COLLECTIONS[object_type]].update_one({"_id": object_id}, {"$set": {"retro_matching": progress}})
+        return progress
 
 
 def _matched(

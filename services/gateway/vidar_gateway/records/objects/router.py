@@ -90,7 +90,7 @@ async def create_object(
     found = await sources.found(object_type, form, photo)
     doc = await objects.create(object_type, form, found)
     if doc["active"]:
-        await retro.start(object_type, doc["_id"])
+        doc["retro_matching"] = await retro.start(object_type, doc["_id"])
     return present(object_type, doc, base)
 
 
@@ -112,7 +112,7 @@ async def patch_object(
 ) -> RecordObject:
     doc = await objects.patch(object_type, object_id, data)
     if data.active:
-        await retro.start(object_type, object_id)
+        doc["retro_matching"] = await retro.start(object_type, object_id)
     return present(object_type, doc, base)
 
 
