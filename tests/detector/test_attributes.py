@@ -1,4 +1,5 @@
-"""vidar_detector.attributes: a missing or broken model file fails its load with the file's name;
+"""vidar_detector.attributes: a missing or broken model file fails its load with the file's name,
+and leaves only its own attributes null in a set of networks (a problem that names it, not kept);
 colours are named on synthetic patches and bodies; the fetched models describe real faces
 (carphone's driver, the photographs) and the colour namer real walkers of vtest; the networks'
 names are FindFace's in `features`; and the labelled crops, described as a posted object is, reach
@@ -15,6 +16,7 @@ from PIL import Image
 from tests.data import score_attributes
 from tests.data.score_attributes import REAL_FACES, with_painted_mask
 from tests.detector.test_detectors import frames
+from tests.detector.test_plates import RED_ROADSTER
 from vidar.models import attributes as contract
 from vidar_detector.attributes import describe
 from vidar_detector.attributes.colors import COLOR_NAMES, body_colors, car_color, name_color
@@ -246,19 +248,93 @@ def describer(models: Path) -> Describer:
     return Describer(AttributeModels.load(models))
 
 
-@pytest.mark.parametrize("model", sorted(describe.MODEL_FILES))
-def test_a_missing_model_fails_the_whole_set_with_its_path(models: Path, tmp_path: Path, model: str) -> None:
+# What each network's file takes away when it cannot load: the kind of object and its attributes.
+ESTIMATED_BY = {
+    describe.AGE_MODEL: ("face", "age and gender", {"age", "gender"}),
+    describe.GENDER_MODEL: ("face", "age and gender", {"age", "gender"}),
+    describe.EMOTION_MODEL: ("face", "emotion", {"emotions"}),
+    describe.MASK_MODEL: ("face", "medical mask", {"medmask"}),
+    describe.PLATE_DETECTION_MODEL: ("car", "licence plate", {"license_plate_number"}),
+    describe.PLATE_RECOGNITION_MODEL: ("car", "licence plate", {"license_plate_number"}),
+}
+
+
+def folder_without(models: Path, folder: Path, model: str, damage: str) -> Path:
+    """`folder` holding every attribute network but `model`, which is missing or cut in half."""
     for name in describe.MODEL_FILES - {model}:
-        (tmp_path / name).symlink_to(models / name)
-    with pytest.raises(AttributeModelError, match="no such file") as raised:
-        AttributeModels.load(tmp_path)
-    assert raised.value.path == tmp_path / model
+        (folder / name).symlink_to(models / name)
+    if damage == "truncated":
+        whole = (models / model).read_bytes()
+        (folder / model).write_bytes(whole[: len(whole) // 2])
+    return folder
+
+
+def described(describer: Describer, portrait: np.ndarray, two_cars: np.ndarray) -> dict[str, dict[str, object]]:
+    """The portrait's face, a walker and a car whose plate is readable, as `describer` names them."""
+    return {
+        "face": names(describer("face", portrait, OBAMA_PORTRAIT_FACE)),
+        "body": names(describer("body", portrait, OBAMA_PORTRAIT_FACE)),
+        "car": names(describer("car", two_cars, RED_ROADSTER)),
+    }
+
+
+@pytest.fixture(scope="module")
+def two_cars(models: Path) -> np.ndarray:
+    return np.asarray(Image.open(models / "plate-test-alpr.jpg").convert("RGB"))
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+@pytest.mark.parametrize("model", sorted(describe.MODEL_FILES))
+def test_a_network_that_cannot_load_leaves_only_its_own_attributes_null(
+    describer: Describer,
+    models: Path,
+    tmp_path: Path,
+    portrait: np.ndarray,
+    two_cars: np.ndarray,
+    model: str,
+    damage: str,
+) -> None:
+    folder = folder_without(models, tmp_path, model, damage)
+    partial = Describer(describe.attribute_models(folder))
+    kind, attributes, lost = ESTIMATED_BY[model]
+    (problem,) = partial.problems
+    assert problem.startswith(f"{attributes} not estimated: ")
+    assert f"{folder / model}: {'no such file' if damage == 'missing' else 'cannot load'}" in problem
+    assert partial.problem == problem
+    whole = described(describer, portrait, two_cars)
+    assert all(value is not None for features in whole.values() for value in features.values())
+    expected = whole | {kind: whole[kind] | dict.fromkeys(lost)}
+    assert described(partial, portrait, two_cars) == expected
+
+
+def test_a_set_with_problems_is_loaded_again_and_a_complete_one_kept(models: Path, tmp_path: Path) -> None:
+    folder = folder_without(models, tmp_path, describe.MASK_MODEL, "missing")
+    first = describe.attribute_models(folder)
+    assert first.mask is None
+    assert describe.attribute_models(folder) is not first, "the next run retries"
+    (folder / describe.MASK_MODEL).symlink_to(models / describe.MASK_MODEL)
+    complete = describe.attribute_models(folder)
+    assert complete.problems == ()
+    assert complete.mask is not None
+    assert describe.attribute_models(folder) is complete
+
+
+def test_with_no_network_at_all_bodies_and_cars_still_have_their_colours(
+    tmp_path: Path, portrait: np.ndarray, two_cars: np.ndarray
+) -> None:
+    describer = describe.describer(DetectorSettings(attribute_models=tmp_path))
+    assert describer is not None
+    assert len(describer.problems) == 4
+    assert all("no such file" in problem for problem in describer.problems)
+    found = described(describer, portrait, two_cars)
+    assert found["face"] == {"age": None, "gender": None, "emotions": None, "medmask": None}
+    assert found["body"]["top_color"] is not None
+    assert found["body"]["bottom_color"] is not None
+    assert found["car"] == {"color": "red", "license_plate_number": None}
 
 
 def test_attributes_switched_off_load_nothing(tmp_path: Path) -> None:
     assert describe.describer(DetectorSettings(attributes=False, attribute_models=tmp_path)) is None
-    with pytest.raises(AttributeModelError):
-        describe.describer(DetectorSettings(attribute_models=tmp_path))
 
 
 def names(features: contract.Features) -> dict[str, object]:

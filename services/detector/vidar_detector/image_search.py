@@ -1,7 +1,8 @@
 """POST /detect/'s compute: the faces, bodies and cars of one uploaded image, each with the
 embedding `looks_like` compares and its features (age, colours, plate) (the same models, embeddings
-and attributes as a video's posted objects), for the gateway over NATS request-reply. Any replica
-answers (a queue group); jobs go on meanwhile."""
+and attributes as a video's posted objects; an attribute network that cannot load leaves its
+attributes null, and is logged), for the gateway over NATS request-reply. Any replica answers (a
+queue group); jobs go on meanwhile."""
 
 import asyncio
 import logging
@@ -53,6 +54,9 @@ class ImageSearch:
             found = [item for model in self._models(kinds) for item in model.detect(image) if item.kind in kinds]
             appearance = appearance_embedder(self._settings.appearance_model) if kinds - {"face"} else None
             describe = describer(self._settings)
+            if describe and describe.problem:
+                # The objects are found and described all the same, less what these networks tell.
+                log.warning("POST /detect/: %s", describe.problem)
             return DetectReply(
                 objects=[
                     DetectedObject(

@@ -62,8 +62,8 @@ class DetectorSettings(VidarSettings):
     attributes: bool = True
     # The attribute networks' folder, holding the files tests/data/fetch_models.sh names:
     # age-v1.onnx, gender-v1.onnx, emotion-minixception.onnx, mask-mobilenetv2.onnx,
-    # ch_PP-OCRv4_det_infer.onnx and ch_PP-OCRv4_rec_infer.onnx. A missing or broken file fails
-    # the run (or POST /detect/) at its start with the file's path.
+    # ch_PP-OCRv4_det_infer.onnx and ch_PP-OCRv4_rec_infer.onnx. A missing or broken file leaves
+    # its own attributes null; the run completes, its `error` naming the file.
     attribute_models: Path = MODELS_DIR
     # Side in pixels that body and car models resize frames to (a multiple of their stride, 32):
     # the longer side for YOLOv5 and Darknet models, which keep the frame's shape and never enlarge

@@ -40,7 +40,7 @@ from vidar.objectstore import ObjectStore
 from vidar.urlguard import Allowlist
 from vidar_detector import appearance, faces
 from vidar_detector.appearance import AppearanceEmbedder
-from vidar_detector.attributes.describe import describer
+from vidar_detector.attributes.describe import Describer, describer
 from vidar_detector.detection import DetectionHandler
 from vidar_detector.detectors import ModelLoadError, set_model_threads
 from vidar_detector.job import Job, JobFailure, Report
@@ -133,8 +133,9 @@ class Worker:
             await self._end(subjects.JOB_FAILED, dispatch, attempt, Statistic(), reason)
             return Answer.ACK
         router = self._router(dispatch)
+        describe = await self._describer(dispatch)
         try:
-            handler = await self._detection(dispatch, attempt, router)
+            handler = await self._detection(dispatch, attempt, router, describe)
         except ModelLoadError as error:
             reason = f"A detector model cannot load: {error}"
             await self._end(subjects.JOB_FAILED, dispatch, attempt, Statistic(), reason)
@@ -171,11 +172,22 @@ class Worker:
             log.warning("run %s attempt %d was taken over by a later attempt", dispatch.run_id, attempt)
             return Answer.NONE
         ended = subjects.JOB_STOPPED if job.stopped_early else subjects.JOB_FINISHED
-        await self._end(ended, dispatch, attempt, statistic)
+        await self._end(ended, dispatch, attempt, statistic, describe.problem if describe else None)
         return Answer.ACK
 
+    async def _describer(self, dispatch: JobDispatch) -> Describer | None:
+        """The attribute networks, for a run that detects anything with attributes on; those that
+        cannot load are logged now, and are the run's error at its end (its posts go on without
+        their attributes)."""
+        if not detected_kinds(dispatch):
+            return None
+        describe = await asyncio.to_thread(describer, self._settings)
+        if describe and describe.problem:
+            log.warning("run %s: %s", dispatch.run_id, describe.problem)
+        return describe
+
     async def _detection(
-        self, dispatch: JobDispatch, attempt: int, router: RouterDelivery | None
+        self, dispatch: JobDispatch, attempt: int, router: RouterDelivery | None, describe: Describer | None
     ) -> DetectionHandler | None:
         """The detectors the run asks for (loaded once per process), or None if it asks for none."""
         if not (kinds := set(detected_kinds(dispatch))):
@@ -184,7 +196,6 @@ class Worker:
         deep_sort = any(getattr(detectors, kind).tracker_type == "deep_sort" for kind in kinds)
         models = await asyncio.to_thread(load_lanes, self._settings, kinds)
         embedder = await asyncio.to_thread(load_embedders, self._settings, kinds, deep_sort)
-        describe = await asyncio.to_thread(describer, self._settings)
         set_model_threads(self._settings.lane_threads)
         return DetectionHandler(
             dispatch,
