@@ -25,7 +25,7 @@ from tests.bench.wrk import WRK_SCRIPT, WrkResult, print_results, run_wrk
 from tests.stack import MONGO_ACCOUNT, S3_ACCESS_KEY, S3_SECRET_KEY, Gateway, gateway, servers
 from vidar import archive
 from vidar.devstack.servers import HOST
-from vidar.documents import COUNT_FIELDS
+from vidar.documents import COUNT_FIELDS, DetectionRecord
 from vidar.models.attributes import (
     COLOR_NAMES,
     EMOTIONS,
@@ -115,7 +115,7 @@ def records(video: dict, kind: DetectorType, count: int, rng: random.Random) -> 
         created = start + timedelta(seconds=rng.uniform(0, SPREAD_DAYS * 86400))
         created = created.replace(microsecond=created.microsecond // 1000 * 1000)
         docs.append(
-            {"_id": posted.event_id, **posted.model_dump(), "created_date": created, "cluster": track % CLUSTER_COUNT}
+            DetectionRecord(**posted.model_dump(), created_date=created, cluster=track % CLUSTER_COUNT).document()
         )
     return docs
 

@@ -1,11 +1,11 @@
 """The attribute filters of GET /events/<kind>/ and its count, with FindFace Multi's names: what the
 object looks like (`features.<name>.name` of its event). Each belongs to one kind's events."""
 
-import re
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, Field
 
+from vidar.documents import PLATE_SUBSTRINGS
 from vidar.models.attributes import ColorName, Emotion, Gender, Medmask
 from vidar.models.stream_settings import DetectorType
 from vidar_gateway.errors import ApiError
@@ -77,7 +77,6 @@ class AttributeFilters(BaseModel):
                 # One value bare: SecantusDB plans only a bare equality into an index's prefix.
                 conditions[feature_field(name)] = values[0] if len(set(values)) == 1 else {"$in": sorted(set(values))}
         if self.license_plate_number:
-            # Plates are stored upper-cased, so a case-sensitive pattern, which MongoDB can match on
-            # the index's keys, finds them in any case.
-            conditions[feature_field("license_plate_number")] = {"$regex": re.escape(self.license_plate_number.upper())}
+            # Each plate is stored with every piece of it, upper-cased: what it contains is one of them.
+            conditions[PLATE_SUBSTRINGS] = self.license_plate_number.upper()
         return conditions

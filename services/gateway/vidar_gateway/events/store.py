@@ -7,7 +7,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import indexes
 from vidar.archive import DETECTIONS, VIDEOS
-from vidar.documents import COUNT_FIELDS
+from vidar.documents import COUNT_FIELDS, PLATE_SUBSTRINGS
 from vidar.models.stream_settings import DetectorType
 from vidar_gateway.errors import not_found
 from vidar_gateway.events.filters import ORDER_FIELDS, EventFilters, EventListQuery
@@ -16,8 +16,9 @@ from vidar_gateway.pagination import Ordering, Page, TextId, paginate
 # Each ordering, and each filter that narrows a scan, has its index (vidar.indexes); every query
 # names the kind.
 INDEXES = indexes.keys_of(DETECTIONS)
-# The embedding is vidar's own (clustering), never part of the API; the history is not shown.
-HIDDEN = {"embedding": 0, "history": 0}
+# The embedding is vidar's own (clustering), never part of the API; the history is not shown, nor the
+# plate's pieces (the plate filter's).
+HIDDEN = {"embedding": 0, "history": 0, PLATE_SUBSTRINGS: 0}
 
 
 class EventStore:
@@ -42,7 +43,12 @@ class EventStore:
     async def list(self, kind: DetectorType, query: EventListQuery, zone: Any, now: datetime) -> Page:
         ordering = Ordering.parse(query.ordering, ORDER_FIELDS, TextId)
         mongo_query = query.to_query(kind, zone, now)
-        return await paginate(self._events, mongo_query, ordering, query.limit, query.page, projection=HIDDEN)
+        # A plate's pieces match a few cars: each query is led by that clause rather than read in
+        # windows of the ordering, which would read every event until those few are found.
+        driver = PLATE_SUBSTRINGS if PLATE_SUBSTRINGS in mongo_query else None
+        return await paginate(
+            self._events, mongo_query, ordering, query.limit, query.page, projection=HIDDEN, driver=driver
+        )
 
     async def count(self, kind: DetectorType, filters: EventFilters, zone: Any, now: datetime) -> int:
         query = filters.to_query(kind, zone, now)
