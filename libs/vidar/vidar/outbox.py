@@ -5,7 +5,7 @@ re-publishes what is left, and the event id (`Nats-Msg-Id`) lets JetStream drop 
 The events a transaction stages go in with one `insert_many` at its end, and once published leave
 with one `delete_many`: on SecantusDB (the embedded server, which serves one command at a time)
 every command costs every service, and a transaction of many events (a batch of creates or syncs)
-would otherwise pay two a event.
+would otherwise pay two per event.
 
 `Outbox.commit` is the one way vidar's services change data and announce it:
 
