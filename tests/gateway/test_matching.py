@@ -245,21 +245,19 @@ def searchable(scene: Scene, event_id: str) -> bool:
     return found.status_code == 200 and event_id in [row["id"] for row in found.json()["results"]]
 
 
+def retro_done(scene: Scene, face_object: str) -> dict[str, Any] | None:
+    progress: dict[str, Any] = scene.api.get(f"/objects/faces/{face_object}/").json()["retro_matching"]
+    return progress if progress["status"] == "done" else None
+
+
 def test_a_record_made_after_processing_finds_the_earlier_events(scene: Scene) -> None:
     person, stranger = a_person(), a_person()
     video_id, run_id = scene.archive()
     earlier = scene.post(video_id, run_id, [seen_again(person), stranger.tolist(), seen_again(person)])
-    for event_id in earlier:
-        eventually(lambda event_id=event_id: searchable(scene, event_id), what=f"event {event_id} searchable")
+    eventually(lambda: all(searchable(scene, event_id) for event_id in earlier), what="the events searchable")
     watch_list = new_watch_list(scene.api, name="retroactive")["id"]
     card, face_object = scene.record(person, [watch_list])
-    progress = eventually(
-        lambda: (
-            scene.api.get(f"/objects/faces/{face_object}/").json()["retro_matching"]["status"] == "done"
-            and scene.api.get(f"/objects/faces/{face_object}/").json()["retro_matching"]
-        ),
-        what="the retroactive matching done",
-    )
+    progress = eventually(lambda: retro_done(scene, face_object), what="the retroactive matching done")
     assert progress == {"status": "done", "checked": 2, "matched": 2}
     assert [scene.matched(event_id)["matched_card"] for event_id in (earlier[0], earlier[2])] == [card, card]
     assert "matched" not in scene.stored(earlier[1])

@@ -28,6 +28,13 @@ def processed(api: httpx.Client, db: Database, path: Path, faces: int) -> list[d
     return list(db.detections.find({"video_id": video_id, "kind": "face"}).sort("timestamp"))
 
 
+def matched_event(db: Database, event_id: str) -> dict:
+    def found() -> dict | None:
+        return db.detections.find_one({"_id": event_id, "matched": True})
+
+    return eventually(found, what=f"event {event_id} matched")
+
+
 def test_carphones_man_is_matched_in_two_archives_and_the_other_person_is_not(
     api: httpx.Client,
     db: Database,
@@ -44,13 +51,13 @@ def test_carphones_man_is_matched_in_two_archives_and_the_other_person_is_not(
     (again,) = processed(api, db, videos / "carphone_pristine.mp4", faces=1)
 
     for event in (man, again):
-        matched = eventually(
-            lambda event=event: db.detections.find_one({"_id": event["_id"], "matched": True}), what="the man matched"
-        )
+        matched = matched_event(db, event["_id"])
         assert (matched["matched_card"], matched["matched_lists"], matched["matched_object"]) == (
             card,
             [watch_list],
             face_object,
         )
         assert 0.5 <= matched["confidence"] <= 1
-    assert "matched" not in db.detections.find_one({"_id": stranger["_id"]})
+    stranger_now = db.detections.find_one({"_id": stranger["_id"]})
+    assert stranger_now is not None
+    assert "matched" not in stranger_now
