@@ -597,11 +597,12 @@ def outcome(data: dict[str, Any]) -> Outcome:
 def reference_tracks(tracks: list[Track]) -> list[Track]:
     """The boxes that the archive's filters keep, in tracks long enough to count."""
     from vidar.models.stream_settings import BodySettings
-    from vidar_detector.selection import passes_filters
+    from vidar_detector.detections import Detections
 
     settings = BodySettings.model_validate(OBJECT_SETTINGS)
     kept = [
-        {frame: box for frame, box in track.items() if passes_filters(box[:4], box[4], settings)} for track in tracks
+        {frame: box for frame, box in track.items() if Detections([box[:4]], [box[4]], ["body"]).passing(settings)[0]}
+        for track in tracks
     ]
     return [track for track in kept if len(track) >= MIN_REFERENCE_FRAMES]
 

@@ -8,7 +8,6 @@ from vidar.models.stream_settings import KindSettings
 from vidar_detector.detections import NO_TRACK, Detection, Detections
 from vidar_detector.detectors import merged_by_kind
 from vidar_detector.geometry import Rectangle
-from vidar_detector.selection import passes_filters, quality
 
 SETTINGS = KindSettings(filter_min_size=60, filter_max_size=200, filter_min_quality=0.5)
 
@@ -28,17 +27,13 @@ def one(box: tuple[float, float, float, float], score: float = 0.8) -> Detection
     ],
 )
 def test_filters(box: tuple, score: float, kept: bool) -> None:
-    assert passes_filters(box, score, SETTINGS) is kept
-    found = one(box, score)
-    sized = found.sized_within(SETTINGS.filter_min_size, SETTINGS.filter_max_size)
-    assert (sized & (found.scores >= SETTINGS.filter_min_quality)).tolist() == [kept]
+    assert one(box, score).passing(SETTINGS).tolist() == [kept]
 
 
 @pytest.mark.parametrize(
     ("box", "expected"), [((10, 10, 50, 50), 0.8), ((0, 10, 50, 50), 0.4), ((10, 10, 50, 99), 0.4)]
 )
 def test_a_box_cut_by_the_frame_edge_is_worth_less(box: tuple, expected: float) -> None:
-    assert quality(box, 0.8, 100, 100) == expected
     assert one(box).with_qualities(100, 100).qualities.tolist() == [expected]
 
 

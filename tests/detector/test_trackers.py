@@ -25,7 +25,6 @@ from vidar_detector.deep_sort import DeepSortTracker, Embed
 from vidar_detector.detections import Detections
 from vidar_detector.detectors import DarknetDetector
 from vidar_detector.geometry import Box, iou
-from vidar_detector.selection import passes_filters
 from vidar_detector.settings import DEFAULT_CLASS_MAP
 from vidar_detector.tracking import IouTracker, Track, Tracker
 
@@ -36,7 +35,7 @@ SETTINGS = KindSettings(filter_min_size=20)  # vtest's walkers are 25 to 60 pixe
 
 
 def passing(found: Detections) -> Detections:
-    return found[np.array([passes_filters(box, score, SETTINGS) for _, box, score in found], bool)]
+    return found[found.passing(SETTINGS)]
 
 
 @pytest.fixture(scope="module")

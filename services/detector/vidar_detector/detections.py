@@ -16,11 +16,14 @@ from typing import NamedTuple, cast
 import numpy as np
 from numpy.typing import ArrayLike
 
-from vidar.models.stream_settings import DetectorType
+from vidar.models.stream_settings import DetectorType, KindSettings
 from vidar_detector.geometry import Box, Rectangle
-from vidar_detector.selection import CUT_PENALTY, EDGE_MARGIN
 
 ObjectKind = DetectorType  # "face", "body", "car"
+# A box this close (pixels) to the frame's edge is taken as cut by it.
+EDGE_MARGIN = 2
+# Quality of a cut box relative to a whole one: a partial face or body makes a poor best frame.
+CUT_PENALTY = 0.5
 # A detection no tracker has matched (yet).
 NO_TRACK = -1
 # `kinds` as numpy strings: the longest kind name fits.
@@ -102,6 +105,12 @@ class Detections:
         """Which boxes fit: `min_size` applies to a box's shorter side, `max_size` to its longer."""
         widths, heights = self.boxes[:, 2] - self.boxes[:, 0], self.boxes[:, 3] - self.boxes[:, 1]
         return (np.minimum(widths, heights) >= min_size) & (np.maximum(widths, heights) <= max_size)
+
+    def passing(self, settings: KindSettings) -> np.ndarray:
+        """Which boxes an archive's filters keep: sized within its bounds, scored at least its
+        `filter_min_quality`."""
+        sized = self.sized_within(settings.filter_min_size, settings.filter_max_size)
+        return sized & (self.scores >= settings.filter_min_quality)
 
     def with_qualities(self, frame_width: int, frame_height: int) -> "Detections":
         """Each box's quality: its score, penalised when the box touches the frame's edge (a partial

@@ -43,11 +43,6 @@ class Post:
     sequence: int  # realtime posts count up; 0 for the others
     candidate: Candidate
 
-    @property
-    def kind(self) -> WhichSighting:
-        """`which`, by its old name, until publishing.py reads `which`."""
-        return self.which
-
 
 @dataclass
 class _TrackPosts:

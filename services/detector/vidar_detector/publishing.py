@@ -81,7 +81,7 @@ class PostMaker:
             run_id=self._dispatch.run_id,
             kind=kind,
             track_id=track_id,
-            post=post.kind,
+            post=post.which,
             sequence=post.sequence,
             bbox=sighting.box,
             frame=sighting.frame,
