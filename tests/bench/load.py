@@ -8,6 +8,10 @@ and count a user or the web UI asks with 20 connections. Before and after each r
 checked INPROGRESS (an ended one is processed again first), so each row is timed under the 4
 runs. Exits 1 when a request failed or the runs were not all in progress; the target is reported,
 not enforced, since the host may be shared. Run by `make bench` (which installs wrk).
+
+Last, what the database spends its time on (`tests.bench.db_profile`): every command of 15 s of
+the 4 runs alone, then of 15 s of the runs and 20 clients on the default list, by service and
+shape. That last row's latencies are the profiler's too, and not comparable with the others.
 """
 
 import asyncio
@@ -15,12 +19,14 @@ import random
 import shutil
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tests.bench.db_profile import print_profile, profile
 from tests.bench.fullstack import ADMIN_TOKEN, FullStack, full_stack
 from tests.bench.videos_api import clone_videos, create_videos
 from tests.bench.wrk import WRK_DURATION_S, WRK_SCRIPT, WrkResult, print_results, run_wrk
@@ -94,6 +100,22 @@ def verdict(result: WrkResult) -> str:
     return f"{met}: p95 {result.p95_ms:.0f} ms, target < {TARGET_P95_MS} ms: {result.endpoint}"
 
 
+def profile_database(
+    stack: FullStack, client: httpx.Client, video_ids: list[int], script: Path, results: list[WrkResult]
+) -> None:
+    """The database's commands by service and shape: the runs alone, then with the list clients."""
+    processes = {name: stack.process(name) for name in stack.services}
+    all_in_progress(client, video_ids)
+    print_profile(profile(stack.mongo_url, processes, WRK_DURATION_S), WRK_DURATION_S, f"{RUNS} runs, no list clients")
+    all_in_progress(client, video_ids)
+    endpoint = f"{RUNS} runs, profiled: GET {DEFAULT_LIST} -c{CLIENTS}"
+    with ThreadPoolExecutor(1) as pool:
+        timed = pool.submit(run_wrk, endpoint, stack.api_url + DEFAULT_LIST, ADMIN_TOKEN, script, CLIENTS)
+        rows = profile(stack.mongo_url, processes, WRK_DURATION_S)
+        results.append(timed.result())
+    print_profile(rows, WRK_DURATION_S, f"{RUNS} runs and {CLIENTS} clients on GET {DEFAULT_LIST}")
+
+
 def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: run `make bench`, which installs it")
@@ -127,6 +149,7 @@ def main() -> None:
                 ended = [s for s in statuses(client, video_ids) if s != "INPROGRESS"]
                 if ended:
                     sys.exit(f"runs ended while {path} was timed ({ended}): not {RUNS} runs under load")
+            profile_database(stack, client, video_ids, script, results)
         setting = f"{SEEDED:,} archives, {RUNS} runs of vtest.avi (faces, bodies, cars) on {RUNS} detectors"
         print_results(results, stack.servers.ports, setting)
     print()

@@ -8,7 +8,8 @@ Every index here serves a query production MongoDB runs. The one exception is na
 index, so there it would cost every archive a second index entry for nothing.
 
 Collections without an entry are read by `_id` alone, or stay small whatever the use: `counters`
-(a document a sequence), `leases` (one a name), `tokens`, `camera_groups` (an operator's),
+(a document a sequence or kept count, and one per 1,000 archives for their catalogue), `leases`
+(one a name), `tokens`, `camera_groups` (an operator's),
 `outbox` (only events not published yet).
 """
 
