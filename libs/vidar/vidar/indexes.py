@@ -9,8 +9,7 @@ index, so there it would cost every archive a second index entry for nothing.
 
 Collections without an entry are read by `_id` alone, or stay small whatever the use: `counters`
 (a document a sequence or kept count, and one per 1,000 archives for their catalogue), `leases`
-(one a name), `tokens`, `camera_groups` (an operator's),
-`outbox` (only events not published yet).
+(one a name), `tokens`, `camera_groups` (an operator's), `outbox` (only events not published yet).
 """
 
 from dataclasses import dataclass
