@@ -15,7 +15,7 @@ router = api_router("/videos", "videos")
 VideoId = Annotated[IdParam, Path(description="Video archive ID.")]
 
 
-def _presenter(base: BaseUrl) -> Callable[[dict], Video]:
+async def _presenter(base: BaseUrl) -> Callable[[dict], Video]:
     """Turns a stored document into the API's Video; `screenshot` is an absolute URL."""
 
     def present(doc: dict) -> Video:
