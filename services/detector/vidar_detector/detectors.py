@@ -13,7 +13,7 @@ import functools
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -23,7 +23,7 @@ import onnx
 import onnxruntime
 
 from vidar_detector import darknet, yolov5
-from vidar_detector.detections import Detection, Detections, ObjectKind
+from vidar_detector.detections import Detections, ObjectKind
 from vidar_detector.settings import DetectorSettings
 
 # ultralytics reads these when it is imported. YOLO_OFFLINE stops its network checks (DNS
@@ -51,11 +51,9 @@ ONNX_RUNTIME_ERRORS = tuple(
 YOLO_STRIDE = 32
 
 
-def merged_by_kind(found: Detections | Iterable[Detection]) -> Detections:
+def merged_by_kind(detections: Detections) -> Detections:
     """One detection per object of each kind: boxes of one kind that overlap more than
-    KIND_NMS_IOU are one object even when the model gave them different classes. (POST /detect/
-    still hands objects one at a time.)"""
-    detections = found if isinstance(found, Detections) else Detections.of(found)
+    KIND_NMS_IOU are one object even when the model gave them different classes."""
     if len(detections) < 2:
         return detections
     _, groups = np.unique(detections.kinds, return_inverse=True)

@@ -18,6 +18,7 @@ from vidar.models.stream_settings import DetectorType
 from vidar.objectstore import ObjectStore
 from vidar_detector.appearance import appearance_embedder, embed_object
 from vidar_detector.attributes.describe import describer
+from vidar_detector.detections import Detections
 from vidar_detector.detectors import ModelLoadError, ObjectDetector, load_detectors, merged_by_kind
 from vidar_detector.settings import DetectorSettings
 
@@ -51,7 +52,9 @@ class ImageSearch:
             return DetectReply(error="not an image the detector can decode")
         image = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
         with self._lock:
-            found = [item for model in self._models(kinds) for item in model.detect(image) if item.kind in kinds]
+            found = Detections.of(
+                item for model in self._models(kinds) for item in model.detect(image) if item.kind in kinds
+            )
             appearance = appearance_embedder(self._settings.appearance_model) if kinds - {"face"} else None
             describe = describer(self._settings)
             if describe and describe.problem:

@@ -127,7 +127,8 @@ class JobProgress(BaseModel):
 
 
 class JobEnded(BaseModel):
-    """`job.finished`, `job.stopped` and `job.failed` (with `error`)."""
+    """`job.finished`, `job.stopped` and `job.failed`: `error` is why a run failed, or on a finished
+    run what it could not do (an attribute network that did not load)."""
 
     run_id: str
     video_id: int
