@@ -64,20 +64,30 @@ STORED_POLL = 0.05
 STORED_WAIT = 20.0
 
 
-def matched(detection: DetectionPosted, match: Match, *, retroactive: bool = False) -> Envelope[DetectionMatched]:
+def matched(
+    match: Match,
+    *,
+    event_id: str,
+    video_id: int,
+    run_id: str,
+    camera_group: int,
+    kind: DetectorType,
+    retroactive: bool = False,
+) -> Envelope[DetectionMatched]:
+    """The event of a match, for a posted object or a stored event."""
     payload = DetectionMatched(
-        event_id=detection.event_id,
-        video_id=detection.video_id,
-        run_id=detection.run_id,
-        camera_group=detection.camera_group,
-        kind=detection.kind,
+        event_id=event_id,
+        video_id=video_id,
+        run_id=run_id,
+        camera_group=camera_group,
+        kind=kind,
         matched_card=match.card,
         matched_object=match.object_id,
         matched_lists=match.lists,
         confidence=match.confidence,
         retroactive=retroactive,
     )
-    return Envelope(event_id=payload.message_id, type=subjects.match(detection.kind), payload=payload)
+    return Envelope(event_id=payload.message_id, type=subjects.match(kind), payload=payload)
 
 
 async def publish(broker: NatsBroker, event: Envelope[DetectionMatched]) -> None:
@@ -170,7 +180,8 @@ class Matcher:
                 continue  # terminated already
             try:
                 if match is not None:
-                    await publish(self._broker, matched(detection, match))
+                    fields = detection.model_dump(include={"video_id", "run_id", "camera_group", "kind"})
+                    await publish(self._broker, matched(match, event_id=detection.event_id, **fields))
                 await message.ack()
             except Exception:
                 # This one and the batch's others back to the consumer now, not after ACK_WAIT.

@@ -28,12 +28,10 @@ import numpy as np
 from faststream.nats import NatsBroker
 from pymongo.asynchronous.database import AsyncDatabase
 
-from vidar import archive, subjects
+from vidar import archive
 from vidar.models.detection_events import ObjectType
-from vidar.models.events import Envelope
-from vidar.models.matches import DetectionMatched
-from vidar_gateway.records.index import ListRule
-from vidar_gateway.records.matching import RecordIndexes, publish
+from vidar_gateway.records.index import ListRule, Match
+from vidar_gateway.records.matching import RecordIndexes, matched, publish
 from vidar_gateway.records.objects.layout import COLLECTIONS
 from vidar_gateway.search.index import VectorIndex
 from vidar_gateway.search.ranked import Ranked
@@ -100,13 +98,13 @@ class RetroMatching:
         vector = np.asarray(doc["embedding"], np.float32)
         lowest = min(rule.thresholds[kind] for rule in lists)
         hits = (await self._events_index().search(kind, vector, lowest, None))[:CAP]
-        checked = matched = 0
+        checked = better = 0
         for start in range(0, len(hits), PAGE):
             page = hits[start : start + PAGE]
-            matched += await self._match_page(page, doc["card"], str(object_id), lists)
+            better += await self._match_page(page, doc["card"], str(object_id), lists)
             checked += len(page)
-            await self._progress(object_type, object_id, "running", checked, matched)
-        await self._progress(object_type, object_id, "done", checked, matched)
+            await self._progress(object_type, object_id, "running", checked, better)
+        await self._progress(object_type, object_id, "done", checked, better)
 
     async def _match_page(self, page: list[Ranked], card: int, object_id: str, lists: list[ListRule]) -> int:
         """Publishes the page's better matches; how many."""
@@ -123,7 +121,9 @@ class RetroMatching:
                 if rule.covers(event["camera_group"]) and hit.confidence >= rule.thresholds[event["kind"]]
             ]
             if passed:
-                await publish(self._broker, _matched(event, card, object_id, passed, hit.confidence))
+                match = Match(card, object_id, passed, hit.confidence)
+                fields = {field: event[field] for field in ("video_id", "run_id", "camera_group", "kind")}
+                await publish(self._broker, matched(match, event_id=event["_id"], retroactive=True, **fields))
                 published += 1
         return published
 
@@ -133,24 +133,6 @@ class RetroMatching:
         progress = {"status": status, "checked": checked, "matched": matched}
         await self._db[COLLECTIONS[object_type]].update_one({"_id": object_id}, {"$set": {"retro_matching": progress}})
         return progress
-
-
-def _matched(
-    event: dict[str, Any], card: int, object_id: str, lists: list[int], confidence: float
-) -> Envelope[DetectionMatched]:
-    payload = DetectionMatched(
-        event_id=event["_id"],
-        video_id=event["video_id"],
-        run_id=event["run_id"],
-        camera_group=event["camera_group"],
-        kind=event["kind"],
-        matched_card=card,
-        matched_object=object_id,
-        matched_lists=lists,
-        confidence=confidence,
-        retroactive=True,
-    )
-    return Envelope(event_id=payload.message_id, type=subjects.match(payload.kind), payload=payload)
 
 
 @contextlib.asynccontextmanager
