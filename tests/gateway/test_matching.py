@@ -4,6 +4,7 @@ the stored event. A record's face is made from a stored event whose embedding is
 posted faces are that person seen again (the same embedding with a little noise) or someone else."""
 
 import asyncio
+import signal
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from pymongo.database import Database
 from tests.gateway.test_detection_events import Archive
 from tests.gateway.test_watch_lists import new_watch_list
 from tests.polling import eventually
-from tests.stack import S3_ACCESS_KEY, S3_SECRET_KEY, Gateway, gateway
+from tests.stack import S3_ACCESS_KEY, S3_SECRET_KEY, Gateway, ServiceProcess, gateway
 from vidar import subjects
 from vidar.bus import EVENTS_STREAM
 from vidar.devstack.servers import HOST, Ports
@@ -276,3 +277,21 @@ def test_a_record_put_on_a_list_finds_the_earlier_events_and_a_deleted_one_stays
     # Deleting the record keeps its matches: what was seen stays seen.
     assert scene.api.delete(f"/cards/humans/{card}/").status_code == 204
     assert scene.matched(earlier)["matched_card"] == card
+
+
+def test_faces_posted_while_storage_is_down_are_matched_once_when_it_is_back(
+    scene: Scene, storage: ServiceProcess
+) -> None:
+    """The matcher waits for the storage service to record the events (its ack floor), and a
+    match is published once per event, however long that takes."""
+    person = a_person()
+    watch_list = new_watch_list(scene.api, name="storage down")["id"]
+    card, _ = scene.record(person, [watch_list])
+    video_id, run_id = scene.archive()
+    storage.stop(signal.SIGKILL)
+    try:
+        posted = scene.post(video_id, run_id, [seen_again(person) for _ in range(5)])
+    finally:
+        storage.start()
+    assert [scene.matched(event_id)["matched_card"] for event_id in posted] == [card] * len(posted)
+    assert sorted(asyncio.run(matches_on_the_bus(scene.gw, set(posted)))) == sorted(posted)
