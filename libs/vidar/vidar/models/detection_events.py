@@ -99,6 +99,15 @@ class DetectionEvent(BaseModel):
     full_frame: str | None = Field(description="absolute URL of the whole frame (JPEG or PNG)")
 
 
+# Kept on a stored event by the storage service once matched (vidar_storage.matches); absent before.
+MATCH_FIELDS = ("matched", "matched_card", "matched_lists", "matched_object", "confidence")
+
+
+def match_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """A stored event's match, as DetectionEvent's fields (none: not matched, the defaults)."""
+    return {field: record[field] for field in MATCH_FIELDS if field in record}
+
+
 class DetectionEventPage(BaseModel):
     next_page: str | None
     prev_page: str | None

@@ -60,7 +60,7 @@ ACK_WAIT = 60.0
 RETRY = 1.0
 # Seconds between two readings of the storage service's ack floor while a batch waits for it, and
 # how long it waits before giving its events back (the storage service is down or far behind).
-STORED_POLL = 0.05
+STORED_POLL = 0.1
 STORED_WAIT = 20.0
 
 
