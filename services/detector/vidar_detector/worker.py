@@ -11,6 +11,7 @@ from concurrent.futures import Future
 from datetime import timedelta
 from functools import partial
 
+import nats.errors
 from faststream.exceptions import SkipMessage
 from faststream.nats import NatsBroker
 from faststream.nats.message import NatsMessage
@@ -90,6 +91,8 @@ class Worker:
         attempt running alongside."""
         async with keeping_alive(message, timedelta(seconds=self._settings.heartbeat_timeout)):
             answer = await self._run(dispatch, attempt)
+            if answer is Answer.ACK:
+                await acknowledge(message)
         if answer is Answer.HAND_BACK:
             await message.nack()
         elif answer is Answer.NONE:
@@ -99,8 +102,9 @@ class Worker:
 
     async def _run(self, dispatch: JobDispatch, attempt: int) -> Answer:
         if dispatch.run_id in self._ended:
-            # Redelivered after this worker ended it (its acknowledgement was lost while NATS was
-            # away), before the scheduler recorded the end: running it again would replace the run.
+            # Redelivered to this worker after it ended it, before its acknowledgement was
+            # confirmed (NATS away for longer than the ack wait) and before the scheduler recorded
+            # the end: running it again would replace the run.
             return Answer.ACK
         record = await self._jobs.find_one({"_id": dispatch.run_id})
         if record is None or record["state"] in OVER:
@@ -339,6 +343,24 @@ async def publish(broker: NatsBroker, subject: str, payload: BaseModel, message_
         stream=EVENTS_STREAM.name,
         timeout=10,
     )
+
+
+async def acknowledge(message: NatsMessage, pause: float = 1.0) -> None:
+    """Acknowledge the dispatch and retry until JetStream confirms it (a double ack), while the
+    message is kept alive. A plain ack sent as NATS went away was lost, and JetStream redelivered
+    a run that had ended to whichever replica came next, which ran it again if the scheduler had
+    not yet recorded the end. The end is published first: a detector that dies between the two
+    leaves the dispatch to be redelivered, and the run is then over or resumed from its checkpoint
+    (posts are idempotent by event id). Acknowledging first would leave a run whose end was never
+    published RUNNING for ever: nothing dispatches a run again but JetStream's redelivery."""
+    while True:
+        try:
+            await message.ack_sync()
+        except nats.errors.Error as failure:
+            log.warning("dispatch acknowledgement not confirmed (%s); trying again", failure)
+            await asyncio.sleep(pause)
+        else:
+            return
 
 
 def detected_kinds(dispatch: JobDispatch) -> list[DetectorType]:
