@@ -24,12 +24,12 @@ from tests.stack import S3_ACCESS_KEY, S3_SECRET_KEY, Gateway, ServiceProcess, g
 from vidar import subjects
 from vidar.bus import EVENTS_STREAM
 from vidar.devstack.servers import HOST, Ports
+from vidar.models.detection_events import match_fields
 from vidar.models.events import Envelope
 from vidar.models.jobs import DetectionPosted
 from vidar.models.matches import DetectionMatched
 
 RNG = np.random.default_rng(27)
-MATCH_FIELDS = ("matched", "matched_card", "matched_lists", "matched_object", "confidence")
 
 
 def a_person() -> np.ndarray:
@@ -83,7 +83,7 @@ class Scene:
         found = eventually(
             lambda: self.db.detections.find_one({"_id": event_id, "matched": True}), what=f"event {event_id} matched"
         )
-        return {field: found[field] for field in MATCH_FIELDS}
+        return match_fields(found)
 
 
 def face(video_id: int, camera_group: int, run_id: str, track: int, embedding: list[float]) -> DetectionPosted:
