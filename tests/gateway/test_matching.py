@@ -295,3 +295,15 @@ def test_faces_posted_while_storage_is_down_are_matched_once_when_it_is_back(
         storage.start()
     assert [scene.matched(event_id)["matched_card"] for event_id in posted] == [card] * len(posted)
     assert sorted(asyncio.run(matches_on_the_bus(scene.gw, set(posted)))) == sorted(posted)
+
+
+def test_a_list_turned_on_finds_its_records_earlier_events(scene: Scene) -> None:
+    person = a_person()
+    watch_list = new_watch_list(scene.api, name="turned on later", active=False)["id"]
+    card, _ = scene.record(person, [watch_list])
+    video_id, run_id = scene.archive()
+    (earlier,) = scene.post(video_id, run_id, [seen_again(person)])
+    eventually(lambda: searchable(scene, earlier), what="the event searchable")
+    assert "matched" not in scene.stored(earlier)
+    assert scene.api.patch(f"/watch-lists/{watch_list}/", json={"active": True}).status_code == 200
+    assert (scene.matched(earlier)["matched_card"], scene.matched(earlier)["matched_lists"]) == (card, [watch_list])

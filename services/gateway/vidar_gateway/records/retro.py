@@ -1,5 +1,6 @@
-"""Retroactive matching: an object made (or turned on), or a record put on a list or turned on,
-after archives were processed is matched against the events already stored.
+"""Retroactive matching: an object made (or turned on), a record put on a list or turned on, or a
+list turned on or widened (camera groups, thresholds), after archives were processed, is matched
+against the events already stored.
 
 It is a looks_like search of the object's embedding over the search index (whichever engine:
 `VectorIndex`), at the lowest threshold of the record's active lists, then a walk of the hits in
@@ -22,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,6 +32,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive
 from vidar.models.detection_events import ObjectType
+from vidar.models.records import OBJECT_TYPES_OF
+from vidar_gateway.records.cards.store import COLLECTIONS as CARD_COLLECTIONS
 from vidar_gateway.records.index import ListRule, Match
 from vidar_gateway.records.matching import RecordIndexes, matched, publish
 from vidar_gateway.records.objects.layout import COLLECTIONS
@@ -41,7 +45,14 @@ log = logging.getLogger(__name__)
 # The most alike stored events a retroactive matching walks, and how many it reads at a time.
 CAP = 10_000
 PAGE = 500
+# The records (the first by id) whose objects a change of their list matches again.
+CARDS_PER_LIST = 1_000
 EVENT_FIELDS = {"video_id": 1, "run_id": 1, "camera_group": 1, "kind": 1, "confidence": 1}
+
+
+@dataclass(frozen=True)
+class ListChanged:
+    list_id: int
 
 
 class RetroMatching:
@@ -56,7 +67,7 @@ class RetroMatching:
         self._indexes = indexes
         self._events_index = events_index
         self._broker = broker
-        self._queue: asyncio.Queue[tuple[ObjectType, int]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[ObjectType, int] | ListChanged] = asyncio.Queue()
 
     async def start(self, object_type: ObjectType, object_id: int) -> dict[str, Any]:
         """Queued: its progress, returned, reads `queued` until it runs."""
@@ -72,9 +83,20 @@ class RetroMatching:
                 if doc.get("active"):
                     await self.start(object_type, doc["_id"])
 
+    def start_of_list(self, list_id: int) -> None:
+        """The objects of the list's records, found in the background (a list may hold thousands)."""
+        self._queue.put_nowait(ListChanged(list_id))
+
     async def run(self) -> None:
         while True:
-            object_type, object_id = await self._queue.get()
+            job = await self._queue.get()
+            if isinstance(job, ListChanged):
+                try:
+                    await self._start_of_records_on(job.list_id)
+                except Exception:
+                    log.exception("the records of watch list %d could not be matched again", job.list_id)
+                continue
+            object_type, object_id = job
             try:
                 await self._match(object_type, object_id)
             except Exception:
@@ -83,6 +105,13 @@ class RetroMatching:
                     await self._db[COLLECTIONS[object_type]].update_one(
                         {"_id": object_id}, {"$set": {"retro_matching.status": "failed"}}
                     )
+
+    async def _start_of_records_on(self, list_id: int) -> None:
+        for card_type, collection in CARD_COLLECTIONS.items():
+            found = self._db[collection].find({"watch_lists": list_id}, projection={"active": 1}).sort("_id", 1)
+            for card in await found.limit(CARDS_PER_LIST).to_list():
+                if card.get("active"):
+                    await self.start_of_card(OBJECT_TYPES_OF[card_type], card["_id"])
 
     async def _match(self, object_type: ObjectType, object_id: int) -> None:
         kind = object_type.kind

@@ -8,12 +8,13 @@ from vidar.models.records import WatchList, WatchListCreate, WatchListPage, Watc
 from vidar.models.video import Count
 from vidar_gateway.deps import api_router, json_body
 from vidar_gateway.params import IdParam
-from vidar_gateway.records.deps import WatchListsRepo, admin_writes
+from vidar_gateway.records.deps import Retro, WatchListsRepo, admin_writes
 from vidar_gateway.records.listing import RecordPageParams
 
 router = api_router("/watch-lists", "watch-lists")
 router.dependencies.append(admin_writes)
 ListId = Annotated[IdParam, Path(description="Watch list ID.")]
+WIDENING = {"camera_groups", "face_threshold", "body_threshold", "car_threshold"}
 
 
 def present(doc: dict) -> WatchList:
@@ -43,9 +44,13 @@ async def get_watch_list(list_id: ListId, lists: WatchListsRepo) -> WatchList:
 
 @router.patch("/{list_id}/", summary="Update a watch list", dependencies=[json_body])
 async def patch_watch_list(
-    list_id: ListId, data: Annotated[WatchListPatch, Body()], lists: WatchListsRepo
+    list_id: ListId, data: Annotated[WatchListPatch, Body()], lists: WatchListsRepo, retro: Retro
 ) -> WatchList:
-    return present(await lists.patch(list_id, data))
+    doc = await lists.patch(list_id, data)
+    # On again, or covering more: its records may match events they did not before.
+    if data.active or data.model_fields_set & WIDENING:
+        retro.start_of_list(list_id)
+    return present(doc)
 
 
 @router.delete("/{list_id}/", status_code=204, summary="Delete a watch list no record is on (409 otherwise)")
