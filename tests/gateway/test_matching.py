@@ -151,6 +151,9 @@ def test_a_posted_face_of_a_record_is_matched_and_another_person_is_not(scene: S
     assert (match["matched_card"], match["matched_lists"], match["matched_object"]) == (card, [watch_list], face_object)
     assert 0.9 < match["confidence"] <= 1
     assert "matched" not in scene.stored(other)
+    shown = scene.api.get(f"/events/faces/{seen}/").json()
+    assert (shown["matched"], shown["matched_card"], shown["confidence"]) == (True, card, match["confidence"])
+    assert scene.api.get(f"/events/faces/{other}/").json()["matched"] is False
 
 
 def test_an_inactive_list_or_record_and_a_list_of_other_camera_groups_match_nothing(scene: Scene) -> None:
