@@ -154,6 +154,16 @@ def test_a_posted_face_of_a_record_is_matched_and_another_person_is_not(scene: S
     shown = scene.api.get(f"/events/faces/{seen}/").json()
     assert (shown["matched"], shown["matched_card"], shown["confidence"]) == (True, card, match["confidence"])
     assert scene.api.get(f"/events/faces/{other}/").json()["matched"] is False
+    for query, expected in (
+        (f"matched_card={card}", [seen]),
+        (f"matched_lists={watch_list}", [seen]),
+        (f"video_archive={video_id}&matched=true", [seen]),
+        (f"video_archive={video_id}&matched=false", [other]),
+        (f"video_archive={video_id}&matched=false&matched_card={card}", []),
+    ):
+        found = scene.api.get(f"/events/faces/?{query}").json()["results"]
+        assert [event["id"] for event in found] == expected, query
+        assert scene.api.get(f"/events/faces/count/?{query}").json()["count"] == len(expected), query
 
 
 def test_an_inactive_list_or_record_and_a_list_of_other_camera_groups_match_nothing(scene: Scene) -> None:

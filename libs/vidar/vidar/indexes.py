@@ -95,6 +95,10 @@ INDEXES: dict[str, list[Index]] = {
         Index(
             _keys("plate_substrings"), "GET /events/cars/?license_plate_number= and its count, led by it", sparse=True
         ),
+        # Only matched events carry a match (storage writes it), so these stay as small as the matches.
+        Index(_keys("matched_card", "_id"), "GET /events/<kind>/?matched_card=: a record's appearances", sparse=True),
+        Index(_keys("matched_lists"), "GET /events/<kind>/?matched_lists=, led by it", sparse=True),
+        Index(_keys("matched"), "GET /events/<kind>/?matched=true, led by it", sparse=True),
     ],
     CLUSTERS: [
         *(

@@ -7,6 +7,7 @@ from pydantic import BeforeValidator, Field
 
 from vidar.models.stream_settings import DetectorType
 from vidar_gateway.events.attributes import AttributeFilters
+from vidar_gateway.events.matches import MatchFilters
 from vidar_gateway.listing import CreatedDateFilters, Ids, PageParams, split_commas, with_condition
 from vidar_gateway.pagination import CREATED_DATE_WINDOWS, FiniteFloat, KeyWindows, SortField, between
 from vidar_gateway.params import CalendarDateTime, IdParam, WholeNumber
@@ -32,7 +33,7 @@ EventIds = Annotated[
 ClusterNumber = Annotated[int, Field(ge=-(2**53), le=2**53), WholeNumber]
 
 
-class EventFilters(CreatedDateFilters, AttributeFilters):
+class EventFilters(CreatedDateFilters, MatchFilters, AttributeFilters):
     """Filters combine with AND."""
 
     video_archive: IdParam | None = None
@@ -43,12 +44,12 @@ class EventFilters(CreatedDateFilters, AttributeFilters):
     id_in: EventIds
 
     def to_query(self, kind: DetectorType, zone: tzinfo, now: datetime) -> dict:
-        # The archive first, then the attributes: a query no index fits whole rides its first indexed
-        # field in SecantusDB, and an archive's events, or a kind's that have an attribute, are far
-        # fewer than a kind's.
+        # The archive first, then a match, then the attributes: a query no index fits whole rides its
+        # first indexed field in SecantusDB, and an archive's events, a record's, or a kind's that
+        # have an attribute, are far fewer than a kind's.
         values = (("video_id", self.video_archive), ("track_id", self.track), ("cluster", self.cluster))
         query: dict[str, Any] = {field: value for field, value in values if value is not None}
-        query |= self.attribute_conditions(kind) | {"kind": kind}
+        query |= self.match_conditions() | self.attribute_conditions(kind) | {"kind": kind}
         if self.camera_groups:
             query["camera_group"] = {"$in": self.camera_groups}
         if self.quality_gte is not None:
