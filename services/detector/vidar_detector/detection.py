@@ -15,7 +15,7 @@ from functools import partial
 import numpy as np
 
 from vidar.metrics import MODEL_SECONDS
-from vidar.models.jobs import JobDispatch, Statistic
+from vidar.models.jobs import Statistic
 from vidar.models.stream_settings import KindSettings
 from vidar_detector import tracking_state
 from vidar_detector.counters import Deliveries, ObjectTally
@@ -28,6 +28,7 @@ from vidar_detector.job import Picture
 from vidar_detector.lanes import ModelLanes, Models
 from vidar_detector.posting import Candidate, KeptFromRecord, Post, PostingPolicy
 from vidar_detector.publishing import Describe, FaceChip, Features, Kept, PostMaker, Publish
+from vidar_detector.run_context import RunInput
 from vidar_detector.tracking import IouTracker, Track, Tracker
 
 # Frames a restored state's candidates still need, by stream position.
@@ -141,7 +142,7 @@ class DetectionHandler:
 
     def __init__(
         self,
-        dispatch: JobDispatch,
+        run: RunInput,
         models: ModelLanes | Models,
         attempt: int,
         publish: Publish,
@@ -153,13 +154,13 @@ class DetectionHandler:
         describe: Describe | None = None,
         deliveries: Deliveries | None = None,
     ) -> None:
-        self._posts = PostMaker(dispatch, features, face_chip, describe)
+        self._posts = PostMaker(run, features, face_chip, describe)
         self._publish = publish
         self._tally = ObjectTally(deliveries)
         self._detection_rate = detection_rate
         self._cadence: Cadence | None = None  # made by `start`, once the frame rate is known
         self._appearance = appearance
-        detectors = dispatch.stream_settings.detectors
+        detectors = run.stream_settings.detectors
         self._lanes = models if isinstance(models, ModelLanes) else ModelLanes([models])
         self._pipelines = [KindPipeline(kind, getattr(detectors, kind)) for kind in sorted(self._lanes.kinds)]
         self._regions = {pipeline.kind: pipeline.region for pipeline in self._pipelines}

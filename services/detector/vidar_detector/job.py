@@ -16,12 +16,13 @@ from typing import Protocol
 import numpy as np
 
 from vidar.metrics import FRAMES, PROCESSING_FPS
-from vidar.models.jobs import Checkpoint, JobDispatch, ObjectCounters, Statistic
-from vidar.models.stream_settings import DETECTOR_TYPES, VideoTransform, ffmpeg_options
+from vidar.models.jobs import Checkpoint, ObjectCounters, Statistic
+from vidar.models.stream_settings import VideoTransform, ffmpeg_options
 from vidar.objectstore import ObjectStore
 from vidar_detector.decode import Decoded, FrameSource, NotDecodable
 from vidar_detector.frames import MotionGate, Pacer, transform
 from vidar_detector.geometry import Rectangle, crop
+from vidar_detector.run_context import RunInput, detected_kinds
 
 
 class JobFailure(Exception):
@@ -88,12 +89,10 @@ class CountOnly:
 Report = Callable[[Checkpoint, Callable[[], bytes | None]], None]
 
 
-def starting_statistic(dispatch: JobDispatch, checkpoint: Checkpoint | None) -> Statistic:
+def starting_statistic(run: RunInput, checkpoint: Checkpoint | None) -> Statistic:
     if checkpoint is not None:
         return checkpoint.statistic.model_copy(deep=True)
-    detectors = dispatch.stream_settings.detectors
-    enabled = [kind for kind in DETECTOR_TYPES if getattr(detectors, kind) is not None]
-    return Statistic(objects={kind: ObjectCounters() for kind in enabled})
+    return Statistic(objects={kind: ObjectCounters() for kind in detected_kinds(run.stream_settings)})
 
 
 @dataclass(slots=True)
@@ -115,15 +114,15 @@ class Tally:
 class Job:
     def __init__(
         self,
-        dispatch: JobDispatch,
+        run: RunInput,
         objects: ObjectStore,
         checkpoint: Checkpoint | None,
         report: Report,
         progress_interval: float,
         handler: FrameHandler | None = None,
     ) -> None:
-        self.dispatch = dispatch
-        self.statistic = starting_statistic(dispatch, checkpoint)
+        self._run_input = run
+        self.statistic = starting_statistic(run, checkpoint)
         self.stop = threading.Event()
         self.stopped_early = False
         self._objects = objects
@@ -136,7 +135,7 @@ class Job:
         self._tally = Tally()
 
     def run(self) -> Statistic:
-        settings = self.dispatch.stream_settings
+        settings = self._run_input.stream_settings
         source = self._open()
         try:
             frames = iter(source)
@@ -155,8 +154,8 @@ class Job:
         return self.statistic
 
     def _open(self) -> FrameSource:
-        file = self._objects.reader(self.dispatch.source.key, self.dispatch.source.size)
-        settings = self.dispatch.stream_settings
+        file = self._objects.reader(self._run_input.source.key, self._run_input.source.size)
+        settings = self._run_input.stream_settings
         try:
             return FrameSource(
                 file,
@@ -187,7 +186,7 @@ class Job:
     def _loop(
         self, source: FrameSource, frames: Iterable[Decoded], area: Rectangle | None, gate: MotionGate, pacer: Pacer
     ) -> None:
-        settings = self.dispatch.stream_settings
+        settings = self._run_input.stream_settings
         pacing, gating = settings.play_speed > 0, settings.imotion_threshold > 0
         frame_interval = 1 / source.fps
         tally = self._tally
@@ -233,7 +232,7 @@ class Job:
     def _timestamp(self, decoded: Decoded) -> float:
         """The time objects in this frame carry: the stream's own clock shifted by
         `start_stream_timestamp` when `use_stream_timestamp`, else the wall clock (Unix seconds)."""
-        settings = self.dispatch.stream_settings
+        settings = self._run_input.stream_settings
         if settings.use_stream_timestamp:
             return settings.start_stream_timestamp + decoded.time
         return time.time()

@@ -12,12 +12,13 @@ import numpy as np
 from PIL import Image
 
 from vidar.models.attributes import Features as Attributes
-from vidar.models.jobs import DetectionPosted, JobDispatch
+from vidar.models.jobs import DetectionPosted
 from vidar.models.stream_settings import KindSettings
 from vidar_detector.decode import Decoded
 from vidar_detector.frames import transform
 from vidar_detector.geometry import Box, cut
 from vidar_detector.posting import Post
+from vidar_detector.run_context import RunInput
 from vidar_detector.tracking import Track
 
 log = logging.getLogger(__name__)
@@ -58,12 +59,12 @@ class PostMaker:
 
     def __init__(
         self,
-        dispatch: JobDispatch,
+        run: RunInput,
         features: Features | None,
         face_chip: FaceChip | None,
         describe: Describe | None = None,
     ) -> None:
-        self._dispatch = dispatch
+        self._run = run
         self._features = features
         self._face_chip = face_chip
         self._describe = describe
@@ -76,9 +77,9 @@ class PostMaker:
         sighting = post.candidate.sighting
         history = [(s.time, *s.box) for s in track.sightings] if settings.track_send_history else None
         detection = DetectionPosted(
-            video_id=self._dispatch.video_id,
-            camera_group=self._dispatch.camera_group,
-            run_id=self._dispatch.run_id,
+            video_id=self._run.video_id,
+            camera_group=self._run.camera_group,
+            run_id=self._run.run_id,
             kind=kind,
             track_id=track_id,
             post=post.which,
@@ -101,13 +102,13 @@ class PostMaker:
         try:
             return self._describe(kind, image, box)
         except Exception:  # the features are extra: a failure to describe loses them, never the post
-            log.exception("run %s: a %s at %s could not be described", self._dispatch.run_id, kind, box)
+            log.exception("run %s: a %s at %s could not be described", self._run.run_id, kind, box)
             return None
 
     def _full_frame(self, settings: KindSettings, kept: Kept) -> np.ndarray:
         """The frame as the detector saw it with `fullframe_crop_rot` (or without `rot`), else
         the whole decoded frame (upright, with `video_transform`)."""
-        stream = self._dispatch.stream_settings
+        stream = self._run.stream_settings
         if settings.fullframe_crop_rot or not stream.rot:
             return kept.image
         return transform(kept.decoded.rgb(), stream.video_transform)

@@ -6,10 +6,8 @@ import contextlib
 import enum
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Future
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from functools import partial
 
 import nats.errors
 from faststream.exceptions import SkipMessage
@@ -27,27 +25,19 @@ from vidar.models.events import Envelope
 from vidar.models.jobs import (
     OVER,
     Checkpoint,
-    DetectionPosted,
     JobDispatch,
     JobEnded,
-    JobProgress,
     JobStarted,
     JobState,
     JobStop,
     Statistic,
 )
-from vidar.models.stream_settings import DETECTOR_TYPES, DetectorType
 from vidar.objectstore import ObjectStore
-from vidar.urlguard import Allowlist
-from vidar_detector import appearance, faces
-from vidar_detector.appearance import AppearanceEmbedder
-from vidar_detector.attributes.describe import Describer, describer
+from vidar_detector.assembly import assemble
 from vidar_detector.detection import DetectionHandler
-from vidar_detector.detectors import ModelLoadError, set_model_threads
-from vidar_detector.job import Job, JobFailure, Report
-from vidar_detector.lanes import load_lanes
-from vidar_detector.publishing import Images, Publish
-from vidar_detector.router import RouterDelivery
+from vidar_detector.detectors import ModelLoadError
+from vidar_detector.job import Job, JobFailure
+from vidar_detector.run_context import RunContext, RunInput
 from vidar_detector.settings import DetectorSettings
 from vidar_detector.tracking_state import InvalidState
 
@@ -62,8 +52,6 @@ class Answer(enum.Enum):
     NONE = enum.auto()  # a later attempt took it over and answers it
 
 
-# Tracking states kept per attempt: the scheduler records checkpoints in order, a little behind.
-KEPT_TRACKING_STATES = 3
 # Runs this worker ended that it remembers, to refuse their late redeliveries.
 REMEMBERED_ENDS = 1000
 
@@ -109,144 +97,71 @@ class Worker:
         record = await self._jobs.find_one({"_id": dispatch.run_id})
         if record is None or record["state"] in OVER:
             return Answer.ACK  # stopped while queued, or already over: nothing to do
+        resumed_from = Checkpoint.model_validate(record["checkpoint"]) if record.get("checkpoint") else None
+        run = RunContext.of(dispatch, attempt, resumed_from)
+        statistic = resumed_from.statistic if resumed_from else Statistic()
         if record["state"] == JobState.STOPPING:
-            checkpoint = Checkpoint.model_validate(record.get("checkpoint") or {})
-            await self._end(subjects.JOB_STOPPED, dispatch, attempt, checkpoint.statistic)
+            await self._end(subjects.JOB_STOPPED, run, statistic)
             return Answer.ACK
         if attempt > self._settings.max_attempts:
             error = (
                 f"Processing gave up after {self._settings.max_attempts} attempts: the detector running it "
                 "was lost each time (the video may crash the decoder)."
             )
-            checkpoint = Checkpoint.model_validate(record.get("checkpoint") or {})
-            await self._end(subjects.JOB_FAILED, dispatch, attempt, checkpoint.statistic, error)
+            await self._end(subjects.JOB_FAILED, run, statistic, error)
             return Answer.ACK
-        resumed = Checkpoint.model_validate(record["checkpoint"]) if record.get("checkpoint") else None
-        return await self._run_job(dispatch, attempt, resumed)
+        return await self._run_job(run)
 
-    async def _run_job(self, dispatch: JobDispatch, attempt: int, checkpoint: Checkpoint | None) -> Answer:
-        if not archive.is_source_of(dispatch.source.key, dispatch.video_id):
+    async def _run_job(self, run: RunContext) -> Answer:
+        if not archive.is_source_of(run.source.key, run.video_id):
             # The dispatch comes from stored documents: it must not point the decoder elsewhere.
-            log.warning(
-                "run %s: source key %r refused: not archive %d's",
-                dispatch.run_id,
-                dispatch.source.key,
-                dispatch.video_id,
+            log.warning("run %s: source key %r refused: not archive %d's", run.run_id, run.source.key, run.video_id)
+            await self._end(
+                subjects.JOB_FAILED, run, Statistic(), "The archive's source is not one of its own objects."
             )
-            reason = "The archive's source is not one of its own objects."
-            await self._end(subjects.JOB_FAILED, dispatch, attempt, Statistic(), reason)
             return Answer.ACK
-        router = self._router(dispatch)
-        describe = await self._describer(dispatch)
         try:
-            handler = await self._detection(dispatch, attempt, router, describe)
+            parts = await assemble(run, self._settings, self._objects, self._publish)
         except ModelLoadError as error:
-            reason = f"A detector model cannot load: {error}"
-            await self._end(subjects.JOB_FAILED, dispatch, attempt, Statistic(), reason)
+            await self._end(subjects.JOB_FAILED, run, Statistic(), f"A detector model cannot load: {error}")
             return Answer.ACK
-        if handler is not None and checkpoint is not None:
-            await restore_tracking(self._objects, handler, dispatch, checkpoint)
-        worker = self._settings.worker_name
-        started = JobStarted(run_id=dispatch.run_id, video_id=dispatch.video_id, attempt=attempt, worker=worker)
-        await self._publish(subjects.JOB_STARTED, started, f"{dispatch.run_id}-{attempt}-started")
-        report = self._reporter(dispatch, attempt)
-        job = Job(dispatch, self._objects, checkpoint, report, self._settings.progress_interval, handler)
+        if parts.handler is not None and run.resumed_from is not None:
+            await restore_tracking(self._objects, parts.handler, run, run.resumed_from)
+        started = JobStarted(
+            run_id=run.run_id, video_id=run.video_id, attempt=run.attempt, worker=self._settings.worker_name
+        )
+        await self._publish(subjects.JOB_STARTED, started, f"{run.run_id}-{run.attempt}-started")
+        job = Job(run, self._objects, run.resumed_from, parts.report, self._settings.progress_interval, parts.handler)
         self._running.add(job)
         try:
             async with (
-                self._watching(job, attempt) as superseded,
-                router.running() if router else contextlib.nullcontext(),
+                self._watching(job, run) as superseded,
+                parts.router.running() if parts.router else contextlib.nullcontext(),
             ):
                 try:
                     statistic = await asyncio.to_thread(job.run)
                 except JobFailure as failure:
-                    await self._end(subjects.JOB_FAILED, dispatch, attempt, job.statistic, str(failure))
+                    await self._end(subjects.JOB_FAILED, run, job.statistic, str(failure))
                     return Answer.ACK
-                if handler is not None and not (self._shutting_down or superseded.is_set()):
-                    await asyncio.to_thread(handler.finish, statistic)  # the tracks still open at the end
+                if parts.handler is not None and not (self._shutting_down or superseded.is_set()):
+                    await asyncio.to_thread(parts.handler.finish, statistic)  # the tracks still open at the end
                     if not job.stopped_early:
-                        await self._posted(dispatch, handler)  # before job.finished: clusters follow
-            if handler is not None:
-                handler.count_deliveries(statistic)  # the router's last ones
+                        await self._posted(run, parts.handler)  # before job.finished: clusters follow
+            if parts.handler is not None:
+                parts.handler.count_deliveries(statistic)  # the router's last ones
         finally:
             self._running.discard(job)
         if self._shutting_down:
             return Answer.HAND_BACK
         if superseded.is_set():
-            log.warning("run %s attempt %d was taken over by a later attempt", dispatch.run_id, attempt)
+            log.warning("run %s attempt %d was taken over by a later attempt", run.run_id, run.attempt)
             return Answer.NONE
         ended = subjects.JOB_STOPPED if job.stopped_early else subjects.JOB_FINISHED
-        await self._end(ended, dispatch, attempt, statistic, describe.problem if describe else None)
+        await self._end(ended, run, statistic, parts.describe.problem if parts.describe else None)
         return Answer.ACK
 
-    async def _describer(self, dispatch: JobDispatch) -> Describer | None:
-        """The attribute networks, for a run that detects anything with attributes on; those that
-        cannot load are logged now, and are the run's error at its end (its posts go on without
-        their attributes)."""
-        if not detected_kinds(dispatch):
-            return None
-        describe = await asyncio.to_thread(describer, self._settings)
-        if describe and describe.problem:
-            log.warning("run %s: %s", dispatch.run_id, describe.problem)
-        return describe
-
-    async def _detection(
-        self, dispatch: JobDispatch, attempt: int, router: RouterDelivery | None, describe: Describer | None
-    ) -> DetectionHandler | None:
-        """The detectors the run asks for (loaded once per process), or None if it asks for none."""
-        if not (kinds := set(detected_kinds(dispatch))):
-            return None
-        detectors = dispatch.stream_settings.detectors
-        deep_sort = any(getattr(detectors, kind).tracker_type == "deep_sort" for kind in kinds)
-        models = await asyncio.to_thread(load_lanes, self._settings, kinds)
-        embedder = await asyncio.to_thread(load_embedders, self._settings, kinds, deep_sort)
-        set_model_threads(self._settings.lane_threads)
-        return DetectionHandler(
-            dispatch,
-            models,
-            attempt,
-            self._poster(dispatch, router),
-            detection_rate=self._settings.detection_rate,
-            appearance=embedder.embed if embedder and deep_sort else None,
-            features=partial(appearance.embed_object, embedder),
-            face_chip=faces.face_chip,
-            describe=describe,
-            deliveries=router,
-        )
-
-    def _router(self, dispatch: JobDispatch) -> RouterDelivery | None:
-        if not dispatch.router_url:
-            return None
-        settings = dispatch.stream_settings
-        return RouterDelivery(
-            dispatch.router_url,
-            timeout_ms=settings.router_timeout_ms,
-            verify_ssl=settings.router_verify_ssl,
-            allowlist=Allowlist.parse(self._settings.url_allowlist),
-        )
-
-    def _poster(self, dispatch: JobDispatch, router: RouterDelivery | None) -> Publish:
-        loop = asyncio.get_running_loop()
-
-        def post(detection: DetectionPosted, images: Images) -> None:
-            """Called in the job thread: the images first, then the event that points at them."""
-            name = f"{detection.kind}-{detection.track_id}-{detection.post}-{detection.sequence}"
-            thumbnail_key = archive.detection_images(dispatch.video_id, dispatch.run_id, f"{name}.jpg")
-            extension, media_type = ("png", "image/png") if images.full_frame_type == "PNG" else ("jpg", "image/jpeg")
-            frame_key = archive.detection_images(dispatch.video_id, dispatch.run_id, f"{name}-frame.{extension}")
-            self._objects.write(thumbnail_key, images.thumbnail, "image/jpeg")
-            self._objects.write(frame_key, images.full_frame, media_type)
-            posted = detection.model_copy(update={"thumbnail_key": thumbnail_key, "full_frame_key": frame_key})
-            subject = subjects.detection(detection.kind)
-            sent = asyncio.run_coroutine_threadsafe(self._publish(subject, posted, posted.event_id), loop)
-            sent.result(timeout=30)
-            if router is not None:
-                router.submit(posted, images)
-
-        return post
-
     @contextlib.asynccontextmanager
-    async def _watching(self, job: Job, attempt: int) -> AsyncIterator[asyncio.Event]:
+    async def _watching(self, job: Job, run: RunContext) -> AsyncIterator[asyncio.Event]:
         """Stops the job when the scheduler says so (`job.stop.<run_id>`): every attempt, or this
         one because a later attempt took the run over (then `superseded` is set). An ordered
         consumer from the subject's first message: a stop sent before the job started counts, and
@@ -255,13 +170,13 @@ class Worker:
 
         async def heard(message: Msg) -> None:
             stop = Envelope[JobStop].model_validate_json(message.data).payload
-            if stop.stops(attempt):
+            if stop.stops(run.attempt):
                 if stop.attempt is not None:
                     superseded.set()
                 job.stop.set()
 
         stream = self._broker.connection.jetstream()
-        subject = subjects.job_stop(job.dispatch.run_id)
+        subject = subjects.job_stop(run.run_id)
         subscription = await stream.subscribe(
             subject, stream=EVENTS_STREAM.name, cb=heard, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
         )
@@ -271,62 +186,23 @@ class Worker:
             job.stop.set()
             await subscription.unsubscribe()
 
-    def _reporter(self, dispatch: JobDispatch, attempt: int) -> Report:
-        loop = asyncio.get_running_loop()
-        sent: list[Future] = []
-        sequence = iter(range(1, 1 << 62))
-        states: deque[str] = deque()
-
-        def keep_state(snapshot: bytes, number: int) -> str | None:
-            """Store a tracking state (in the job thread, between frames); drop the oldest. None
-            if it cannot be stored: the checkpoint goes without, as a resume can."""
-            key = archive.tracking_state(dispatch.video_id, dispatch.run_id, f"{attempt}-{number}")
-            try:
-                self._objects.write(key, snapshot, "application/octet-stream")
-            except Exception as failure:  # S3 down: the run goes on, its posts fail and count so
-                log.warning("run %s: tracking state not stored (%s)", dispatch.run_id, failure)
-                return None
-            states.append(key)
-            while len(states) > KEPT_TRACKING_STATES:
-                asyncio.run_coroutine_threadsafe(self._objects.remove(states.popleft()), loop)
-            return key
-
-        def report(checkpoint: Checkpoint, snapshot: Callable[[], bytes | None]) -> None:
-            """Called in the job thread: publish without waiting, skip if the last is still going."""
-            if sent and not sent[-1].done():
-                return
-            number = next(sequence)
-            if (state := snapshot()) is not None:
-                checkpoint = checkpoint.model_copy(update={"tracking_state_key": keep_state(state, number)})
-            progress = JobProgress(
-                run_id=dispatch.run_id, video_id=dispatch.video_id, attempt=attempt, checkpoint=checkpoint
-            )
-            message_id = f"{dispatch.run_id}-{attempt}-progress-{number}"
-            sent[:] = [
-                asyncio.run_coroutine_threadsafe(self._publish(subjects.JOB_PROGRESS, progress, message_id), loop)
-            ]
-
-        return report
-
-    async def _end(
-        self, subject: str, dispatch: JobDispatch, attempt: int, statistic: Statistic, error: str | None = None
-    ) -> None:
+    async def _end(self, subject: str, run: RunContext, statistic: Statistic, error: str | None = None) -> None:
         """The run is over: no attempt resumes it, so its tracking states go."""
         ended = JobEnded(
-            run_id=dispatch.run_id, video_id=dispatch.video_id, attempt=attempt, statistic=statistic, error=error
+            run_id=run.run_id, video_id=run.video_id, attempt=run.attempt, statistic=statistic, error=error
         )
-        await self._publish(subject, ended, f"{dispatch.run_id}-{attempt}-{subject}")
-        self._ended.append(dispatch.run_id)
+        await self._publish(subject, ended, f"{run.run_id}-{run.attempt}-{subject}")
+        self._ended.append(run.run_id)
         try:
-            await self._objects.remove_prefix(archive.tracking_state(dispatch.video_id, dispatch.run_id, ""))
+            await self._objects.remove_prefix(run.tracking_state_key(""))
         except Exception as failure:  # housekeeping only: deleting the archive removes them too
-            log.warning("run %s: its tracking states stay (%s)", dispatch.run_id, failure)
+            log.warning("run %s: its tracking states stay (%s)", run.run_id, failure)
 
-    async def _posted(self, dispatch: JobDispatch, handler: DetectionHandler) -> None:
+    async def _posted(self, run: RunContext, handler: DetectionHandler) -> None:
         """What the run posted of each kind it detects: once storage has recorded all of a kind, it
         says so, and that kind is clustered (`vidar_detector.run_clustering`)."""
-        posted = {kind: handler.published[kind] for kind in detected_kinds(dispatch)}
-        run_posted = RunPosted(video_id=dispatch.video_id, run_id=dispatch.run_id, posted=posted)
+        posted = {kind: handler.published[kind] for kind in run.kinds}
+        run_posted = RunPosted(video_id=run.video_id, run_id=run.run_id, posted=posted)
         await self._publish(subjects.VIDEO_DETECTIONS_POSTED, run_posted, run_posted.event_id)
 
     async def _publish(self, subject: str, payload: BaseModel, message_id: str) -> None:
@@ -363,14 +239,8 @@ async def acknowledge(message: NatsMessage, pause: float = 1.0) -> None:
             return
 
 
-def detected_kinds(dispatch: JobDispatch) -> list[DetectorType]:
-    """The kinds of object the run detects."""
-    detectors = dispatch.stream_settings.detectors
-    return [kind for kind in DETECTOR_TYPES if getattr(detectors, kind) is not None]
-
-
 async def restore_tracking(
-    objects: ObjectStore, handler: DetectionHandler, dispatch: JobDispatch, checkpoint: Checkpoint
+    objects: ObjectStore, handler: DetectionHandler, run: RunInput, checkpoint: Checkpoint
 ) -> bool:
     """Go on with the tracks of the checkpoint; False (and logged) without its state. A state that
     is gone, of another version, damaged, or named by a key outside this run's own prefix (the
@@ -382,7 +252,7 @@ async def restore_tracking(
     if (key := checkpoint.tracking_state_key) is None:
         return False
     try:
-        if not archive.is_under(key, archive.tracking_state(dispatch.video_id, dispatch.run_id, "")):
+        if not archive.is_under(key, archive.tracking_state(run.video_id, run.run_id, "")):
             raise InvalidState("its key is not under this run's own prefix")
         if (snapshot := await objects.get_bytes(key)) is None:
             raise InvalidState("no such object")
@@ -390,20 +260,10 @@ async def restore_tracking(
     except Exception as error:  # whatever the state is, the run goes on without it
         log.warning(
             "run %s: tracking state %r refused (%s): resuming after frame %d with no live tracks",
-            dispatch.run_id,
+            run.run_id,
             key[:200],
             error,
             checkpoint.statistic.frames_processed,
         )
         return False
     return True
-
-
-def load_embedders(settings: DetectorSettings, kinds: set[DetectorType], deep_sort: bool) -> AppearanceEmbedder | None:
-    """Load now what posting will need, so a missing model fails the run before it starts: the
-    appearance embedder, if bodies or cars are posted or tracked by appearance."""
-    if "face" in kinds:
-        faces.face_embedder()
-    if deep_sort or kinds - {"face"}:
-        return appearance.appearance_embedder(settings.appearance_model.resolve())
-    return None
