@@ -88,7 +88,11 @@ STORAGE_SETTINGS = {"url_allowlist": '["127.0.0.1"]', "url_timeout": "2", "max_s
 @pytest.fixture(scope="session")
 def gw(stack: Ports, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     log_dir = tmp_path_factory.mktemp("gateway")
-    with gateway(stack, log_dir, outbox_relay_interval="0.5", max_source_bytes=str(MAX_SOURCE_BYTES)) as running:
+    # Webhooks may reach 127.0.0.1 (the tests' receivers), and are tried again after 0.1 s, 0.2 s...
+    webhooks = {"url_allowlist": '["127.0.0.1"]', "webhook_backoff": "0.1"}
+    with gateway(
+        stack, log_dir, outbox_relay_interval="0.5", max_source_bytes=str(MAX_SOURCE_BYTES), **webhooks
+    ) as running:
         yield running
 
 

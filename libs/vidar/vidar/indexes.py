@@ -25,6 +25,7 @@ DETECT_RESULTS = "detect_results"
 # Watch lists, records and their objects (the gateway's `records` package); ids from counters
 # named as the collections, so their id windows start at the counter.
 WATCH_LISTS = "watch_lists"
+WEBHOOKS = "webhooks"
 HUMAN_CARDS = "human_cards"
 CAR_CARDS = "car_cards"
 FACE_OBJECTS = "face_objects"
@@ -112,6 +113,10 @@ INDEXES: dict[str, list[Index]] = {
     ],
     DETECT_RESULTS: [Index(_keys("expires_at"), "MongoDB's TTL monitor drops expired /detect results", 0)],
     WATCH_LISTS: [Index(_keys(field, "_id"), f"GET /watch-lists/?ordering={field}") for field in _RECORD_ORDERINGS],
+    WEBHOOKS: [
+        *(Index(_keys(field, "_id"), f"GET /webhooks/?ordering={field}") for field in _RECORD_ORDERINGS),
+        Index(_keys("active", "_id"), "the webhooks a match is delivered to"),
+    ],
     **{
         cards: [
             *(Index(_keys(field, "_id"), f"GET /cards/<type>/?ordering={field}") for field in _RECORD_ORDERINGS),
@@ -138,7 +143,7 @@ EMBEDDED_ONLY: dict[str, list[Index]] = {
     ],
     **{
         collection: [Index(_keys("_id", "active"), "SecantusDB: the id windows of its list (default -id)")]
-        for collection in (WATCH_LISTS, *CARD_COLLECTIONS, *OBJECT_COLLECTIONS)
+        for collection in (WATCH_LISTS, WEBHOOKS, *CARD_COLLECTIONS, *OBJECT_COLLECTIONS)
     },
 }
 

@@ -13,6 +13,7 @@ from vidar_gateway.clusters.router import router as clusters_router
 from vidar_gateway.events.images import router as event_images_router
 from vidar_gateway.events.router import router as events_router
 from vidar_gateway.records import router as records_router
+from vidar_gateway.records.webhooks import router as webhooks_router
 from vidar_gateway.runtime import running
 from vidar_gateway.search.detect import router as search_router
 from vidar_gateway.settings import GatewaySettings
@@ -52,6 +53,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(clusters_router)
     app.include_router(search_router)
     app.include_router(records_router)
+    app.include_router(webhooks_router)
     app.include_router(ui.router)
     app.mount(ui.ASSETS_PATH, ui.assets(), name="ui")
     # Request latency and counts per route, on /metrics (no token, like the probes).
