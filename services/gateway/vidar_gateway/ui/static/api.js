@@ -17,6 +17,8 @@ export const session = {
   get token() { return sessionStorage.getItem(TOKEN); },
   get role() { return sessionStorage.getItem(ROLE); },
   get canWrite() { return this.role === "admin" || this.role === "operator"; },
+  // Watch lists decide what every camera looks for: only admins change them.
+  get isAdmin() { return this.role === "admin"; },
 };
 
 async function failure(response) {
@@ -67,6 +69,18 @@ export async function call(path, { method = "GET", params, body } = {}) {
   if (response.status === 401) onUnauthorized();
   if (!response.ok) throw await failure(response);
   return response.status === 204 ? null : response.json();
+}
+
+// A multipart/form-data POST (a record's photo): the browser sets the boundary, so no Content-Type.
+export async function postForm(path, fields) {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) {
+    if (value !== undefined && value !== null) form.append(name, value);
+  }
+  const response = await fetch(path, { method: "POST", headers: { Authorization: `Token ${session.token}` }, body: form });
+  if (response.status === 401) onUnauthorized();
+  if (!response.ok) throw await failure(response);
+  return response.json();
 }
 
 // An image behind the token, as an object URL for an <img>; the caller revokes it.

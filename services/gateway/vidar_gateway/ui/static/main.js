@@ -2,17 +2,27 @@
 
 import { session, signOut, whenUnauthorized } from "./api.js";
 import { releaseImages, toast } from "./dom.js";
+import { alertsPage } from "./views/alerts.js";
 import { archivePage } from "./views/archive.js";
 import { archivesPage } from "./views/archives.js";
 import { newArchivePage } from "./views/new-archive.js";
+import { recordPage, recordsPage } from "./views/records.js";
 import { signInPage } from "./views/sign-in.js";
+import { watchListsPage } from "./views/watch-lists.js";
 
 const ROUTES = [
   [/^#?\/?$/, () => archivesPage()],
   [/^#\/new$/, () => newArchivePage()],
   [/^#\/archives\/(\d+)(?:\/(faces|bodies|cars)\/(.+))?$/, ([, id, type, event]) =>
     archivePage(Number(id), type && { type, id: decodeURIComponent(event) })],
+  [/^#\/alerts$/, () => alertsPage()],
+  [/^#\/watch-lists$/, () => watchListsPage()],
+  [/^#\/records(?:\/(humans|cars))?$/, ([, type]) => recordsPage(type || "humans")],
+  [/^#\/records\/(humans|cars)\/(\d+)$/, ([, type, id]) => recordPage(type, Number(id))],
 ];
+
+// The header link of each page: the first part of its hash.
+const SECTIONS = { new: "new", alerts: "alerts", records: "records", "watch-lists": "watch-lists" };
 
 const view = document.getElementById("view");
 let leave = () => {};
@@ -22,7 +32,7 @@ function showShell() {
   document.querySelector(".topbar").hidden = !signedIn;
   document.body.classList.toggle("read-only", signedIn && !session.canWrite);
   document.getElementById("role").textContent = session.role || "";
-  const route = location.hash.startsWith("#/new") ? "new" : "archives";
+  const route = SECTIONS[location.hash.split("/")[1]?.split("?")[0]] || "archives";
   for (const link of document.querySelectorAll("[data-nav]")) {
     link.toggleAttribute("aria-current", link.dataset.nav === route);
   }

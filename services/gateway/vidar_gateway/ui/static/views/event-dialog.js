@@ -1,10 +1,14 @@
 // One event: its full frame with the box drawn, the thumbnail, its details and "play from here".
 
-import { call } from "../api.js";
-import { authImage, h, releaseImages, streamTime } from "../dom.js";
+import { call, postForm, session } from "../api.js";
+import { authImage, h, releaseImages, streamTime, toast } from "../dom.js";
 import { attributeFacts } from "./attributes.js";
+import { RECORD_TYPE_OF, createRecord, newRecordFields, recordName } from "./records.js";
+import { watchLists } from "./watch-lists.js";
 
 const KINDS = { faces: "Face", bodies: "Body", cars: "Car" };
+const SINGULAR = { faces: "face", bodies: "body", cars: "car" };
+const NEW_RECORD = "new";
 
 // The box as percentages of the frame, so it stays on the object at any displayed size.
 function drawBox(frame, bbox) {
@@ -20,6 +24,51 @@ function drawBox(frame, bbox) {
 
 function detail(label, value) {
   return [h("dt", {}, label), h("dd", {}, value)];
+}
+
+// The record the event matched, as a link to its page.
+function matchFacts(type, event) {
+  if (!event.matched) return detail("Match", "none");
+  const recordType = RECORD_TYPE_OF[type];
+  const confidence = event.confidence === null ? "" : ` (${event.confidence.toFixed(2)})`;
+  return detail("Match", [h("a", { href: `#/records/${recordType}/${event.matched_card}`, class: "matched-record" },
+    `Record ${event.matched_card}`), confidence]);
+}
+
+// "Add to record": the event becomes a photo of a record, an existing one or one made here.
+function addToRecord(type, event) {
+  const recordType = RECORD_TYPE_OF[type];
+  const search = h("input", { type: "search", placeholder: "Search records", "aria-label": "Search records", class: "wide" });
+  const choice = h("select", { name: "card", "aria-label": "Record", class: "wide" });
+  const fresh = h("div", { class: "new-record" });
+  const form = h("form", { class: "form add-to-record-form" }, search, choice, fresh,
+    h("button", { type: "submit", class: "primary wide" }, "Add to record"));
+  let lists = [];
+
+  async function fill() {
+    const found = await call(`/cards/${recordType}/`, { params: { name_contains: search.value, limit: 50 } });
+    choice.replaceChildren(h("option", { value: NEW_RECORD }, "New record…"),
+      ...found.results.map((card) => h("option", { value: card.id }, recordName(card))));
+    showFresh();
+  }
+  function showFresh() {
+    fresh.replaceChildren(...(choice.value === NEW_RECORD ? newRecordFields(lists) : []));
+  }
+  choice.addEventListener("change", showFresh);
+  search.addEventListener("input", () => fill().catch((failure) => toast(failure.message, "error")));
+  form.addEventListener("submit", async (submitted) => {
+    submitted.preventDefault();
+    try {
+      const card = choice.value === NEW_RECORD ? await createRecord(recordType, form) : { id: Number(choice.value) };
+      await postForm(`/objects/${type}/`, { card: String(card.id), create_from: `${SINGULAR[type]}event:${event.id}` });
+      toast("Added to the record", "success");
+      location.hash = `#/records/${recordType}/${card.id}`;
+    } catch (failure) {
+      toast(failure.message, "error");
+    }
+  });
+  watchLists().then((found) => { lists = found; return fill(); }).catch((failure) => toast(failure.message, "error"));
+  return h("details", { class: "add-to-record" }, h("summary", {}, "Add to record"), form);
 }
 
 export function eventDialog(onClose) {
@@ -49,10 +98,11 @@ export function eventDialog(onClose) {
           detail("Posted", event.post),
           detail("Quality", event.quality.toFixed(3)),
           detail("Cluster", event.cluster === null ? "not clustered yet" : `#${event.cluster}`),
+          matchFacts(type, event),
           attributeFacts(type, event.features).flatMap(([label, value]) => detail(label, value)),
           detail("Box", event.bbox.map(Math.round).join(", ")),
           detail("Recorded", new Date(event.created_date).toLocaleString())),
-        play));
+        play, session.canWrite ? addToRecord(type, event) : null));
     play.focus();
   }
 

@@ -1,0 +1,110 @@
+// Alerts: events matched with a record, of every kind, newest first, updated live. An event whose
+// list asks for acknowledgement has a button for it; acknowledgement is FindFace's: the event's
+// `acknowledged`, `acknowledged_by` and `acknowledged_date`, set by
+// `POST /events/<kind>/<id>/acknowledge/`. A gateway without that route (404) only shows alerts.
+
+import { ApiError, call, session } from "../api.js";
+import { authImage, date, emptyState, h, streamTime, toast } from "../dom.js";
+import { poll } from "../poll.js";
+import { eventDialog } from "./event-dialog.js";
+import { KINDS } from "./timeline.js";
+import { RECORD_TYPE_OF, recordName } from "./records.js";
+import { listChip, watchLists } from "./watch-lists.js";
+
+const SHOWN = 60;
+const LIVE_EVERY_MS = 3000;
+
+async function matchedEvents() {
+  const read = await Promise.all(KINDS.map(async ([type]) =>
+    (await call(`/events/${type}/`, { params: { matched: "true", ordering: "-created_date", limit: SHOWN } }))
+      .results.map((event) => ({ ...event, kind: type }))));
+  return read.flat().sort((a, b) => b.created_date.localeCompare(a.created_date) || b.id.localeCompare(a.id)).slice(0, SHOWN);
+}
+
+// The names of the records these events matched, by record type and id.
+async function recordsOf(events) {
+  const names = new Map();
+  await Promise.all(["humans", "cars"].map(async (type) => {
+    const ids = [...new Set(events.filter((event) => RECORD_TYPE_OF[event.kind] === type).map((event) => event.matched_card))];
+    if (!ids.length) return;
+    const found = await call(`/cards/${type}/`, { params: { id_in: ids.join(","), limit: ids.length } });
+    for (const card of found.results) names.set(`${type}/${card.id}`, recordName(card));
+  }));
+  return names;
+}
+
+export function alertsPage() {
+  const list = h("ol", { class: "alerts", "aria-label": "Matched events, newest first" });
+  const summary = h("span", { class: "muted small", "aria-live": "polite" });
+  const events = eventDialog(() => {});
+  const element = h("section", {},
+    h("div", { class: "page-head" }, h("h1", {}, "Alerts"), summary),
+    h("div", { class: "card" }, list), events.dialog);
+  let lists = [];
+  let acknowledging = true;
+  let shown = new Map();
+
+  const openEvent = (event) => events.open(event.kind, event.id,
+    () => { location.hash = `#/archives/${event.video_archive}/${event.kind}/${encodeURIComponent(event.id)}`; })
+    .catch((failure) => toast(failure.message, "error"));
+
+  async function acknowledge(event) {
+    try {
+      await call(`/events/${event.kind}/${encodeURIComponent(event.id)}/acknowledge/`, { method: "POST" });
+      toast("Acknowledged", "success");
+    } catch (failure) {
+      // Not found (or not allowed) here: a gateway without the acknowledge route.
+      if (failure instanceof ApiError && [404, 405].includes(failure.status)) acknowledging = false;
+      toast(acknowledging ? failure.message : "This gateway cannot acknowledge alerts yet", "error");
+    }
+    await load();
+  }
+
+  function acknowledgement(event, matchedLists) {
+    if (event.acknowledged) {
+      const by = event.acknowledged_by ? ` by ${event.acknowledged_by}` : "";
+      const when = event.acknowledged_date ? ` · ${date(event.acknowledged_date)}` : "";
+      return h("span", { class: "chip chip-green" }, `Acknowledged${by}${when}`);
+    }
+    if (!matchedLists.some((matched) => matched.acknowledge)) return null;
+    if (!acknowledging || !session.canWrite) return h("span", { class: "chip chip-yellow" }, "To acknowledge");
+    return h("button", { type: "button", class: "primary", onclick: () => acknowledge(event) }, "Acknowledge");
+  }
+
+  function item(event, names) {
+    const recordType = RECORD_TYPE_OF[event.kind];
+    const matchedLists = event.matched_lists.map((id) => lists.find((found) => found.id === id) || { id, name: `#${id}` });
+    const colour = matchedLists.find((found) => found.color)?.color;
+    return h("li", { class: "alert", dataset: { eventId: event.id, kind: event.kind }, style: colour ? `border-left-color:#${colour}` : null },
+      h("button", { type: "button", class: "alert-thumb", "aria-label": "Open the event", onclick: () => openEvent(event) },
+        authImage(event.thumbnail, "", "thumb")),
+      h("div", { class: "alert-main" },
+        h("a", { class: "title-link alert-record", href: `#/records/${recordType}/${event.matched_card}` },
+          names.get(`${recordType}/${event.matched_card}`) || `Record ${event.matched_card}`),
+        h("div", { class: "chips" }, matchedLists.map(listChip)),
+        h("div", { class: "muted small" },
+          h("a", { href: `#/archives/${event.video_archive}/${event.kind}/${encodeURIComponent(event.id)}` }, `Archive ${event.video_archive}`),
+          ` · ${event.kind} at ${streamTime(event.stream_time)} · ${date(event.created_date)}`)),
+      h("div", { class: "alert-side" },
+        h("span", { class: "confidence", title: "Confidence" }, event.confidence === null ? "–" : event.confidence.toFixed(2)),
+        acknowledgement(event, matchedLists)));
+  }
+
+  // An alert is rebuilt only when its event changed, so thumbnails are not fetched again.
+  async function load() {
+    const found = await matchedEvents();
+    const names = await recordsOf(found);
+    const next = new Map(found.map((event) => [event.id, JSON.stringify([event, names.get(`${RECORD_TYPE_OF[event.kind]}/${event.matched_card}`)])]));
+    list.replaceChildren(...found.map((event) => {
+      const existing = list.querySelector(`li[data-event-id="${CSS.escape(event.id)}"]`);
+      return existing && shown.get(event.id) === next.get(event.id) ? existing : item(event, names);
+    }));
+    shown = next;
+    if (!found.length) list.append(h("li", {}, emptyState("No alerts", "Events matched with a record on a watch list show here as they come.")));
+    summary.textContent = `${found.length} latest`;
+  }
+
+  watchLists().then((found) => { lists = found; return load(); }).catch((failure) => toast(failure.message, "error"));
+  const stop = poll(load, LIVE_EVERY_MS);
+  return { element, title: "Alerts", leave: () => { stop(); events.close(); } };
+}

@@ -1,0 +1,93 @@
+"""Watch lists, records and alerts in the browser (issue 27, part 6): an admin makes a list, makes a
+record from an event's "Add to record", another archive is processed (faces posted as a detector
+posts them), and the alert shows, as does the record's appearance on its archive's timeline."""
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.gateway.test_detection_events import Archive
+from tests.gateway.test_matching import Scene, a_person, seen_again
+from tests.gateway.test_matching import scene as scene  # a fixture
+from tests.stack import Gateway
+from tests.ui.conftest import sign_in
+
+LIST_NAME = "Wanted in the UI"
+
+
+def new_list_in_the_page(page: Page) -> None:
+    page.goto("/#/watch-lists")
+    page.get_by_role("button", name="New watch list").click()
+    form = page.locator(".watch-list-form")
+    form.get_by_label("Name").fill(LIST_NAME)
+    form.get_by_label("Matches must be acknowledged").check()
+    form.get_by_label("Face").fill("0.6")
+    form.get_by_role("button", name="Create").click()
+    expect(page.locator("tr", has_text=LIST_NAME)).to_contain_text("Face 0.6")
+
+
+def test_a_record_made_from_an_event_is_alerted_in_another_archive(
+    page: Page, gw: Gateway, scene: Scene, artifacts: Path
+) -> None:
+    person = a_person()
+    first = Archive(scene.api, scene.db, scene.s3, scene.camera_group)
+    event_id = first.event()
+    scene.db.detections.update_one({"_id": event_id}, {"$set": {"embedding": person.tolist()}})
+    sign_in(page, gw.admin_token)
+    new_list_in_the_page(page)
+    page.screenshot(path=artifacts / "watch-lists.png", full_page=True)
+
+    page.goto(f"/#/archives/{first.id}/faces/{event_id}")
+    dialog = page.locator(".event-dialog")
+    dialog.locator("summary", has_text="Add to record").click()
+    expect(dialog.get_by_label("Record", exact=True)).to_have_value("new")
+    dialog.get_by_label("Name", exact=True).fill("the man")
+    for box in dialog.locator(".new-record input[type=checkbox]").all():
+        box.uncheck()
+    dialog.locator(".new-record label", has_text=LIST_NAME).get_by_role("checkbox").check()
+    page.screenshot(path=artifacts / "add-to-record.png", full_page=True)
+    dialog.get_by_role("button", name="Add to record").click()
+    expect(page.locator(".record h1")).to_have_text("the man")
+    expect(page.locator(".photo .image-holder.loaded")).to_have_count(1)
+    card_id = int(page.url.rsplit("/", 1)[1])
+
+    video_id, run_id = scene.archive()
+    # Posted from another thread: Playwright's sync API runs its event loop in this one.
+    with ThreadPoolExecutor(1) as thread:
+        [seen] = thread.submit(scene.post, video_id, run_id, [seen_again(person)]).result()
+    assert scene.matched(seen)["matched_card"] == card_id
+
+    page.get_by_role("link", name="Alerts").click()
+    alert = page.locator(f'.alert[data-event-id="{seen}"]')
+    expect(alert.locator(".alert-record")).to_have_text("the man")
+    expect(alert.locator(".list-chip")).to_have_text(LIST_NAME)
+    expect(alert.locator(".confidence")).to_have_text(f"{scene.matched(seen)['confidence']:.2f}")
+    # The list asks for acknowledgement: a button, or, on a gateway without the route, a marker.
+    expect(alert.get_by_role("button", name="Acknowledge").or_(alert.get_by_text("To acknowledge"))).to_be_visible()
+    page.screenshot(path=artifacts / "alerts.png", full_page=True)
+
+    alert.locator(".alert-record").click()
+    lane = page.locator(f'.appearance-archive[data-archive="{video_id}"]')
+    expect(lane).to_contain_text("1 appearance")
+    lane.locator(f'.appearance-strip [data-event-id="{seen}"]').click()
+    expect(page.locator(".event-dialog .matched-record")).to_have_text(f"Record {card_id}")
+    page.screenshot(path=artifacts / "record-appearances-event.png", full_page=True)
+    page.locator(".event-dialog").get_by_role("button", name="Close").click()
+    page.screenshot(path=artifacts / "record.png", full_page=True)
+
+
+def test_a_viewer_sees_lists_records_and_alerts_without_write_controls(
+    page: Page, gw: Gateway, viewer_token: str
+) -> None:
+    sign_in(page, viewer_token)
+    page.get_by_role("link", name="Watch lists").click()
+    expect(page.get_by_role("heading", name="Watch lists")).to_be_visible()
+    expect(page.get_by_role("button", name="New watch list")).to_have_count(0)
+    expect(page.get_by_role("button", name="Edit")).to_have_count(0)
+    page.get_by_role("link", name="Records").click()
+    expect(page.get_by_role("heading", name="Records")).to_be_visible()
+    expect(page.get_by_role("button", name="New person")).to_have_count(0)
+    page.get_by_role("link", name="Alerts").click()
+    expect(page.get_by_role("heading", name="Alerts")).to_be_visible()
+    expect(page.get_by_role("button", name="Acknowledge")).to_have_count(0)
