@@ -1,5 +1,7 @@
-"""The async side of a job: checks before starting, heartbeats, stop requests, and the reports
-to the scheduler. The job loop itself runs in a thread (`vidar_detector.job`)."""
+"""The async side of a job: its dispatch's message (kept alive, acknowledged or handed back), the
+checks before starting, stop requests, and the run's start and end. The worker builds the run's
+`RunContext` once; `vidar_detector.assembly` builds the job's collaborators from it, and the job
+loop itself runs in a thread (`vidar_detector.job`)."""
 
 import asyncio
 import contextlib
@@ -33,7 +35,7 @@ from vidar.models.jobs import (
     Statistic,
 )
 from vidar.objectstore import ObjectStore
-from vidar_detector.assembly import assemble
+from vidar_detector.assembly import Collaborators, assemble
 from vidar_detector.detection import DetectionHandler
 from vidar_detector.detectors import ModelLoadError
 from vidar_detector.job import Job, JobFailure
@@ -113,44 +115,60 @@ class Worker:
         return await self._run_job(run)
 
     async def _run_job(self, run: RunContext) -> Answer:
+        if (parts := await self._prepare(run)) is None:
+            return Answer.ACK
+        job = Job(run, self._objects, run.resumed_from, parts.report, self._settings.progress_interval, parts.handler)
+        self._running.add(job)
+        try:
+            async with self._watching(job, run) as superseded:
+                try:
+                    statistic = await self._process(job, run, parts, superseded)
+                except JobFailure as failure:
+                    await self._end(subjects.JOB_FAILED, run, job.statistic, str(failure))
+                    return Answer.ACK
+        finally:
+            self._running.discard(job)
+        return await self._after(job, run, parts, statistic, superseded)
+
+    async def _prepare(self, run: RunContext) -> Collaborators | None:
+        """The job's collaborators, its tracks restored, and `job.started` out; None if the run
+        cannot start (then it failed)."""
         if not archive.is_source_of(run.source.key, run.video_id):
             # The dispatch comes from stored documents: it must not point the decoder elsewhere.
             log.warning("run %s: source key %r refused: not archive %d's", run.run_id, run.source.key, run.video_id)
             await self._end(
                 subjects.JOB_FAILED, run, Statistic(), "The archive's source is not one of its own objects."
             )
-            return Answer.ACK
+            return None
         try:
             parts = await assemble(run, self._settings, self._objects, self._publish)
         except ModelLoadError as error:
             await self._end(subjects.JOB_FAILED, run, Statistic(), f"A detector model cannot load: {error}")
-            return Answer.ACK
+            return None
         if parts.handler is not None and run.resumed_from is not None:
             await restore_tracking(self._objects, parts.handler, run, run.resumed_from)
-        started = JobStarted(
-            run_id=run.run_id, video_id=run.video_id, attempt=run.attempt, worker=self._settings.worker_name
-        )
+        worker = self._settings.worker_name
+        started = JobStarted(run_id=run.run_id, video_id=run.video_id, attempt=run.attempt, worker=worker)
         await self._publish(subjects.JOB_STARTED, started, f"{run.run_id}-{run.attempt}-started")
-        job = Job(run, self._objects, run.resumed_from, parts.report, self._settings.progress_interval, parts.handler)
-        self._running.add(job)
-        try:
-            async with (
-                self._watching(job, run) as superseded,
-                parts.router.running() if parts.router else contextlib.nullcontext(),
-            ):
-                try:
-                    statistic = await asyncio.to_thread(job.run)
-                except JobFailure as failure:
-                    await self._end(subjects.JOB_FAILED, run, job.statistic, str(failure))
-                    return Answer.ACK
-                if parts.handler is not None and not (self._shutting_down or superseded.is_set()):
-                    await asyncio.to_thread(parts.handler.finish, statistic)  # the tracks still open at the end
-                    if not job.stopped_early:
-                        await self._posted(run, parts.handler)  # before job.finished: clusters follow
-            if parts.handler is not None:
-                parts.handler.count_deliveries(statistic)  # the router's last ones
-        finally:
-            self._running.discard(job)
+        return parts
+
+    async def _process(self, job: Job, run: RunContext, parts: Collaborators, superseded: asyncio.Event) -> Statistic:
+        """The job loop, then (unless it was handed back or taken over) the tracks still open at
+        its end and, for a run not stopped, what it posted; the router's deliveries last."""
+        async with parts.router.running() if parts.router else contextlib.nullcontext():
+            statistic = await asyncio.to_thread(job.run)
+            if parts.handler is not None and not (self._shutting_down or superseded.is_set()):
+                await asyncio.to_thread(parts.handler.finish, statistic)
+                if not job.stopped_early:
+                    await self._posted(run, parts.handler)  # before job.finished: clusters follow
+        if parts.handler is not None:
+            parts.handler.count_deliveries(statistic)  # the router's last ones
+        return statistic
+
+    async def _after(
+        self, job: Job, run: RunContext, parts: Collaborators, statistic: Statistic, superseded: asyncio.Event
+    ) -> Answer:
+        """The run's end, unless the job is handed back or a later attempt took it over."""
         if self._shutting_down:
             return Answer.HAND_BACK
         if superseded.is_set():
