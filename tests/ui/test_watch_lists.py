@@ -58,7 +58,7 @@ def test_a_record_made_from_an_event_is_alerted_in_another_archive(
         [seen] = thread.submit(scene.post, video_id, run_id, [seen_again(person)]).result()
     assert scene.matched(seen)["matched_card"] == card_id
 
-    page.get_by_role("link", name="Alerts").click()
+    page.get_by_role("link", name="Alerts", exact=True).click()
     alert = page.locator(f'.alert[data-event-id="{seen}"]')
     expect(alert.locator(".alert-record")).to_have_text("the man")
     expect(alert.locator(".list-chip")).to_have_text(LIST_NAME)
@@ -71,23 +71,37 @@ def test_a_record_made_from_an_event_is_alerted_in_another_archive(
     lane = page.locator(f'.appearance-archive[data-archive="{video_id}"]')
     expect(lane).to_contain_text("1 appearance")
     lane.locator(f'.appearance-strip [data-event-id="{seen}"]').click()
-    expect(page.locator(".event-dialog .matched-record")).to_have_text(f"Record {card_id}")
+    expect(page.locator(".event-dialog .matched-record")).to_have_text("the man")
     page.screenshot(path=artifacts / "record-appearances-event.png", full_page=True)
     page.locator(".event-dialog").get_by_role("button", name="Close").click()
     page.screenshot(path=artifacts / "record.png", full_page=True)
+
+    page.get_by_role("link", name="Records", exact=True).click()
+    page.get_by_label("Search by name").fill("the m")
+    page.get_by_label("Watch list").select_option(label=LIST_NAME)
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tbody tr .title-link")).to_have_text("the man")
+    page.screenshot(path=artifacts / "records.png", full_page=True)
+
+    # A list that records are on is not deleted: the page says why (the API's 409).
+    page.get_by_role("link", name="Watch lists", exact=True).click()
+    page.once("dialog", lambda confirm: confirm.accept())
+    page.locator("tr", has_text=LIST_NAME).get_by_role("button", name="Delete").click()
+    expect(page.locator(".toast-error")).to_contain_text(f"human record {card_id}")
+    expect(page.locator("tr", has_text=LIST_NAME)).to_have_count(1)
 
 
 def test_a_viewer_sees_lists_records_and_alerts_without_write_controls(
     page: Page, gw: Gateway, viewer_token: str
 ) -> None:
     sign_in(page, viewer_token)
-    page.get_by_role("link", name="Watch lists").click()
+    page.get_by_role("link", name="Watch lists", exact=True).click()
     expect(page.get_by_role("heading", name="Watch lists")).to_be_visible()
     expect(page.get_by_role("button", name="New watch list")).to_have_count(0)
     expect(page.get_by_role("button", name="Edit")).to_have_count(0)
-    page.get_by_role("link", name="Records").click()
+    page.get_by_role("link", name="Records", exact=True).click()
     expect(page.get_by_role("heading", name="Records")).to_be_visible()
     expect(page.get_by_role("button", name="New person")).to_have_count(0)
-    page.get_by_role("link", name="Alerts").click()
+    page.get_by_role("link", name="Alerts", exact=True).click()
     expect(page.get_by_role("heading", name="Alerts")).to_be_visible()
     expect(page.get_by_role("button", name="Acknowledge")).to_have_count(0)

@@ -21,9 +21,14 @@ async function matchedEvents() {
   return read.flat().sort((a, b) => b.created_date.localeCompare(a.created_date) || b.id.localeCompare(a.id)).slice(0, SHOWN);
 }
 
-// The names of the records these events matched, by record type and id.
-async function recordsOf(events) {
+// The names of the records these events matched (by record type and id) and of their archives (by id).
+async function namesOf(events) {
   const names = new Map();
+  const archives = [...new Set(events.map((event) => event.video_archive))];
+  if (archives.length) {
+    const found = await call("/videos/", { params: { id_in: archives.join(","), limit: archives.length } });
+    for (const video of found.results) names.set(video.id, video.name || `Archive ${video.id}`);
+  }
   await Promise.all(["humans", "cars"].map(async (type) => {
     const ids = [...new Set(events.filter((event) => RECORD_TYPE_OF[event.kind] === type).map((event) => event.matched_card))];
     if (!ids.length) return;
@@ -83,7 +88,7 @@ export function alertsPage() {
           names.get(`${recordType}/${event.matched_card}`) || `Record ${event.matched_card}`),
         h("div", { class: "chips" }, matchedLists.map(listChip)),
         h("div", { class: "muted small" },
-          h("a", { href: `#/archives/${event.video_archive}/${event.kind}/${encodeURIComponent(event.id)}` }, `Archive ${event.video_archive}`),
+          h("a", { href: `#/archives/${event.video_archive}/${event.kind}/${encodeURIComponent(event.id)}` }, names.get(event.video_archive) || `Archive ${event.video_archive}`),
           ` · ${event.kind} at ${streamTime(event.stream_time)} · ${date(event.created_date)}`)),
       h("div", { class: "alert-side" },
         h("span", { class: "confidence", title: "Confidence" }, event.confidence === null ? "–" : event.confidence.toFixed(2)),
@@ -93,7 +98,7 @@ export function alertsPage() {
   // An alert is rebuilt only when its event changed, so thumbnails are not fetched again.
   async function load() {
     const found = await matchedEvents();
-    const names = await recordsOf(found);
+    const names = await namesOf(found);
     const next = new Map(found.map((event) => [event.id, JSON.stringify([event, names.get(`${RECORD_TYPE_OF[event.kind]}/${event.matched_card}`)])]));
     list.replaceChildren(...found.map((event) => {
       const existing = list.querySelector(`li[data-event-id="${CSS.escape(event.id)}"]`);

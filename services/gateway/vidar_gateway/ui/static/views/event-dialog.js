@@ -31,8 +31,10 @@ function matchFacts(type, event) {
   if (!event.matched) return detail("Match", "none");
   const recordType = RECORD_TYPE_OF[type];
   const confidence = event.confidence === null ? "" : ` (${event.confidence.toFixed(2)})`;
-  return detail("Match", [h("a", { href: `#/records/${recordType}/${event.matched_card}`, class: "matched-record" },
-    `Record ${event.matched_card}`), confidence]);
+  const link = h("a", { href: `#/records/${recordType}/${event.matched_card}`, class: "matched-record" }, `Record ${event.matched_card}`);
+  // A deleted record keeps its matches as history: the link then keeps its number.
+  call(`/cards/${recordType}/${event.matched_card}/`).then((card) => { link.textContent = recordName(card); }).catch(() => {});
+  return detail("Match", [link, confidence]);
 }
 
 // "Add to record": the event becomes a photo of a record, an existing one or one made here.
