@@ -100,6 +100,7 @@ INDEXES: dict[str, list[Index]] = {
         Index(_keys("matched_card", "_id"), "GET /events/<kind>/?matched_card=: a record's appearances", sparse=True),
         Index(_keys("matched_lists"), "GET /events/<kind>/?matched_lists=, led by it", sparse=True),
         Index(_keys("matched"), "GET /events/<kind>/?matched=true, led by it", sparse=True),
+        Index(_keys("acknowledged"), "GET /events/<kind>/?acknowledged=, led by it", sparse=True),
     ],
     CLUSTERS: [
         *(

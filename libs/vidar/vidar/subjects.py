@@ -70,3 +70,8 @@ MATCHES = "match.>"
 
 def match(kind: str) -> str:
     return MATCH.format(kind=kind)
+
+
+# Core NATS request-reply (not in a stream): the gateway asks storage, the one writer of the
+# detection events, to record that a matched event was acknowledged; one storage replica answers.
+ACKNOWLEDGE_REQUEST = "storage.event.acknowledge"

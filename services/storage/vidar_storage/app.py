@@ -32,6 +32,7 @@ from vidar.outbox import Outbox
 from vidar.probes import health_routes
 from vidar.startup import until_servers_answer
 from vidar_storage.abandoned_uploads import AbandonedUploads
+from vidar_storage.acknowledgements import Acknowledgements, serve_acknowledgements
 from vidar_storage.clusters import ClusterRecords
 from vidar_storage.detections import DetectionRecords
 from vidar_storage.matches import MatchRecords
@@ -43,7 +44,12 @@ log = logging.getLogger(__name__)
 
 
 def subscribe(
-    broker: NatsBroker, storage: Storage, records: DetectionRecords, clusters: ClusterRecords, matches: MatchRecords
+    broker: NatsBroker,
+    storage: Storage,
+    records: DetectionRecords,
+    clusters: ClusterRecords,
+    matches: MatchRecords,
+    acknowledgements: Acknowledgements,
 ) -> None:
     @durable_subscriber(broker, subjects.VIDEO_UPLOADED, durable="storage-uploaded", description="probe the new source")
     async def source_uploaded(event: Envelope[VideoUploaded], message: NatsMessage) -> None:
@@ -93,6 +99,7 @@ def subscribe(
     )
     async def detection_matched(event: Envelope[DetectionMatched]) -> None:
         await matches.keep(event.payload)
+        await acknowledgements.require(event.payload)
 
     queued = subjects.video_processing("queued")
 
@@ -131,7 +138,9 @@ def create_app(settings: StorageSettings | None = None) -> AsgiFastStream:
     outbox = Outbox(db, broker)
     records = DetectionRecords(db, outbox)
     clusters = ClusterRecords(client, db)
-    subscribe(broker, Storage(settings, db, objects, outbox), records, clusters, MatchRecords(db))
+    acknowledgements = Acknowledgements(db)
+    subscribe(broker, Storage(settings, db, objects, outbox), records, clusters, MatchRecords(db), acknowledgements)
+    serve_acknowledgements(broker, acknowledgements)
     serve_source_changes(broker, SourcePointers(db, outbox))
     abandoned_uploads = AbandonedUploads(db, objects, settings)
 

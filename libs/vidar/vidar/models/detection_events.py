@@ -95,6 +95,11 @@ class DetectionEvent(BaseModel):
     )
     matched_object: str | None = Field(None, description="the record's object it is most like")
     confidence: float | None = Field(None, description="how alike it is to matched_object, as looks_like_confidence")
+    acknowledged: bool | None = Field(
+        None, description="whether a match that its watch list asks to acknowledge was; null: none asks"
+    )
+    acknowledged_by: str | None = Field(None, description="the name of the token that acknowledged it")
+    acknowledged_date: datetime | None = Field(None, description="when it was acknowledged")
     thumbnail: str | None = Field(description="absolute URL of the JPEG crop")
     full_frame: str | None = Field(description="absolute URL of the whole frame (JPEG or PNG)")
 
@@ -106,6 +111,16 @@ MATCH_FIELDS = ("matched", "matched_card", "matched_lists", "matched_object", "c
 def match_fields(record: dict[str, Any]) -> dict[str, Any]:
     """A stored event's match, as DetectionEvent's fields (none: not matched, the defaults)."""
     return {field: record[field] for field in MATCH_FIELDS if field in record}
+
+
+# Kept on a stored event by the storage service where its match asks to be acknowledged
+# (vidar_storage.acknowledgements); absent otherwise.
+ACKNOWLEDGEMENT_FIELDS = ("acknowledged", "acknowledged_by", "acknowledged_date")
+
+
+def acknowledgement_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """A stored event's acknowledgement, as DetectionEvent's fields (none: none asked, the defaults)."""
+    return {field: record[field] for field in ACKNOWLEDGEMENT_FIELDS if field in record}
 
 
 class DetectionEventPage(BaseModel):

@@ -42,6 +42,9 @@ class EventFilters(CreatedDateFilters, MatchFilters, AttributeFilters):
     cluster: ClusterNumber | None = None
     quality_gte: Quality | None = None
     id_in: EventIds
+    acknowledged: bool | None = Field(
+        None, description="false: matches waiting for an acknowledgement; true: acknowledged ones"
+    )
 
     def to_query(self, kind: DetectorType, zone: tzinfo, now: datetime) -> dict:
         # The archive first, then a match, then the attributes: a query no index fits whole rides its
@@ -49,6 +52,9 @@ class EventFilters(CreatedDateFilters, MatchFilters, AttributeFilters):
         # have an attribute, are far fewer than a kind's.
         values = (("video_id", self.video_archive), ("track_id", self.track), ("cluster", self.cluster))
         query: dict[str, Any] = {field: value for field, value in values if value is not None}
+        if self.acknowledged is not None:
+            # Present only where a list asks for an acknowledgement: a sparse index serves either value.
+            query["acknowledged"] = self.acknowledged
         query |= self.match_conditions() | self.attribute_conditions(kind) | {"kind": kind}
         if self.camera_groups:
             query["camera_group"] = {"$in": self.camera_groups}

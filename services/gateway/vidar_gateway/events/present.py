@@ -7,7 +7,7 @@ from urllib.parse import quote
 from fastapi import Depends, Path
 
 from vidar.models.attributes import BodyFeatures, CarFeatures, FaceFeatures, Features
-from vidar.models.detection_events import DetectionEvent, ObjectType, match_fields
+from vidar.models.detection_events import DetectionEvent, ObjectType, acknowledgement_fields, match_fields
 from vidar.models.stream_settings import DetectorType
 from vidar_gateway.deps import BaseUrl
 
@@ -38,6 +38,7 @@ def present_event(doc: dict, base: str, object_type: ObjectType) -> DetectionEve
         thumbnail=f"{url}thumbnail/" if doc.get("thumbnail_key") else None,
         full_frame=f"{url}full_frame/" if doc.get("full_frame_key") else None,
         **match_fields(doc),
+        **acknowledgement_fields(doc),
     )
 
 

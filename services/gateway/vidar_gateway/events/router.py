@@ -1,14 +1,15 @@
-"""/events/<type>/: the detection events of processed archives (read only)."""
+"""/events/<type>/: the detection events of processed archives (read only, but for acknowledging a match)."""
 
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Path, Query
+from fastapi import Path, Query, Request
 
 from vidar.models.detection_events import DetectionEvent, DetectionEventPage
 from vidar.models.search import SimilarEvent, SimilarEventPage
 from vidar.models.video import Count
 from vidar_gateway.deps import EventsRepo, RuntimeDep, api_router
+from vidar_gateway.events.acknowledge import acknowledge, token_name
 from vidar_gateway.events.filters import EventFilters, EventListQuery
 from vidar_gateway.events.present import ObjectTypePath, PresentEvent
 from vidar_gateway.search.deps import SearchDep
@@ -52,4 +53,21 @@ async def count_events(
 async def get_event(
     object_type: ObjectTypePath, event_id: EventId, events: EventsRepo, present: PresentEvent
 ) -> DetectionEvent:
+    return present(await events.get(object_type.kind, event_id))
+
+
+@router.post(
+    "/{object_type}/{event_id}/acknowledge/",
+    summary="Acknowledge a match that its watch list asks to acknowledge (operators and admins)",
+)
+async def acknowledge_event(
+    object_type: ObjectTypePath,
+    event_id: EventId,
+    request: Request,
+    events: EventsRepo,
+    runtime: RuntimeDep,
+    present: PresentEvent,
+) -> DetectionEvent:
+    by = await token_name(runtime.mongo[runtime.settings.mongo_db], request)
+    await acknowledge(runtime.broker, object_type.kind, event_id, by)
     return present(await events.get(object_type.kind, event_id))
