@@ -94,9 +94,9 @@ from vidar.models.stream_settings import BODY_FILTERS, CAR_FILTERS
 # Imported at the top: vidar_detector.detectors sets ultralytics' environment (offline, no pip
 # installs) when imported, so before any function below imports ultralytics.
 from vidar_detector.detection import DetectionHandler
+from vidar_detector.detections import Detection
 from vidar_detector.detectors import (
     DarknetDetector,
-    Detection,
     ObjectDetector,
     OpenCvFaceDetector,
     YoloDetector,
