@@ -1,6 +1,6 @@
 // Alerts: events matched with a record, of every kind, newest first, updated live. An event whose
-// list asks for acknowledgement has a button for it; acknowledgement is FindFace's: the event's
-// `acknowledged`, `acknowledged_by` and `acknowledged_date`, set by
+// list asks for acknowledgement (`acknowledged: false`) has a button for it, which sets the event's
+// `acknowledged`, `acknowledged_by` and `acknowledged_date` through
 // `POST /events/<kind>/<id>/acknowledge/`. A gateway without that route (404) only shows alerts.
 
 import { ApiError, call, session } from "../api.js";
@@ -38,6 +38,13 @@ async function namesOf(events) {
   return names;
 }
 
+// The gateway says so (`acknowledged: false`); one without acknowledgement has no such field,
+// and then the lists say whether they ask for it.
+function needsAcknowledging(event, matchedLists) {
+  if (event.acknowledged !== undefined) return event.acknowledged === false;
+  return matchedLists.some((matched) => matched.acknowledge);
+}
+
 export function alertsPage() {
   const list = h("ol", { class: "alerts", "aria-label": "Matched events, newest first" });
   const summary = h("span", { class: "muted small", "aria-live": "polite" });
@@ -58,8 +65,8 @@ export function alertsPage() {
       await call(`/events/${event.kind}/${encodeURIComponent(event.id)}/acknowledge/`, { method: "POST" });
       toast("Acknowledged", "success");
     } catch (failure) {
-      // Not found (or not allowed) here: a gateway without the acknowledge route.
-      if (failure instanceof ApiError && [404, 405].includes(failure.status)) acknowledging = false;
+      // A 404 naming no parameter (not the event's id): a gateway without the acknowledge route.
+      if (failure instanceof ApiError && failure.status === 404 && !failure.param) acknowledging = false;
       toast(acknowledging ? failure.message : "This gateway cannot acknowledge alerts yet", "error");
     }
     await load();
@@ -71,7 +78,7 @@ export function alertsPage() {
       const when = event.acknowledged_date ? ` · ${date(event.acknowledged_date)}` : "";
       return h("span", { class: "chip chip-green" }, `Acknowledged${by}${when}`);
     }
-    if (!matchedLists.some((matched) => matched.acknowledge)) return null;
+    if (!needsAcknowledging(event, matchedLists)) return null;
     if (!acknowledging || !session.canWrite) return h("span", { class: "chip chip-yellow" }, "To acknowledge");
     return h("button", { type: "button", class: "primary", onclick: () => acknowledge(event) }, "Acknowledge");
   }

@@ -101,6 +101,8 @@ export function eventDialog(onClose) {
           detail("Quality", event.quality.toFixed(3)),
           detail("Cluster", event.cluster === null ? "not clustered yet" : `#${event.cluster}`),
           matchFacts(type, event),
+          event.acknowledged === true ? detail("Acknowledged", `by ${event.acknowledged_by} · ${new Date(event.acknowledged_date).toLocaleString()}`) : null,
+          event.acknowledged === false ? detail("Acknowledged", "not yet") : null,
           attributeFacts(type, event.features).flatMap(([label, value]) => detail(label, value)),
           detail("Box", event.bbox.map(Math.round).join(", ")),
           detail("Recorded", new Date(event.created_date).toLocaleString())),

@@ -130,6 +130,7 @@ function photosSection(type, card, reload) {
     const path = kinds.length > 1 ? kindSelect.value : kinds[0][0];
     try {
       await postForm(`/objects/${path}/`, { card: String(card.id), source_photo: file.files[0] });
+      add.reset();
       toast("Photo added: its earlier appearances are being looked for", "success");
       reload();
     } catch (failure) {
