@@ -28,7 +28,12 @@ def new_list_in_the_page(page: Page) -> None:
     form.get_by_label("Matches must be acknowledged").check()
     form.get_by_label("Face").fill("0.6")
     form.get_by_role("button", name="Create").click()
-    expect(page.locator("tr", has_text=LIST_NAME)).to_contain_text("Face 0.6")
+    row = page.locator("tr", has_text=LIST_NAME)
+    expect(row).to_contain_text("Face 0.6")
+    row.get_by_role("button", name="Edit").click()
+    form.get_by_label("Body").fill("0.9")
+    form.get_by_role("button", name="Save").click()
+    expect(row).to_contain_text("Face 0.6 · Body 0.9")
 
 
 @pytest.fixture(scope="module")
@@ -69,14 +74,16 @@ def test_a_record_made_from_an_event_is_alerted_in_another_archive(
     page.get_by_role("button", name="Add photo").click()
     expect(page.locator(".photo .image-holder.loaded")).to_have_count(2, timeout=30_000)
 
+    # The alerts page is open when the other archive is processed: the alert comes in live.
+    page.get_by_role("link", name="Alerts", exact=True).click()
+    expect(page.get_by_role("heading", name="Alerts")).to_be_visible()
     video_id, run_id = scene.archive()
     # Posted from another thread: Playwright's sync API runs its event loop in this one.
     with ThreadPoolExecutor(1) as thread:
         [seen] = thread.submit(scene.post, video_id, run_id, [seen_again(person)]).result()
-    assert scene.matched(seen)["matched_card"] == card_id
-
-    page.get_by_role("link", name="Alerts", exact=True).click()
     alert = page.locator(f'.alert[data-event-id="{seen}"]')
+    expect(alert).to_be_visible(timeout=30_000)
+    assert scene.matched(seen)["matched_card"] == card_id
     expect(alert.locator(".alert-record")).to_have_text("the man")
     expect(alert.locator(".list-chip")).to_have_text(LIST_NAME)
     expect(alert.locator(".confidence")).to_have_text(f"{scene.matched(seen)['confidence']:.2f}")
