@@ -83,10 +83,12 @@ def test_a_record_made_from_an_event_is_alerted_in_another_archive(
         [seen] = thread.submit(scene.post, video_id, run_id, [seen_again(person)]).result()
     alert = page.locator(f'.alert[data-event-id="{seen}"]')
     expect(alert).to_be_visible(timeout=30_000)
-    assert scene.matched(seen)["matched_card"] == card_id
+    match = scene.matched(seen)
+    assert match["matched_card"] == card_id
+    [list_id] = match["matched_lists"]
     expect(alert.locator(".alert-record")).to_have_text("the man")
     expect(alert.locator(".list-chip")).to_have_text(LIST_NAME)
-    expect(alert.locator(".confidence")).to_have_text(f"{scene.matched(seen)['confidence']:.2f}")
+    expect(alert.locator(".confidence")).to_have_text(f"{match['confidence']:.2f}")
     page.screenshot(path=artifacts / "alerts.png", full_page=True)
     alert.get_by_role("button", name="Acknowledge").click()
     expect(alert.locator(".chip-green")).to_contain_text("Acknowledged by")
@@ -114,6 +116,9 @@ def test_a_record_made_from_an_event_is_alerted_in_another_archive(
     page.locator("tr", has_text=LIST_NAME).get_by_role("button", name="Delete").click()
     expect(page.locator(".toast-error")).to_contain_text(f"human record {card_id}")
     expect(page.locator("tr", has_text=LIST_NAME)).to_have_count(1)
+    page.get_by_role("link", name=LIST_NAME).click()
+    expect(page.get_by_label("Watch list")).to_have_value(str(list_id))
+    expect(page.locator("tbody tr .title-link")).to_have_text("the man")
 
 
 def test_a_viewer_sees_lists_records_and_alerts_without_write_controls(

@@ -17,7 +17,7 @@ const ROUTES = [
     archivePage(Number(id), type && { type, id: decodeURIComponent(event) })],
   [/^#\/alerts$/, () => alertsPage()],
   [/^#\/watch-lists$/, () => watchListsPage()],
-  [/^#\/records(?:\/(humans|cars))?$/, ([, type]) => recordsPage(type || "humans")],
+  [/^#\/records(?:\/(humans|cars))?(?:\?.*)?$/, ([, type]) => recordsPage(type || "humans")],
   [/^#\/records\/(humans|cars)\/(\d+)$/, ([, type, id]) => recordPage(type, Number(id))],
 ];
 

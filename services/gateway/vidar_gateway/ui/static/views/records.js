@@ -109,7 +109,9 @@ export function recordsPage(type) {
   filters.addEventListener("submit", (event) => { event.preventDefault(); load(null); });
   watchLists().then((found) => {
     lists = found;
-    listFilter.append(...lists.map((list) => h("option", { value: list.id }, list.name)));
+    // A watch list's link to its records names it in the hash: #/records/humans?watch_lists=3
+    const chosen = new URLSearchParams(location.hash.split("?")[1] || "").get("watch_lists");
+    listFilter.append(...lists.map((list) => h("option", { value: list.id, selected: String(list.id) === chosen }, list.name)));
     return load(null);
   }).catch((failure) => toast(failure.message, "error"));
   return { element, title: `Records · ${kind.title}`, leave: () => creator.open && creator.close() };

@@ -113,7 +113,8 @@ export function watchListsPage() {
 
   function row(list) {
     return h("tr", { dataset: { id: list.id } },
-      h("td", {}, listChip(list), list.comment ? h("div", { class: "muted small" }, list.comment) : null),
+      h("td", {}, h("a", { href: `#/records/humans?watch_lists=${list.id}`, class: "list-link", title: "Its records" }, listChip(list)),
+        list.comment ? h("div", { class: "muted small" }, list.comment) : null),
       h("td", {}, list.active ? "Yes" : h("span", { class: "muted" }, "No")),
       h("td", {}, list.acknowledge ? "Yes" : h("span", { class: "muted" }, "No")),
       h("td", { class: "small" }, thresholdText(list)),
