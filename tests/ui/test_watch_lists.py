@@ -69,6 +69,10 @@ def test_a_record_made_from_an_event_is_alerted_in_another_archive(
     expect(page.locator(".record h1")).to_have_text("the man")
     expect(page.locator(".photo .image-holder.loaded")).to_have_count(1)
     card_id = int(page.url.rsplit("/", 1)[1])
+    page.get_by_role("button", name="Edit").click()
+    page.locator(".record-form").get_by_label("Comment").fill("seen with a phone")
+    page.locator(".record-form").get_by_role("button", name="Save").click()
+    expect(page.locator(".record-comment")).to_have_text("seen with a phone")
     # A second photo from a file: carphone's man, found and embedded as POST /detect/ does.
     page.get_by_label("Photo file").set_input_files({"name": "man.jpg", "mimeType": "image/jpeg", "buffer": man_photo})
     page.get_by_role("button", name="Add photo").click()

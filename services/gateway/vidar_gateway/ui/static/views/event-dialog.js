@@ -3,7 +3,7 @@
 import { call, postForm, session } from "../api.js";
 import { authImage, h, releaseImages, streamTime, toast } from "../dom.js";
 import { attributeFacts } from "./attributes.js";
-import { RECORD_TYPE_OF, createRecord, newRecordFields, recordName } from "./records.js";
+import { RECORD_TYPE_OF, createRecord, recordFields, recordName } from "./records.js";
 import { watchLists } from "./watch-lists.js";
 
 const KINDS = { faces: "Face", bodies: "Body", cars: "Car" };
@@ -54,7 +54,7 @@ function addToRecord(type, event) {
     showFresh();
   }
   function showFresh() {
-    fresh.replaceChildren(...(choice.value === NEW_RECORD ? newRecordFields(lists) : []));
+    fresh.replaceChildren(...(choice.value === NEW_RECORD ? recordFields(lists) : []));
   }
   choice.addEventListener("change", showFresh);
   search.addEventListener("input", () => fill().catch((failure) => toast(failure.message, "error")));

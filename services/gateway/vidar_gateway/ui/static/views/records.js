@@ -24,20 +24,30 @@ function photoCount(type, card) {
   return RECORD_TYPES[type].kinds.reduce((sum, [, single]) => sum + (card[`${single}_objects`] || 0), 0);
 }
 
-// A new record's fields: its name and its lists (at least one), for the records page and "Add to record".
-export function newRecordFields(lists) {
+// A record's fields: a new one's name and lists (at least one; the first is checked), or, for
+// `card`, its own with its comment and whether it is active. For the records pages and "Add to record".
+export function recordFields(lists, card = null) {
   return [
-    h("label", { class: "field" }, "Name", h("input", { name: "name", required: true, maxlength: 256 })),
+    h("label", { class: "field" }, "Name", h("input", { name: "name", required: true, maxlength: 256, value: card?.name || "" })),
+    card ? h("label", { class: "field" }, "Comment", h("input", { name: "comment", value: card.comment || "" })) : null,
+    card ? h("label", { class: "check" }, h("input", { type: "checkbox", name: "active", checked: card.active }), "Active") : null,
     h("fieldset", {}, h("legend", { class: "small" }, "Watch lists"),
       h("div", { class: "checks" }, lists.map((list, index) => h("label", { class: "check" },
-        h("input", { type: "checkbox", name: "watch_lists", value: list.id, checked: index === 0 }), listChip(list))))),
-  ];
+        h("input", { type: "checkbox", name: "watch_lists", value: list.id,
+          checked: card ? card.watch_lists.includes(list.id) : index === 0 }), listChip(list))))),
+  ].filter(Boolean);
+}
+
+// The fields of a form of recordFields, as the API takes them.
+function recordBody(form) {
+  const data = new FormData(form);
+  const body = { name: data.get("name").trim(), watch_lists: data.getAll("watch_lists").map(Number) };
+  if (data.has("comment")) Object.assign(body, { comment: data.get("comment"), active: data.has("active") });
+  return body;
 }
 
 export async function createRecord(type, form) {
-  const data = new FormData(form);
-  return call(`/cards/${type}/`, { method: "POST",
-    body: { name: data.get("name").trim(), watch_lists: data.getAll("watch_lists").map(Number) } });
+  return call(`/cards/${type}/`, { method: "POST", body: recordBody(form) });
 }
 
 export function recordsPage(type) {
@@ -61,7 +71,7 @@ export function recordsPage(type) {
 
   function showCreator() {
     const error = h("p", { class: "form-error", role: "alert" });
-    const form = h("form", { class: "form" }, newRecordFields(lists), error,
+    const form = h("form", { class: "form" }, recordFields(lists), error,
       h("div", { class: "actions" }, h("button", { type: "button", class: "ghost", onclick: () => creator.close() }, "Cancel"),
         h("button", { type: "submit", class: "primary" }, "Create")));
     form.addEventListener("submit", async (event) => {
@@ -199,7 +209,8 @@ export function recordPage(type, id) {
       h("span", {}, "/")),
     head, h("div", { class: "record-body" }));
   const events = eventDialog(() => {});
-  element.append(events.dialog);
+  const editor = h("dialog", { class: "form-dialog", "aria-label": "Edit record" });
+  element.append(events.dialog, editor);
   const openEvent = (event) => events.open(event.kind, event.id, () => { location.hash = `#/archives/${event.video_archive}/${event.kind}/${encodeURIComponent(event.id)}`; })
     .catch((failure) => toast(failure.message, "error"));
 
@@ -207,13 +218,36 @@ export function recordPage(type, id) {
     const [card, lists] = await Promise.all([call(`/cards/${type}/${id}/`), watchLists()]);
     head.replaceChildren(h("div", {}, h("h1", {}, recordName(card)),
       h("div", { class: "chips" }, card.watch_lists.map((listId) => listChip(lists.find((list) => list.id === listId) || { id: listId, name: `#${listId}` })),
-        card.active ? null : h("span", { class: "chip chip-yellow" }, "inactive"))),
-    session.canWrite ? h("button", { type: "button", class: "ghost", "data-write": true, onclick: () => remove(card) }, "Delete record") : null);
+        card.active ? null : h("span", { class: "chip chip-yellow" }, "inactive")),
+      card.comment ? h("p", { class: "muted record-comment" }, card.comment) : null),
+    session.canWrite ? h("div", { class: "actions" },
+      h("button", { type: "button", class: "ghost", onclick: () => edit(card, lists) }, "Edit"),
+      h("button", { type: "button", class: "ghost", onclick: () => remove(card) }, "Delete record")) : null);
     const appearances = h("div", { class: "card" }, h("h2", {}, "Appearances"), h("p", { class: "muted" }, "Loading…"));
     const body = element.querySelector(".record-body");
     releaseImages(body);
     body.replaceChildren(photosSection(type, card, load), appearances);
     appearances.replaceChildren(h("h2", {}, "Appearances"), await appearancesSection(type, card, openEvent));
+  }
+
+  function edit(card, lists) {
+    const error = h("p", { class: "form-error", role: "alert" });
+    const form = h("form", { class: "form record-form" }, recordFields(lists, card), error,
+      h("div", { class: "actions" }, h("button", { type: "button", class: "ghost", onclick: () => editor.close() }, "Cancel"),
+        h("button", { type: "submit", class: "primary" }, "Save")));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        await call(`/cards/${type}/${card.id}/`, { method: "PATCH", body: recordBody(form) });
+        editor.close();
+        toast("Record saved", "success");
+        await load();
+      } catch (failure) {
+        error.textContent = failure.message;
+      }
+    });
+    editor.replaceChildren(h("h2", {}, `Edit ${recordName(card)}`), form);
+    editor.showModal();
   }
 
   async function remove(card) {
@@ -230,5 +264,5 @@ export function recordPage(type, id) {
     const text = failure instanceof ApiError && failure.status === 404 ? "There is no such record." : failure.message;
     element.replaceChildren(h("div", { class: "card" }, h("h2", {}, "Record not found"), h("p", {}, text)));
   });
-  return { element, title: "Record", leave: () => events.close() };
+  return { element, title: "Record", leave: () => { events.close(); if (editor.open) editor.close(); } };
 }
