@@ -12,6 +12,9 @@ not enforced, since the host may be shared. Run by `make bench` (which installs 
 Last, what the database spends its time on (`tests.bench.db_profile`): every command of 15 s of
 the 4 runs alone, then of 15 s of the runs and 20 clients on the default list, by service and
 shape. That last row's latencies are the profiler's too, and not comparable with the others.
+
+`python -m tests.bench.load --profile` is the short variant: the seed, the 4 runs and the profile of
+15 s of the runs alone, with no wrk (what the scheduler's and storage's writes cost the server).
 """
 
 import asyncio
@@ -116,7 +119,27 @@ def profile_database(
     print_profile(rows, WRK_DURATION_S, f"{RUNS} runs and {CLIENTS} clients on GET {DEFAULT_LIST}")
 
 
+def profile_runs() -> None:
+    """The short variant: the database's commands while the 4 runs process, with no list clients."""
+    with (
+        tempfile.TemporaryDirectory(prefix="vidar-load-") as tmp,
+        full_stack(Path(tmp), detectors=RUNS, max_in_flight=RUNS) as stack,
+        stack.api() as client,
+    ):
+        seed(stack)
+        video_ids = start_runs(client)
+        all_in_progress(client, video_ids)
+        processes = {name: stack.process(name) for name in stack.services}
+        print_profile(
+            profile(stack.mongo_url, processes, WRK_DURATION_S), WRK_DURATION_S, f"{RUNS} runs, no list clients"
+        )
+        all_in_progress(client, video_ids)
+
+
 def main() -> None:
+    if "--profile" in sys.argv[1:]:
+        profile_runs()
+        return
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: run `make bench`, which installs it")
     with (

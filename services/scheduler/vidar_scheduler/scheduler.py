@@ -69,6 +69,7 @@ from vidar_scheduler.lifecycle import (
     waiting_note,
 )
 from vidar_scheduler.lost_events import lost_event_display, lost_event_note, run_to_fail
+from vidar_scheduler.progress_display import ProgressDisplay
 from vidar_scheduler.settings import SchedulerSettings
 from vidar_scheduler.source_notices import SourceNotice
 
@@ -94,6 +95,7 @@ class Scheduler:
         self._over_counted_at: float | None = None
         self._ended_runs_checked_at: float | None = None
         self._syncs = Batcher(self._sync_all, max_batch=SYNCS_AT_ONCE)
+        self._progress_display = ProgressDisplay(settings.progress_display_interval)
 
     async def ensure_indexes(self) -> None:
         """The jobs' indexes, and the archives' (`settle_ended_runs` reads them by status)."""
@@ -293,17 +295,17 @@ class Scheduler:
 
     async def job_progress(self, progress: JobProgress) -> None:
         """The heartbeat of the attempt running the run (`attempt_report`): keep the checkpoint and
-        show the statistic so far."""
-        job = await update_returning_before(
-            self._jobs,
+        show the statistic so far, at most every `progress_display_interval` (`ProgressDisplay`)."""
+        beat = await self._jobs.update_one(
             attempt_report(progress),
             {"$set": JobRecord.heartbeat(progress.checkpoint, datetime.now(UTC)).as_set()},
         )
-        if job is not None:
-            # Only while it runs: a heartbeat handled after the run's end keeps the end's figures.
-            await self._write_statistic(
-                progress.video_id, progress.run_id, progress.checkpoint.statistic, while_in=S.INPROGRESS
-            )
+        statistic = progress.checkpoint.statistic
+        if beat.matched_count == 0 or not self._progress_display.due(progress.run_id, statistic):
+            return
+        # Only while it runs: a heartbeat handled after the run's end keeps the end's figures.
+        if await self._write_statistic(progress.video_id, progress.run_id, statistic, while_in=S.INPROGRESS):
+            self._progress_display.shown(progress.run_id, statistic)
 
     async def job_ended(self, ended: JobEnded, state: JobState) -> None:
         """The run is over (`attempt_end`), with its final figures, and its archive moves on
@@ -321,6 +323,7 @@ class Scheduler:
             await self._follow_run(transaction, ended.video_id, ended.run_id, after_run(state, ended.error, now))
             return True
 
+        self._progress_display.forget(ended.run_id)
         if await self._outbox.commit(end):
             self._over_counted_at = None
             await self.dispatch()
@@ -446,13 +449,14 @@ class Scheduler:
         *,
         while_in: ProcessingStatus | None = None,
         session: AsyncClientSession | None = None,
-    ) -> None:
+    ) -> bool:
         """The detector's figures, while the archive is on the run (and in `while_in`, when given);
-        job_starts stays the scheduler's count."""
+        job_starts stays the scheduler's count. Whether the archive was there."""
         on_the_run: dict[str, Any] = {"_id": video_id, CURRENT_RUN: run_id}
         if while_in is not None:
             on_the_run[STATUS] = while_in.value
-        await self._videos.update_one(on_the_run, {"$set": Processing.figures(statistic)}, session=session)
+        written = await self._videos.update_one(on_the_run, {"$set": Processing.figures(statistic)}, session=session)
+        return written.matched_count == 1
 
     async def _transition(
         self,

@@ -12,3 +12,6 @@ class SchedulerSettings(VidarSettings):
     heartbeat_timeout: float = Field(30.0, gt=0)
     # Seconds between the dispatcher's and the heartbeat watcher's passes.
     tick: float = Field(1.0, gt=0)
+    # Seconds between writes of a running archive's figures (its statistic), per run: each
+    # heartbeat still keeps the job's checkpoint; the run's end writes its final figures.
+    progress_display_interval: float = Field(3.0, ge=0)
