@@ -1,5 +1,6 @@
-"""Acknowledging a matched event: the storage service, the one writer of the events, records it
-(vidar_storage.acknowledgements) and answers once it has, so the event read after shows it."""
+"""Acknowledging a matched event that waits for it: the storage service, the one writer of the
+events, records it (vidar_storage.acknowledgements) and answers once it has, so the event read
+after shows it. The gateway answers the rest (unknown, acknowledged already, never asked) itself."""
 
 from fastapi import Request
 from faststream.nats import NatsBroker

@@ -9,6 +9,7 @@ from vidar.models.detection_events import DetectionEvent, DetectionEventPage
 from vidar.models.search import SimilarEvent, SimilarEventPage
 from vidar.models.video import Count
 from vidar_gateway.deps import EventsRepo, RuntimeDep, api_router
+from vidar_gateway.errors import ApiError
 from vidar_gateway.events.acknowledge import acknowledge, token_name
 from vidar_gateway.events.filters import EventFilters, EventListQuery
 from vidar_gateway.events.present import ObjectTypePath, PresentEvent
@@ -68,6 +69,11 @@ async def acknowledge_event(
     runtime: RuntimeDep,
     present: PresentEvent,
 ) -> DetectionEvent:
-    by = await token_name(runtime.mongo[runtime.settings.mongo_db], request)
-    await acknowledge(runtime.broker, object_type.kind, event_id, by)
-    return present(await events.get(object_type.kind, event_id))
+    event = await events.get(object_type.kind, event_id)
+    if event.get("acknowledged") is False:
+        by = await token_name(runtime.mongo[runtime.settings.mongo_db], request)
+        await acknowledge(runtime.broker, object_type.kind, event_id, by)
+        event = await events.get(object_type.kind, event_id)
+    elif "acknowledged" not in event:
+        raise ApiError(409, f"{object_type.kind} event {event_id} has no match that its watch list asks to acknowledge")
+    return present(event)
