@@ -126,14 +126,17 @@ CHECKS = [
 FUZZ_SETTINGS = settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
 
-# A detector runs too: POST /detect/ hands the images it takes to one (without, a 503).
+# A detector and storage run too: POST /detect/ hands the images it takes to a detector, and an
+# upload is committed by storage (without either, a 503).
 @schema.parametrize()
 @settings(FUZZ_SETTINGS, max_examples=OPERATION_EXAMPLES)
-def test_each_operation(case: schemathesis.Case, gw: Gateway, detector: ServiceProcess) -> None:
+def test_each_operation(
+    case: schemathesis.Case, gw: Gateway, detector: ServiceProcess, storage: ServiceProcess
+) -> None:
     case.call_and_validate(base_url=gw.url, headers={"Authorization": f"Token {gw.admin_token}"}, checks=CHECKS)
 
 
-def test_workflows_along_the_links(gw: Gateway, detector: ServiceProcess) -> None:
+def test_workflows_along_the_links(gw: Gateway, detector: ServiceProcess, storage: ServiceProcess) -> None:
     class Workflow(schema.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
             return {"base_url": gw.url, "headers": {"Authorization": f"Token {gw.admin_token}"}}
