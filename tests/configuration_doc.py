@@ -20,6 +20,7 @@ from pydantic_core import PydanticUndefined
 
 from vidar.settings import VidarSettings
 from vidar_detector.settings import DetectorSettings
+from vidar_gateway.records.webhooks.settings import WebhookSettings
 from vidar_gateway.search.settings import SearchSettings
 from vidar_scheduler.settings import SchedulerSettings
 from vidar_storage.settings import StorageSettings
@@ -28,6 +29,7 @@ DOCUMENT = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 SECTIONS: list[tuple[str, type[VidarSettings]]] = [
     ("Every service", VidarSettings),
     ("gateway", SearchSettings),
+    ("gateway: webhooks", WebhookSettings),
     ("storage", StorageSettings),
     ("scheduler", SchedulerSettings),
     ("detector", DetectorSettings),
@@ -45,19 +47,21 @@ BOUNDS = {Gt: ">", Ge: ">=", Lt: "<", Le: "<="}
 
 def document() -> str:
     parts = [HEADER]
+    listed: set[tuple[type, str]] = set()
     for title, settings in SECTIONS:
         parts.append(f"## {title}\n\n| variable | type | default | meaning |\n|---|---|---|---|")
-        parts.extend(row(settings, name, field) for name, field in own_fields(settings))
+        fields = own_fields(settings, listed)
+        listed |= {(declarer(settings, name), name) for name, _ in fields}
+        parts.extend(row(settings, name, field) for name, field in fields)
         parts[-1] += "\n"
     return "\n".join(parts)
 
 
-def own_fields(settings: type[VidarSettings]) -> list[tuple[str, FieldInfo]]:
-    """The fields a service's class declares or overrides; the shared ones are listed once."""
-    if settings is VidarSettings:
-        return list(settings.model_fields.items())
+def own_fields(settings: type[VidarSettings], listed: set[tuple[type, str]]) -> list[tuple[str, FieldInfo]]:
+    """The fields a service's class declares or overrides that no section above lists (the shared
+    ones, and a service's base class's, are listed once)."""
     return [
-        (name, field) for name, field in settings.model_fields.items() if declarer(settings, name) is not VidarSettings
+        (name, field) for name, field in settings.model_fields.items() if (declarer(settings, name), name) not in listed
     ]
 
 

@@ -13,6 +13,7 @@ class WebhookSettings(GatewaySettings):
     webhook_attempts: int = Field(5, ge=1, le=20)
     # Seconds before the second try; each further wait doubles, up to `webhook_max_backoff`.
     webhook_backoff: float = Field(1.0, gt=0)
+    # The longest wait between two tries, in seconds.
     webhook_max_backoff: float = Field(60.0, gt=0)
     # Seconds one try may take (connect and answer).
     webhook_timeout: float = Field(10.0, gt=0)
