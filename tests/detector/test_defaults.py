@@ -21,7 +21,7 @@ import pytest
 from pymongo.database import Database
 
 from tests.detector.vtest_runs import image_of, labelled_vehicles, stored
-from tests.detector.walkers import VTEST_COPIES, Sighting, Walker, score, walkers
+from tests.detector.walkers import VTEST_COPIES, Sighting, Walker, followed_walker, score, walkers
 from tests.scheduler.processing import ready_archive, wait_for
 from tests.stack import Gateway
 from vidar_detector.detectors import Yolov5Detector
@@ -50,8 +50,8 @@ def runs(gw: Gateway, videos: Path, storage: object, scheduler: object, detector
     return done
 
 
-def events(api: httpx.Client, object_type: str, video_id: int) -> list[dict]:
-    params = {"video_archive": video_id, "limit": 1000}
+def events(api: httpx.Client, object_type: str, video_id: int, **filters: str) -> list[dict]:
+    params = {"video_archive": video_id, "limit": 1000, **filters}
     page = api.get(f"/events/{object_type}/", params=params).json()
     found = page["results"]
     while page["next_page"]:
@@ -122,3 +122,26 @@ def test_the_parked_car_and_van_are_one_track_each_with_a_thumbnail_of_it(
         assert abs(thumbnail.shape[1] - (x2 - x1)) <= 2
         assert abs(thumbnail.shape[0] - (y2 - y1)) <= 2
         assert thumbnail.std() > 10, "a picture, not a blank"
+
+
+def test_vtest_s_events_carry_colours_and_top_color_red_finds_its_red_jacket(
+    gw: Gateway, runs: dict[str, dict]
+) -> None:
+    """Issue 26, at the defaults: vtest's bodies and cars are posted with their colours, and
+    `top_color=red` returns a subset of the bodies that holds walker 12 (a red jacket,
+    tests/data/labels/vtest-walkers.json)."""
+    video_id = runs["vtest.avi"]["id"]
+    with gw.client() as api:
+        bodies, red, cars = (
+            events(api, "bodies", video_id),
+            events(api, "bodies", video_id, top_color="red"),
+            events(api, "cars", video_id),
+        )
+    assert sum(bool(event["features"]["top_color"]) for event in bodies) >= 0.9 * len(bodies)
+    assert cars
+    assert all(event["features"]["color"] for event in cars)
+    assert red
+    assert {event["id"] for event in red} < {event["id"] for event in bodies}
+    assert {event["features"]["top_color"]["name"] for event in red} == {"red"}
+    followed = [followed_walker(Sighting(e["track"], e["frame"], tuple(e["bbox"])), walkers()) for e in red]
+    assert "12" in {walker.id for walker in followed if walker}
