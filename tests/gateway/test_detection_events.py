@@ -402,7 +402,8 @@ def test_full_frame_type_follows_its_key(
 @pytest.fixture
 def viewer(gw: Gateway, db: Database) -> Iterator[Client]:
     token = uuid.uuid4().hex
-    db.tokens.insert_one({"_id": digest(token), "role": Role.VIEWER.value, "name": "events viewer"})
+    stored = {"_id": digest(token), "role": Role.VIEWER.value, "name": "events", "created_date": datetime.now(UTC)}
+    db.tokens.insert_one(stored)
     with gw.client(token) as client:
         yield client
 

@@ -107,7 +107,7 @@ def targets(client: Client) -> dict[str, object]:
     video = client.post("/videos/", json={"camera_group": 1, "name": "surrogates"})
     assert (group.status_code, video.status_code) == (201, 201), (group.text, video.text)
     # Records' routes check the body before they look anything up: any id will do.
-    records = {"card_type": "humans", "card_id": 1, "list_id": 1}
+    records = {"card_type": "humans", "card_id": 1, "list_id": 1, "webhook_id": 1}
     return {"group_id": group.json()["id"], "video_id": video.json()["id"], "object_type": OBJECT_TYPE, **records}
 
 

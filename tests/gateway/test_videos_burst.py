@@ -43,7 +43,9 @@ def test_a_burst_of_creates_gives_each_request_its_own_archive(
     ids = [video["id"] for video in created]
     assert len(set(ids)) == len(ids) == BURST * 4 // 5
     for video in created:
-        assert api.get(f"/videos/{video['id']}/").json() == video
+        # The scheduler may have synced it since (WAITING_FOR_SYNC -> NOT_STARTED): the rest is as created.
+        stored = api.get(f"/videos/{video['id']}/").json()
+        assert {**stored, "health_status": None} == {**video, "health_status": None}
 
     listed = api.get("/videos/", params={"camera_groups": camera_group, "limit": 100}).json()["results"]
     assert sorted(video["id"] for video in listed) == sorted(ids)

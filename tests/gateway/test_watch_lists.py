@@ -3,6 +3,7 @@ that records are on refused deletion (409), as FindFace asks for its records to 
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -15,7 +16,9 @@ from vidar_gateway.auth import Role, digest
 def client_of(gw: Gateway, db: Database, role: Role) -> httpx.Client:
     """A client whose token has `role`."""
     token = uuid.uuid4().hex
-    db.tokens.insert_one({"_id": digest(token), "role": role.value, "name": f"records {role}"})
+    # As TokenStore.add stores one (`vidar-gateway token list` reads each field).
+    stored = {"_id": digest(token), "role": role.value, "name": f"records {role}", "created_date": datetime.now(UTC)}
+    db.tokens.insert_one(stored)
     return gw.client(token)
 
 

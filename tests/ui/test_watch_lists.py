@@ -3,9 +3,11 @@ record from an event's "Add to record", another archive is processed (faces post
 posts them), and the alert shows, as does the record's appearance on its archive's timeline."""
 
 import io
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
@@ -20,18 +22,25 @@ from tests.ui.conftest import sign_in
 LIST_NAME = "Wanted in the UI"
 
 
+def only_the_page_s_lists_active(api: httpx.Client) -> None:
+    """Other tests' watch lists, on the session's database, turned off: the alert's record is then
+    the one this test makes, whatever records they left."""
+    for watch_list in api.get("/watch-lists/", params={"limit": 100}).json()["results"]:
+        assert api.patch(f"/watch-lists/{watch_list['id']}/", json={"active": False}).status_code == 200
+
+
 def new_list_in_the_page(page: Page) -> None:
     page.goto("/#/watch-lists")
     page.get_by_role("button", name="New watch list").click()
     form = page.locator(".watch-list-form")
-    form.get_by_label("Name").fill(LIST_NAME)
+    form.get_by_label("Name", exact=True).fill(LIST_NAME)
     form.get_by_label("Matches must be acknowledged").check()
-    form.get_by_label("Face").fill("0.6")
+    form.get_by_label("Face", exact=True).fill("0.6")
     form.get_by_role("button", name="Create").click()
     row = page.locator("tr", has_text=LIST_NAME)
     expect(row).to_contain_text("Face 0.6")
     row.get_by_role("button", name="Edit").click()
-    form.get_by_label("Body").fill("0.9")
+    form.get_by_label("Body", exact=True).fill("0.9")
     form.get_by_role("button", name="Save").click()
     expect(row).to_contain_text("Face 0.6 · Body 0.9")
 
@@ -48,6 +57,7 @@ def man_photo(videos: Path) -> bytes:
 def test_a_record_made_from_an_event_is_alerted_in_another_archive(
     page: Page, gw: Gateway, scene: Scene, man_photo: bytes, artifacts: Path
 ) -> None:
+    only_the_page_s_lists_active(scene.api)
     person = a_person()
     first = Archive(scene.api, scene.db, scene.s3, scene.camera_group)
     event_id = first.event()
@@ -68,6 +78,7 @@ def test_a_record_made_from_an_event_is_alerted_in_another_archive(
     dialog.get_by_role("button", name="Add to record").click()
     expect(page.locator(".record h1")).to_have_text("the man")
     expect(page.locator(".photo .image-holder.loaded")).to_have_count(1)
+    expect(page).to_have_url(re.compile(r"#/records/humans/\d+$"))
     card_id = int(page.url.rsplit("/", 1)[1])
     page.get_by_role("button", name="Edit").click()
     page.locator(".record-form").get_by_label("Comment").fill("seen with a phone")

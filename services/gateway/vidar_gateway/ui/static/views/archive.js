@@ -89,7 +89,9 @@ export function archivePage(videoId, openEvent) {
     player.play().catch(() => {});
   };
   const base = `#/archives/${videoId}`;
-  const events = eventDialog(() => { if (location.hash !== base) history.replaceState(null, "", base); });
+  // Closed on an event's own route: back to the archive's; closed by leaving (Add to record opens
+  // the record), the new route stays.
+  const events = eventDialog(() => { if (location.hash.startsWith(`${base}/`)) history.replaceState(null, "", base); });
 
   async function act(action) {
     try {
