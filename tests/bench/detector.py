@@ -515,11 +515,11 @@ def run_vidar(config: Config, s3_port: int, key: str, size: int, limit: int | No
     from vidar.models.jobs import JobDispatch, SourceFile
     from vidar.models.stream_settings import StreamSettings
     from vidar_detector import appearance, faces
+    from vidar_detector.assembly import load_embedders
     from vidar_detector.attributes.describe import describer
     from vidar_detector.detectors import set_model_threads
     from vidar_detector.job import Job
     from vidar_detector.lanes import load_lanes
-    from vidar_detector.worker import load_embedders
 
     objects = object_store(s3_port)
     settings = detector_settings(config)
