@@ -11,7 +11,7 @@ the exact angle with black corners, which gains a detector nothing and would cha
 import math
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     import av
@@ -50,14 +50,15 @@ def orientation_of(display_matrix: bytes | None) -> Orientation:
 def display_orientation(frame: "av.VideoFrame") -> Orientation:
     """The orientation of a decoded frame (the decoder copies the stream's matrix onto each)."""
     try:
-        side_data = frame.side_data.get("DISPLAYMATRIX")
+        # PyAV's stubs have named only the motion vectors among a frame's side data (18.1.0) or
+        # all of it (18.1.1): the matrix is a buffer either way.
+        side_data = cast("dict[str, Any]", frame.side_data).get("DISPLAYMATRIX")
     except ValueError:
         # The frame carries side data of a type this PyAV cannot name (a JPEG's, type 31 in PyAV
         # 18.1), and listing it fails: FFmpeg's own reading of the matrix still works, without
         # telling a mirror from a turn.
         return orientation_of(_rotation_matrix(frame.rotation))
-    # PyAV's stub names only the motion vectors among a frame's side data; the matrix is a buffer.
-    return orientation_of(None if side_data is None else bytes(side_data))  # type: ignore[call-overload]
+    return orientation_of(None if side_data is None else bytes(side_data))
 
 
 def _rotation_matrix(degrees: float) -> bytes:
