@@ -9,10 +9,10 @@ PACKAGES := libs/vidar libs/vidar-cli services/gateway services/storage services
 
 .PHONY: install run test lint bench docs clean
 
-$(STAMP): requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+$(STAMP): requirements-dev.txt constraints.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e 'libs/vidar[devstack]' $(foreach p,$(filter-out libs/vidar,$(PACKAGES)),-e $(p)) -r requirements-dev.txt
+	$(BIN)/pip install --quiet -e 'libs/vidar[devstack]' $(foreach p,$(filter-out libs/vidar,$(PACKAGES)),-e $(p)) -r requirements-dev.txt -c constraints.txt
 	touch $@
 
 install: $(STAMP)
