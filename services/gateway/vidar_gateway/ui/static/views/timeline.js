@@ -30,6 +30,21 @@ async function trackSpans(videoId, type) {
   return { spans: [...tracks.values()], partial: Boolean(page) };
 }
 
+// Tracks that do not overlap share a lane, this share of the video apart, so that a street's
+// dozens of short tracks fit the box instead of one lane each.
+const MIN_GAP = 0.02;
+
+// Spans into lanes, first fit in order of start: each span joins the first lane it does not overlap.
+function packed(spans, gap) {
+  const lanes = [];
+  for (const span of [...spans].sort((a, b) => a.start - b.start)) {
+    const lane = lanes.find((spansIn) => spansIn.at(-1).end + gap < span.start);
+    if (lane) lane.push(span);
+    else lanes.push([span]);
+  }
+  return lanes;
+}
+
 const plural = (count, word) => `${count} ${word}${count === 1 ? "" : "s"}`;
 
 // `counts`: the archive's events of each kind ({faces: 0, bodies: 6, ...}); kinds with none are not read.
@@ -39,14 +54,16 @@ export async function timeline(videoId, counts, length, seek) {
   const kinds = read.filter(({ spans }) => spans.length);
   if (!kinds.length || !length) return h("p", { class: "muted small" }, "No tracks yet.");
   const percent = (seconds) => `${Math.min(100, (seconds / length) * 100)}%`;
-  const lanes = kinds.flatMap(({ type, single, spans }, group) => spans.map((span, index) => {
+  const bar = (type, single, span) => {
     const name = `${single[0].toUpperCase()}${single.slice(1)} track ${span.track}`;
+    return h("button", { type: "button", class: `track-bar kind-${type}`, style: `left:${percent(span.start)};width:calc(${percent(span.end - span.start)} + 4px)`,
+      title: `${name}: ${streamTime(span.start)}–${streamTime(span.end)}`,
+      "aria-label": `${name} from ${streamTime(span.start)}: play`, onclick: () => seek(span.start) });
+  };
+  const lanes = kinds.flatMap(({ type, single, spans }, group) => packed(spans, length * MIN_GAP).map((lane, index) =>
     // A rule between one kind's lanes and the next kind's.
-    return h("div", { class: group && !index ? "lane next-kind" : "lane", dataset: { kind: type } },
-      h("button", { type: "button", class: `track-bar kind-${type}`, style: `left:${percent(span.start)};width:calc(${percent(span.end - span.start)} + 4px)`,
-        title: `${name}: ${streamTime(span.start)}–${streamTime(span.end)}`,
-        "aria-label": `${name} from ${streamTime(span.start)}: play`, onclick: () => seek(span.start) }));
-  }));
+    h("div", { class: group && !index ? "lane next-kind" : "lane", dataset: { kind: type } },
+      lane.map((span) => bar(type, single, span)))));
   const legend = h("ul", { class: "timeline-legend", "aria-label": "Tracks by kind" }, kinds.map(({ type, label, spans, partial }) =>
     h("li", { dataset: { kind: type } }, h("span", { class: `swatch kind-${type}`, "aria-hidden": "true" }),
       `${label} `, h("span", { class: "muted" }, plural(spans.length, "track")),
