@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +12,9 @@ from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub, RetentionPolicy
 from faststream.nats.message import NatsMessage
 from faststream.security import SASLPlaintext
+from nats.aio.msg import Msg
+from nats.js.client import JetStreamContext
+from nats.js.errors import BadRequestError, NotFoundError
 
 from vidar import subjects
 from vidar.dead_letters import DEAD_LETTERS_STREAM, DeadLetterMiddleware, dead_letter_subject
@@ -34,13 +37,23 @@ JOBS_STREAM = JStream(
     retention=RetentionPolicy.WORK_QUEUE,
     duplicate_window=timedelta(minutes=10).total_seconds(),
 )
+# Storage's own work queue (`subjects.SOURCE_JOB`), each job taken by one storage replica.
+STORAGE_JOBS_STREAM = JStream(
+    "VIDAR_STORAGE_JOBS",
+    subjects=[subjects.SOURCE_JOB],
+    retention=RetentionPolicy.WORK_QUEUE,
+    duplicate_window=timedelta(minutes=10).total_seconds(),
+)
 # The storage service's durable consumer of `detection.>`: its ack floor is how far detections are
 # recorded, where the gateway's search index starts following after a rebuild.
 STORAGE_DETECTIONS = "storage-detections"
 
 
+WORK_QUEUES = {subjects.JOB_DISPATCH: JOBS_STREAM, subjects.SOURCE_JOB: STORAGE_JOBS_STREAM}
+
+
 def stream_of(subject: str) -> JStream:
-    return JOBS_STREAM if subject == subjects.JOB_DISPATCH else EVENTS_STREAM
+    return WORK_QUEUES.get(subject, EVENTS_STREAM)
 
 
 # A handler that keeps failing gives up after this many deliveries (a poison message must not
@@ -126,3 +139,60 @@ async def keeping_alive(message: NatsMessage, ack_wait: timedelta = ACK_WAIT) ->
         yield
     finally:
         task.cancel()
+
+
+# Seconds a pull consumer's fetch waits for its first event before it is asked again.
+FETCH_WAIT = 5.0
+
+
+async def pull_batches(
+    stream: JetStreamContext,
+    durable: str,
+    handle: Callable[[list[Msg]], Awaitable[None]],
+    *,
+    batch: int,
+    wait: float = FETCH_WAIT,
+    still_wanted: Callable[[], Awaitable[bool]] | None = None,
+) -> None:
+    """Batches of up to `batch` events of a durable pull consumer on VIDAR_EVENTS, which a
+    service's replicas share, each given to `handle`, which acknowledges (or naks) its events
+    itself, as they are handled. Runs until `handle` raises, or until `still_wanted`, asked
+    whenever `wait` seconds brought nothing, says no (the consumer is gone, say).
+
+    A fetch brings what has come within `wait`, fewer than `batch` as often as not. When nothing
+    came, nats-py raises a TimeoutError (its own, or asyncio's, depending on where its wait ran
+    out) or returns an empty list: both mean no events now, not a failure."""
+    subscription = await stream.pull_subscribe_bind(durable, EVENTS_STREAM.name)
+    try:
+        while True:
+            try:
+                messages = await subscription.fetch(batch, timeout=wait)
+            except TimeoutError:
+                messages = []
+            if messages:
+                await handle(messages)
+            elif still_wanted is not None and not await still_wanted():
+                return
+    finally:
+        await subscription.unsubscribe()
+
+
+async def consumer_exists(stream: JetStreamContext, durable: str) -> bool:
+    try:
+        await stream.consumer_info(EVENTS_STREAM.name, durable)
+    except NotFoundError:
+        return False
+    return True
+
+
+async def ensure_consumer(stream: JetStreamContext, config: ConsumerConfig) -> None:
+    """A durable consumer on VIDAR_EVENTS made if missing; one made meanwhile by another replica is
+    kept, as it is (a replica never replaces the consumer the others are pulling from)."""
+    assert config.durable_name is not None, "a consumer the replicas share is durable"
+    if await consumer_exists(stream, config.durable_name):
+        return
+    try:
+        await stream.add_consumer(EVENTS_STREAM.name, config)
+    except BadRequestError:
+        if not await consumer_exists(stream, config.durable_name):
+            raise

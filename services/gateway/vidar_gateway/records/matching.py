@@ -29,17 +29,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-import nats.errors
 from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
-from nats.js.errors import BadRequestError, NotFoundError
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import subjects
-from vidar.bus import EVENTS_STREAM, STORAGE_DETECTIONS
+from vidar.bus import EVENTS_STREAM, STORAGE_DETECTIONS, ensure_consumer, pull_batches
 from vidar.models.events import Envelope
 from vidar.models.jobs import DetectionPosted
 from vidar.models.matches import DetectionMatched
@@ -51,9 +49,8 @@ from vidar_gateway.search.follower import stored_through
 log = logging.getLogger(__name__)
 
 DURABLE = "gateway-matching"
-# Events a replica takes at once (one revision read for all), and how long it waits for them.
+# Events a replica takes at once (one revision read for all).
 BATCH = 64
-FETCH_WAIT = 5.0
 # Seconds before an unacknowledged event goes to another replica (an event takes milliseconds).
 ACK_WAIT = 60.0
 # Seconds before a failed event, or a consumer that could not be reached, is tried again.
@@ -143,24 +140,12 @@ class Matcher:
         """Make the consumer if missing, then match events for ever; a failure starts again."""
         while True:
             try:
-                await self._create_consumer()
+                await ensure_consumer(self._stream, self._consumer_config())
                 self.ready.set()
-                await self._consume()
+                await pull_batches(self._stream, self._durable, self._match_all, batch=BATCH)
             except Exception:
                 log.exception("matching stopped; starting again")
                 await asyncio.sleep(RETRY)
-
-    async def _consume(self) -> None:
-        subscription = await self._stream.pull_subscribe_bind(self._durable, EVENTS_STREAM.name)
-        try:
-            while True:
-                try:
-                    messages = await subscription.fetch(BATCH, timeout=FETCH_WAIT)
-                except nats.errors.TimeoutError:
-                    continue
-                await self._match_all(messages)
-        finally:
-            await subscription.unsubscribe()
 
     async def _match_all(self, messages: list[Msg]) -> None:
         try:
@@ -197,11 +182,8 @@ class Matcher:
             await asyncio.sleep(STORED_POLL)
         return True
 
-    async def _create_consumer(self) -> None:
-        """Made if missing; one made meanwhile by another replica is kept."""
-        if await self._consumer_exists():
-            return
-        config = ConsumerConfig(
+    def _consumer_config(self) -> ConsumerConfig:
+        return ConsumerConfig(
             durable_name=self._durable,
             description="the gateways' matching of posted objects with the watch lists' records",
             filter_subject=subjects.DETECTIONS,
@@ -209,18 +191,6 @@ class Matcher:
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=ACK_WAIT,
         )
-        try:
-            await self._stream.add_consumer(EVENTS_STREAM.name, config)
-        except BadRequestError:
-            if not await self._consumer_exists():
-                raise
-
-    async def _consumer_exists(self) -> bool:
-        try:
-            await self._stream.consumer_info(EVENTS_STREAM.name, self._durable)
-        except NotFoundError:
-            return False
-        return True
 
 
 async def _posted(message: Msg) -> DetectionPosted | None:

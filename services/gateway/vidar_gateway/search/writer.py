@@ -34,24 +34,21 @@ acknowledged by the consumer are then missing; remove the consumer too to be exa
 import asyncio
 import logging
 
-import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
-from nats.js.errors import BadRequestError, NotFoundError
 from pydantic import ValidationError
 
-from vidar.bus import EVENTS_STREAM, STORAGE_DETECTIONS
+from vidar.bus import STORAGE_DETECTIONS, consumer_exists, ensure_consumer, pull_batches
 from vidar_gateway.search.follower import FOLLOWED, RETRY, apply, stored_through
 from vidar_gateway.search.qdrant import QdrantIndex
 
 log = logging.getLogger(__name__)
 
 DURABLE = "gateway-search-index"
-# Events a replica takes at once, and how long it waits for them before checking its consumer.
+# Events a replica takes at once.
 BATCH = 64
-FETCH_WAIT = 5.0
 # Seconds before an unacknowledged event goes to another replica (an event takes milliseconds).
 ACK_WAIT = 60.0
 
@@ -77,7 +74,10 @@ class IndexWriter:
             try:
                 await self._prepare()
                 self.ready.set()
-                await self._consume()
+                # Until the consumer is gone (removed: made again, with a backfill).
+                await pull_batches(
+                    self._stream, self._durable, self._apply_all, batch=BATCH, still_wanted=self._consumer_exists
+                )
             except Exception:
                 log.exception("the Qdrant index stopped applying events; starting again")
                 await asyncio.sleep(RETRY)
@@ -91,26 +91,14 @@ class IndexWriter:
         await self._index.mark_backfilled()
         await self._create_consumer(start)
 
-    async def _consume(self) -> None:
-        """Batches of events from the shared consumer, until it is gone."""
-        subscription = await self._stream.pull_subscribe_bind(self._durable, EVENTS_STREAM.name)
-        try:
-            while True:
-                try:
-                    messages = await subscription.fetch(BATCH, timeout=FETCH_WAIT)
-                except nats.errors.TimeoutError:
-                    if not await self._consumer_exists():
-                        return  # removed: made again, with a backfill
-                    continue
-                for position, message in enumerate(messages):
-                    try:
-                        await self._apply_or_return(message)
-                    except Exception:
-                        # The batch's others back to the consumer now, not after ACK_WAIT.
-                        await asyncio.gather(*(later.nak() for later in messages[position + 1 :]))
-                        raise
-        finally:
-            await subscription.unsubscribe()
+    async def _apply_all(self, messages: list[Msg]) -> None:
+        for position, message in enumerate(messages):
+            try:
+                await self._apply_or_return(message)
+            except Exception:
+                # The batch's others back to the consumer now, not after ACK_WAIT.
+                await asyncio.gather(*(later.nak() for later in messages[position + 1 :]))
+                raise
 
     async def _apply_or_return(self, message: Msg) -> None:
         try:
@@ -127,16 +115,10 @@ class IndexWriter:
         return self._connection.jetstream()
 
     async def _consumer_exists(self) -> bool:
-        try:
-            await self._stream.consumer_info(EVENTS_STREAM.name, self._durable)
-        except NotFoundError:
-            return False
-        return True
+        return await consumer_exists(self._stream, self._durable)
 
     async def _create_consumer(self, start: int) -> None:
         """Made if missing: one made meanwhile by another replica is kept (it starts after its own backfill)."""
-        if await self._consumer_exists():
-            return
         config = ConsumerConfig(
             durable_name=self._durable,
             description="the gateways' writes to the Qdrant search index",
@@ -146,8 +128,4 @@ class IndexWriter:
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=ACK_WAIT,
         )
-        try:
-            await self._stream.add_consumer(EVENTS_STREAM.name, config)
-        except BadRequestError:
-            if not await self._consumer_exists():
-                raise
+        await ensure_consumer(self._stream, config)

@@ -19,22 +19,21 @@ once).
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import hmac
 import logging
 from collections.abc import AsyncIterator
 
 import httpx
-import nats.errors
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
-from nats.js.errors import BadRequestError, NotFoundError
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
 from vidar import subjects
-from vidar.bus import EVENTS_STREAM
+from vidar.bus import ensure_consumer, pull_batches
 from vidar.models.detection_events import ObjectType
 from vidar.models.events import Envelope
 from vidar.models.matches import DetectionMatched
@@ -51,7 +50,6 @@ DELIVERY_HEADER = "X-Vidar-Delivery"
 # Matches delivered at once by one replica, and how many it asks for at a time.
 IN_FLIGHT = 64
 BATCH = 16
-FETCH_WAIT = 5.0
 # Seconds before an unacknowledged match goes to another replica: longer than its every try.
 ACK_WAIT = 15 * 60.0
 # Seconds before a consumer that could not be reached is tried again.
@@ -86,8 +84,10 @@ class Deliveries:
             try:
                 while True:
                     try:
-                        await self._create_consumer()
-                        await self._consume(client)
+                        await ensure_consumer(self._stream, self._consumer_config())
+                        await pull_batches(
+                            self._stream, self._durable, functools.partial(self._start, client), batch=BATCH
+                        )
                     except Exception:
                         log.exception("webhook deliveries stopped; starting again")
                         await asyncio.sleep(RETRY)
@@ -97,21 +97,13 @@ class Deliveries:
                     task.cancel()
                 await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _consume(self, client: httpx.AsyncClient) -> None:
-        subscription = await self._stream.pull_subscribe_bind(self._durable, EVENTS_STREAM.name)
-        try:
-            while True:
-                try:
-                    messages = await subscription.fetch(BATCH, timeout=FETCH_WAIT)
-                except nats.errors.TimeoutError:
-                    continue
-                for message in messages:
-                    await self._slots.acquire()
-                    task = asyncio.create_task(self._deliver_match(client, message))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._finished)
-        finally:
-            await subscription.unsubscribe()
+    async def _start(self, client: httpx.AsyncClient, messages: list[Msg]) -> None:
+        """Each match's deliveries in a task of its own, once one of the `IN_FLIGHT` slots is free."""
+        for message in messages:
+            await self._slots.acquire()
+            task = asyncio.create_task(self._deliver_match(client, message))
+            self._tasks.add(task)
+            task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)
@@ -164,11 +156,8 @@ class Deliveries:
             return
         await self._webhooks.delivered(webhook["_id"])
 
-    async def _create_consumer(self) -> None:
-        """Made if missing; one made meanwhile by another replica is kept."""
-        if await self._consumer_exists():
-            return
-        config = ConsumerConfig(
+    def _consumer_config(self) -> ConsumerConfig:
+        return ConsumerConfig(
             durable_name=self._durable,
             description="the gateways' deliveries of matches to the webhooks",
             filter_subject=subjects.MATCHES,
@@ -176,18 +165,6 @@ class Deliveries:
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=ACK_WAIT,
         )
-        try:
-            await self._stream.add_consumer(EVENTS_STREAM.name, config)
-        except BadRequestError:
-            if not await self._consumer_exists():
-                raise
-
-    async def _consumer_exists(self) -> bool:
-        try:
-            await self._stream.consumer_info(EVENTS_STREAM.name, self._durable)
-        except NotFoundError:
-            return False
-        return True
 
 
 @contextlib.asynccontextmanager
