@@ -286,9 +286,9 @@ class Soak:
     def detect_and_search(self, client: httpx.Client) -> None:
         photo = {"content": FACE_PHOTO.read_bytes(), "headers": {"Content-Type": "image/jpeg"}}
         detected = self.recorder.request(client, "POST /detect/", "POST", "/detect/", **photo)
-        if detected is None or not detected.is_success or not detected.json()["faces"]:
+        if detected is None or not detected.is_success or not detected.json()["objects"]["face"]:
             return
-        looks_like = f"detection:{detected.json()['faces'][0]['id']}"
+        looks_like = f"detection:{detected.json()['objects']['face'][0]['id']}"
         params = {"looks_like": looks_like, "limit": "20"}
         self.recorder.request(client, "GET /events/faces/ looks_like", "GET", "/events/faces/", params=params)
 

@@ -16,7 +16,7 @@ def test_a_known_face_comes_back_with_its_age_and_gender(api: httpx.Client, vide
     photo = videos / "faces" / "obama.jpg"
     response = api.post("/detect/", content=photo.read_bytes(), headers={"Content-Type": "image/jpeg"})
     assert response.status_code == 200, response.text
-    (face,) = response.json()["faces"]
+    (face,) = response.json()["objects"]["face"]
     features = face["features"]
     assert features["gender"]["name"] == "male"
     assert features["age"]["name"] in PORTRAIT_AGES

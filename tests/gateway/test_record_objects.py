@@ -112,12 +112,11 @@ def test_a_photo_of_one_face_is_attached_and_deleted(
 @pytest.mark.usefixtures("detector")
 def test_a_detect_result_is_attached_with_its_photo(api: httpx.Client, human: int, photos: dict[str, bytes]) -> None:
     detected = api.post("/detect/", content=photos["man"], headers={"Content-Type": "image/jpeg"}).json()
-    (detection, *_) = detected["faces"]
+    (detection, *_) = detected["objects"]["face"]
     face = created(attach(api, "faces", human, photos["man"], create_from=f"detection:{detection['id']}"))
     assert face["create_from"] == f"detection:{detection['id']}"
-    assert [face[f"frame_coords_{side}"] for side in ("left", "top", "right", "bottom")] == [
-        round(value) for value in detection["bbox"]
-    ]
+    sides = ("left", "top", "right", "bottom")
+    assert [face[f"frame_coords_{side}"] for side in sides] == [detection["bbox"][side] for side in sides]
 
     response = attach(api, "faces", human, create_from=f"detection:{detection['id']}")
     assert (response.status_code, response.json()["param"]) == (400, "source_photo")

@@ -93,8 +93,9 @@ def detected_face(api: httpx.Client, photo: Path) -> dict:
     response = api.post("/detect/", content=photo.read_bytes(), headers={"Content-Type": "image/jpeg"})
     assert response.status_code == 200, response.text
     found = response.json()
-    assert found["bodies"] == [] or all(body["id"] for body in found["bodies"])
-    (face, *_) = found["faces"]
+    assert found["orientation"] == 1
+    assert found["objects"]["body"] == [] or all(body["id"] for body in found["objects"]["body"])
+    (face, *_) = found["objects"]["face"]
     return face
 
 
@@ -103,8 +104,10 @@ def test_a_photo_finds_the_man_in_both_archives_first_and_the_other_person_below
 ) -> None:
     face = detected_face(api, footage["photo"])
     assert face["expires_at"]
-    assert len(face["bbox"]) == 4
-    assert 0 < face["quality"] <= 1
+    assert face["bbox"]["left"] < face["bbox"]["right"]
+    assert face["bbox"]["top"] < face["bbox"]["bottom"]
+    assert 0 < face["detection_score"] <= 1
+    assert face["low_quality"] is False
     clusters = faces_of(db, archives["two_people"])
     man_cluster = clusters[min(clusters, key=lambda event: db.detections.find_one({"_id": event})["timestamp"])]
     man = {event for event, cluster in clusters.items() if cluster == man_cluster} | set(
@@ -126,6 +129,44 @@ def test_a_photo_finds_the_man_in_both_archives_first_and_the_other_person_below
     assert {row["id"] for row in default} == man, "the default threshold leaves the other person out"
     assert set(default[0]) == {*everyone[0]}
     assert "looks_like_confidence" in default[0]
+
+
+SIDES = ("left", "top", "right", "bottom")
+
+
+def test_a_findface_client_chains_detect_a_record_s_object_and_looks_like(
+    api: httpx.Client, archives: dict[str, int], footage: dict[str, Path], group: int
+) -> None:
+    """FindFace's documented chain, unchanged: POST /detect/ with the image as the form's `photo`,
+    the face found attached to a record (`create_from=detection:<id>`, the same image as
+    `source_photo`), and `looks_like=detection:<id>`; the record then finds the man's events."""
+    photo = footage["photo"].read_bytes()
+    response = api.post("/detect/", files={"photo": ("man.jpg", photo, "image/jpeg")})
+    assert response.status_code == 200, response.text
+    (face, *_) = response.json()["objects"]["face"]
+    watch_list = api.post("/watch-lists/", json={"name": "chain", "camera_groups": [group]}).json()["id"]
+    card = api.post("/cards/humans/", json={"name": "the man", "watch_lists": [watch_list]}).json()["id"]
+    form = {
+        "card": (None, str(card)),
+        "create_from": (None, f"detection:{face['id']}"),
+        "source_photo": ("man.jpg", photo, "image/jpeg"),
+    }
+    made = api.post("/objects/faces/", files=form)
+    assert made.status_code == 201, made.text
+    assert [made.json()[f"frame_coords_{side}"] for side in SIDES] == [face["bbox"][side] for side in SIDES]
+
+    man = {
+        row["id"]
+        for row in search(api, looks_like=f"detection:{face['id']}", limit=100, camera_groups=group)["results"]
+    }
+    assert man
+
+    def matched() -> set[str] | None:
+        params = {"matched_card": card, "limit": 100}
+        found = {row["id"] for row in api.get("/events/faces/", params=params).json()["results"]}
+        return found if found and found <= man else None
+
+    eventually(matched, timeout=60, what="the record to find the man's earlier events")
 
 
 def test_an_event_finds_the_other_archive_and_video_archive_narrows_it(
@@ -248,7 +289,7 @@ def test_detect_takes_a_multipart_form_and_an_empty_scene_is_no_object(api: http
     Image.new("RGB", (320, 240), (90, 90, 90)).save(blank, format="PNG")
     response = api.post("/detect/", files={"photo": ("blank.png", blank.getvalue(), "image/png")})
     assert response.status_code == 200, response.text
-    assert response.json() == {"faces": [], "bodies": [], "cars": []}
+    assert response.json() == {"orientation": 1, "objects": {"face": [], "body": [], "car": []}}
 
 
 def test_a_rerun_replaces_the_archives_vectors_and_a_deleted_archive_leaves_none(

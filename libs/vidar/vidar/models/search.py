@@ -63,19 +63,39 @@ class DetectReply(BaseModel):
     failure: str | None = Field(None, description="why the detector could not run its models")
 
 
+class DetectionBox(BaseModel):
+    """Where an object is, in pixels of the upright image (its EXIF orientation applied)."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+
 class Detection(BaseModel):
-    """One object `POST /detect/` found, searchable as `looks_like=detection:<id>` until `expires_at`."""
+    """One object `POST /detect/` found, in FindFace's shape: `detection:<id>` makes a record's
+    object of it (`create_from`) and searches by it (`looks_like`) until `expires_at`."""
 
     id: str
-    bbox: tuple[float, float, float, float] = Field(description="left, top, right, bottom in pixels of the image")
-    quality: float = Field(description="the detector's score, 0..1")
+    bbox: DetectionBox
+    detection_score: float = Field(description="the detector's score, 0..1")
+    low_quality: bool = Field(
+        description="whether the score is below the lowest that an archive posts by default (filter_min_quality)"
+    )
     features: Features | None = Field(None, description="what the object looks like, as on events")
-    expires_at: datetime = Field(description="when the detection is forgotten")
+    expires_at: datetime = Field(description="when the detection is forgotten (vidar's)")
+
+
+class DetectedObjects(BaseModel):
+    """The objects found, best first within each kind."""
+
+    face: list[Detection]
+    body: list[Detection]
+    car: list[Detection]
 
 
 class DetectResult(BaseModel):
-    """The objects found in an image, best first within each kind."""
+    """`POST /detect/`'s answer, as FindFace's."""
 
-    faces: list[Detection]
-    bodies: list[Detection]
-    cars: list[Detection]
+    orientation: int = Field(ge=1, le=8, description="the image's EXIF orientation (1: upright, or none)")
+    objects: DetectedObjects

@@ -10,7 +10,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import indexes
 from vidar.indexes import DETECT_RESULTS
-from vidar.models.search import DetectedObject, Detection
+from vidar.models.search import DetectedObject, Detection, DetectionBox
+from vidar.models.stream_settings import BODY_FILTERS, CAR_FILTERS, FACE_FILTERS, DetectorType
+
+# Below the score an archive posts by default for its kind, an object is FindFace's `low_quality`.
+LOWEST_POSTED: dict[DetectorType, float] = {
+    "face": FACE_FILTERS.min_quality,
+    "body": BODY_FILTERS.min_quality,
+    "car": CAR_FILTERS.min_quality,
+}
 
 
 class DetectionStore:
@@ -23,10 +31,7 @@ class DetectionStore:
 
     async def add(self, found: list[DetectedObject]) -> list[tuple[DetectedObject, Detection]]:
         expires_at = datetime.now(UTC) + self._ttl
-        kept = [
-            (item, Detection(id=uuid.uuid4().hex, bbox=item.bbox, quality=item.quality, expires_at=expires_at))
-            for item in found
-        ]
+        kept = [(item, _detection(uuid.uuid4().hex, item, expires_at)) for item in found]
         if kept:
             await self._results.insert_many(
                 [{"_id": detection.id, **item.model_dump(), "expires_at": expires_at} for item, detection in kept]
@@ -37,3 +42,15 @@ class DetectionStore:
         """The detection, unless unknown or expired."""
         doc = await self._results.find_one({"_id": detection_id, "expires_at": {"$gt": datetime.now(UTC)}})
         return DetectedObject.model_validate(doc) if doc else None
+
+
+def _detection(detection_id: str, item: DetectedObject, expires_at: datetime) -> Detection:
+    left, top, right, bottom = (round(value) for value in item.bbox)
+    return Detection(
+        id=detection_id,
+        bbox=DetectionBox(left=left, top=top, right=right, bottom=bottom),
+        detection_score=item.quality,
+        low_quality=item.quality < LOWEST_POSTED[item.kind],
+        features=item.features,
+        expires_at=expires_at,
+    )

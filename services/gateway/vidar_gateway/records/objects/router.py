@@ -19,6 +19,7 @@ from vidar_gateway.records.deps import ObjectsRepo, Retro
 from vidar_gateway.records.objects.sources import PHOTO, ObjectSources, Photo, checked_photo
 from vidar_gateway.records.objects.store import ObjectFilters
 from vidar_gateway.search.deps import SearchDep
+from vidar_gateway.search.images import form_of, read_capped
 
 router = api_router("/objects", "records")
 ObjectId = Annotated[IdParam, Path(description="Object ID.")]
@@ -156,12 +157,7 @@ async def _read_form(request: Request, max_bytes: int, max_pixels: int) -> tuple
         raise ApiError(
             415, f"expected multipart/form-data, got {media_type or 'no content type'}", param="Content-Type"
         )
-    body = await _read_capped(request, max_bytes)
-
-    async def replay() -> dict:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    form = await Request(request.scope, replay).form(max_files=1, max_fields=10)
+    form = await form_of(request, await read_capped(request, max_bytes, PHOTO))
     fields = {name: value for name, value in form.multi_items() if isinstance(value, str)}
     files = {name: value for name, value in form.multi_items() if isinstance(value, UploadFile)}
     if unknown := set(files) - {PHOTO}:
@@ -175,19 +171,3 @@ async def _read_form(request: Request, max_bytes: int, max_pixels: int) -> tuple
         return parsed, None
     data = await upload.read()
     return parsed, checked_photo(data, upload.filename, max_pixels) if data else None
-
-
-async def _read_capped(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _too_large(limit)
-    return bytes(body)
-
-
-def _too_large(limit: int) -> ApiError:
-    return ApiError(413, f"{PHOTO}: the request is larger than {limit} bytes", param=PHOTO)

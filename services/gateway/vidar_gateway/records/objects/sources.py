@@ -12,30 +12,28 @@
 import asyncio
 import io
 import re
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 from faststream.nats import NatsBroker
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 from pymongo.asynchronous.database import AsyncDatabase
 
-from vidar import archive, subjects
+from vidar import archive
 from vidar.models.detection_events import ObjectType
 from vidar.models.records import ObjectCreateForm
-from vidar.models.search import DetectedObject, DetectReply, DetectRequest
+from vidar.models.search import DetectedObject
 from vidar.models.stream_settings import DetectorType
 from vidar.objectstore import ObjectStore
 from vidar_gateway.errors import ApiError
 from vidar_gateway.records.objects.layout import COLLECTIONS
 from vidar_gateway.search.detections import DetectionStore
+from vidar_gateway.search.images import checked_image, detected
 from vidar_gateway.search.index import DIMENSIONS
 from vidar_gateway.search.settings import SearchSettings
 
 PHOTO = "source_photo"
 CREATE_FROM = "create_from"
-# FindFace's set, as POST /detect/ takes; Pillow reads their headers without decoding the pixels.
-PHOTO_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 _CREATE_FROM = re.compile(r"(detection|(?:face|body|car)(?:event|object)):([A-Za-z0-9_.-]{1,256})")
 THUMBNAIL_QUALITY = 90
 
@@ -60,19 +58,8 @@ class Found:
 
 
 def checked_photo(data: bytes, name: str | None, max_pixels: int) -> Photo:
-    """A JPEG, PNG or WebP of at most `max_pixels`, by its header (a small file may decode huge)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=list(PHOTO_FORMATS)) as opened:
-                width, height, image_format = *opened.size, opened.format
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ApiError(413, f"{PHOTO}: more than {Image.MAX_IMAGE_PIXELS} pixels", param=PHOTO) from None
-    except (UnidentifiedImageError, OSError):
-        raise ApiError(400, f"{PHOTO}: not a JPEG, PNG or WebP image", param=PHOTO) from None
-    if width * height > max_pixels:
-        raise ApiError(413, f"{PHOTO}: {width}x{height} is more than {max_pixels} pixels", param=PHOTO)
-    return Photo(data, PHOTO_FORMATS[str(image_format)], name)
+    """A JPEG, PNG or WebP of at most `max_pixels`, checked as `POST /detect/` checks its image."""
+    return Photo(data, checked_image(data, PHOTO, max_pixels).media_type, name)
 
 
 def thumbnail_of(photo: bytes, bbox: tuple[float, float, float, float]) -> bytes:
@@ -127,12 +114,12 @@ class ObjectSources:
         return await self._from_event(source_id, kind)
 
     async def _from_photo(self, photo: Photo, kind: DetectorType, mf_selector: str) -> Found:
-        reply = await self._ask_detector(photo.data, kind)
-        if reply.failure:
-            raise ApiError(503, f"the detector could not run its models: {reply.failure}", code="UNAVAILABLE")
-        if reply.error:
-            raise ApiError(400, f"{PHOTO}: {reply.error}", param=PHOTO)
-        found = [item for item in reply.objects if item.kind == kind]
+        wait = self._settings.detect_timeout
+        found = [
+            item
+            for item in await detected(self._objects, self._broker, photo.data, [kind], wait, PHOTO)
+            if item.kind == kind
+        ]
         if not found:
             raise ApiError(400, f"{PHOTO}: no {kind} found in the photo", param=PHOTO)
         if len(found) > 1 and mf_selector == "reject":
@@ -190,20 +177,6 @@ class ObjectSources:
             None if photo is None else Photo(photo, template["source_photo_type"], template.get("source_photo_name")),
             await self._objects.get_bytes(thumbnail_key) if thumbnail_key else None,
         )
-
-    async def _ask_detector(self, image: bytes, kind: DetectorType) -> DetectReply:
-        """The objects of `kind` in the image, from a detector over NATS request-reply; the image
-        goes through object storage, since it may exceed a NATS message."""
-        key = archive.detect_upload_key()
-        await self._objects.put_bytes(key, image, "application/octet-stream")
-        try:
-            asked = DetectRequest(image_key=key, kinds=[kind])
-            response = await self._broker.request(asked, subjects.DETECT_REQUEST, timeout=self._settings.detect_timeout)
-        except Exception as error:
-            raise ApiError(503, f"no detector answered: {error}", code="UNAVAILABLE") from error
-        finally:
-            await self._objects.remove(key)
-        return DetectReply.model_validate_json(response.body)
 
 
 def _box(values: list[float]) -> tuple[float, float, float, float]:
