@@ -24,6 +24,9 @@ DETECT_REQUEST = "detector.detect"
 # the gateway has uploaded, or at none; one storage replica answers once the change has committed.
 SOURCE_COMMIT_REQUEST = "storage.source.commit"
 SOURCE_REMOVE_REQUEST = "storage.source.remove"
+# Storage's own work after it changed an archive's source (not an event: no other service hears
+# it): remove the replaced file, probe the new one. Staged with the change, so a crash loses none.
+SOURCE_JOB = "storage.job.source"
 
 VIDEO_PROCESS_REQUESTED = "video.process.requested"
 VIDEO_STOP_REQUESTED = "video.stop.requested"
