@@ -45,7 +45,7 @@ B. Whole jobs. Each vidar row is the detector's job loop as a worker runs it: `J
    - reference: the same model at every frame (rate 0) and at vtest's full width (768).
    - 720p: vtest scaled to 1280x720 at 25 fps (H.264; each frame shown 2 or 3 times in turn, so
      people walk at their real speed; made once into .cache/videos), bodies, cars and faces.
-   - carphone: carphone_pristine.mp4 (176x144, 29.97 fps) with faces (`filter_min_size` 30).
+   - carphone: carphone_pristine.mp4 (176x144, 29.97 fps) with faces, at the defaults.
    - (no attributes): the vtest and 720p rows with `attributes` off, beside which the rows above
      (attributes on, the default) give the attributes' cost.
    - levers (`--levers`): the defaults on vtest with one thing changed.
@@ -161,7 +161,6 @@ class Config:
     rate: float | None = None
     threads: int = THREADS
     lanes: int | None = None
-    face_min_size: int | None = None  # None: the archive's default
     attributes: bool = True
 
 
@@ -172,7 +171,7 @@ HEADLINE = [
     DEFAULT,
     REFERENCE,
     Config("720p: body+car+face", video=CLIP_720P.name, kinds=KINDS),
-    Config("carphone: face", video=CARPHONE.name, kinds=("face",), face_min_size=30),
+    Config("carphone: face", video=CARPHONE.name, kinds=("face",)),
 ]
 # Each row with attributes on, and the same row with them off.
 ATTRIBUTE_PAIRS = {
@@ -430,8 +429,7 @@ def detector_settings(config: Config) -> DetectorSettings:
 
 
 def stream_settings(config: Config) -> dict[str, Any]:
-    face = {} if config.face_min_size is None else {"filter_min_size": config.face_min_size}
-    per_kind = {"body": OBJECT_SETTINGS | HISTORY, "car": OBJECT_SETTINGS | HISTORY, "face": face | HISTORY}
+    per_kind = {"body": OBJECT_SETTINGS | HISTORY, "car": OBJECT_SETTINGS | HISTORY, "face": HISTORY}
     return {"detectors": {kind: per_kind[kind] if kind in config.kinds else None for kind in KINDS}}
 
 

@@ -7,11 +7,23 @@ import pytest
 from pydantic import ValidationError
 
 from tests.gateway.contract import contract_list_response
-from vidar.models.stream_settings import BodySettings, CarSettings, KindSettings, StreamSettings, merge_settings
+from vidar.models.stream_settings import (
+    FACE_FILTERS,
+    BodySettings,
+    CarSettings,
+    KindSettings,
+    StreamSettings,
+    merge_settings,
+)
 
 
-def test_defaults_are_the_contract_get_example() -> None:
-    assert StreamSettings().model_dump() == contract_list_response()["results"][0]["stream_settings"]
+def test_defaults_are_the_contract_get_example_but_the_face_size() -> None:
+    """The contract's example values, but a face's smallest size: at its 60 px a small video's
+    clear faces were all dropped (vidar.models.stream_settings.FACE_FILTERS)."""
+    example = contract_list_response()["results"][0]["stream_settings"]
+    assert example["detectors"]["face"]["filter_min_size"] == 60
+    example["detectors"]["face"]["filter_min_size"] = FACE_FILTERS.min_size
+    assert StreamSettings().model_dump() == example
 
 
 def test_partial_detector_is_completed_with_defaults() -> None:
