@@ -4,10 +4,12 @@ the stored event. A record's face is made from a stored event whose embedding is
 posted faces are that person seen again (the same embedding with a little noise) or someone else."""
 
 import asyncio
+import contextlib
 import signal
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,11 +18,12 @@ import numpy as np
 import pytest
 from minio import Minio
 from pymongo.database import Database
+from qdrant_client import QdrantClient
 
 from tests.gateway.test_detection_events import Archive
 from tests.gateway.test_watch_lists import new_watch_list
 from tests.polling import eventually
-from tests.stack import S3_ACCESS_KEY, S3_SECRET_KEY, Gateway, ServiceProcess, gateway
+from tests.stack import S3_ACCESS_KEY, S3_SECRET_KEY, Gateway, ServiceProcess, gateway, service
 from vidar import subjects
 from vidar.bus import EVENTS_STREAM
 from vidar.devstack.servers import HOST, Ports
@@ -28,6 +31,7 @@ from vidar.models.detection_events import match_fields
 from vidar.models.events import Envelope
 from vidar.models.jobs import DetectionPosted
 from vidar.models.matches import DetectionMatched
+from vidar_gateway.records import qdrant
 
 RNG = np.random.default_rng(27)
 
@@ -250,6 +254,40 @@ def test_two_gateways_match_each_event_once(scene: Scene, second_gateway: Gatewa
     posted = scene.post(video_id, run_id, [seen_again(person) for _ in range(40)])
     assert [scene.matched(event_id)["matched_card"] for event_id in posted] == [card] * len(posted)
     assert sorted(asyncio.run(matches_on_the_bus(scene.gw, set(posted)))) == sorted(posted)
+
+
+@pytest.fixture
+def qdrant_gateway(stack: Ports, tmp_path: Path) -> Iterator[ServiceProcess]:
+    """A gateway on Qdrant's local mode in `tmp_path / "qdrant"` (one process at a time holds it):
+    its record index too (test_search_qdrant.py says what the local mode leaves untested)."""
+    settings = {"search_engine": "qdrant", "qdrant_path": str(tmp_path / "qdrant"), "outbox_relay_interval": "0.5"}
+    with service("vidar-gateway", stack, tmp_path, admin_token=QDRANT_TOKEN, **settings) as process:
+        yield process
+
+
+QDRANT_TOKEN = "test-admin-token"
+
+
+def test_a_gateway_on_qdrant_keeps_the_records_there_and_matches_beside_an_embedded_one(
+    scene: Scene, qdrant_gateway: ServiceProcess, tmp_path: Path
+) -> None:
+    """The record is made through the gateway on Qdrant, whose retroactive matching loads its record
+    index; the events go to either gateway, and each is matched once, whichever engine holds it."""
+    person = a_person()
+    headers = {"Authorization": f"Token {QDRANT_TOKEN}"}
+    with httpx.Client(base_url=qdrant_gateway.url, headers=headers, timeout=30) as on_qdrant:
+        through_qdrant = Scene(scene.gw, on_qdrant, scene.db, scene.s3, scene.camera_group)
+        watch_list = new_watch_list(on_qdrant, name="on qdrant")["id"]
+        card, face_object = through_qdrant.record(person, [watch_list])
+        eventually(lambda: retro_done(through_qdrant, face_object), what="the record index loaded on Qdrant")
+        video_id, run_id = scene.archive()
+        posted = scene.post(video_id, run_id, [seen_again(person) for _ in range(40)])
+        assert [scene.matched(event_id)["matched_card"] for event_id in posted] == [card] * len(posted)
+    assert sorted(asyncio.run(matches_on_the_bus(scene.gw, set(posted)))) == sorted(posted)
+    qdrant_gateway.stop()  # its Qdrant folder is free to read
+    with contextlib.closing(QdrantClient(path=str(tmp_path / "qdrant" / qdrant.LOCAL_FOLDER))) as client:
+        held, _ = client.scroll(qdrant.COLLECTIONS["face"], limit=10_000, with_payload=True)
+    assert {point.payload[qdrant.OBJECT_ID] for point in held if point.payload} >= {str(face_object)}
 
 
 def searchable(scene: Scene, event_id: str) -> bool:

@@ -15,6 +15,7 @@ from vidar_gateway.auth import Role
 from vidar_gateway.deps import Caller
 from vidar_gateway.errors import ApiError
 from vidar_gateway.records.cards.store import CardStore
+from vidar_gateway.records.index import record_vectors
 from vidar_gateway.records.matching import Matcher, RecordIndexes, matching
 from vidar_gateway.records.objects.store import RecordObjectStore
 from vidar_gateway.records.retro import RetroMatching, retro_matching
@@ -37,14 +38,16 @@ async def records_lifespan(app: FastAPI) -> AsyncIterator[None]:
     await indexes.ensure(db, WATCH_LISTS, *CARD_COLLECTIONS, *OBJECT_COLLECTIONS)
     watch_lists = WatchListStore(db)
     cards = CardStore(db, watch_lists)
-    thresholds = SearchSettings()
-    record_indexes = RecordIndexes(db, {kind: thresholds.default_threshold(kind) for kind in DETECTOR_TYPES})
-    matcher = Matcher(record_indexes, runtime.broker, runtime.broker.connection.jetstream())
-    # The search index is read when a retroactive matching runs: search's lifespan has made it by then.
-    retro = RetroMatching(db, record_indexes, lambda: app.state.search.index, runtime.broker)
-    app.state.records = Records(watch_lists, cards, RecordObjectStore(db, runtime.objects, cards), retro)
-    async with matching(matcher), retro_matching(retro):
-        yield
+    settings = SearchSettings()
+    defaults = {kind: settings.default_threshold(kind) for kind in DETECTOR_TYPES}
+    async with record_vectors(settings) as vectors:
+        record_indexes = RecordIndexes(db, defaults, vectors)
+        matcher = Matcher(record_indexes, runtime.broker, runtime.broker.connection.jetstream())
+        # The search index is read when a retroactive matching runs: search's lifespan has made it by then.
+        retro = RetroMatching(db, record_indexes, lambda: app.state.search.index, runtime.broker)
+        app.state.records = Records(watch_lists, cards, RecordObjectStore(db, runtime.objects, cards), retro)
+        async with matching(matcher), retro_matching(retro):
+            yield
 
 
 def _records(request: Request) -> Records:

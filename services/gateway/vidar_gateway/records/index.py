@@ -2,19 +2,24 @@
 objects of active records on active watch lists, with each record's lists and each list's
 camera groups and threshold.
 
-It is loaded whole from MongoDB (the gateway's `records` stores are the one source) and loaded
-again when the records' revision moves (vidar_gateway.records.revision), which every change of a
-list, a record or an object does: 10,000 face objects are 5 MB and load in a fraction of a
-second, far less often than events come. The vectors live in `VectorMatrix`, search's embedded
-engine, grouped by record, and are compared on looks_like's scale (`Similarity`), so a list's
-threshold reads as a looks_like `threshold` does.
+What is matchable is loaded whole from MongoDB (the gateway's `records` stores are the one
+source), and loaded again when the records' revision moves (vidar_gateway.records.revision),
+which every change of a list, a record or an object does: 10,000 records load in a fraction of a
+second, far less often than events come. The vectors are kept by the engine search uses
+(`search_engine`), and searched through the same `VectorIndex`, on looks_like's scale
+(`Similarity`), so a list's threshold reads as a looks_like `threshold` does:
+
+- embedded (`EmbeddedRecordVectors`): a matrix per kind of the matchable objects in the gateway's
+  memory, made again at each load;
+- Qdrant (vidar_gateway.records.qdrant): a collection per kind that every replica keeps to the
+  objects as it loads them, writing only what changed.
 """
 
 import asyncio
-from collections import defaultdict
-from collections.abc import Iterable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from pymongo.asynchronous.collection import AsyncCollection
@@ -26,9 +31,9 @@ from vidar.models.records import CARD_TYPE_OF
 from vidar.models.stream_settings import DETECTOR_TYPES, DetectorType
 from vidar_gateway.records.cards.store import COLLECTIONS as CARD_COLLECTIONS
 from vidar_gateway.records.objects.layout import COLLECTIONS as OBJECT_COLLECTIONS
-from vidar_gateway.search.index import DIMENSIONS
+from vidar_gateway.search.index import DIMENSIONS, MatrixIndex, VectorIndex
 from vidar_gateway.search.matrix import VectorMatrix
-from vidar_gateway.search.similarity import Similarity
+from vidar_gateway.search.settings import SearchSettings
 
 OBJECT_TYPE_OF: dict[DetectorType, ObjectType] = {object_type.kind: object_type for object_type in ObjectType}
 
@@ -53,6 +58,64 @@ class Match:
     confidence: float
 
 
+# An object's embedding, by object id, of the ids given (those with one of the kind's length).
+EmbeddingsOf = Callable[[list[int]], Awaitable[dict[int, list[float]]]]
+# Objects whose embeddings are read from MongoDB at once, and added to a matrix at once.
+EMBEDDINGS_CHUNK = 1000
+LOAD_CHUNK = 10_000
+
+
+@dataclass(frozen=True)
+class KindObjects:
+    """One kind's objects as a load read them: every one there is, those an event may match, and
+    how to read their embeddings (an object's never changes once it is made)."""
+
+    existing: frozenset[int]
+    matchable: frozenset[int]
+    embeddings_of: EmbeddingsOf
+
+
+class RecordVectors(Protocol):
+    """The engine that keeps the record index's vectors."""
+
+    async def hold(self, objects: dict[DetectorType, KindObjects]) -> VectorIndex:
+        """A `VectorIndex` of at least every matchable object (by its id as a string) with its
+        embedding. It may hold others, which the record index leaves out of its matches."""
+        ...
+
+
+class EmbeddedRecordVectors:
+    """In the gateway's memory: the matchable objects' embeddings, read again at each load, in new
+    matrices (a search under way keeps those of its own load)."""
+
+    async def hold(self, objects: dict[DetectorType, KindObjects]) -> VectorIndex:
+        sizes = {kind: len(of_kind.matchable) for kind, of_kind in objects.items()}
+        matrices = {kind: VectorMatrix(DIMENSIONS[kind], sizes.get(kind, 0)) for kind in DETECTOR_TYPES}
+        for kind, of_kind in objects.items():
+            matchable = sorted(of_kind.matchable)
+            # A chunk at a time: a million embeddings as MongoDB's lists of floats would take 40 GB.
+            for start in range(0, len(matchable), LOAD_CHUNK):
+                embeddings = await of_kind.embeddings_of(matchable[start : start + LOAD_CHUNK])
+                if embeddings:
+                    vectors = np.asarray(list(embeddings.values()), np.float32)
+                    # One group: rows are only ever replaced by a new load, never dropped.
+                    ids = [str(object_id) for object_id in embeddings]
+                    await asyncio.to_thread(matrices[kind].add, 0, ids, vectors)
+        return MatrixIndex(matrices)
+
+
+@contextlib.asynccontextmanager
+async def record_vectors(settings: SearchSettings) -> AsyncIterator[RecordVectors]:
+    """The engine search uses, for the records too."""
+    if settings.search_engine == "embedded":
+        yield EmbeddedRecordVectors()
+        return
+    from vidar_gateway.records import qdrant  # the Qdrant client takes over a second to import
+
+    async with qdrant.opened(settings) as vectors:
+        yield vectors
+
+
 class RecordIndex:
     """One load of the records; never changed after, a new load replaces it whole."""
 
@@ -60,48 +123,49 @@ class RecordIndex:
         self,
         lists: dict[int, ListRule],
         lists_of_card: dict[DetectorType, dict[int, tuple[int, ...]]],
-        matrices: dict[DetectorType, VectorMatrix],
+        vectors: VectorIndex,
         card_of: dict[str, int],
         revision: int,
     ) -> None:
         self._lists = lists
         self._lists_of_card = lists_of_card
-        self._matrices = matrices
+        self._vectors = vectors
         self._card_of = card_of
         self.revision = revision
 
     def __len__(self) -> int:
-        return sum(len(matrix) for matrix in self._matrices.values())
+        """The matchable objects."""
+        return len(self._card_of)
 
     def lists_of(self, kind: DetectorType, card: int) -> list[ListRule]:
         """The active lists an active record is on; none for a record that matches nothing."""
         return [self._lists[list_id] for list_id in self._lists_of_card[kind].get(card, ())]
 
-    def best(self, kind: DetectorType, camera_group: int, embedding: Iterable[float]) -> Match | None:
+    async def best(self, kind: DetectorType, camera_group: int, embedding: Iterable[float]) -> Match | None:
         """The object most like `embedding` whose record is on a list covering `camera_group` with
         a threshold the likeness passes; None when there is none. Ties go to the lower object id."""
         covering = {rule.id: rule for rule in self._lists.values() if rule.covers(camera_group)}
-        matrix = self._matrices[kind]
-        if not covering or not len(matrix):
+        if not covering or not self._lists_of_card[kind]:
             return None
-        similarity = Similarity(kind)
         lowest = min(rule.thresholds[kind] for rule in covering.values())
         query = np.asarray(list(embedding), np.float32)
-        ids, squared = matrix.search(query, similarity.max_squared_distance(lowest), None)
-        confidences = np.round(similarity.confidence(squared.astype(np.float64)), 6)
-        for negated, object_id in sorted(zip((-confidences).tolist(), ids.tolist(), strict=True)):
-            card = self._card_of[object_id]
+        for hit in await self._vectors.search(kind, query, lowest, None):
+            card = self._card_of.get(hit.id)
+            if card is None:
+                continue  # not matchable as loaded (an engine may hold more)
             passed = [
                 list_id
                 for list_id in self._lists_of_card[kind][card]
-                if list_id in covering and -negated >= covering[list_id].thresholds[kind]
+                if list_id in covering and hit.confidence >= covering[list_id].thresholds[kind]
             ]
             if passed:
-                return Match(card, object_id, passed, -negated)
+                return Match(card, hit.id, passed, hit.confidence)
         return None
 
 
-async def load(db: AsyncDatabase, default_thresholds: dict[DetectorType, float], revision: int) -> RecordIndex:
+async def load(
+    db: AsyncDatabase, default_thresholds: dict[DetectorType, float], revision: int, vectors: RecordVectors
+) -> RecordIndex:
     """Every active object of an active record on an active list, as the records are now."""
     lists = {
         doc["_id"]: ListRule(
@@ -113,7 +177,7 @@ async def load(db: AsyncDatabase, default_thresholds: dict[DetectorType, float],
         if doc.get("active")
     }
     lists_of_card: dict[DetectorType, dict[int, tuple[int, ...]]] = {}
-    matrices: dict[DetectorType, VectorMatrix] = {}
+    objects: dict[DetectorType, KindObjects] = {}
     card_of: dict[str, int] = {}
     for kind in DETECTOR_TYPES:
         object_type = OBJECT_TYPE_OF[kind]
@@ -123,11 +187,16 @@ async def load(db: AsyncDatabase, default_thresholds: dict[DetectorType, float],
             for doc in cards
             if doc.get("active") and (on_lists := tuple(sorted(set(doc["watch_lists"]) & lists.keys())))
         }
-        objects = await _read_all(db[OBJECT_COLLECTIONS[object_type]], {"active": 1, "card": 1, "embedding": 1})
-        matched = [doc for doc in objects if _matchable(doc, kind, lists_of_card[kind])]
-        matrices[kind] = await asyncio.to_thread(_matrix, kind, matched)
-        card_of.update({str(doc["_id"]): doc["card"] for doc in matched})
-    return RecordIndex(lists, lists_of_card, matrices, card_of, revision)
+        collection = db[OBJECT_COLLECTIONS[object_type]]
+        docs = await _read_all(collection, {"active": 1, "card": 1})
+        matchable = {
+            doc["_id"]: doc["card"] for doc in docs if doc.get("active") and doc.get("card") in lists_of_card[kind]
+        }
+        objects[kind] = KindObjects(
+            frozenset(doc["_id"] for doc in docs), frozenset(matchable), _embeddings_reader(collection, kind)
+        )
+        card_of.update({str(object_id): card for object_id, card in matchable.items()})
+    return RecordIndex(lists, lists_of_card, await vectors.hold(objects), card_of, revision)
 
 
 _THRESHOLD_FIELDS = {f"{kind}_threshold": 1 for kind in DETECTOR_TYPES}
@@ -139,27 +208,20 @@ def _threshold(doc: dict[str, Any], kind: DetectorType, defaults: dict[DetectorT
 
 
 async def _read_all(collection: AsyncCollection, projection: dict[str, int]) -> list[dict[str, Any]]:
-    """The whole collection: records are few (thousands), and which are active is filtered here,
-    as no index leads with `active`."""
+    """The whole collection: which are active is filtered here, as no index leads with `active`;
+    objects are read without their embeddings, which an engine reads only as it needs them."""
     return await collection.find({}, projection).to_list()
 
 
-def _matchable(doc: dict[str, Any], kind: DetectorType, lists_of_card: dict[int, tuple[int, ...]]) -> bool:
-    embedding = doc.get("embedding")
-    return (
-        bool(doc.get("active"))
-        and doc.get("card") in lists_of_card
-        and embedding is not None
-        and len(embedding) == DIMENSIONS[kind]
-    )
+def _embeddings_reader(collection: AsyncCollection, kind: DetectorType) -> EmbeddingsOf:
+    async def embeddings_of(object_ids: list[int]) -> dict[int, list[float]]:
+        found: dict[int, list[float]] = {}
+        for start in range(0, len(object_ids), EMBEDDINGS_CHUNK):
+            chunk = object_ids[start : start + EMBEDDINGS_CHUNK]
+            async for doc in collection.find({"_id": {"$in": chunk}}, {"embedding": 1}):
+                embedding = doc.get("embedding")
+                if embedding is not None and len(embedding) == DIMENSIONS[kind]:
+                    found[doc["_id"]] = embedding
+        return found
 
-
-def _matrix(kind: DetectorType, objects: list[dict[str, Any]]) -> VectorMatrix:
-    matrix = VectorMatrix(DIMENSIONS[kind])
-    by_card: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for doc in objects:
-        by_card[doc["card"]].append(doc)
-    for card, docs in by_card.items():
-        vectors = np.asarray([doc["embedding"] for doc in docs], np.float32)
-        matrix.add(card, [str(doc["_id"]) for doc in docs], vectors)
-    return matrix
+    return embeddings_of

@@ -42,7 +42,7 @@ from vidar.models.events import Envelope
 from vidar.models.jobs import DetectionPosted
 from vidar.models.matches import DetectionMatched
 from vidar.models.stream_settings import DetectorType
-from vidar_gateway.records.index import Match, RecordIndex, load
+from vidar_gateway.records.index import Match, RecordIndex, RecordVectors, load
 from vidar_gateway.records.revision import RecordsRevision
 from vidar_gateway.search.follower import stored_through
 
@@ -101,8 +101,11 @@ async def publish(broker: NatsBroker, event: Envelope[DetectionMatched]) -> None
 class RecordIndexes:
     """The record index as the records are now: loaded again whenever their revision moved."""
 
-    def __init__(self, db: AsyncDatabase, default_thresholds: dict[DetectorType, float]) -> None:
+    def __init__(
+        self, db: AsyncDatabase, default_thresholds: dict[DetectorType, float], vectors: RecordVectors
+    ) -> None:
         self._db = db
+        self._vectors = vectors
         self._revision = RecordsRevision(db)
         self._default_thresholds = default_thresholds
         self._index: RecordIndex | None = None
@@ -114,7 +117,7 @@ class RecordIndexes:
         revision = await self._revision.read()
         async with self._loading:
             if self._index is None or self._index.revision != revision:
-                self._index = await load(self._db, self._default_thresholds, revision)
+                self._index = await load(self._db, self._default_thresholds, revision, self._vectors)
                 log.info("record index loaded: %d objects (revision %d)", len(self._index), revision)
             return self._index
 
@@ -155,8 +158,7 @@ class Matcher:
                 return
             index = await self._indexes.current()
             detections = [await _posted(message) for message in messages]
-            # In a worker thread, the batch at once: against a million records an event takes 0.1 s.
-            matches = await asyncio.to_thread(_best_of_all, index, detections)
+            matches = await _best_of_all(index, detections)
         except Exception:
             await asyncio.gather(*(message.nak(delay=RETRY) for message in messages))
             raise
@@ -203,11 +205,11 @@ async def _posted(message: Msg) -> DetectionPosted | None:
         return None
 
 
-def _best_of_all(index: RecordIndex, detections: list[DetectionPosted | None]) -> list[Match | None]:
+async def _best_of_all(index: RecordIndex, detections: list[DetectionPosted | None]) -> list[Match | None]:
     return [
         None
         if detection is None or detection.embedding is None
-        else index.best(detection.kind, detection.camera_group, detection.embedding)
+        else await index.best(detection.kind, detection.camera_group, detection.embedding)
         for detection in detections
     ]
 

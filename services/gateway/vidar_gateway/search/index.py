@@ -67,13 +67,7 @@ class EmbeddedIndex:
     async def search(
         self, kind: DetectorType, vector: np.ndarray, min_confidence: float, videos: set[int] | None
     ) -> list[Ranked]:
-        similarity = Similarity(kind)
-        limit = similarity.max_squared_distance(min_confidence)
-        ids, squared = await asyncio.to_thread(self._matrices[kind].search, vector, limit, videos)
-        # Rounded, so a confidence reads the same in every request and in the page cursors.
-        confidences = np.round(similarity.confidence(squared.astype(np.float64)), 6)
-        hits = sorted(zip((-confidences).tolist(), ids.tolist(), strict=True))
-        return [Ranked(event_id, -negated) for negated, event_id in hits if -negated >= min_confidence]
+        return await search_matrix(self._matrices[kind], kind, vector, min_confidence, videos)
 
     async def rebuild(self) -> None:
         """Everything again from MongoDB: each archive's current run, then that run's records."""
@@ -131,6 +125,38 @@ class EmbeddedIndex:
     def _drop_rows(self, video_id: int) -> None:
         for matrix in self._matrices.values():
             matrix.drop(video_id)
+
+
+class MatrixIndex:
+    """`VectorIndex` on matrices held as they are (the record index's embedded engine)."""
+
+    def __init__(self, matrices: dict[DetectorType, VectorMatrix]) -> None:
+        self._matrices = matrices
+
+    def __len__(self) -> int:
+        return sum(len(matrix) for matrix in self._matrices.values())
+
+    @property
+    def nbytes(self) -> int:
+        return sum(matrix.nbytes for matrix in self._matrices.values())
+
+    async def search(
+        self, kind: DetectorType, vector: np.ndarray, min_confidence: float, videos: set[int] | None
+    ) -> list[Ranked]:
+        return await search_matrix(self._matrices[kind], kind, vector, min_confidence, videos)
+
+
+async def search_matrix(
+    matrix: VectorMatrix, kind: DetectorType, vector: np.ndarray, min_confidence: float, groups: set[int] | None
+) -> list[Ranked]:
+    """`VectorIndex.search` on one kind's matrix, in a worker thread."""
+    similarity = Similarity(kind)
+    limit = similarity.max_squared_distance(min_confidence)
+    ids, squared = await asyncio.to_thread(matrix.search, vector, limit, groups)
+    # Rounded, so a confidence reads the same in every request and in the page cursors.
+    confidences = np.round(similarity.confidence(squared.astype(np.float64)), 6)
+    hits = sorted(zip((-confidences).tolist(), ids.tolist(), strict=True))
+    return [Ranked(event_id, -negated) for negated, event_id in hits if -negated >= min_confidence]
 
 
 def _empty_matrices() -> dict[DetectorType, VectorMatrix]:

@@ -20,12 +20,14 @@ class VectorMatrix:
     """Rows of one kind: vector, squared norm, event id and archive id. Thread-safe: searches run
     in worker threads while the index is kept up to date."""
 
-    def __init__(self, dimension: int) -> None:
+    def __init__(self, dimension: int, capacity: int = 0) -> None:
+        """`capacity`: the rows it will hold, when known, so that it never grows (a growth holds
+        the old arrays and the new at once: 8 GB for a million 1,280-D rows instead of 5)."""
         self.dimension = dimension
-        self._vectors = np.empty((0, dimension), np.float32)
-        self._norms = np.empty(0, np.float32)
-        self._ids = np.empty(0, object)
-        self._alive = np.empty(0, bool)
+        self._vectors = np.zeros((capacity, dimension), np.float32)
+        self._norms = np.zeros(capacity, np.float32)
+        self._ids = np.empty(capacity, object)
+        self._alive = np.zeros(capacity, bool)
         self._size = 0
         self._dead = 0
         self._rows_of: dict[int, _Rows] = {}

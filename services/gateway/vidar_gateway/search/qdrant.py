@@ -68,15 +68,14 @@ async def opened(settings: SearchSettings, db: AsyncDatabase) -> AsyncIterator["
         await index.close()
 
 
-class QdrantIndex:
-    """`VectorIndex` on Qdrant, and the writes that keep it to each archive's current run."""
+class QdrantVectors:
+    """`VectorIndex` on one Qdrant collection per kind, Euclidean: a point's payload carries the id
+    a search ranks and returns (`id_field`) and its archive (`video_id`, what `videos` filters)."""
 
-    def __init__(self, client: AsyncQdrantClient, db: AsyncDatabase, *, payload_indexes: bool = True) -> None:
+    def __init__(self, client: AsyncQdrantClient, collections: dict[DetectorType, str], id_field: str) -> None:
         self.client = client
-        self._videos = db[archive.VIDEOS]
-        self._detections = db[archive.DETECTIONS]
-        # Qdrant's local mode (the tests) has no payload indexes and warns when asked for one.
-        self._payload_indexes = payload_indexes
+        self.collections = collections
+        self._id_field = id_field
 
     async def close(self) -> None:
         await self.client.close()
@@ -89,29 +88,47 @@ class QdrantIndex:
         similarity = Similarity(kind)
         radius = math.sqrt(similarity.max_squared_distance(min_confidence)) + RADIUS_SLACK
         found = await self.client.query_points(
-            COLLECTIONS[kind],
+            self.collections[kind],
             query=np.asarray(vector, np.float32).tolist(),
             query_filter=None if videos is None else _of_videos(videos),
             score_threshold=radius,  # a Euclidean score is a distance: the largest taken
             limit=MAX_CANDIDATES,
-            with_payload=["event_id"],
+            with_payload=[self._id_field],
         )
         distances = [point.score for point in found.points]
-        return ranked(similarity, min_confidence, distances, [_event_id(point) for point in found.points])
+        return ranked(similarity, min_confidence, distances, [self._id_of(point) for point in found.points])
 
     async def ensure_collections(self) -> None:
         """Each kind's collection, made if missing (a replica making it at the same time is fine)."""
-        for kind in DETECTOR_TYPES:
-            if await self.client.collection_exists(COLLECTIONS[kind]):
+        for kind, name in self.collections.items():
+            if await self.client.collection_exists(name):
                 continue
             vectors = models.VectorParams(size=DIMENSIONS[kind], distance=models.Distance.EUCLID)
             try:
-                await self.client.create_collection(COLLECTIONS[kind], vectors_config=vectors)
+                await self.client.create_collection(name, vectors_config=vectors)
             except Exception:
-                if not await self.client.collection_exists(COLLECTIONS[kind]):
+                if not await self.client.collection_exists(name):
                     raise
                 continue  # another replica's
-            await self._index_payload(COLLECTIONS[kind])
+            await self._index_payload(name)
+
+    async def _index_payload(self, collection: str) -> None:
+        """The payload a new collection's searches and deletions filter on, indexed: none here."""
+
+    def _id_of(self, point: models.ScoredPoint) -> str:
+        assert point.payload is not None, "a search asks for each point's id"
+        return str(point.payload[self._id_field])
+
+
+class QdrantIndex(QdrantVectors):
+    """`VectorIndex` of the stored events on Qdrant, and the writes that keep it to each archive's current run."""
+
+    def __init__(self, client: AsyncQdrantClient, db: AsyncDatabase, *, payload_indexes: bool = True) -> None:
+        super().__init__(client, COLLECTIONS, "event_id")
+        self._videos = db[archive.VIDEOS]
+        self._detections = db[archive.DETECTIONS]
+        # Qdrant's local mode (the tests) has no payload indexes and warns when asked for one.
+        self._payload_indexes = payload_indexes
 
     async def is_backfilled(self) -> bool:
         for name in COLLECTIONS.values():
@@ -199,11 +216,6 @@ def ranked(
     confidences = np.round(similarity.confidence(squared), 6)
     hits = sorted(zip((-confidences).tolist(), event_ids, strict=True))
     return [Ranked(event_id, -negated) for negated, event_id in hits if -negated >= min_confidence]
-
-
-def _event_id(point: models.ScoredPoint) -> str:
-    assert point.payload is not None, "the search asks for each point's event_id"
-    return point.payload["event_id"]
 
 
 def _of_videos(videos: set[int]) -> models.Filter:
