@@ -129,3 +129,17 @@ def test_a_list_with_records_is_not_deleted(api: httpx.Client) -> None:
 
     assert api.delete(f"/cards/humans/{card['id']}/").status_code == 204
     assert api.delete(f"/watch-lists/{list_id}/").status_code == 204
+
+
+def test_a_camera_group_a_list_covers_is_not_deleted(api: httpx.Client, camera_group: int) -> None:
+    """Dropping the group from the list would leave it covering every camera: the delete is refused,
+    naming the lists, until they are changed."""
+    covering = [new_watch_list(api, camera_groups=[camera_group])["id"] for _ in range(2)]
+    response = api.delete(f"/camera-groups/{camera_group}/")
+    assert (response.status_code, response.json()["param"]) == (409, "id")
+    assert all(str(list_id) in response.json()["desc"] for list_id in covering), response.json()
+    assert api.get(f"/camera-groups/{camera_group}/").status_code == 200
+
+    for list_id in covering:
+        assert api.patch(f"/watch-lists/{list_id}/", json={"camera_groups": []}).status_code == 200
+    assert api.delete(f"/camera-groups/{camera_group}/").status_code == 204

@@ -1,4 +1,8 @@
-"""Camera groups in MongoDB. Group 1 is the default, created at start and never deleted."""
+"""Camera groups in MongoDB. Group 1 is the default, created at start and never deleted. A group in
+use is not deleted either (409): one that video archives belong to, or one a watch list covers.
+FindFace's documentation says nothing of the latter; dropping the group from the list is not done,
+since a list left with no group covers every camera (as in FindFace), which would widen what the
+operator chose. The 409 names the lists, to be changed first."""
 
 from datetime import UTC, datetime
 
@@ -8,13 +12,17 @@ from pymongo.errors import DuplicateKeyError
 
 from vidar.archive import CAMERA_GROUPS, VIDEOS
 from vidar.documents import CameraGroupRecord
+from vidar.indexes import WATCH_LISTS
 from vidar.models.camera_group import CameraGroupCreate, CameraGroupPatch
 from vidar.models.video import ObjectId
 from vidar.mongo import next_id
 from vidar_gateway.errors import ApiError, not_found
+from vidar_gateway.listing import with_condition
 from vidar_gateway.pagination import Ordering, Page, paginate
 
 DEFAULT_GROUP_ID = 1
+# How many of the watch lists covering a group a refused delete names.
+NAMED_LISTS = 5
 BY_ID = Ordering(name="id", field="_id", ascending=True, key_type=ObjectId, id_type=ObjectId)
 
 
@@ -67,6 +75,18 @@ class CameraGroupStore:
         in_use = await self._videos.count_documents({"camera_group": group_id}, limit=1)
         if in_use:
             raise ApiError(409, f"camera group {group_id} has video archives; move or delete them first", param="id")
+        if named := await self._watch_lists_covering(group_id):
+            raise ApiError(
+                409, f"camera group {group_id} is covered by watch lists {named}; take it off them first", param="id"
+            )
         result = await self._groups.delete_one({"_id": group_id})
         if result.deleted_count == 0:
             raise not_found("camera group", group_id)
+
+    async def _watch_lists_covering(self, group_id: int) -> str:
+        """A few of the watch lists that cover the group, by id ("" when none does)."""
+        # Lists are few, an admin's: their ids (from 1, `vidar.mongo.next_id`) bound the read rather
+        # than an index of their groups.
+        covering = with_condition({"camera_groups": group_id}, "_id", {"$gte": 1})
+        found = self._db[WATCH_LISTS].find(covering, projection={"_id": 1}).sort("_id", 1)
+        return ", ".join([str(doc["_id"]) async for doc in found.limit(NAMED_LISTS)])
