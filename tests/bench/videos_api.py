@@ -238,10 +238,12 @@ def keep_counts(database: Database, copies: list[dict]) -> None:
 
 
 def keep_catalogue(database: Database, archives: list[dict]) -> None:
-    """The catalogue entries of `archives`, as the gateway writes them."""
+    """The catalogue entries of `archives`, as the gateway writes them, and their pages' new versions."""
     for page, entries in catalogue.pages(archives).items():
         paths = {catalogue.entry_path(int(video_id)): line for video_id, line in entries.items()}
         database["counters"].update_one({"_id": page}, {"$set": paths}, upsert=True)
+    versions = catalogue.new_versions(archive["_id"] for archive in archives)
+    database["counters"].update_one({"_id": ARCHIVE_COUNT}, {"$set": versions}, upsert=True)
 
 
 def grow(gw: Gateway, seeded: Seeded, names: list[str], rng: random.Random) -> Seeded:

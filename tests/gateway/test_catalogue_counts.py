@@ -3,11 +3,13 @@ the same numbers as the stored archives give, after renames, moves and deletes, 
 catalogue is rebuilt on a database that had none."""
 
 import asyncio
+import random
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from pymongo import AsyncMongoClient
 from pymongo.database import Database
@@ -15,8 +17,10 @@ from pymongo.database import Database
 from tests.gateway.test_burst_lists import case_of
 from tests.stack import Gateway, mongo_url
 from vidar.devstack.servers import Ports
+from vidar_gateway.pagination import Edge, Ordering
 from vidar_gateway.videos import catalogue
 from vidar_gateway.videos.counts import ARCHIVE_COUNT, CATALOGUE_VERSION, CATALOGUED, ArchiveCounts
+from vidar_gateway.videos.filters import ORDER_FIELDS
 
 BURST = 40
 MOMENT = datetime(2026, 5, 4, 3, 2, 1, 123000, tzinfo=UTC)
@@ -150,16 +154,15 @@ def test_an_entry_matches_as_the_archive_would(query: dict[str, Any], matched: l
         entry_of(MOMENT + timedelta(milliseconds=1), 2, None, "A"),
         entry_of(MOMENT + timedelta(days=1), 1, 8, None),
     ]
-    checks = catalogue.conditions(query)
-    assert checks is not None
-    assert [catalogue.matches(checks, line) for line in entries] == matched
+    selection = catalogue.conditions(query)
+    assert selection is not None
+    columns = catalogue.Columns.of({str(n): line for n, line in enumerate(entries)})
+    assert selection.positions(columns).tolist() == [n for n, match in enumerate(matched) if match]
 
 
 @pytest.mark.parametrize(
     "query",
     [
-        {},
-        {"camera_group": 1},
         {"name": {"$regex": "a", "$options": "i"}, "_id": {"$in": [1]}},
         {"name": {"$regex": "a", "$options": "i"}, "health_status.status": {"$in": ["QUEUED"]}},
         {"name": {"$regex": "a"}},
@@ -168,3 +171,63 @@ def test_an_entry_matches_as_the_archive_would(query: dict[str, Any], matched: l
 )
 def test_other_queries_are_left_to_the_archives(query: dict[str, Any]) -> None:
     assert catalogue.conditions(query) is None
+
+
+def random_columns(rng: random.Random, count: int) -> catalogue.Columns:
+    """Entries with shared names (some beyond ASCII) and created dates, so that ties are many."""
+    names = ["Ärger", "harbor", "Harbor bay", "bay", "", "\u017ftation", "KELVIN", "x\x00y", "a.b"]
+    lines = {
+        str(video_id): entry_of(
+            MOMENT + timedelta(milliseconds=rng.randrange(40)),
+            1 + video_id % 3,
+            video_id % 5 or None,
+            rng.choice(names),
+        )
+        for video_id in rng.sample(range(1, 10 * count), count)
+    }
+    return catalogue.Columns.of(lines)
+
+
+@pytest.mark.parametrize("text", ["harbor", "BAY", "ä", "s", "k", "\x00", ".", "r b"])
+def test_names_searched_together_match_as_one_by_one(text: str) -> None:
+    columns = random_columns(random.Random(text), 400)
+    selection = catalogue.conditions({"name": {"$regex": re.escape(text), "$options": "i"}})
+    assert selection is not None
+    assert selection.name is not None
+    expected = [row for row, name in enumerate(columns.names) if selection.name.pattern.search(name)]
+    assert selection.positions(columns).tolist() == expected
+    ascii_only = catalogue.Columns.of(
+        {
+            str(row): entry_of(MOMENT, 1, None, name.encode("ascii", "replace").decode())
+            for row, name in enumerate(columns.names)
+        }
+    )
+    expected = [row for row, name in enumerate(ascii_only.names) if selection.name.pattern.search(name)]
+    assert selection.positions(ascii_only).tolist() == expected
+
+
+@pytest.mark.parametrize("ordering_name", ["id", "-id", "created_date", "-created_date", "name", "-name"])
+def test_pages_picked_in_memory_follow_the_ordering(ordering_name: str) -> None:
+    """Page by page through cursors, forwards and from the last page back, as the archives sort."""
+    columns = random_columns(random.Random(ordering_name), 300)
+    ordering = Ordering.parse(ordering_name, ORDER_FIELDS, int)
+    positions = np.flatnonzero(columns.cases != 2)
+    key = {"_id": lambda row: (0,), "created_date": lambda row: (columns.created[row],)}.get(
+        ordering.field, lambda row: (columns.names[row],)
+    )
+    rows = sorted(positions.tolist(), key=lambda row: (*key(row), columns.ids[row]), reverse=not ordering.ascending)
+    by_id = {int(columns.ids[row]): row for row in rows}
+
+    def edge(video_id: int, inclusive: bool = False) -> Edge:
+        row = by_id[video_id]
+        value = catalogue._YEAR_ONE + timedelta(milliseconds=int(columns.created[row]))
+        return Edge(value if ordering.field == "created_date" else columns.names[row], video_id, inclusive)
+
+    walked: list[int] = []
+    start = None
+    while page := catalogue.page_ids(columns, positions, ordering, ordering.ascending, start, 7):
+        walked += page
+        start = edge(page[-1])
+    assert walked == [int(columns.ids[row]) for row in rows]
+    backwards = catalogue.page_ids(columns, positions, ordering, not ordering.ascending, edge(walked[-1], True), 10)
+    assert backwards == walked[::-1][:10]

@@ -13,7 +13,8 @@ limit; the windows cost it a few more round trips.
 A text key (names) has no width to grow a window by, so its windows lie between fences: a kept
 sample of its keys, one row in about `rows_per_fence` (`FenceWindows`). A query whose filter
 matches fewer rows than a window would hold is read in one query led by that filter instead
-(`paginate`'s `driver`).
+(`paginate`'s `driver`). Where the rows' keys are kept elsewhere (the archive catalogue), a
+`Walk` picks the page's rows from them, and the collection is read only for those.
 
 Identical pages asked at the same time are read once (`vidar_gateway.shared_reads`).
 """
@@ -289,6 +290,11 @@ class Edge:
     inclusive: bool = False
 
 
+# Up to `limit` rows from `start` (None: from the first) in one direction of a walk (ascending or
+# not), with `projection`: how `paginate` reads a page's rows when given one.
+Walk = Callable[[bool, Edge | None, int, dict[str, int] | None], Awaitable[list[dict]]]
+
+
 async def _walk(
     collection: AsyncCollection,
     query: dict,
@@ -405,28 +411,30 @@ async def paginate(
     page: str | None,
     projection: dict[str, int] | None = None,
     driver: str | None = None,
+    walk: Walk | None = None,
 ) -> Page:
     """One page of `query` in `ordering`; `projection` leaves fields out of the rows. A `driver`
     names a filtered field that matches fewer rows than the ordering's windows would read: each
-    query is then led by its clause, without windows."""
+    query is then led by its clause, without windows. A `walk` reads the rows instead of queries
+    of `query`."""
     client, name = id(collection.database.client), collection.full_name
-    key = (client, name, repr(query), ordering.name, limit, page, repr(projection), driver)
-    return await _PAGES.read(key, lambda: _read_page(collection, query, ordering, limit, page, projection, driver))
+    key = (client, name, repr(query), ordering.name, limit, page, repr(projection), driver, walk is None)
+
+    async def walk_queries(
+        ascending: bool, start: Edge | None, limit: int, projection: dict[str, int] | None
+    ) -> list[dict]:
+        return await _walk(collection, query, ordering, ascending, start, limit, projection, driver)
+
+    return await _PAGES.read(key, lambda: _read_page(walk or walk_queries, ordering, limit, page, projection))
 
 
 async def _read_page(
-    collection: AsyncCollection,
-    query: dict,
-    ordering: Ordering,
-    limit: int,
-    page: str | None,
-    projection: dict[str, int] | None,
-    driver: str | None,
+    walk: Walk, ordering: Ordering, limit: int, page: str | None, projection: dict[str, int] | None
 ) -> Page:
     cursor = Cursor.decode(page, ordering) if page else None
     forward = cursor is None or cursor.direction == "next"
     start = None if cursor is None else Edge(cursor.value, cursor.id, cursor.inclusive)
-    rows = await _walk(collection, query, ordering, ordering.ascending == forward, start, limit + 1, projection, driver)
+    rows = await walk(ordering.ascending == forward, start, limit + 1, projection)
     more = len(rows) > limit
     rows = rows[:limit] if forward else rows[:limit][::-1]
 
@@ -440,7 +448,7 @@ async def _read_page(
 
     async def exists_beyond(row: dict, *, ahead: bool) -> bool:
         edge = Edge(row[ordering.field], row["_id"])
-        return bool(await _walk(collection, query, ordering, ordering.ascending == ahead, edge, 1, {"_id": 1}, driver))
+        return bool(await walk(ordering.ascending == ahead, edge, 1, {"_id": 1}))
 
     if not rows:
         # Past an edge (rows deleted meanwhile): offer the way back, the anchor row included.

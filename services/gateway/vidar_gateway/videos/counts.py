@@ -13,9 +13,11 @@ The same kept counts say which clause of a filter matches fewest archives (`clau
 list led by it reads only those, where windows of its ordering would read every archive of the
 other filters that lies between.
 
-A count of any other filter reads the archive catalogue (`vidar_gateway.videos.catalogue`), kept
-in the same transactions, where it answers (names and dates, with camera groups and cases), and
-otherwise counts the archives, led by the clause a kept count says matches fewest.
+A count of any other filter is matched in the gateway's copy of the archive catalogue
+(`vidar_gateway.videos.catalogue`), kept in the same transactions, where it answers (names and
+dates, with camera groups and cases), and otherwise counts the archives, led by the clause a kept
+count says matches fewest. The versions of the catalogue's pages are kept in the same document, so
+the read of the kept counts says which pages the copy must read again.
 
 The same document keeps the oldest and the newest `created_date` an archive was created with:
 where a walk of archives by date starts, oldest or newest first. Its first window is open on that
@@ -27,10 +29,12 @@ held minutes of the burst, 30,000 archives at 100 a second (4.3 s a page at 100,
 
 import contextlib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+from bson import ObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -48,14 +52,10 @@ _GROUPS = "camera_groups"
 _GROUP_CASES = "group_cases"
 # The filters a kept count answers: camera_groups, case_in.
 _KEPT_FIELDS = {"camera_group", "case"}
-# Set once the catalogue holds every archive in this version's entries (a database made before
-# had none).
+# Set once the catalogue holds every archive in this version's entries, each page with its version
+# (a database made before had no catalogue, or pages without versions).
 CATALOGUED = "catalogue_version"
-CATALOGUE_VERSION = 1
-# SecantusDB counting one archive costs about as much as reading and matching this many catalogue
-# entries (0.1 ms against 1 to 1.5 µs): a clause that matches fewer than the total over this is
-# counted from the archives.
-_ARCHIVE_READ_IN_ENTRIES = 64
+CATALOGUE_VERSION = 2
 OLDEST_CREATED = "oldest_created"
 NEWEST_CREATED = "newest_created"
 
@@ -95,11 +95,13 @@ def _in(condition: Any) -> set[Any]:
 
 @dataclass(frozen=True)
 class KeptCounts:
-    """The counts as read: in all, of each camera group, of each case of each camera group."""
+    """The counts as read: in all, of each camera group, of each case of each camera group; and the
+    version of each page of the catalogue, by page number."""
 
     total: int
     groups: dict[str, int]
     cases: dict[str, dict[str, int]]
+    catalogue_versions: dict[str, ObjectId] = field(default_factory=dict)
 
     def of(self, query: dict[str, Any]) -> int | None:
         """The count of `query` if one is kept for it (no filter, or camera groups and cases alone),
@@ -133,6 +135,7 @@ class ArchiveCounts:
     def __init__(self, db: AsyncDatabase) -> None:
         self._counters = db[COUNTERS]
         self._videos = db[VIDEOS]
+        self._catalogue = catalogue.Catalogue(db)
         # Every list and count reads the kept counts: those asked at the same time share a read.
         self._reads = SharedReads()
 
@@ -148,7 +151,7 @@ class ArchiveCounts:
             await (self._keep_all(cells) if kept is None else self._keep_cases(cells))
         if kept is None or kept.get(CATALOGUED) != CATALOGUE_VERSION:
             archives = await self._videos.find({}, projection=catalogue.FIELDS).to_list()
-            await catalogue.keep(self._counters.database, archives)
+            await catalogue.keep(self._counters.database, archives, ARCHIVE_COUNT)
             await self._counters.update_one({"_id": ARCHIVE_COUNT}, {"$set": {CATALOGUED: CATALOGUE_VERSION}})
         await ensure_name_fences(self._counters.database, self._videos)
 
@@ -175,33 +178,44 @@ class ArchiveCounts:
 
     async def _read_kept(self) -> "KeptCounts":
         kept = await self._counters.find_one({"_id": ARCHIVE_COUNT}) or {}
-        return KeptCounts(int(kept.get("value", 0)), kept.get(_GROUPS, {}), kept.get(_GROUP_CASES, {}))
+        versions = kept.get(catalogue.VERSIONS, {})
+        return KeptCounts(int(kept.get("value", 0)), kept.get(_GROUPS, {}), kept.get(_GROUP_CASES, {}), versions)
 
     async def count(self, query: dict[str, Any]) -> int:
-        """Kept; or counted from the archives led by the clause that matches fewest of them, where
-        they are few; or read from the catalogue where it answers; or counted from the archives."""
+        """Kept; or matched in the catalogue where it answers; or counted from the archives led by
+        the clause that matches fewest of them."""
         return await self._reads.read(repr(query), lambda: self._count(query))
 
     async def _count(self, query: dict[str, Any]) -> int:
         kept = await self.kept()
         if (count := kept.of(query)) is not None:
             return count
+        if (selection := catalogue.conditions(query)) is not None:
+            return len((await self.catalogued(selection, kept))[1])
         smallest = kept.smallest_clause(query)
-        few = smallest is not None and smallest[1] * _ARCHIVE_READ_IN_ENTRIES < kept.total
-        if not few and (checks := catalogue.conditions(query)) is not None:
-            return await catalogue.count(self._counters.database, checks)
         return await self._videos.count_documents(query if smallest is None else leading_with(query, smallest[0]))
+
+    async def catalogued(
+        self, selection: catalogue.Selection, kept: KeptCounts | None = None
+    ) -> tuple[catalogue.Columns, np.ndarray]:
+        """The catalogue as of `kept` (or of the counts read now), and its rows that `selection`
+        matches."""
+        columns = await self._catalogue.columns((kept or await self.kept()).catalogue_versions)
+        return columns, selection.positions(columns)
 
     async def add(self, transaction: Transaction, archive: dict[str, Any], change: int) -> None:
         """`archive` is created (`change` 1) or deleted (-1)."""
-        update: dict[str, Any] = {"$inc": {"value": change, **self._cells(archive, change)}}
+        update: dict[str, Any] = {
+            "$inc": {"value": change, **self._cells(archive, change)},
+            "$set": catalogue.new_versions([archive["_id"]]),
+        }
         if change > 0:
             update["$min"] = {OLDEST_CREATED: archive["created_date"]}
             update["$max"] = {NEWEST_CREATED: archive["created_date"]}
         await self._counters.update_one({"_id": ARCHIVE_COUNT}, update, upsert=True, session=transaction.session)
         path = catalogue.entry_path(archive["_id"])
         listed = {"$set": {path: catalogue.entry(archive)}} if change > 0 else {"$unset": {path: ""}}
-        await self._catalogue(transaction, archive["_id"], listed)
+        await self._write_entry(transaction, archive["_id"], listed)
         if is_fence(archive["_id"]):
             fence = {"$set": {fence_path(archive["_id"]): archive["sort_name"]}}
             await self._fence(transaction, fence if change > 0 else {"$unset": {fence_path(archive["_id"]): ""}})
@@ -214,7 +228,12 @@ class ArchiveCounts:
         for archive in archives:
             cells.update(self._cells(archive, 1))
         dates = [archive["created_date"] for archive in archives]
-        update = {"$inc": dict(cells), "$min": {OLDEST_CREATED: min(dates)}, "$max": {NEWEST_CREATED: max(dates)}}
+        update = {
+            "$inc": dict(cells),
+            "$min": {OLDEST_CREATED: min(dates)},
+            "$max": {NEWEST_CREATED: max(dates)},
+            "$set": catalogue.new_versions(archive["_id"] for archive in archives),
+        }
         await self._counters.update_one({"_id": ARCHIVE_COUNT}, update, upsert=True, session=transaction.session)
         for page, entries in catalogue.pages(archives).items():
             listed = {catalogue.entry_path(int(video_id)): entry for video_id, entry in entries.items()}
@@ -228,14 +247,17 @@ class ArchiveCounts:
         """An archive was changed from `before` to `after` (its camera group, case or name, maybe)."""
         cells = Counter(self._cells(before, -1))
         cells.update(self._cells(after, 1))
+        listed = catalogue.entry(after)
+        relisted = listed != catalogue.entry(before)
+        update: dict[str, Any] = {"$set": catalogue.new_versions([after["_id"]])} if relisted else {}
         if moved := {key: change for key, change in cells.items() if change}:
-            await self._counters.update_one(
-                {"_id": ARCHIVE_COUNT}, {"$inc": moved}, upsert=True, session=transaction.session
-            )
+            update["$inc"] = moved
+        if update:
+            await self._counters.update_one({"_id": ARCHIVE_COUNT}, update, upsert=True, session=transaction.session)
         if is_fence(after["_id"]) and before["sort_name"] != after["sort_name"]:
             await self._fence(transaction, {"$set": {fence_path(after["_id"]): after["sort_name"]}})
-        if (listed := catalogue.entry(after)) != catalogue.entry(before):
-            await self._catalogue(transaction, after["_id"], {"$set": {catalogue.entry_path(after["_id"]): listed}})
+        if relisted:
+            await self._write_entry(transaction, after["_id"], {"$set": {catalogue.entry_path(after["_id"]): listed}})
 
     @staticmethod
     def _cells(archive: dict[str, Any], change: int) -> dict[str, int]:
@@ -246,7 +268,7 @@ class ArchiveCounts:
             cells[case_key(group, archive["case"])] = change
         return cells
 
-    async def _catalogue(self, transaction: Transaction, video_id: int, update: dict[str, Any]) -> None:
+    async def _write_entry(self, transaction: Transaction, video_id: int, update: dict[str, Any]) -> None:
         page = catalogue.page_id(video_id)
         await self._counters.update_one({"_id": page}, update, upsert=True, session=transaction.session)
 

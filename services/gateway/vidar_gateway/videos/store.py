@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import indexes, subjects
@@ -18,7 +20,8 @@ from vidar.models.video import ObjectId, Video, VideoCreate, VideoPatch
 from vidar.mongo import delete_returning, next_ids, updated
 from vidar.outbox import Outbox, Transaction
 from vidar_gateway.errors import ApiError, not_found
-from vidar_gateway.pagination import Ordering, Page, paginate
+from vidar_gateway.pagination import Edge, Ordering, Page, paginate
+from vidar_gateway.videos import catalogue
 from vidar_gateway.videos.counts import ArchiveCounts, KeptCounts
 from vidar_gateway.videos.filters import ORDER_FIELDS, VideoFilters, VideoListQuery
 
@@ -28,6 +31,7 @@ _UPDATE_ATTEMPTS = 5
 _CREATES_AT_ONCE = 64
 # Archives a page led by a filter's clause may read: SecantusDB decodes each, about 0.1 ms.
 _DRIVEN_AT_MOST = 2000
+_ID_ONLY = {"_id": 1}
 
 
 def _now() -> datetime:
@@ -48,6 +52,35 @@ def _driver(kept: KeptCounts, query: dict[str, Any], limit: int) -> str | None:
     field, size = smallest
     fewer_than_windows = len(query) > 1 or size * size <= (limit + 1) * kept.total
     return field if size <= _DRIVEN_AT_MOST and fewer_than_windows else None
+
+
+class _CatalogueWalk:
+    """A page's rows picked in the catalogue (`vidar_gateway.videos.catalogue`), each read by id.
+    The entries are matched at the first call, inside the page's read: a page that requests share
+    (`vidar_gateway.shared_reads`) is no older than any of them."""
+
+    def __init__(
+        self, counts: ArchiveCounts, videos: AsyncCollection, selection: catalogue.Selection, ordering: Ordering
+    ) -> None:
+        self._counts = counts
+        self._videos = videos
+        self._selection = selection
+        self._ordering = ordering
+        self._matched: tuple[catalogue.Columns, np.ndarray] | None = None
+
+    async def __call__(
+        self, ascending: bool, start: Edge | None, limit: int, projection: dict[str, int] | None
+    ) -> list[dict]:
+        if self._matched is None:
+            self._matched = await self._counts.catalogued(self._selection)
+        ids = catalogue.page_ids(*self._matched, self._ordering, ascending, start, limit)
+        if projection == _ID_ONLY:  # the catalogue has them
+            return [{"_id": video_id} for video_id in ids]
+        if not ids:
+            return []
+        by_id = {row["_id"]: row for row in await self._videos.find({"_id": {"$in": ids}}, projection).to_list()}
+        # An archive deleted since its entry was read is left out.
+        return [by_id[video_id] for video_id in ids if video_id in by_id]
 
 
 @dataclass(frozen=True)
@@ -82,8 +115,15 @@ class VideoStore:
         return doc
 
     async def list(self, query: VideoListQuery, zone: Any, now: datetime) -> Page:
+        """Picked in the catalogue where it answers the filters, but for the unfiltered list by id
+        (its first window of ids holds the page); otherwise read in windows of the ordering, or
+        led by the filter that matches fewest archives."""
         ordering = Ordering.parse(query.ordering, ORDER_FIELDS, ObjectId)
         mongo_query = query.to_query(zone, now)
+        selection = catalogue.conditions(mongo_query)
+        if selection is not None and catalogue.orders(ordering) and (mongo_query or ordering.field != "_id"):
+            walk = _CatalogueWalk(self._counts, self._videos, selection, ordering)
+            return await paginate(self._videos, mongo_query, ordering, query.limit, query.page, walk=walk)
         driver = _driver(await self._counts.kept(), mongo_query, query.limit)
         return await paginate(self._videos, mongo_query, ordering, query.limit, query.page, driver=driver)
 
