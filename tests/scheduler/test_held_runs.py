@@ -20,8 +20,8 @@ pytestmark = pytest.mark.usefixtures("storage", "scheduler", "detector")
 
 CARPHONE_FRAMES = 120
 NOT_A_VIDEO = "The file is not a readable video: it is corrupt, truncated or not a video at all."
-# Storage's consumers that probe an uploaded file, and fetch the url of a new archive.
-PROBES = "storage-uploaded"
+# Storage's consumers that probe an uploaded file (its own work queue), and fetch the url of a new archive.
+PROBES = "storage-source-jobs"
 FETCHES = "storage-video-created"
 
 
@@ -44,7 +44,7 @@ def test_a_run_asked_for_right_after_the_upload_waits_for_the_probe_and_complete
     api: httpx.Client, gw: Gateway, db: Database, videos: Path
 ) -> None:
     video_id = new_archive(api)
-    with paused(gw, PROBES):
+    with paused(gw, PROBES, "VIDAR_STORAGE_JOBS"):
         upload_file(api, video_id, videos / "carphone_pristine.mp4")
         response = api.post(f"/videos/{video_id}/process/")
         assert response.status_code == 200, response.text
@@ -56,7 +56,7 @@ def test_a_run_asked_for_right_after_uploading_a_non_video_fails_with_the_probes
     api: httpx.Client, gw: Gateway, db: Database
 ) -> None:
     video_id = new_archive(api)
-    with paused(gw, PROBES):
+    with paused(gw, PROBES, "VIDAR_STORAGE_JOBS"):
         assert upload(api, video_id, b"\x00\x17 not a video " * 4000).status_code == 201
         assert api.post(f"/videos/{video_id}/process/").status_code == 200
         held(api, db, video_id, "Waiting for the source file's probe")
@@ -108,7 +108,7 @@ def test_a_run_whose_url_cannot_be_fetched_fails_with_the_fetchs_error(
 
 def test_a_held_run_stopped_never_runs(api: httpx.Client, gw: Gateway, db: Database, videos: Path) -> None:
     video_id = new_archive(api)
-    with paused(gw, PROBES):
+    with paused(gw, PROBES, "VIDAR_STORAGE_JOBS"):
         upload_file(api, video_id, videos / "carphone_pristine.mp4")
         assert api.post(f"/videos/{video_id}/process/").status_code == 200
         held(api, db, video_id, "Waiting for the source file's probe")
@@ -129,7 +129,7 @@ def test_a_held_run_goes_on_when_the_probes_event_never_reaches_the_scheduler(
     the scheduler's periodic pass settles the run from the stored archive."""
     video_id = new_archive(api)
     with paused(gw, "scheduler-probed"):
-        with paused(gw, PROBES):
+        with paused(gw, PROBES, "VIDAR_STORAGE_JOBS"):
             upload_file(api, video_id, videos / "carphone_pristine.mp4")
             assert api.post(f"/videos/{video_id}/process/").status_code == 200
             held(api, db, video_id, "Waiting for the source file's probe")
@@ -140,7 +140,7 @@ def test_a_held_run_outlives_a_scheduler_restart(
     api: httpx.Client, gw: Gateway, db: Database, videos: Path, scheduler: ServiceProcess
 ) -> None:
     video_id = new_archive(api)
-    with paused(gw, PROBES):
+    with paused(gw, PROBES, "VIDAR_STORAGE_JOBS"):
         upload_file(api, video_id, videos / "carphone_pristine.mp4")
         assert api.post(f"/videos/{video_id}/process/").status_code == 200
         held(api, db, video_id, "Waiting for the source file's probe")

@@ -8,8 +8,10 @@ import httpx
 import nats
 
 from tests.polling import eventually
-from tests.stack import Gateway
+from tests.stack import Gateway, consumer_caught_up
+from vidar.bus import STORAGE_JOBS_STREAM
 from vidar.models.events import Envelope
+from vidar_storage.app import SOURCE_JOBS
 
 TYPES = {
     ".avi": "video/x-msvideo",
@@ -57,3 +59,8 @@ def republish(gw: Gateway, event: Envelope) -> None:
         await connection.close()
 
     asyncio.run(send())
+
+
+def source_jobs_done(gw: Gateway) -> bool:
+    """Whether storage has done every job of its own queue (a source's probe, a replaced file's removal)."""
+    return consumer_caught_up(gw.env["VIDAR_NATS_URL"], SOURCE_JOBS, STORAGE_JOBS_STREAM.name)

@@ -19,6 +19,7 @@ from tests.test_metrics import metric
 from vidar import archive
 from vidar.devstack.servers import HOST
 from vidar.objectstore import ObjectStore, PendingUpload
+from vidar.read_models import ArchiveSource
 from vidar.settings import VidarSettings
 from vidar_storage.abandoned_uploads import Limits, is_abandoned
 
@@ -45,7 +46,7 @@ def begun(ago: timedelta) -> PendingUpload:
         (timedelta(hours=2), {"upload": LIVE_LOCK}, False),
         (timedelta(hours=2), {"upload": None, "url": URL, "source": None}, False),
         (timedelta(hours=7), {"upload": None, "url": URL, "source": None}, True),
-        (timedelta(minutes=5), {"upload": None, "url": URL, "source": {"url": URL}}, True),
+        (timedelta(minutes=5), {"upload": None, "url": URL, "source": {"key": "k", "size": 1, "url": URL}}, True),
     ],
     ids=[
         "fresh",
@@ -61,7 +62,8 @@ def begun(ago: timedelta) -> PendingUpload:
 def test_an_upload_is_abandoned_once_old_and_nothing_can_complete_it(
     ago: timedelta, video: dict | None, abandoned: bool
 ) -> None:
-    assert is_abandoned(begun(ago), video, NOW, LIMITS) is abandoned
+    read = ArchiveSource.model_validate(video) if video is not None else None
+    assert is_abandoned(begun(ago), read, NOW, LIMITS) is abandoned
 
 
 def test_only_source_keys_name_an_archive() -> None:

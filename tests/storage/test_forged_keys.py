@@ -1,4 +1,4 @@
-"""Events and documents that name another archive's objects: whoever can publish an event or write a
+"""Jobs and documents that name another archive's objects: whoever can publish a job or write a
 document must not make the storage service remove or read an object outside the archive it names."""
 
 from collections.abc import Callable
@@ -9,17 +9,15 @@ import pytest
 from pymongo.database import Database
 
 from tests.polling import eventually
-from tests.stack import Gateway, consumer_caught_up
-from tests.storage.archives import new_archive, probed, republish, upload_file
-from vidar.models.events import Envelope, VideoFileDeleted, VideoUploaded
+from tests.stack import Gateway
+from tests.storage.archives import new_archive, probed, republish, source_jobs_done, upload_file
+from vidar import subjects
+from vidar.documents import StoredSource
+from vidar.models.events import Envelope
+from vidar_storage.source_pointer import SourceJob
 
 pytestmark = pytest.mark.usefixtures("storage", "scheduler")
 Keys = Callable[[str], list[str]]
-
-
-def storage_caught_up(gw: Gateway) -> bool:
-    url = gw.env["VIDAR_NATS_URL"]
-    return consumer_caught_up(url, "storage-file-deleted") and consumer_caught_up(url, "storage-uploaded")
 
 
 def test_a_forged_removal_of_another_archives_source_removes_nothing(
@@ -31,20 +29,13 @@ def test_a_forged_removal_of_another_archives_source_removes_nothing(
     victim_key = db.videos.find_one({"_id": victim})["source"]["key"]
     attacker = new_archive(api)
 
-    republish(
-        gw, Envelope(type="video.file.deleted", payload=VideoFileDeleted(video_id=attacker, object_key=victim_key))
-    )
-    replaced = VideoUploaded(
-        video_id=attacker,
-        object_key=victim_key,
-        size=1,
-        content_type="video/mp4",
-        sha256="0" * 64,
-        replaced_key=victim_key,
-    )
-    republish(gw, Envelope(type="video.uploaded", payload=replaced))
+    removal = SourceJob(video_id=attacker, replaced_key=victim_key)
+    forged = StoredSource(key=victim_key, size=1, content_type="video/mp4", sha256="0" * 64)
+    replacement = SourceJob(video_id=attacker, source=forged, replaced_key=victim_key)
+    for job in (removal, replacement):
+        republish(gw, Envelope(type=subjects.SOURCE_JOB, payload=job))
 
-    eventually(lambda: storage_caught_up(gw), what="storage to handle the forged events")
+    eventually(lambda: source_jobs_done(gw), what="storage to handle the forged jobs")
     assert object_keys(f"videos/{victim}/source/") == [victim_key]
     assert api.get(f"/videos/{victim}/source/").status_code == 200
 

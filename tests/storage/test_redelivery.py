@@ -1,5 +1,6 @@
-"""The storage service dies or sees an event twice: nothing is lost and nothing happens twice. While
-it is down, an upload or a removal of the source file is a clear 503 that leaves nothing behind."""
+"""The storage service dies or sees an event or its own job twice: nothing is lost and nothing happens
+twice. While it is down, an upload or a removal of the source file is a clear 503 that leaves nothing
+behind; a source committed before it died is probed once it is back."""
 
 import contextlib
 import signal
@@ -13,19 +14,24 @@ from pymongo.database import Database
 
 from tests.conftest import STORAGE_SETTINGS
 from tests.polling import eventually
+from tests.scheduler.processing import paused
 from tests.stack import (
     MONGO_ACCOUNT,
     Gateway,
     ServiceProcess,
     bucket_keys,
-    consumer_caught_up,
     controllable_servers,
     gateway,
     service,
 )
-from tests.storage.archives import new_archive, probed, republish, upload, upload_file
+from tests.storage.archives import new_archive, probed, republish, source_jobs_done, upload, upload_file
+from vidar import subjects
+from vidar.bus import STORAGE_JOBS_STREAM
 from vidar.devstack.servers import HOST
-from vidar.models.events import Envelope, VideoUploaded
+from vidar.documents import StoredSource
+from vidar.models.events import Envelope
+from vidar_storage.app import SOURCE_JOBS
+from vidar_storage.source_pointer import SourceJob
 
 Keys = Callable[[str], list[str]]
 
@@ -43,16 +49,10 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gatewa
         yield gw, storage, mongo["vidar"], bucket_keys(servers.ports)
 
 
-def uploaded_event(db: Database, video_id: int) -> Envelope[VideoUploaded]:
-    source = db.videos.find_one({"_id": video_id})["source"]
-    payload = VideoUploaded(
-        video_id=video_id,
-        object_key=source["key"],
-        size=source["size"],
-        content_type=source["content_type"],
-        sha256=source["sha256"],
-    )
-    return Envelope(type="video.uploaded", payload=payload)
+def source_job(db: Database, video_id: int) -> Envelope[SourceJob]:
+    """The job that probes the archive's current source, as storage stages it with the upload."""
+    source = StoredSource.model_validate(db.videos.find_one({"_id": video_id})["source"])
+    return Envelope(type=subjects.SOURCE_JOB, payload=SourceJob(video_id=video_id, source=source))
 
 
 def test_events_wait_for_a_killed_storage_service(own_stack, videos: Path) -> None:
@@ -112,25 +112,37 @@ def test_removing_the_file_while_storage_is_down_is_a_503_and_keeps_it(own_stack
         assert api.delete(f"/videos/{video_id}/file/").status_code == 204
 
 
-def storage_caught_up(gw: Gateway) -> bool:
-    return consumer_caught_up(gw.env["VIDAR_NATS_URL"], "storage-uploaded")
+def test_a_source_committed_before_storage_dies_is_probed_once_it_is_back(own_stack, videos: Path) -> None:
+    gw, storage, db, _ = own_stack
+    with gw.client() as api:
+        video_id = new_archive(api)
+        # Held back, the job that probes the upload is still to do when storage dies.
+        with paused(gw, SOURCE_JOBS, STORAGE_JOBS_STREAM.name):
+            upload_file(api, video_id, videos / "carphone_pristine.mp4")
+            storage.stop(signal.SIGKILL)
+        try:
+            assert db.videos.find_one({"_id": video_id})["source_len"] is None, "not probed before storage died"
+        finally:
+            storage.start()
+        after = probed(api, video_id)
+    assert (after["error"], after["source_len"] is not None) == (None, True)
 
 
-def test_a_redelivered_upload_event_changes_nothing(own_stack, videos: Path) -> None:
+def test_a_redelivered_source_job_changes_nothing(own_stack, videos: Path) -> None:
     gw, _, db, keys = own_stack
     fields = ("frame_width", "source_len", "file_size", "error")
     with gw.client() as api:
         video_id = new_archive(api)
         upload_file(api, video_id, videos / "carphone_pristine.mp4")
         probed(api, video_id)
-        stale = uploaded_event(db, video_id)
+        stale = source_job(db, video_id)
         upload_file(api, video_id, videos / "vtest.avi")
         current = eventually(lambda: (v := api.get(f"/videos/{video_id}/").json())["frame_width"] == 768 and v)
-        eventually(lambda: storage_caught_up(gw), what="storage to catch up")
+        eventually(lambda: source_jobs_done(gw), what="storage to catch up")
 
-        republish(gw, stale)  # an old upload's event, after a newer upload
-        republish(gw, uploaded_event(db, video_id))  # the current upload's event, again
-        eventually(lambda: storage_caught_up(gw), what="storage to handle the copies")
+        republish(gw, stale)  # an old upload's job, after a newer upload
+        republish(gw, source_job(db, video_id))  # the current upload's job, again
+        eventually(lambda: source_jobs_done(gw), what="storage to handle the copies")
 
         after = api.get(f"/videos/{video_id}/").json()
         assert {key: after[key] for key in fields} == {key: current[key] for key in fields}

@@ -6,9 +6,10 @@ import pytest
 
 from vidar.documents import ObjectCounts
 from vidar.models.events import VideoProbed
+from vidar.read_models import ArchiveSource
 from vidar.streams import StreamTooLarge
 from vidar.urlguard import UrlRefused
-from vidar_storage.service import fetch_failure, is_current_source, probe_result, url_to_fetch
+from vidar_storage.service import fetch_failure, probe_result
 from vidar_storage.settings import StorageSettings
 
 KEY = "videos/7/source/abc"
@@ -44,26 +45,19 @@ def test_a_file_that_cannot_be_processed_clears_an_earlier_files_figures_and_not
     assert written == {"source_len": None, "frame_width": None, "frame_height": None, "screenshot_key": None}
 
 
-def test_a_probe_result_counts_only_for_the_source_it_was_made_of() -> None:
-    assert is_current_source({"source": {"key": KEY}}, KEY)
-    assert not is_current_source({"source": {"key": "videos/7/source/newer"}}, KEY)
-    assert not is_current_source({"source": None}, KEY)
-
-
 @pytest.mark.parametrize(
     ("archive", "fetched"),
     [
-        (None, None),  # deleted meanwhile
         ({"url": None, "source": None}, None),
         ({"url": URL, "source": None}, URL),
-        ({"url": URL, "source": {"key": KEY}}, URL),  # an upload, then a url: the url replaces it
-        ({"url": URL, "source": {"key": KEY, "url": URL}}, None),  # already fetched: an edit of another field
-        ({"url": URL, "source": {"key": KEY, "url": "http://media.example/old.mp4"}}, URL),
+        ({"url": URL, "source": {"key": KEY, "size": 3}}, URL),  # an upload, then a url: the url replaces it
+        ({"url": URL, "source": {"key": KEY, "size": 3, "url": URL}}, None),  # fetched: an edit of another field
+        ({"url": URL, "source": {"key": KEY, "size": 3, "url": "http://media.example/old.mp4"}}, URL),
     ],
-    ids=["gone", "no-url", "new", "after-upload", "fetched", "url-changed"],
+    ids=["no-url", "new", "after-upload", "fetched", "url-changed"],
 )
-def test_a_url_is_fetched_once_per_change_of_url(archive: dict | None, fetched: str | None) -> None:
-    assert url_to_fetch(archive) == fetched
+def test_a_url_is_fetched_once_per_change_of_url(archive: dict, fetched: str | None) -> None:
+    assert ArchiveSource.model_validate(archive).url_to_fetch() == fetched
 
 
 SETTINGS = StorageSettings(url_timeout=2, url_total_timeout=60)

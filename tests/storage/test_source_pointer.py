@@ -15,6 +15,7 @@ from tests.storage.archives import new_archive
 from vidar import subjects
 from vidar.documents import StoredSource
 from vidar.models.source_changes import SourceChange, SourceChangeReply, SourceCommitRequest, SourceRemoveRequest
+from vidar.read_models import ArchiveStatus
 from vidar_storage.source_pointer import refusal, uploaded
 
 KEY = "videos/7/source/new"
@@ -30,13 +31,13 @@ KEY = "videos/7/source/new"
     ],
 )
 def test_why_a_change_the_gateway_asked_for_was_refused(archive: dict | None, why: SourceChange) -> None:
-    assert refusal(archive) is why
+    assert refusal(ArchiveStatus.model_validate(archive) if archive else None) is why
 
 
-@pytest.mark.parametrize(("before", "replaced"), [({"source": {"key": "old"}}, "old"), ({"source": None}, None)])
-def test_the_uploaded_event_names_the_file_it_replaced(before: dict, replaced: str | None) -> None:
+@pytest.mark.parametrize("replaced", ["videos/7/source/old", None])
+def test_the_uploaded_event_names_the_file_it_replaced(replaced: str | None) -> None:
     source = StoredSource(key=KEY, size=3, content_type="video/mp4", sha256="0" * 64)
-    event = uploaded(7, source, before)
+    event = uploaded(7, source, replaced)
     assert (event.object_key, event.size, event.replaced_key) == (KEY, 3, replaced)
 
 

@@ -18,6 +18,7 @@ from vidar import archive
 from vidar.logs import log_context
 from vidar.metrics import ABANDONED_UPLOADS_ABORTED
 from vidar.objectstore import ObjectStore, PendingUpload
+from vidar.read_models import ArchiveSource
 from vidar_storage.settings import StorageSettings
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class Limits:
         return cls(age=age, fetch_lifetime=timedelta(seconds=settings.url_total_timeout) + age)
 
 
-def is_abandoned(upload: PendingUpload, video: dict | None, now: datetime, limits: Limits) -> bool:
+def is_abandoned(upload: PendingUpload, video: ArchiveSource | None, now: datetime, limits: Limits) -> bool:
     """Whether nothing can complete `upload` any more: it is older than `limits.age`, and its archive
     is gone, or holds no live upload lock and waits for no URL fetch that may still be running."""
     age = now - upload.initiated
@@ -44,18 +45,13 @@ def is_abandoned(upload: PendingUpload, video: dict | None, now: datetime, limit
         return False
     if video is None:
         return True
-    return not (_upload_lock_held(video, now) or (_fetch_pending(video) and age < limits.fetch_lifetime))
+    # A `url` that is not the source yet: a fetch of it may be running.
+    fetch_pending = video.url_to_fetch() is not None
+    return not (_upload_lock_held(video, now) or (fetch_pending and age < limits.fetch_lifetime))
 
 
-def _upload_lock_held(video: dict, now: datetime) -> bool:
-    lock = video.get("upload")
-    return lock is not None and now - lock["refreshed_at"] < archive.UPLOAD_LOCK_STALE
-
-
-def _fetch_pending(video: dict) -> bool:
-    """The archive has a `url` that is not its source yet: a fetch of it may be running."""
-    url = video.get("url")
-    return bool(url) and (video.get("source") or {}).get("url") != url
+def _upload_lock_held(video: ArchiveSource, now: datetime) -> bool:
+    return video.upload is not None and now - video.upload.refreshed_at < archive.UPLOAD_LOCK_STALE
 
 
 class AbandonedUploads:
@@ -86,11 +82,11 @@ class AbandonedUploads:
             if is_abandoned(upload, videos.get(video_id), now, self._limits):
                 await self._abort(upload, video_id)
 
-    async def _archives(self, video_ids: set[int]) -> dict[int, dict]:
+    async def _archives(self, video_ids: set[int]) -> dict[int, ArchiveSource]:
         if not video_ids:
             return {}
         found = self._videos.find({"_id": {"$in": sorted(video_ids)}}, projection={"upload": 1, "url": 1, "source": 1})
-        return {video["_id"]: video async for video in found}
+        return {video["_id"]: ArchiveSource.model_validate(video) async for video in found}
 
     async def _abort(self, upload: PendingUpload, video_id: int) -> None:
         with log_context(video_id=video_id):

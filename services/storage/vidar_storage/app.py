@@ -11,7 +11,14 @@ from faststream.nats.annotations import NatsMessage
 from pydantic import BaseModel
 
 from vidar import mongo, subjects
-from vidar.bus import EVENTS_STREAM, STORAGE_DETECTIONS, durable_subscriber, keeping_alive, make_broker
+from vidar.bus import (
+    EVENTS_STREAM,
+    STORAGE_DETECTIONS,
+    STORAGE_JOBS_STREAM,
+    durable_subscriber,
+    keeping_alive,
+    make_broker,
+)
 from vidar.models.clustering import DetectionsStored, RunPosted
 from vidar.models.events import (
     Envelope,
@@ -21,9 +28,7 @@ from vidar.models.events import (
     VideoDeleted,
     VideoFetchFailed,
     VideoFetchProgress,
-    VideoFileDeleted,
     VideoProbed,
-    VideoUploaded,
 )
 from vidar.models.jobs import DetectionPosted, VideoClustered, VideoProcessing
 from vidar.models.matches import DetectionMatched
@@ -38,9 +43,11 @@ from vidar_storage.detections import DetectionRecords
 from vidar_storage.matches import MatchRecords
 from vidar_storage.service import Storage
 from vidar_storage.settings import StorageSettings
-from vidar_storage.source_pointer import SourcePointers, serve_source_changes
+from vidar_storage.source_pointer import SourceJob, SourcePointers, serve_source_changes
 
 log = logging.getLogger(__name__)
+# The consumer of storage's own jobs (`SourceJob`) on its work queue.
+SOURCE_JOBS = "storage-source-jobs"
 
 
 def subscribe(
@@ -51,16 +58,16 @@ def subscribe(
     matches: MatchRecords,
     acknowledgements: Acknowledgements,
 ) -> None:
-    @durable_subscriber(broker, subjects.VIDEO_UPLOADED, durable="storage-uploaded", description="probe the new source")
-    async def source_uploaded(event: Envelope[VideoUploaded], message: NatsMessage) -> None:
-        async with keeping_alive(message):
-            await storage.source_uploaded(event.payload)
-
     @durable_subscriber(
-        broker, subjects.VIDEO_FILE_DELETED, durable="storage-file-deleted", description="remove the source"
+        broker,
+        subjects.SOURCE_JOB,
+        durable=SOURCE_JOBS,
+        stream=STORAGE_JOBS_STREAM,
+        description="storage's own work once a source changed: remove the replaced file, probe the new one",
     )
-    async def source_file_deleted(event: Envelope[VideoFileDeleted]) -> None:
-        await storage.source_file_deleted(event.payload)
+    async def settle_source(job: Envelope[SourceJob], message: NatsMessage) -> None:
+        async with keeping_alive(message):
+            await storage.settle_source(job.payload)
 
     @durable_subscriber(
         broker, subjects.VIDEO_DELETED, durable="storage-deleted", description="remove the archive's files"

@@ -1,6 +1,7 @@
-"""What the storage service does with each event. Every handler is idempotent: a redelivered
-event, or one overtaken by a newer upload, changes nothing twice. What it finds wrong with a
-source (or how far a fetch has come) it announces; the scheduler shows it (`Notice`)."""
+"""What the storage service does with each event and with its own jobs. Every handler is
+idempotent: a redelivered event or job, or one overtaken by a newer upload, changes nothing twice.
+What it finds wrong with a source (or how far a fetch has come) it announces; the scheduler shows
+it (`Notice`)."""
 
 import asyncio
 import logging
@@ -19,17 +20,16 @@ from vidar.models.events import (
     VideoDeleted,
     VideoFetchFailed,
     VideoFetchProgress,
-    VideoFileDeleted,
     VideoProbed,
-    VideoUploaded,
 )
 from vidar.objectstore import ObjectStore
 from vidar.outbox import Outbox, Transaction
+from vidar.read_models import ArchiveSource
 from vidar.streams import AsyncStreamReader, StreamTooLarge, first_chunk
 from vidar.urlguard import Allowlist, UrlRefused
 from vidar_storage import probe as video
 from vidar_storage.settings import StorageSettings
-from vidar_storage.source_pointer import SourcePointers
+from vidar_storage.source_pointer import SourceJob, SourcePointers
 from vidar_storage.url_source import open_download
 
 log = logging.getLogger(__name__)
@@ -55,33 +55,34 @@ class Storage:
         self._allowlist = Allowlist.parse(settings.url_allowlist)
         self._pointers = SourcePointers(db, outbox)
 
-    async def source_uploaded(self, event: VideoUploaded) -> None:
-        if not archive.is_source_of(event.object_key, event.video_id):
-            log.warning("video %d: refused an upload event for the foreign key %r", event.video_id, event.object_key)
-            return
-        if event.replaced_key and event.replaced_key != event.object_key:
-            await self._remove_source(event.video_id, event.replaced_key)
-        doc = await self._videos.find_one({"_id": event.video_id}, projection={"source": 1})
-        if doc is None:
-            await self._objects.remove(event.object_key)  # the archive is gone meanwhile
-            return
-        if not is_current_source(doc, event.object_key):
-            return  # a newer upload replaced this one; its own event probes it
-        try:
-            probed, image = await asyncio.to_thread(self._probe, event.object_key, event.size)
-        except video.NotAVideo as error:
-            await self._record_probe(
-                VideoProbed(video_id=event.video_id, object_key=event.object_key, error=str(error))
-            )
-            return
-        await self._objects.put_bytes(archive.screenshot_key(event.video_id), image, "image/jpeg")
-        await self._record_probe(
-            VideoProbed(video_id=event.video_id, object_key=event.object_key, **vars(probed)),
-            screenshot_key=archive.screenshot_key(event.video_id),
-        )
+    async def settle_source(self, job: SourceJob) -> None:
+        """Once the source pointer changed: remove the file it replaced, probe the new one."""
+        new_key = job.source.key if job.source else None
+        if job.replaced_key and job.replaced_key != new_key:
+            await self._remove_source(job.video_id, job.replaced_key)
+        if job.source:
+            await self._probe_source(job.video_id, job.source)
 
-    async def source_file_deleted(self, event: VideoFileDeleted) -> None:
-        await self._remove_source(event.video_id, event.object_key)
+    async def _probe_source(self, video_id: int, source: StoredSource) -> None:
+        if not archive.is_source_of(source.key, video_id):
+            log.warning("video %d: refused to probe the foreign key %r", video_id, source.key)
+            return
+        doc = await self._videos.find_one({"_id": video_id}, projection={"source": 1})
+        if doc is None:
+            await self._objects.remove(source.key)  # the archive is gone meanwhile
+            return
+        if ArchiveSource.model_validate(doc).source_key != source.key:
+            return  # a newer upload replaced this one; its own job probes it
+        try:
+            probed, image = await asyncio.to_thread(self._probe, source.key, source.size)
+        except video.NotAVideo as error:
+            await self._record_probe(VideoProbed(video_id=video_id, object_key=source.key, error=str(error)))
+            return
+        await self._objects.put_bytes(archive.screenshot_key(video_id), image, "image/jpeg")
+        await self._record_probe(
+            VideoProbed(video_id=video_id, object_key=source.key, **vars(probed)),
+            screenshot_key=archive.screenshot_key(video_id),
+        )
 
     async def _remove_source(self, video_id: int, key: str) -> None:
         """Remove a source file of archive `video_id`; a key outside it (a forged event) is refused."""
@@ -98,7 +99,7 @@ class Storage:
     async def archive_changed(self, video_id: int) -> None:
         """Fetch the archive's `url` into object storage, unless it is already its source."""
         doc = await self._videos.find_one({"_id": video_id}, projection={"url": 1, "source": 1})
-        url = url_to_fetch(doc)
+        url = ArchiveSource.model_validate(doc).url_to_fetch() if doc else None
         if url is None:
             return
         try:
@@ -111,11 +112,11 @@ class Storage:
 
     async def redraw_screenshot(self, request: ScreenshotRequest) -> ScreenshotReply:
         doc = await self._videos.find_one({"_id": request.video_id}, projection={"source": 1})
-        source = doc and doc.get("source")
-        if not source or not archive.is_source_of(source.get("key", ""), request.video_id):
+        source = ArchiveSource.model_validate(doc).source if doc else None
+        if not source or not archive.is_source_of(source.key, request.video_id):
             return ScreenshotReply(error="the archive has no source file")
         try:
-            image = await asyncio.to_thread(self._screenshot, source["key"], source["size"], request.timestamp)
+            image = await asyncio.to_thread(self._screenshot, source.key, source.size, request.timestamp)
         except (video.NotAVideo, video.NoSuchFrame) as error:
             return ScreenshotReply(error=str(error))
         key = archive.screenshot_key(request.video_id)
@@ -185,21 +186,6 @@ class Storage:
         """Point the archive at the fetched file, unless its url changed meanwhile."""
         if not await self._pointers.replace(video_id, source, only_if={"url": source.url}):
             await self._objects.remove(source.key)
-
-
-def is_current_source(doc: dict, object_key: str) -> bool:
-    """Whether the archive still points at `object_key` (a newer upload or fetch replaces it)."""
-    return (doc.get("source") or {}).get("key") == object_key
-
-
-def url_to_fetch(doc: dict | None) -> str | None:
-    """The archive's `url`, unless it has none or that url is already its source."""
-    if doc is None:
-        return None
-    url = doc.get("url")
-    if not url or (doc.get("source") or {}).get("url") == url:
-        return None
-    return url
 
 
 FETCH_ERRORS = (UrlRefused, StreamTooLarge, httpx.HTTPError, TimeoutError)

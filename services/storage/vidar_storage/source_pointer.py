@@ -1,6 +1,9 @@
 """Storage is the one writer of an archive's source pointer (`SourcePointer`): the file of a
 fetched `url`, and at the gateway's request an uploaded file or none. Each change is one
-transaction through the outbox that stages its event (`video.uploaded`, `video.file.deleted`).
+transaction through the outbox that stages its event (`video.uploaded`, `video.file.deleted`) and
+storage's own job for the files (`SourceJob`: remove the replaced one, probe the new one). Storage
+does not consume its events: the job, on its own work queue, is what brings it back to the files,
+and being staged with the change, it survives a crash between the commit and the work.
 
 The gateway writes an upload's object itself while it holds the archive's upload lock, then asks
 here (request-reply) to commit it, or to remove the source under the same lock. A change applies
@@ -17,13 +20,14 @@ from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, documents, subjects
-from vidar.bus import EVENTS_STREAM
+from vidar.bus import EVENTS_STREAM, STORAGE_JOBS_STREAM
 from vidar.documents import SourcePointer, StoredSource
-from vidar.health import BUSY_VALUES
+from vidar.health import BUSY, BUSY_VALUES
 from vidar.models.events import Envelope, VideoFileDeleted, VideoUploaded
 from vidar.models.source_changes import SourceChange, SourceChangeReply, SourceCommitRequest, SourceRemoveRequest
 from vidar.mongo import update_returning_before
 from vidar.outbox import Outbox, Transaction
+from vidar.read_models import ArchiveSource, ArchiveStatus
 
 log = logging.getLogger(__name__)
 
@@ -34,25 +38,34 @@ def held_by(upload_id: str) -> dict:
     return {documents.UPLOAD_ID: upload_id, documents.STATUS: {"$nin": BUSY_VALUES}}
 
 
-def refusal(doc: dict | None) -> SourceChange:
-    """Why a change the gateway asked for did not apply to the archive `doc`, read in the same
+def refusal(archive_status: ArchiveStatus | None) -> SourceChange:
+    """Why a change the gateway asked for did not apply to the archive, read in the same
     transaction as the change whose condition (`held_by`) matched nothing."""
-    if doc is None:
+    if archive_status is None:
         return SourceChange.GONE
-    if doc["health_status"]["status"] in BUSY_VALUES:
+    if archive_status.status in BUSY:
         return SourceChange.PROCESSING
     return SourceChange.SUPERSEDED  # not busy, so the lock is no longer the request's
 
 
-def uploaded(video_id: int, source: StoredSource, before: dict) -> VideoUploaded:
-    """`video.uploaded` for `source`, naming the file it replaced in the archive `before`."""
+class SourceJob(BaseModel):
+    """What storage does with the files once archive `video_id`'s source pointer changed: remove
+    `replaced_key` (the previous source, if any) and probe `source` (the new one, if any)."""
+
+    video_id: int
+    source: StoredSource | None = None
+    replaced_key: str | None = None
+
+
+def uploaded(video_id: int, source: StoredSource, replaced_key: str | None) -> VideoUploaded:
+    """`video.uploaded` for `source`, naming the file it replaced."""
     return VideoUploaded(
         video_id=video_id,
         object_key=source.key,
         size=source.size,
         content_type=source.content_type,
         sha256=source.sha256,
-        replaced_key=(before.get("source") or {}).get("key"),
+        replaced_key=replaced_key,
     )
 
 
@@ -87,17 +100,20 @@ class SourcePointers:
             )
             if before is None:
                 return await self._refusal(transaction, request.video_id)
-            if before.get("source") is None:
+            replaced_key = ArchiveSource.model_validate(before).source_key
+            if replaced_key is None:
                 return SourceChange.UNCHANGED
-            removed = VideoFileDeleted(video_id=request.video_id, object_key=before["source"]["key"])
+            removed = VideoFileDeleted(video_id=request.video_id, object_key=replaced_key)
             await transaction.stage(Envelope(type=subjects.VIDEO_FILE_DELETED, payload=removed))
+            job = SourceJob(video_id=request.video_id, replaced_key=replaced_key)
+            await transaction.stage(Envelope(type=subjects.SOURCE_JOB, payload=job))
             return SourceChange.CHANGED
 
         return await self._outbox.commit(write)
 
     async def _point_at(self, transaction: Transaction, video_id: int, source: StoredSource, only_if: dict) -> bool:
-        """The one way an archive gets a new source file: the pointer and `video.uploaded`, whose
-        `replaced_key` tells storage which object to remove."""
+        """The one way an archive gets a new source file: the pointer, `video.uploaded`, and the
+        job that probes the file and removes the one it replaced."""
         before = await update_returning_before(
             self._videos,
             {"_id": video_id, **only_if},
@@ -106,14 +122,18 @@ class SourcePointers:
         )
         if before is None:
             return False
-        await transaction.stage(Envelope(type=subjects.VIDEO_UPLOADED, payload=uploaded(video_id, source, before)))
+        replaced_key = ArchiveSource.model_validate(before).source_key
+        event = uploaded(video_id, source, replaced_key)
+        await transaction.stage(Envelope(type=subjects.VIDEO_UPLOADED, payload=event))
+        job = SourceJob(video_id=video_id, source=source, replaced_key=replaced_key)
+        await transaction.stage(Envelope(type=subjects.SOURCE_JOB, payload=job))
         return True
 
     async def _refusal(self, transaction: Transaction, video_id: int) -> SourceChange:
         doc = await self._videos.find_one(
             {"_id": video_id}, projection={documents.STATUS: 1}, session=transaction.session
         )
-        return refusal(doc)
+        return refusal(ArchiveStatus.model_validate(doc) if doc else None)
 
 
 def serve_source_changes(broker: NatsBroker, pointers: SourcePointers) -> None:
@@ -143,6 +163,7 @@ def serve_source_changes(broker: NatsBroker, pointers: SourcePointers) -> None:
     ]
     for subject, schema in announced:
         broker.publisher(subject, stream=EVENTS_STREAM, schema=schema, title=subject)
+    broker.publisher(subjects.SOURCE_JOB, stream=STORAGE_JOBS_STREAM, schema=Envelope[SourceJob], title="storage-job")
 
 
 async def _answer(change: Awaitable[SourceChange], video_id: int) -> SourceChangeReply:
