@@ -131,6 +131,32 @@ def test_the_catalogue_is_rebuilt_on_a_database_without_one(
     assert_counts_as_stored(api, db, camera_group, burst)
 
 
+def test_another_gateways_creates_and_deletes_show_at_once(
+    api: httpx.Client, db: Database, stack: Ports, gw: Gateway, camera_group: int, burst: list[int]
+) -> None:
+    """A second gateway's copy of the catalogue, read before, follows the first one's writes: the
+    versions it reads with the counts say which pages changed."""
+    named = {"name": {"$regex": re.escape(name_token(camera_group)), "$options": "i"}}
+    selection = catalogue.conditions(named)
+    assert selection is not None
+
+    async def count_elsewhere() -> int:
+        client: AsyncMongoClient = AsyncMongoClient(mongo_url(stack), tz_aware=True)
+        try:
+            counts = ArchiveCounts(client["vidar"])
+            before = len((await counts.catalogued(selection))[1])
+            more = await create_named_burst(gw, camera_group, 3)
+            for gone in (burst[0], more[0]):
+                assert (await asyncio.to_thread(api.delete, f"/videos/{gone}/")).status_code == 204
+            after = len((await counts.catalogued(selection))[1])
+            return after - before
+        finally:
+            await client.close()
+
+    assert asyncio.run(count_elsewhere()) == 1
+    assert db.videos.count_documents(named) == BURST + 1
+
+
 def entry_of(created: datetime, camera_group: int, case: int | None, name: str | None) -> str:
     return catalogue.entry({"created_date": created, "camera_group": camera_group, "case": case, "name": name})
 
