@@ -2,9 +2,11 @@
 for acknowledgement leaves its event `acknowledged: false` until an operator or an admin
 acknowledges it; the storage service records who and when, and `?acknowledged=` finds them."""
 
+import asyncio
 from collections.abc import Iterator
 
 import httpx
+import nats
 import pytest
 from minio import Minio
 from pymongo.database import Database
@@ -13,7 +15,10 @@ from tests.gateway.test_matching import Scene, a_person, seen_again
 from tests.gateway.test_watch_lists import client_of, new_watch_list
 from tests.polling import eventually
 from tests.stack import S3_ACCESS_KEY, S3_SECRET_KEY, Gateway
+from vidar import subjects
+from vidar.bus import EVENTS_STREAM
 from vidar.devstack.servers import HOST, Ports
+from vidar.models.events import Envelope, MatchAcknowledged
 from vidar_gateway.auth import Role
 
 
@@ -78,6 +83,33 @@ def test_a_match_waits_for_an_operator_to_acknowledge_it(
     again = api.post(f"/events/faces/{event_id}/acknowledge/")
     assert again.status_code == 200, again.text
     assert again.json() == shown
+
+    # Outside consumers learn it once, from the bus.
+    announced = asyncio.run(acknowledgements_on_the_bus(matching.gw.env["VIDAR_NATS_URL"], event_id))
+    assert [(event.type, event.version, event.payload.acknowledged_by) for event in announced] == [
+        (subjects.acknowledgement("face"), 1, "records operator")
+    ]
+
+
+async def acknowledgements_on_the_bus(nats_url: str, event_id: str) -> list[Envelope[MatchAcknowledged]]:
+    """Every acknowledgement of the event that the stream holds, repeats included: read until none
+    comes for a while (published before the answer, they are all in the stream by now)."""
+    connection = await nats.connect(nats_url)
+    try:
+        subscription = await connection.jetstream().subscribe(
+            subjects.ACKNOWLEDGEMENTS, stream=EVENTS_STREAM.name, ordered_consumer=True
+        )
+        found = []
+        while True:
+            try:
+                message = await subscription.next_msg(timeout=2)
+            except nats.errors.TimeoutError:
+                return found
+            event = Envelope[MatchAcknowledged].model_validate_json(message.data)
+            if event.payload.event_id == event_id:
+                found.append(event)
+    finally:
+        await connection.close()
 
 
 def test_a_match_its_list_does_not_ask_about_is_not_acknowledged(matching: Scene) -> None:

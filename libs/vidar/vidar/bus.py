@@ -22,11 +22,18 @@ from vidar.logs import LogContextMiddleware
 from vidar.metrics import bus_middleware
 from vidar.settings import VidarSettings
 
-# Archive lifecycle, detections and their matches, for vidar's services and outside consumers alike.
+# Archive lifecycle, detections, their matches and acknowledgements, for vidar's services and outside consumers alike.
 # The duplicate window is how long a re-published event (same Nats-Msg-Id) is dropped.
 EVENTS_STREAM = JStream(
     "VIDAR_EVENTS",
-    subjects=["video.>", "detection.>", subjects.MATCHES, *subjects.JOB_REPORTS, subjects.JOB_STOPS],
+    subjects=[
+        "video.>",
+        "detection.>",
+        subjects.MATCHES,
+        subjects.ACKNOWLEDGEMENTS,
+        *subjects.JOB_REPORTS,
+        subjects.JOB_STOPS,
+    ],
     duplicate_window=timedelta(minutes=10).total_seconds(),
     max_age=timedelta(days=7).total_seconds(),
 )

@@ -75,6 +75,17 @@ def match(kind: str) -> str:
     return MATCH.format(kind=kind)
 
 
+# A matched event acknowledged (the gateway, once storage has recorded it): acknowledgement.face,
+# acknowledgement.body, acknowledgement.car. Outside `match.>`, whose consumers take every message
+# as a match.
+ACKNOWLEDGEMENT = "acknowledgement.{kind}"
+ACKNOWLEDGEMENTS = "acknowledgement.>"
+
+
+def acknowledgement(kind: str) -> str:
+    return ACKNOWLEDGEMENT.format(kind=kind)
+
+
 # Core NATS request-reply (not in a stream): the gateway asks storage, the one writer of the
 # detection events, to record that a matched event was acknowledged; one storage replica answers.
 ACKNOWLEDGE_REQUEST = "storage.event.acknowledge"

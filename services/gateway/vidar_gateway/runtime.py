@@ -10,7 +10,7 @@ from pymongo import AsyncMongoClient
 
 from vidar import mongo, subjects
 from vidar.bus import EVENTS_STREAM, make_broker
-from vidar.models.events import Envelope, VideoChanged, VideoDeleted
+from vidar.models.events import Envelope, MatchAcknowledged, VideoChanged, VideoDeleted
 from vidar.models.jobs import ProcessRequested, StopRequested
 from vidar.models.matches import DetectionMatched
 from vidar.models.stream_settings import DETECTOR_TYPES
@@ -36,6 +36,7 @@ def declare_publishers(broker: NatsBroker) -> None:
         (subjects.VIDEO_PROCESS_REQUESTED, Envelope[ProcessRequested]),
         (subjects.VIDEO_STOP_REQUESTED, Envelope[StopRequested]),
         *((subjects.match(kind), Envelope[DetectionMatched]) for kind in DETECTOR_TYPES),
+        *((subjects.acknowledgement(kind), Envelope[MatchAcknowledged]) for kind in DETECTOR_TYPES),
     ):
         broker.publisher(subject, stream=EVENTS_STREAM, schema=schema, title=subject)
 

@@ -10,6 +10,7 @@ from uuid import uuid4
 
 from pydantic import BaseModel, Field
 
+from vidar.models.stream_settings import DetectorType
 from vidar.models.video import Video
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
@@ -102,3 +103,12 @@ class ScreenshotRequest(BaseModel):
 class ScreenshotReply(BaseModel):
     key: str | None = None
     error: str | None = None
+
+
+class MatchAcknowledged(BaseModel):
+    """`acknowledgement.<kind>`: a matched event that its watch list asks to acknowledge was
+    acknowledged (the first acknowledgement; the event on /events/<kind>/<event_id>/ says when)."""
+
+    event_id: str = Field(description="the detection event's id (as on /events/<kind>/)")
+    kind: DetectorType
+    acknowledged_by: str = Field(description="the name of the token that acknowledged it")

@@ -1,17 +1,25 @@
 """Acknowledging a matched event that waits for it: the storage service, the one writer of the
 events, records it (vidar_storage.acknowledgements) and answers once it has, so the event read
-after shows it. The gateway answers the rest (unknown, acknowledged already, never asked) itself."""
+after shows it. The gateway answers the rest (unknown, acknowledged already, never asked) itself.
+Once recorded, the gateway publishes `acknowledgement.<kind>` for outside consumers; the same event's
+acknowledgement published twice (two operators at once) is dropped by JetStream. One lost between
+the two (a NATS outage then) is logged, not retried: the event itself shows the acknowledgement."""
+
+import logging
 
 from fastapi import Request
 from faststream.nats import NatsBroker
 from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import subjects
+from vidar.bus import EVENTS_STREAM
 from vidar.models.acknowledgements import Acknowledgement, AcknowledgeReply, AcknowledgeRequest
+from vidar.models.events import Envelope, MatchAcknowledged
 from vidar.models.stream_settings import DetectorType
 from vidar_gateway.auth import TOKENS, digest
 from vidar_gateway.errors import ApiError, not_found
 
+log = logging.getLogger(__name__)
 # Seconds the gateway waits for the storage service's answer (then a 503).
 ANSWER_WITHIN = 10.0
 
@@ -26,7 +34,7 @@ async def token_name(db: AsyncDatabase, request: Request) -> str:
 
 
 async def acknowledge(broker: NatsBroker, kind: DetectorType, event_id: str, by: str) -> None:
-    """Recorded by the storage service, or an ApiError saying why not."""
+    """Recorded by the storage service and published, or an ApiError saying why not."""
     request = AcknowledgeRequest(event_id=event_id, kind=kind, by=by)
     try:
         response = await broker.request(request, subjects.ACKNOWLEDGE_REQUEST, timeout=ANSWER_WITHIN)
@@ -39,3 +47,23 @@ async def acknowledge(broker: NatsBroker, kind: DetectorType, event_id: str, by:
         raise not_found(f"{kind} event", event_id)
     if reply.outcome is Acknowledgement.NOT_REQUIRED:
         raise ApiError(409, f"{kind} event {event_id} has no match that its watch list asks to acknowledge")
+    await _publish(broker, MatchAcknowledged(event_id=event_id, kind=kind, acknowledged_by=by))
+
+
+async def _publish(broker: NatsBroker, acknowledged: MatchAcknowledged) -> None:
+    subject = subjects.acknowledgement(acknowledged.kind)
+    event: Envelope[MatchAcknowledged] = Envelope(
+        event_id=f"acknowledged-{acknowledged.kind}-{acknowledged.event_id}", type=subject, payload=acknowledged
+    )
+    try:
+        await broker.publish(
+            event.model_dump_json().encode(),
+            subject,
+            headers={"Nats-Msg-Id": event.event_id, "content-type": "application/json"},
+            stream=EVENTS_STREAM.name,
+            timeout=ANSWER_WITHIN,
+        )
+    except Exception:
+        # Recorded already, and the event read after shows it: the operator's answer is that, and
+        # the announcement's loss is for the logs.
+        log.exception("%s event %s was acknowledged but not announced", acknowledged.kind, acknowledged.event_id)
