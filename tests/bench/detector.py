@@ -123,7 +123,7 @@ DARKNET_SIZES = (320, 416, 512, 608)
 # The archive's default filter_min_quality of bodies and cars, which the label goals are read at.
 DEFAULT_QUALITY = {"body": BODY_FILTERS.min_quality, "car": CAR_FILTERS.min_quality}
 THRESHOLDS = tuple(sorted({0.25, 0.3, 0.35, 0.4, 0.45, 0.5, *DEFAULT_QUALITY.values()}))
-FACE_SIZES = (256, 320, 480)
+FACE_SIZES = (256, 320, 480, 640)
 MIN_SCORE: float = DetectorSettings.model_fields["model_min_score"].default
 LABEL_IOU = 0.5
 # Bodies and cars at the archive's defaults.
@@ -272,10 +272,14 @@ def label_candidates(default_size: int) -> dict[str, Callable[[], ObjectDetector
         YoloDetector, FALL, FALL_CLASS_MAP, image_size=PEER_IMAGE_SIZE, device="cpu", min_score=MIN_SCORE
     )
     for size in sorted({*FACE_SIZES, DetectorSettings.model_fields["face_image_size"].default}):
-        candidates[f"face SSD {size}"] = partial(
+        candidates[face_model_name(size)] = partial(
             OpenCvFaceDetector, FACE_PROTOTXT, FACE_CAFFEMODEL, image_size=size, min_score=MIN_SCORE
         )
     return candidates
+
+
+def face_model_name(image_size: int) -> str:
+    return f"face SSD {image_size or 'auto (a third of the frame, 320 to 640)'}"
 
 
 def match(found: list[Detection], labels: list[dict[str, Any]]) -> Counts:
@@ -850,7 +854,7 @@ def report_label_goal(measured: dict[str, Any]) -> None:
     for row in measured["thresholds"]:
         if row["threshold"] == DEFAULT_QUALITY[row["kind"]]:
             pooled[row["kind"]].add(Counts(row["true"], row["false"], row["positives"]))
-    face_model = f"face SSD {DetectorSettings.model_fields['face_image_size'].default}"
+    face_model = face_model_name(DetectorSettings.model_fields["face_image_size"].default)
     for row in measured["labels"]:
         if row["kind"] == "face" and row["model"] == face_model:
             pooled["face"].add(Counts(row["true"], row["false"], row["positives"]))

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -16,6 +17,7 @@ from vidar_detector.detectors import (
     ModelLoadError,
     OpenCvFaceDetector,
     YoloDetector,
+    face_input_side,
     load_detectors,
 )
 from vidar_detector.settings import DEFAULT_CLASS_MAP, DetectorSettings
@@ -95,6 +97,30 @@ def test_face_boxes_are_in_pixels_of_the_image_given(models: Path, carphone: lis
     [small] = detector.detect(image)
     [large] = detector.detect(np.ascontiguousarray(image.repeat(2, axis=0).repeat(2, axis=1)))
     assert np.allclose(np.array(large.box) / 2, small.box, atol=3)
+
+
+def in_full_hd(face_frame: np.ndarray, scale: float) -> np.ndarray:
+    """A 1920x1080 frame, grey, with the carphone frame scaled by `scale` near its middle."""
+    frame = np.full((1080, 1920, 3), 96, np.uint8)
+    small = cv2.resize(face_frame, None, fx=scale, fy=scale)
+    frame[400 : 400 + small.shape[0], 800 : 800 + small.shape[1]] = small
+    return frame
+
+
+def test_a_full_hd_frames_72_px_face_is_found_at_the_default_input(models: Path, carphone: list[np.ndarray]) -> None:
+    default = DetectorSettings.model_fields["face_image_size"].default
+    detector = OpenCvFaceDetector(models / PROTOTXT, models / CAFFEMODEL, image_size=default, min_score=0.42)
+    fixed = OpenCvFaceDetector(models / PROTOTXT, models / CAFFEMODEL, image_size=320, min_score=0.42)
+    frames_ = [in_full_hd(image, 1.5) for image in carphone]  # the man's face about 72 px wide
+    assert face_input_side(1920, default) == 640
+    assert all(len(detector.detect(frame)) == 1 for frame in frames_)
+    assert not any(len(fixed.detect(frame)) for frame in frames_), "a fixed 320 input loses them"
+
+
+@pytest.mark.parametrize(("frame_side", "side"), [(176, 320), (768, 320), (1280, 427), (1920, 640), (3840, 640)])
+def test_the_default_face_input_is_a_third_of_the_frame_within_320_to_640(frame_side: int, side: int) -> None:
+    assert face_input_side(frame_side, 0) == side
+    assert face_input_side(frame_side, 256) == 256, "a set size is kept"
 
 
 def test_persons_on_vtest_frames(models: Path, vtest: list[np.ndarray]) -> None:

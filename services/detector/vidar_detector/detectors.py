@@ -286,10 +286,25 @@ def _stride_multiple(side: float) -> int:
     return max(YOLO_STRIDE, round(side / YOLO_STRIDE) * YOLO_STRIDE)
 
 
+# The face model's input side when `face_image_size` is 0: this share of the frame's longer side,
+# within these bounds (vidar_detector.settings).
+FACE_INPUT_SHARE = 1 / 3
+FACE_INPUT_SIDES = (320, 640)
+
+
+def face_input_side(frame_side: int, image_size: int) -> int:
+    """The longer side of the face model's input for a frame whose longer side is `frame_side`."""
+    if image_size:
+        return image_size
+    low, high = FACE_INPUT_SIDES
+    return min(high, max(low, round(frame_side * FACE_INPUT_SHARE)))
+
+
 class OpenCvFaceDetector:
     """OpenCV's DNN SSD face detector (res10 300x300, Caffe); runs on the CPU. Its input keeps the
-    frame's shape, the longer side `image_size`: a 16:9 frame squashed to 300x300, as the model
-    was released, costs 60% more and finds fewer faces (tests/bench/detector.py)."""
+    frame's shape, the longer side `image_size` (0: `face_input_side`'s share of the frame): a 16:9
+    frame squashed to 300x300, as the model was released, costs 60% more and finds fewer faces
+    (tests/bench/detector.py)."""
 
     kinds: frozenset[ObjectKind] = frozenset({"face"})
 
@@ -305,7 +320,7 @@ class OpenCvFaceDetector:
     def detect(self, image: np.ndarray) -> Detections:
         _check_image(image)
         height, width = image.shape[:2]
-        scale = self._image_size / max(width, height)
+        scale = face_input_side(max(width, height), self._image_size) / max(width, height)
         input_size = (max(1, round(width * scale)), max(1, round(height * scale)))
         # swapRB: our frames are RGB, the network wants BGR (the mean is in the network's order).
         blob = cv2.dnn.blobFromImage(image, 1.0, input_size, FACE_MEAN_BGR, swapRB=True, crop=False)

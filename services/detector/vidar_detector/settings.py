@@ -72,13 +72,20 @@ class DetectorSettings(VidarSettings):
     # 512: 88%); 512 finds 96% for 1.4 times the CPU, 640 97% for 2.1 times
     # (tests/bench/detector.py). 640 suits YOLO11.
     model_image_size: int = Field(416, ge=32, multiple_of=32)
-    # Longer side in pixels that the face model resizes frames to, keeping their shape: raise it
-    # for small faces in large frames (the model's time grows with its square).
-    face_image_size: int = Field(320, ge=32)
+    # Longer side in pixels that the face model resizes frames to, keeping their shape (its time
+    # grows with the square). 0: a third of the frame's longer side, from 320 to 640: the model
+    # misses faces under about 24 px of its input, so at a fixed 320 a 1080p frame's faces under
+    # 144 px were lost; a third finds them from about 72 px (tests/detector/test_detectors.py).
+    face_image_size: int = Field(0, ge=0)
     # "cpu", "cuda" or "cuda:N".
     model_device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
     # Threads torch and OpenCV use for inference in all (ultralytics alone would take cores - 1).
     model_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # The nice value (0 to 19, the lowest priority) every thread of the detector runs at, so that
+    # the gateway, the database and the other services on its host are served first: 4 runs
+    # filled 2 cores and lists took seconds (tests/bench/load.py). A detector alone on its host
+    # loses nothing; 0 leaves the priority it was started with, as does a lower value than that.
+    cpu_niceness: int = Field(10, ge=0, le=19)
     # Frames whose models run at once (`vidar_detector.lanes`), each lane with its own copy of the
     # models and model_threads / model_lanes threads: two frames on one thread each beat one
     # frame on two threads (tests/bench/detector.py).
