@@ -122,6 +122,7 @@ COST_RECORDS = 10_000
 # The seeded records' and objects' ids: far above those the API gives.
 FIRST_SEEDED_ID = 10_000_000
 MAX_SHARE = 0.05
+PARTS = ("latency", "cost")
 
 
 @dataclass(frozen=True)
@@ -205,8 +206,10 @@ def cost() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("parts", nargs="*", choices=["latency", "cost"], default=["latency", "cost"])
-    parts = parser.parse_args().parts
+    parser.add_argument("parts", nargs="*", help="latency, cost, or both (the default)")
+    parts = parser.parse_args().parts or PARTS
+    if unknown := set(parts) - set(PARTS):
+        parser.error(f"no such part: {', '.join(sorted(unknown))}")
     if "latency" in parts:
         latency()
     if "cost" in parts:
