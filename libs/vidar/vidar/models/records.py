@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vidar.models.attributes import Features
-from vidar.models.detection_events import ObjectType
+from vidar.models.detection_events import DetectionEvent, ObjectType
 from vidar.models.video import ObjectId
 
 Name = Annotated[str, Field(min_length=1, max_length=256)]
@@ -286,3 +286,15 @@ class ObjectCreateForm(BaseModel):
     mf_selector: Literal["reject", "biggest"] = Field(
         "reject", description="several objects in source_photo without create_from: refuse them, or take the biggest"
     )
+
+
+class MatchedEvent(DetectionEvent):
+    """An event of any kind matched with a record: an alert, or one of a record's appearances."""
+
+    object_type: ObjectType = Field(description="the event's list, /events/<object_type>/")
+
+
+class MatchedEventPage(BaseModel):
+    next_page: str | None
+    prev_page: str | None
+    results: list[MatchedEvent]

@@ -14,12 +14,14 @@ from vidar.models.records import (
     CardType,
     HumanCard,
     HumanCardPage,
+    MatchedEventPage,
 )
 from vidar.models.video import Count
-from vidar_gateway.deps import api_router, json_body
+from vidar_gateway.deps import BaseUrl, RuntimeDep, api_router, json_body
 from vidar_gateway.params import IdParam
 from vidar_gateway.records.cards.store import CardFilters
 from vidar_gateway.records.deps import CardsRepo, ObjectsRepo, Retro
+from vidar_gateway.records.matched import AppearanceParams, MatchedEvents, matched_page
 
 router = api_router("/cards", "records")
 CardTypePath = Annotated[CardType, Path(description="humans (people) or cars (vehicles)")]
@@ -81,3 +83,18 @@ async def delete_card(card_type: CardTypePath, card_id: CardId, cards: CardsRepo
     for object_type in OBJECT_TYPES_OF[card_type]:
         await objects.delete_of_card(object_type, card_id)
     return Response(status_code=204)
+
+
+@router.get("/{card_type}/{card_id}/appearances/", summary="List a record's matched events, newest first")
+async def list_appearances(
+    card_type: CardTypePath,
+    card_id: CardId,
+    query: Annotated[AppearanceParams, Query()],
+    cards: CardsRepo,
+    runtime: RuntimeDep,
+    base: BaseUrl,
+) -> MatchedEventPage:
+    await cards.get(card_type, card_id)
+    kinds = [object_type.kind for object_type in OBJECT_TYPES_OF[card_type]]
+    events = MatchedEvents(runtime.mongo[runtime.settings.mongo_db])
+    return matched_page(await events.of_card(card_id, kinds, query), base)
