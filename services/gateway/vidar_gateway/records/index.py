@@ -117,7 +117,8 @@ async def record_vectors(settings: SearchSettings) -> AsyncIterator[RecordVector
 
 
 class RecordIndex:
-    """One load of the records; never changed after, a new load replaces it whole."""
+    """One load of the records: what is matchable never changes after, a new load replaces it
+    (on Qdrant the vectors are shared by the loads, and kept to the latest)."""
 
     def __init__(
         self,
