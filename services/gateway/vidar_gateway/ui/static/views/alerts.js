@@ -1,4 +1,6 @@
-// Alerts: events matched with a record, of every kind, newest first, updated live. An event whose
+// Alerts: events matched with a record, of every kind, newest first (`GET /alerts/`), in pages
+// with the lists' cursors; the page shown is read again every few seconds, so the first one takes
+// new alerts live. An event whose
 // list asks for acknowledgement (`acknowledged: false`) has a button for it, which sets the event's
 // `acknowledged`, `acknowledged_by` and `acknowledged_date` through
 // `POST /events/<kind>/<id>/acknowledge/`. A gateway without that route (404) only shows alerts.
@@ -7,18 +9,16 @@ import { ApiError, call, session } from "../api.js";
 import { authImage, date, emptyState, h, streamTime, toast } from "../dom.js";
 import { poll } from "../poll.js";
 import { eventDialog } from "./event-dialog.js";
-import { KINDS } from "./timeline.js";
 import { RECORD_TYPE_OF, recordName } from "./records.js";
 import { listChip, watchLists } from "./watch-lists.js";
 
-const SHOWN = 60;
+const PAGE_SIZE = 30;
 const LIVE_EVERY_MS = 3000;
 
-async function matchedEvents() {
-  const read = await Promise.all(KINDS.map(async ([type]) =>
-    (await call(`/events/${type}/`, { params: { matched: "true", ordering: "-created_date", limit: SHOWN } }))
-      .results.map((event) => ({ ...event, kind: type }))));
-  return read.flat().sort((a, b) => b.created_date.localeCompare(a.created_date) || b.id.localeCompare(a.id)).slice(0, SHOWN);
+// One page of alerts; each event's `kind` is its list's path (faces, bodies, cars), as the dialogs take it.
+async function readAlerts(page) {
+  const found = await call("/alerts/", { params: { limit: PAGE_SIZE, page } });
+  return { ...found, results: found.results.map((event) => ({ ...event, kind: event.object_type })) };
 }
 
 // The names of the records these events matched (by record type and id) and of their archives (by id).
@@ -49,10 +49,13 @@ export function alertsPage() {
   const list = h("ol", { class: "alerts", "aria-label": "Matched events, newest first" });
   const summary = h("span", { class: "muted small", "aria-live": "polite" });
   const events = eventDialog(() => {});
+  const pager = h("div", { class: "pager" });
   const element = h("section", {},
     h("div", { class: "page-head" }, h("h1", {}, "Alerts"), summary),
-    h("div", { class: "card" }, list), events.dialog);
+    h("div", { class: "card" }, list, pager), events.dialog);
   let lists = [];
+  // The cursor of the page shown: null, the newest.
+  let current = null;
   let acknowledging = true;
   let shown = new Map();
 
@@ -104,7 +107,8 @@ export function alertsPage() {
 
   // An alert is rebuilt only when its event changed, so thumbnails are not fetched again.
   async function load() {
-    const found = await matchedEvents();
+    const page = await readAlerts(current);
+    const found = page.results;
     const names = await namesOf(found);
     const next = new Map(found.map((event) => [event.id, JSON.stringify([event, names.get(`${RECORD_TYPE_OF[event.kind]}/${event.matched_card}`)])]));
     list.replaceChildren(...found.map((event) => {
@@ -113,7 +117,15 @@ export function alertsPage() {
     }));
     shown = next;
     if (!found.length) list.append(h("li", {}, emptyState("No alerts", "Events matched with a record on a watch list show here as they come.")));
-    summary.textContent = `${found.length} latest`;
+    summary.textContent = current ? `${found.length} on this page` : `${found.length} latest`;
+    pager.replaceChildren(
+      h("button", { type: "button", class: "ghost", disabled: !page.prev_page, onclick: () => turn(page.prev_page) }, "← Newer"),
+      h("button", { type: "button", class: "ghost", disabled: !page.next_page, onclick: () => turn(page.next_page) }, "Older →"));
+  }
+
+  function turn(page) {
+    current = page;
+    load().catch((failure) => toast(failure.message, "error"));
   }
 
   watchLists().then((found) => { lists = found; return load(); }).catch((failure) => toast(failure.message, "error"));

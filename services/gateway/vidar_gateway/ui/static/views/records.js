@@ -15,8 +15,8 @@ export const RECORD_TYPES = {
 export const RECORD_TYPE_OF = { faces: "humans", bodies: "humans", cars: "cars" };
 
 const PAGE_SIZE = 30;
-// A record's appearances read at most this many events of each kind, newest first.
-const MAX_APPEARANCES = 500;
+// A page of a record's appearances: its events of every kind, newest first.
+const APPEARANCES_PAGE = 100;
 
 export const recordName = (card) => card.name || `Record ${card.id}`;
 
@@ -166,12 +166,10 @@ function retroText(progress) {
   return h("span", { class: "retro" }, ` · looking back: ${progress.status}, ${progress.checked} checked`);
 }
 
-async function appearancesOf(cardId, kinds) {
-  const read = await Promise.all(kinds.map(async ([path]) => {
-    const found = await call(`/events/${path}/`, { params: { matched_card: cardId, ordering: "-created_date", limit: MAX_APPEARANCES } });
-    return found.results.map((event) => ({ ...event, kind: path }));
-  }));
-  return read.flat();
+// One page of the record's appearances; each event's `kind` is its list's path (faces, bodies, cars).
+async function appearancesOf(type, cardId, page) {
+  const found = await call(`/cards/${type}/${cardId}/appearances/`, { params: { limit: APPEARANCES_PAGE, page } });
+  return { ...found, results: found.results.map((event) => ({ ...event, kind: event.object_type })) };
 }
 
 // One lane per archive: each appearance as a mark at its time in the video, and its thumbnail, in time order.
@@ -194,12 +192,23 @@ function archiveTimeline(video, events, openEvent) {
       h("span", { class: "quality" }, event.confidence === null ? "" : event.confidence.toFixed(2)))))));
 }
 
-async function appearancesSection(type, card, openEvent) {
-  const events = await appearancesOf(card.id, RECORD_TYPES[type].kinds);
-  if (!events.length) return emptyState("No appearances yet", "Events matched with this record show here, in every archive.");
+// The appearances of one page on a timeline per archive, and the way to the newer and older pages.
+async function appearancesSection(type, card, openEvent, page = null) {
+  const found = await appearancesOf(type, card.id, page);
+  const events = found.results;
+  if (!events.length && !page) return emptyState("No appearances yet", "Events matched with this record show here, in every archive.");
   const byArchive = Map.groupBy(events, (event) => event.video_archive);
   const videos = await Promise.all([...byArchive.keys()].map((id) => call(`/videos/${id}/`).catch(() => null)));
-  return h("div", { class: "appearances" }, [...byArchive.entries()].map(([, found], index) => archiveTimeline(videos[index], found, openEvent)));
+  const section = h("div", { class: "appearances" });
+  const turn = (cursor) => appearancesSection(type, card, openEvent, cursor)
+    .then((next) => section.replaceWith(next)).catch((failure) => toast(failure.message, "error"));
+  section.append(...[...byArchive.entries()].map(([, shown], index) => archiveTimeline(videos[index], shown, openEvent)));
+  if (found.prev_page || found.next_page) {
+    section.append(h("div", { class: "pager" },
+      h("button", { type: "button", class: "ghost", disabled: !found.prev_page, onclick: () => turn(found.prev_page) }, "← Newer"),
+      h("button", { type: "button", class: "ghost", disabled: !found.next_page, onclick: () => turn(found.next_page) }, "Older →")));
+  }
+  return section;
 }
 
 export function recordPage(type, id) {
