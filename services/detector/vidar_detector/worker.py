@@ -35,6 +35,7 @@ from vidar.models.jobs import (
     Statistic,
 )
 from vidar.objectstore import ObjectStore
+from vidar.read_models import RunState
 from vidar_detector.assembly import Collaborators, assemble
 from vidar_detector.detection import DetectionHandler
 from vidar_detector.detectors import ModelLoadError
@@ -96,13 +97,14 @@ class Worker:
             # confirmed (NATS away for longer than the ack wait) and before the scheduler recorded
             # the end: running it again would replace the run.
             return Answer.ACK
-        record = await self._jobs.find_one({"_id": dispatch.run_id})
-        if record is None or record["state"] in OVER:
+        record = await self._jobs.find_one({"_id": dispatch.run_id}, projection={"state": 1, "checkpoint": 1})
+        run_state = RunState.model_validate(record) if record else None
+        if run_state is None or run_state.state in OVER:
             return Answer.ACK  # stopped while queued, or already over: nothing to do
-        resumed_from = Checkpoint.model_validate(record["checkpoint"]) if record.get("checkpoint") else None
+        resumed_from = run_state.checkpoint
         run = RunContext.of(dispatch, attempt, resumed_from)
         statistic = resumed_from.statistic if resumed_from else Statistic()
-        if record["state"] == JobState.STOPPING:
+        if run_state.state == JobState.STOPPING:
             await self._end(subjects.JOB_STOPPED, run, statistic)
             return Answer.ACK
         if attempt > self._settings.max_attempts:
