@@ -38,6 +38,7 @@ from vidar.models.jobs import DetectionPosted
 from vidar.models.stream_settings import DetectorType
 from vidar.mongo import in_transaction, updated
 from vidar.outbox import Outbox, Transaction
+from vidar_storage.event_counts import EventCounts
 
 
 class DetectionRecords:
@@ -47,6 +48,7 @@ class DetectionRecords:
         self._records = db[archive.DETECTIONS]
         self._videos = db[archive.VIDEOS]
         self._clusters = db[archive.CLUSTERS]
+        self._counts = EventCounts(db)
 
     async def ensure_indexes(self) -> None:
         await indexes.ensure(self._records.database, archive.DETECTIONS)
@@ -62,8 +64,10 @@ class DetectionRecords:
             if video is None:
                 return  # the archive is gone, or this run was replaced
             record = DetectionRecord(**_searchable(detection), created_date=datetime.now(UTC))
-            # A redelivery raises DuplicateKeyError here, and the transaction (its count too) is undone.
-            await self._records.insert_one(record.document(), session=session)
+            # A redelivery raises DuplicateKeyError here, and the transaction (its counts too) is undone.
+            document = record.document()
+            await self._records.insert_one(document, session=session)
+            await self._counts.one_more(document, session)
             if (detections := _completed_by_this_record(video, kind)) is not None:
                 clustering = {"$set": RunClustering.reached(kind, ClusteringState.CLUSTERING)}
                 await self._videos.update_one(current_run, clustering, session=session)
@@ -107,10 +111,8 @@ class DetectionRecords:
         async def replace(session: AsyncClientSession) -> None:
             await self._records.delete_many(older, session=session)
             await self._clusters.delete_many(older, session=session)
-            counts: dict[str, int | None] = {
-                counter: await self._records.count_documents({"video_id": video_id, "kind": kind}, session=session)
-                for kind, counter in COUNT_FIELDS.items()
-            }
+            records = await self._counts.recount_archive(video_id, session)
+            counts: dict[str, int | None] = {COUNT_FIELDS[kind]: number for kind, number in records.items()}
             # Null, unless this run's clusters are already in (this event came late).
             for kind, counter in CLUSTER_COUNT_FIELDS.items():
                 of_kind = {"video_id": video_id, "kind": kind}

@@ -28,6 +28,7 @@ from vidar.read_models import ArchiveSource
 from vidar.streams import AsyncStreamReader, StreamTooLarge, first_chunk
 from vidar.urlguard import Allowlist, UrlRefused
 from vidar_storage import probe as video
+from vidar_storage.event_counts import EventCounts
 from vidar_storage.settings import StorageSettings
 from vidar_storage.source_pointer import SourceJob, SourcePointers
 from vidar_storage.url_source import open_download
@@ -54,6 +55,7 @@ class Storage:
         self._outbox = outbox
         self._allowlist = Allowlist.parse(settings.url_allowlist)
         self._pointers = SourcePointers(db, outbox)
+        self._event_counts = EventCounts(db)
 
     async def settle_source(self, job: SourceJob) -> None:
         """Once the source pointer changed: remove the file it replaced, probe the new one."""
@@ -95,6 +97,7 @@ class Storage:
         await self._objects.remove_prefix(archive.prefix(event.video_id))
         await self._db[archive.DETECTIONS].delete_many({"video_id": event.video_id})
         await self._db[archive.CLUSTERS].delete_many({"video_id": event.video_id})
+        await self._event_counts.remove_archive(event.video_id)
 
     async def archive_changed(self, video_id: int) -> None:
         """Fetch the archive's `url` into object storage, unless it is already its source."""

@@ -10,6 +10,7 @@ from vidar.archive import DETECTIONS, VIDEOS
 from vidar.documents import COUNT_FIELDS, PLATE_SUBSTRINGS
 from vidar.models.stream_settings import DetectorType
 from vidar_gateway.errors import not_found
+from vidar_gateway.events.counts import KeptCounts
 from vidar_gateway.events.filters import ORDER_FIELDS, EventFilters, EventListQuery
 from vidar_gateway.pagination import Ordering, Page, TextId, paginate
 
@@ -24,6 +25,7 @@ HIDDEN = {"embedding": 0, "history": 0, PLATE_SUBSTRINGS: 0}
 class EventStore:
     def __init__(self, db: AsyncDatabase) -> None:
         self._events = db[DETECTIONS]
+        self._kept = KeptCounts(db)
 
     async def ensure_indexes(self) -> None:
         await indexes.ensure(self._events.database, DETECTIONS)
@@ -51,7 +53,9 @@ class EventStore:
         )
 
     async def count(self, kind: DetectorType, filters: EventFilters, zone: Any, now: datetime) -> int:
-        query = filters.to_query(kind, zone, now)
+        query = filters.to_query(kind, zone, now)  # refuses another kind's filters first
+        if (kept := await self._kept.count(kind, filters)) is not None:
+            return kept
         if query.keys() == {"video_id", "kind"}:
             return await self._archive_count(query["video_id"], kind)
         return await self._events.count_documents(query)

@@ -1,0 +1,78 @@
+"""The kept counts of detection events (`vidar.event_counts`), changed in the transaction of the
+write that changes the events: a record (one more), a match (one more matched), a new run (the
+archive's older events out) and a deleted archive (all of its events out)."""
+
+from collections import Counter
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from vidar import archive, event_counts
+from vidar.models.stream_settings import DetectorType
+from vidar.mongo import delete_returning
+
+# What a recount reads of each record.
+_COUNTED_FIELDS = {"features": 1, "camera_group": 1, "matched": 1}
+
+
+class EventCounts:
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._counts = db[event_counts.EVENT_COUNTS]
+        self._records = db[archive.DETECTIONS]
+
+    async def one_more(self, record: dict[str, Any], session: AsyncClientSession, *, matched: bool = False) -> None:
+        """Count a record just written; with `matched`, only its first match."""
+        kind: DetectorType = record["kind"]
+        change = {event_counts.MATCHED: 1} if matched else event_counts.one_event(kind, record.get("features"))
+        await self._add(kind, record["video_id"], record["camera_group"], change, session)
+
+    async def recount_archive(self, video_id: int, session: AsyncClientSession) -> dict[DetectorType, int]:
+        """The archive's counts made equal to its records (after its older runs' are deleted: the
+        current run's early records, usually none), every scope changed by the difference; the
+        number of records of each kind."""
+        totals: dict[DetectorType, int] = {}
+        for kind in event_counts.COUNTED_ATTRIBUTES:
+            await self._take_out(video_id, kind, session)
+            of_kind = {"video_id": video_id, "kind": kind}
+            records = await self._records.find(of_kind, projection=_COUNTED_FIELDS, session=session).to_list()
+            for record in records:
+                await self.one_more({**record, **of_kind}, session)
+                if record.get("matched"):
+                    await self.one_more({**record, **of_kind}, session, matched=True)
+            totals[kind] = len(records)
+        return totals
+
+    async def remove_archive(self, video_id: int) -> None:
+        """Every scope without the archive's events, once they are deleted with it (a redelivery
+        finds its own count gone and changes nothing)."""
+        for kind in event_counts.COUNTED_ATTRIBUTES:
+            await self._take_out(video_id, kind, None)
+
+    async def _take_out(self, video_id: int, kind: DetectorType, session: AsyncClientSession | None) -> None:
+        """The archive's kept counts of a kind out of every scope, and its own document gone."""
+        own = event_counts.counter_id(event_counts.archive_scope(video_id), kind)
+        kept = await delete_returning(self._counts, {"_id": own}, session=session)
+        if kept is None:
+            return
+        change = Counter({event_counts.TOTAL: kept.get(event_counts.TOTAL, 0)})
+        change[event_counts.MATCHED] = kept.get(event_counts.MATCHED, 0)
+        for key, number in kept.get(event_counts.COMBINATIONS, {}).items():
+            change[f"{event_counts.COMBINATIONS}.{key}"] = number
+        negative = {path: -number for path, number in change.items() if number}
+        scopes = (event_counts.EVERY_ARCHIVE, event_counts.camera_group_scope(kept[event_counts.CAMERA_GROUP]))
+        for scope in scopes:
+            if negative:
+                counter = {"_id": event_counts.counter_id(scope, kind)}
+                await self._counts.update_one(counter, {"$inc": negative}, session=session)
+
+    async def _add(
+        self, kind: DetectorType, video_id: int, camera_group: int, change: dict[str, int], session: AsyncClientSession
+    ) -> None:
+        own = event_counts.counter_id(event_counts.archive_scope(video_id), kind)
+        for counter in event_counts.counter_ids(kind, video_id, camera_group):
+            update: dict[str, Any] = {"$inc": change}
+            if counter == own:
+                # It names the camera group whose count its events are in, to take them out of it.
+                update["$set"] = {event_counts.CAMERA_GROUP: camera_group}
+            await self._counts.update_one({"_id": counter}, update, upsert=True, session=session)
