@@ -67,3 +67,39 @@ def test_a_caller_alone_is_written_at_once() -> None:
 def test_every_caller_gets_its_own_result(max_batch: int) -> None:
     results = asyncio.run(submit_all(Batcher(Writer().write_all, max_batch=max_batch), [4, 5, 6, 7]))
     assert results == [40, 50, 60, 70]
+
+
+def test_a_lingering_batcher_writes_items_that_arrive_one_by_one_together() -> None:
+    writer = Writer()
+    batcher = Batcher(writer.write_all, max_batch=8, linger_s=10.0)
+
+    async def one_by_one() -> list[int | BaseException]:
+        submitted = []
+        for item in range(1, 9):  # the eighth fills the batch: no wait for the linger's end
+            submitted.append(asyncio.create_task(batcher.submit(item)))
+            await asyncio.sleep(0)
+        return await asyncio.gather(*submitted)
+
+    assert asyncio.run(one_by_one()) == [n * 10 for n in range(1, 9)]
+    assert writer.batches == [list(range(1, 9))]
+
+
+def test_a_lingering_batcher_writes_a_batch_that_does_not_fill_once_it_has_lingered() -> None:
+    writer = Writer()
+    batcher = Batcher(writer.write_all, max_batch=8, linger_s=0.05)
+    assert asyncio.run(submit_all(batcher, [1, 2])) == [10, 20]
+    assert writer.batches == [[1, 2]]
+
+
+def test_callers_waiting_on_a_lingering_batch_are_cancelled_with_it() -> None:
+    batcher = Batcher(Writer().write_all, max_batch=8, linger_s=10.0)
+
+    async def cancelled_while_lingering() -> list[int | BaseException]:
+        waiting = [asyncio.create_task(batcher.submit(item)) for item in (1, 2)]
+        await asyncio.sleep(0.01)
+        for task in asyncio.all_tasks():
+            if task.get_coro().__name__ == "_write_waiting":
+                task.cancel()
+        return await asyncio.gather(*waiting, return_exceptions=True)
+
+    assert all(isinstance(result, asyncio.CancelledError) for result in asyncio.run(cancelled_while_lingering()))

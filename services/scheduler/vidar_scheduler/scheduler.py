@@ -81,10 +81,15 @@ ENDED_RUNS_CHECK_S = 30.0
 # Archives synced in one transaction at most (`vidar.batching`): the `video.created` consumer
 # fetches and handles this many events at once.
 SYNCS_AT_ONCE = 64
+# How long a sync waits for others to share its transaction: a burst of creates announces its
+# archives a few at a time, and a transaction for each few cost the database server more than the
+# creates themselves.
+SYNC_LINGER_S = 0.25
 # Where an archive is synced from (the scheduler has not seen it yet).
 _UNSYNCED = [status.value for status in sources_of(S.NOT_STARTED)]
 # What a `video.processing.<status>` event reads of its archive.
 _EVENT_FIELDS = {CURRENT_RUN: 1, "error": 1, "health_status.statistic": 1}
+_SYNC_FIELDS = {**_EVENT_FIELDS, STATUS: 1}
 
 
 class Scheduler:
@@ -96,7 +101,7 @@ class Scheduler:
         self._over_counted_at: float | None = None
         self._live_counted_at: float | None = None
         self._ended_runs_checked_at: float | None = None
-        self._syncs = Batcher(self._sync_all, max_batch=SYNCS_AT_ONCE)
+        self._syncs = Batcher(self._sync_all, max_batch=SYNCS_AT_ONCE, linger_s=SYNC_LINGER_S)
         self._progress_display = ProgressDisplay(settings.progress_display_interval)
 
     async def ensure_indexes(self) -> None:
@@ -116,15 +121,18 @@ class Scheduler:
 
         async def write(transaction: Transaction) -> None:
             session = transaction.session
-            unsynced = {"_id": {"$in": sorted(set(video_ids))}, STATUS: {"$in": _UNSYNCED}}
-            # What the events say is what the sync leaves as it is: read once, before.
-            found = await self._videos.find(unsynced, projection=_EVENT_FIELDS, session=session).to_list()
+            # By id alone, the status checked here: with a clause on the status besides, the
+            # embedded server scans the whole collection. What the events say is what the sync
+            # leaves as it is: read once, before; a write meanwhile conflicts and runs this again.
+            by_id = {"_id": {"$in": sorted(set(video_ids))}}
+            read = await self._videos.find(by_id, projection=_SYNC_FIELDS, session=session).to_list()
+            found = [doc for doc in read if doc["health_status"]["status"] in _UNSYNCED]
             shown = [doc["_id"] for doc in found if doc.get("error") is None]
             kept = [doc["_id"] for doc in found if doc.get("error") is not None]
             for ids, display in ((shown, True), (kept, False)):
                 if ids:
                     synced = entering(S.NOT_STARTED, display=display)
-                    await self._videos.update_many({**unsynced, "_id": {"$in": ids}}, synced, session=session)
+                    await self._videos.update_many({"_id": {"$in": ids}}, synced, session=session)
             for doc in found:
                 await self._stage_move(transaction, doc, S.NOT_STARTED)
 

@@ -80,6 +80,8 @@ def subscribe(
 
         @durable_subscriber(broker, subject, durable=durable, description="fetch a url source")
         async def archive_changed(event: Envelope[VideoChanged], message: NatsMessage) -> None:
+            if not event.payload.video.url:  # nothing to fetch: no read of the archive (burst of creates)
+                return
             async with keeping_alive(message):
                 await storage.archive_changed(event.payload.video.id)
 
