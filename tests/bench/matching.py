@@ -158,7 +158,11 @@ def processed(stack: FullStack, client: httpx.Client, name: str) -> Run:
 
 def finished(client: httpx.Client, video_id: int) -> dict | None:
     archive = client.get(f"/videos/{video_id}/").json()
-    ended = archive["health_status"]["status"] not in (ProcessingStatus.QUEUED, ProcessingStatus.INPROGRESS)
+    ended = archive["health_status"]["status"] in (
+        ProcessingStatus.COMPLETED,
+        ProcessingStatus.FAILED,
+        ProcessingStatus.STOPPED,
+    )
     return archive if ended else None
 
 
