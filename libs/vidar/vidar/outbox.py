@@ -2,10 +2,12 @@
 announces, then published. A crash between commit and publish loses nothing: the relay
 re-publishes what is left, and the event id (`Nats-Msg-Id`) lets JetStream drop a copy.
 
-The events a transaction stages go in with one `insert_many` at its end, and once published leave
-with one `delete_many`: on SecantusDB (the embedded server, which serves one command at a time)
-every command costs every service, and a transaction of many events (a batch of creates or syncs)
-would otherwise pay two per event.
+The events a transaction stages go in with one `insert_many` at its end: on SecantusDB (the
+embedded server, which serves one command at a time) every command costs every service, and a
+transaction of many events (a batch of creates or syncs) would otherwise pay one per event. Those
+published at once leave at the relay's next pass, with one `delete_many` for every transaction
+committed since (a burst of creates paid one for each few archives); the relay sends again only
+entries older than its interval, and JetStream drops a copy by its `Nats-Msg-Id`.
 
 `Outbox.commit` is the one way vidar's services change data and announce it:
 
@@ -65,6 +67,7 @@ class Outbox:
         self._client = db.client
         self._entries = db[OUTBOX]
         self._broker = broker
+        self._published: list[str] = []  # published as they committed: removed at the relay's next pass
 
     async def commit(self, work: Callable[[Transaction], Awaitable[Result]]) -> Result:
         """`work` in one MongoDB transaction (the driver runs it again on a transient error); the
@@ -86,11 +89,12 @@ class Outbox:
         """Publish committed entries now; while NATS is away the relay does it later, and the
         request that made the change does not wait for a publish timeout."""
         if entries and is_connected(self._broker):
-            await self._publish_all(entries)
+            self._published.extend(await self._publish_each(entries))
 
     async def relay(self, *, older_than: timedelta) -> int:
         """Publish every entry staged before `older_than` ago; returns how many were sent."""
         cutoff = datetime.now(UTC) - older_than
+        await self._remove_published()
         sent = 0
         while True:
             oldest = self._entries.find({"staged_at": {"$lt": cutoff}}).sort("staged_at", 1)
@@ -107,16 +111,32 @@ class Outbox:
             except Exception:
                 log.exception("outbox relay failed; retrying in %.0f s", interval)
 
+    async def _remove_published(self) -> None:
+        published, self._published = self._published, []
+        try:
+            await self._remove(published)
+        except Exception:
+            self._published.extend(published)  # for the next pass
+            raise
+
     async def _publish_all(self, entries: list[dict]) -> int:
         """Publish `entries` in order until one fails; those sent leave the outbox. Returns how many."""
+        sent = await self._publish_each(entries)
+        await self._remove(sent)
+        return len(sent)
+
+    async def _publish_each(self, entries: list[dict]) -> list[str]:
+        """Publish `entries` in order until one fails; the ids of those sent."""
         sent: list[str] = []
         for entry in entries:
             if not await self._publish(entry):
                 break
             sent.append(entry["_id"])
-        if sent:
-            await self._entries.delete_many({"_id": {"$in": sent}})
-        return len(sent)
+        return sent
+
+    async def _remove(self, entry_ids: list[str]) -> None:
+        if entry_ids:
+            await self._entries.delete_many({"_id": {"$in": entry_ids}})
 
     async def _publish(self, entry: dict) -> bool:
         try:
