@@ -209,3 +209,21 @@ def test_tokens_are_the_gateways_business() -> None:
     help_text = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"}).stdout
     assert "vidar-gateway token create" in help_text
     assert CliRunner().invoke(app, ["token", "create"]).exit_code == 2
+
+
+@pytest.mark.usefixtures("detector")
+def test_detect_lists_the_objects_of_a_photo_with_their_ids(
+    vidar, api: httpx.Client, videos: Path, tmp_path: Path
+) -> None:
+    found = ok(vidar("detect", str(videos / "faces" / "obama.jpg")))
+    (face,) = [line.split() for line in found.stdout.splitlines() if line.startswith("face ")]
+    # The id is the API's: a search takes it as it is.
+    assert api.get("/events/faces/", params={"looks_like": f"detection:{face[1]}"}).status_code == 200
+    answer = json.loads(ok(vidar("detect", "--json", str(videos / "faces" / "obama.jpg"))).stdout)
+    assert (answer["orientation"], len(answer["objects"]["face"])) == (1, 1)
+
+    text = tmp_path / "notes.txt"
+    text.write_text("not a photo")
+    refused = vidar("detect", str(text))
+    assert refused.exit_code == 1
+    assert "not a JPEG, PNG or WebP" in refused.stderr

@@ -4,12 +4,12 @@ from typing import Annotated
 
 import typer
 
-from vidar_cli import events, videos
+from vidar_cli import detect, events, videos
 from vidar_cli.api import Api
 from vidar_cli.config import resolve
 
 app = typer.Typer(
-    help="vidar's command-line client: upload and process videos, list archives, download detections.",
+    help="vidar's command-line client: upload and process videos, list archives, get detections, detect in a photo.",
     no_args_is_help=True,
 )
 
@@ -29,5 +29,5 @@ def main(
     ctx.obj = lambda: Api(resolve(url, token))
 
 
-for command in (videos.upload, videos.ls, videos.show, videos.process, videos.stop, events.events):
+for command in (videos.upload, videos.ls, videos.show, videos.process, videos.stop, events.events, detect.detect):
     app.command()(command)
