@@ -2,7 +2,7 @@
 `video.processing.<status>` event; jobs live in MongoDB and JetStream, never only in memory,
 so a restarted scheduler carries on where the last one stopped."""
 
-import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -69,15 +69,19 @@ from vidar_scheduler.lifecycle import (
     waiting_note,
 )
 from vidar_scheduler.lost_events import lost_event_display, lost_event_note, run_to_fail
+from vidar_scheduler.periodic import Every
 from vidar_scheduler.progress_display import ProgressDisplay
 from vidar_scheduler.settings import SchedulerSettings
 from vidar_scheduler.source_notices import SourceNotice
 
 S = ProcessingStatus
 _OVER = [state.value for state in OVER]
+_LIVE = [state.value for state in JobState if state not in OVER]
 OVER_RECOUNT_S = 30.0
 LIVE_RECOUNT_S = 5.0
 ENDED_RUNS_CHECK_S = 30.0
+# Checks for silent detectors in each heartbeat timeout: a stall shows a sixth of it late at most.
+HEARTBEAT_CHECKS_PER_TIMEOUT = 6
 # Archives synced in one transaction at most (`vidar.batching`): the `video.created` consumer
 # fetches and handles this many events at once.
 SYNCS_AT_ONCE = 64
@@ -98,9 +102,10 @@ class Scheduler:
         self._videos = db[archive.VIDEOS]
         self._jobs = db[archive.JOBS]
         self._outbox = outbox
-        self._over_counted_at: float | None = None
-        self._live_counted_at: float | None = None
-        self._ended_runs_checked_at: float | None = None
+        self._over_count = Every(OVER_RECOUNT_S)
+        self._live_count = Every(LIVE_RECOUNT_S)
+        self._ended_runs_check = Every(ENDED_RUNS_CHECK_S)
+        self._heartbeat_check = Every(settings.heartbeat_timeout / HEARTBEAT_CHECKS_PER_TIMEOUT)
         self._syncs = Batcher(self._sync_all, max_batch=SYNCS_AT_ONCE, linger_s=SYNC_LINGER_S)
         self._progress_display = ProgressDisplay(settings.progress_display_interval)
 
@@ -335,17 +340,15 @@ class Scheduler:
 
         self._progress_display.forget(ended.run_id)
         if await self._outbox.commit(end):
-            self._over_counted_at = None
+            self._over_count.now_due()
             await self.dispatch()
 
     async def settle_ended_runs(self) -> None:
         """Every ENDED_RUNS_CHECK_S, an archive still queued or running on a run that is over moves
         on as the run's end moves it: one left so before run ends moved their archive in the same
         transaction, or by any way of ending a run that left its archive behind."""
-        due = self._ended_runs_checked_at is None or time.monotonic() - self._ended_runs_checked_at > ENDED_RUNS_CHECK_S
-        if not due:
+        if not self._ended_runs_check.due():
             return
-        self._ended_runs_checked_at = time.monotonic()
         busy = await self._videos.find({STATUS: {"$in": BUSY_VALUES}}, projection={CURRENT_RUN: 1}).to_list()
         runs = [doc[CURRENT_RUN] for doc in busy if doc.get(CURRENT_RUN)]
         if not runs:
@@ -425,25 +428,26 @@ class Scheduler:
             await self._outbox.commit(claim)
 
     async def count_jobs(self) -> None:
-        """The `vidar_jobs` gauge: runs by state (queued is the queue's depth). Each state is counted
-        on the jobs' state index: a `$group` of every job read the whole collection each pass. The
-        states runs end in grow with every run, so they are counted again only after a run ended
-        or every OVER_RECOUNT_S; the others every LIVE_RECOUNT_S (each pass, they were a fifth of
-        the database server's time with 4 runs processing on a busy host)."""
-        now = time.monotonic()
-        over_due = self._over_counted_at is None or now - self._over_counted_at > OVER_RECOUNT_S
-        live_due = self._live_counted_at is None or now - self._live_counted_at > LIVE_RECOUNT_S
-        for state in JobState:
-            if over_due if state in OVER else live_due:
+        """The `vidar_jobs` gauge: runs by state (queued is the queue's depth). The runs not over are
+        read in one find on the jobs' state index every LIVE_RECOUNT_S: a count of each state was
+        an aggregate, five every 5 s, a sixth of the database server's time with 4 runs processing
+        (SecantusDB reads every run it counts). The states runs end in grow with every run, so they
+        are counted only after a run ended, or every OVER_RECOUNT_S."""
+        if self._live_count.due():
+            live = await self._jobs.find({"state": {"$in": _LIVE}}, projection={"state": 1}).to_list()
+            by_state = Counter(job["state"] for job in live)
+            for state in _LIVE:
+                JOBS.labels(state).set(by_state[state])
+        if self._over_count.due():
+            for state in OVER:
                 JOBS.labels(state.value).set(await self._jobs.count_documents({"state": state.value}))
-        if over_due:
-            self._over_counted_at = now
-        if live_due:
-            self._live_counted_at = now
 
     async def watch_heartbeats(self) -> None:
         """A running job whose detector went silent is marked stalled (JetStream redelivers it
-        to a live detector after the same timeout); a stopping one is simply over."""
+        to a live detector after the same timeout); a stopping one is simply over. Checked
+        HEARTBEAT_CHECKS_PER_TIMEOUT times a timeout, not every tick."""
+        if not self._heartbeat_check.due():
+            return
         silent_since = datetime.now(UTC) - timedelta(seconds=self._settings.heartbeat_timeout)
         silent = {"heartbeat_at": {"$lt": silent_since}, "stalled": {"$ne": True}}
         await self._jobs.update_many(
