@@ -9,6 +9,10 @@ checked INPROGRESS (an ended one is processed again first), so each row is timed
 runs. Exits 1 when a request failed or the runs were not all in progress; the target is reported,
 not enforced, since the host may be shared. Run by `make bench` (which installs wrk).
 
+The detectors run at their default CPU priority (VIDAR_CPU_NICENESS, 10), below the other
+services; the table says which, and the host's load at the end: on a shared host it moves every
+figure.
+
 Last, what the database spends its time on (`tests.bench.db_profile`): every command of 15 s of
 the 4 runs alone, then of 15 s of the runs and 20 clients on the default list, by service and
 shape. That last row's latencies are the profiler's too, and not comparable with the others.
@@ -18,6 +22,7 @@ shape. That last row's latencies are the profiler's too, and not comparable with
 """
 
 import asyncio
+import os
 import random
 import shutil
 import sys
@@ -173,7 +178,10 @@ def main() -> None:
                 if ended:
                     sys.exit(f"runs ended while {path} was timed ({ended}): not {RUNS} runs under load")
             profile_database(stack, client, video_ids, script, results)
-        setting = f"{SEEDED:,} archives, {RUNS} runs of vtest.avi (faces, bodies, cars) on {RUNS} detectors"
+        setting = (
+            f"{SEEDED:,} archives, {RUNS} runs of vtest.avi (faces, bodies, cars) on {RUNS} detectors at nice"
+            f" {stack.process('detector-1').nice()}; host load {os.getloadavg()[0]:.1f} (1 min) at the end"
+        )
         print_results(results, stack.servers.ports, setting)
     print()
     for result in results[2:]:
