@@ -111,7 +111,7 @@ def latency() -> None:
         added = resident_mb() - before
         took = asyncio.run(timed(index, kind, vectors(rng, kind, events)))
         p50, p95 = np.percentile(took, [50, 95]) * 1000
-        row = f"{kind:<6}{records:>11,}{p50:>9.2f}{p95:>9.2f}{len(took) / sum(took):>10,.0f}"
+        row = f"{kind:<6}{records:>11,}{p50:>9.2f}{p95:>9.2f}{len(took) / sum(took):>10,.1f}"
         print(f"{row}{held.nbytes / MB:>11,.0f}{added:>8,.0f}", flush=True)
         del index, held
 
