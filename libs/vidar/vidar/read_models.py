@@ -29,7 +29,7 @@ class HeldUpload(StoredRead):
     refreshed_at: datetime
 
 
-class SourceFile(StoredRead):
+class PointedSource(StoredRead):
     """The file an archive's source pointer names (storage's `StoredSource`, as read back)."""
 
     key: str
@@ -41,7 +41,7 @@ class ArchiveSource(StoredRead):
     """An archive's source as storage sees it: the file it points at (storage's `SourcePointer`),
     the `url` it is to be fetched from and the upload that holds it (the gateway's)."""
 
-    source: SourceFile | None = None
+    source: PointedSource | None = None
     url: str | None = None
     upload: HeldUpload | None = None
 
