@@ -148,6 +148,8 @@ def processed(stack: FullStack, client: httpx.Client, name: str) -> Run:
     headers = {"Content-Type": "video/x-msvideo"}
     uploaded = client.put(f"/videos/{video_id}/upload/source_file/", content=VTEST.read_bytes(), headers=headers)
     assert uploaded.status_code == 201, uploaded.text
+    started = client.post(f"/videos/{video_id}/process/")
+    assert started.status_code == 200, started.text
     archive = eventually(lambda: finished(client, video_id), timeout=3600, what=f"{name} processed")
     assert archive["health_status"]["status"] == ProcessingStatus.COMPLETED, archive["health_status"]
     eventually(lambda: consumer_caught_up(stack.nats_url, DURABLE), timeout=600, what="the events matched")
