@@ -153,33 +153,35 @@ def insert(gw: Gateway, docs: list[dict]) -> None:
 
 def keep_counts(gw: Gateway, video: dict, by_kind: dict[DetectorType, list[dict]]) -> None:
     """The counts storage keeps in the transaction of each record: the archive's (`face_count`)
-    and the kept counts of each scope (`vidar.event_counts`), set to what the records hold."""
+    and the kept counts of each scope with their span (`vidar.event_counts`), set to what the
+    records hold."""
     counters: dict[str, dict] = {}
     for kind, docs in by_kind.items():
         for doc in docs:
             for counter in event_counts.counter_ids(kind, doc["video_id"], doc["camera_group"]):
-                kept = counters.setdefault(counter, {event_counts.TOTAL: 0, event_counts.MATCHED: 0})
-                for field, number in event_counts.one_event(kind, doc["features"], matched="matched" in doc).items():
-                    kept[field] = kept.get(field, 0) + number
+                kept = counters.setdefault(counter, {event_counts.CAMERA_GROUP: doc["camera_group"]})
+                _count(kept, event_counts.one_event(kind, doc["features"], matched="matched" in doc))
+                _widen(kept, event_counts.span_of(doc))
     with MongoClient(HOST, gw.ports.mongo, tz_aware=True, **MONGO_ACCOUNT) as mongo:
         database = mongo["vidar"]
         totals = {COUNT_FIELDS[kind]: len(docs) for kind, docs in by_kind.items()}
         database[archive.VIDEOS].update_one({"_id": video["id"]}, {"$set": totals})
         for counter, kept in counters.items():
-            document = {**_nested(kept), event_counts.CAMERA_GROUP: video["camera_group"]}
-            database[event_counts.EVENT_COUNTS].replace_one({"_id": counter}, document, upsert=True)
+            database[event_counts.EVENT_COUNTS].replace_one({"_id": counter}, kept, upsert=True)
 
 
-def _nested(kept: dict[str, int]) -> dict:
-    """Dotted `$inc` paths (`combinations.<key>`) as the document they build."""
-    document: dict = {}
-    for path, number in kept.items():
+def _count(kept: dict, increments: dict[str, int]) -> None:
+    """Dotted `$inc` paths (`combinations.<key>`) applied to the document they build."""
+    for path, number in increments.items():
         head, _, tail = path.partition(".")
-        if tail:
-            document.setdefault(head, {})[tail] = number
-        else:
-            document[head] = number
-    return document
+        into = kept.setdefault(head, {}) if tail else kept
+        into[tail or head] = into.get(tail or head, 0) + number
+
+
+def _widen(kept: dict, span: dict[str, dict]) -> None:
+    for op, pick in (("$min", min), ("$max", max)):
+        for field, value in span[op].items():
+            kept[field] = pick(kept[field], value) if field in kept else value
 
 
 def seed(gw: Gateway) -> tuple[dict, dict[DetectorType, list[dict]]]:

@@ -98,6 +98,21 @@ def test_kept_counts_equal_the_records(api: httpx.Client, gw: Gateway, db: Datab
     }
     kept = db.event_counts.find_one({"_id": f"archive:{video_id}:face"})
     assert kept[event_counts.COMBINATIONS] == {"male|34|-|-": 1, "female|41|-|-": 1, "male|38|-|-": 1, "-|-|-|-": 1}
+    assert (kept[event_counts.FIRST_TIMESTAMP], kept[event_counts.LAST_TIMESTAMP]) == (1001, 1004)
+    assert_walks_from_the_span(api, db, video_id)
+
+
+def assert_walks_from_the_span(api: httpx.Client, db: Database, video_id: int) -> None:
+    """Lists by date and timestamp, both ways, start at the kept span and give every event in order."""
+    records = list(db.detections.find({"video_id": video_id, "kind": "face"}))
+    for ordering in ("created_date", "-created_date", "timestamp", "-timestamp"):
+        field = ordering.removeprefix("-")
+        ordered = sorted(records, key=lambda r: (r[field], r["_id"]), reverse=ordering.startswith("-"))
+        params = {"video_archive": video_id, "ordering": ordering, "limit": 2}
+        first = api.get("/events/faces/", params=params).json()
+        second = api.get("/events/faces/", params={**params, "page": first["next_page"]}).json()
+        listed = [row["id"] for row in first["results"] + second["results"]]
+        assert listed == [record["_id"] for record in ordered], ordering
 
 
 def test_a_new_run_and_a_deletion_take_the_archive_out(api: httpx.Client, gw: Gateway, db: Database) -> None:
@@ -115,7 +130,16 @@ def test_a_new_run_and_a_deletion_take_the_archive_out(api: httpx.Client, gw: Ga
     assert_counts_equal_records(api, db, video_id)
 
     assert api.delete(f"/videos/{video_id}/").status_code == 204
-    eventually(lambda: db.event_counts.find_one({"_id": f"archive:{video_id}:face"}) is None, what="the deletion")
-    for params, query in FACE_FILTERS:
-        expected = db.detections.count_documents({**query, "kind": "face"})
-        assert api.get("/events/faces/count/", params=params).json() == {"count": expected}, params
+    eventually(lambda: db.detections.count_documents({"video_id": video_id}) == 0, what="the records to go")
+    scopes = (({"camera_groups": 1}, {"camera_group": 1}), ({}, {}))
+
+    def counts_equal_records() -> bool:
+        return all(
+            api.get("/events/faces/count/", params={**scope, **params}).json()["count"]
+            == db.detections.count_documents({**scoped, **query, "kind": "face"})
+            for scope, scoped in scopes
+            for params, query in FACE_FILTERS
+        )
+
+    eventually(counts_equal_records, what="the archive's events out of every count")
+    assert db.event_counts.find_one({"_id": f"archive:{video_id}:face"}) is None

@@ -6,7 +6,8 @@ point lookup on either server.
 One document per scope and kind (`event_counts`, `_id` from `counter_id`): every archive, one
 camera group, one archive. Each holds the events' `total`, how many are `matched`, and the number
 of each `combination` of the kind's counted attributes, so that any set of attribute filters of
-one kind is a sum over the combinations it accepts. An archive's document also names the camera
+one kind is a sum over the combinations it accepts; and the span of the events' dates and
+timestamps. An archive's document also names the camera
 group its events were counted in, so that a new run can take them out of that group's document.
 """
 
@@ -19,6 +20,11 @@ TOTAL = "total"
 MATCHED = "matched"
 COMBINATIONS = "combinations"
 CAMERA_GROUP = "camera_group"
+# The span of the events a scope has held (deleted ones too: a bound, not an edge): where a walk of
+# the events by date or by timestamp starts (the gateway's `vidar_gateway.events.starts`).
+OLDEST_CREATED = "oldest_created"
+FIRST_TIMESTAMP = "first_timestamp"
+LAST_TIMESTAMP = "last_timestamp"
 EVERY_ARCHIVE = "all"
 # The attributes a combination holds, in its order; a plate's text is not one (its pieces are
 # counted by their index: a piece matches few cars).
@@ -65,3 +71,11 @@ def attribute_values(kind: DetectorType, key: str) -> dict[str, str]:
 def one_event(kind: DetectorType, features: dict[str, Any] | None, *, matched: bool = False) -> dict[str, int]:
     """The `$inc` that counts one event."""
     return {TOTAL: 1, f"{COMBINATIONS}.{combination(kind, features)}": 1, **({MATCHED: 1} if matched else {})}
+
+
+def span_of(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The `$min` and `$max` that widen a scope's span to take in a record."""
+    return {
+        "$min": {OLDEST_CREATED: record["created_date"], FIRST_TIMESTAMP: record["timestamp"]},
+        "$max": {LAST_TIMESTAMP: record["timestamp"]},
+    }

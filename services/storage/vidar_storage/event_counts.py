@@ -13,7 +13,7 @@ from vidar.models.stream_settings import DetectorType
 from vidar.mongo import delete_returning
 
 # What a recount reads of each record.
-_COUNTED_FIELDS = {"features": 1, "camera_group": 1, "matched": 1}
+_COUNTED_FIELDS = {"features": 1, "camera_group": 1, "matched": 1, "created_date": 1, "timestamp": 1}
 
 
 class EventCounts:
@@ -24,8 +24,11 @@ class EventCounts:
     async def one_more(self, record: dict[str, Any], session: AsyncClientSession, *, matched: bool = False) -> None:
         """Count a record just written; with `matched`, only its first match."""
         kind: DetectorType = record["kind"]
-        change = {event_counts.MATCHED: 1} if matched else event_counts.one_event(kind, record.get("features"))
-        await self._add(kind, record["video_id"], record["camera_group"], change, session)
+        if matched:
+            update: dict[str, Any] = {"$inc": {event_counts.MATCHED: 1}}
+        else:
+            update = {"$inc": event_counts.one_event(kind, record.get("features")), **event_counts.span_of(record)}
+        await self._add(kind, record["video_id"], record["camera_group"], update, session)
 
     async def recount_archive(self, video_id: int, session: AsyncClientSession) -> dict[DetectorType, int]:
         """The archive's counts made equal to its records (after its older runs' are deleted: the
@@ -67,12 +70,10 @@ class EventCounts:
                 await self._counts.update_one(counter, {"$inc": negative}, session=session)
 
     async def _add(
-        self, kind: DetectorType, video_id: int, camera_group: int, change: dict[str, int], session: AsyncClientSession
+        self, kind: DetectorType, video_id: int, camera_group: int, update: dict[str, Any], session: AsyncClientSession
     ) -> None:
         own = event_counts.counter_id(event_counts.archive_scope(video_id), kind)
         for counter in event_counts.counter_ids(kind, video_id, camera_group):
-            update: dict[str, Any] = {"$inc": change}
-            if counter == own:
-                # It names the camera group whose count its events are in, to take them out of it.
-                update["$set"] = {event_counts.CAMERA_GROUP: camera_group}
-            await self._counts.update_one({"_id": counter}, update, upsert=True, session=session)
+            # The archive's own names the camera group whose count its events are in, to take them out of it.
+            named = {**update, "$set": {event_counts.CAMERA_GROUP: camera_group}} if counter == own else update
+            await self._counts.update_one({"_id": counter}, named, upsert=True, session=session)

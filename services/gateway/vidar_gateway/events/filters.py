@@ -1,5 +1,6 @@
 """The query string of GET /events/<type>/ and its count as one model, and its MongoDB query."""
 
+import dataclasses
 from datetime import datetime, tzinfo
 from typing import Annotated, Any, Literal
 
@@ -8,6 +9,7 @@ from pydantic import BeforeValidator, Field
 from vidar.models.stream_settings import DetectorType
 from vidar_gateway.events.attributes import AttributeFilters
 from vidar_gateway.events.matches import MatchFilters
+from vidar_gateway.events.starts import created_date_start, timestamp_start
 from vidar_gateway.listing import CreatedDateFilters, Ids, PageParams, split_commas, with_condition
 from vidar_gateway.pagination import CREATED_DATE_WINDOWS, FiniteFloat, KeyWindows, SortField, between
 from vidar_gateway.params import CalendarDateTime, IdParam, WholeNumber
@@ -15,11 +17,13 @@ from vidar_gateway.search.looks_like import SimilarityParams
 
 Quality = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 # API ordering name -> document field; ties sort by the event id.
-# Quality lies in 0..1; a timestamp's range is the video's, so its walk starts only at a cursor or bound.
+# Quality lies in 0..1; dates and timestamps start at the span of the events kept by storage.
 ORDER_FIELDS = {
-    "created_date": SortField("created_date", CalendarDateTime, CREATED_DATE_WINDOWS),
+    "created_date": SortField(
+        "created_date", CalendarDateTime, dataclasses.replace(CREATED_DATE_WINDOWS, start=created_date_start)
+    ),
     "quality": SortField("quality", Quality, KeyWindows(0.05, between(0.0, 1.0))),
-    "timestamp": SortField("timestamp", FiniteFloat, KeyWindows(5.0)),
+    "timestamp": SortField("timestamp", FiniteFloat, KeyWindows(5.0, timestamp_start)),
 }
 EventOrdering = Literal[
     "created_date", "-created_date", "quality", "-quality", "timestamp", "-timestamp", "-looks_like_confidence"
