@@ -19,6 +19,7 @@ from tests.stack import S3_ACCESS_KEY, S3_SECRET_KEY, Gateway
 from vidar.devstack.servers import HOST, Ports
 from vidar_gateway.auth import Role
 from vidar_gateway.records.objects.sources import thumbnail_of
+from vidar_gateway.search.images import CheckedImage, checked_image
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,19 @@ def test_a_thumbnail_is_cut_from_the_photo_turned_upright() -> None:
     sideways.save(stored, format="JPEG", exif=exif)
     thumbnail = Image.open(io.BytesIO(thumbnail_of(stored.getvalue(), (0.0, 0.0, 100.0, 150.0))))
     assert (thumbnail.format, thumbnail.size) == ("JPEG", (100, 150))
+
+
+@pytest.mark.parametrize("image_format", ["JPEG", "PNG", "WEBP"])
+def test_the_image_check_reads_the_exif_orientation_from_the_header(image_format: str) -> None:
+    """What POST /detect/ answers as `orientation`, and POST /objects/ shares: 1 without EXIF."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    sideways, upright = io.BytesIO(), io.BytesIO()
+    Image.new("RGB", (20, 10)).save(sideways, format=image_format, exif=exif)
+    Image.new("RGB", (20, 10)).save(upright, format=image_format)
+    media_type = f"image/{image_format.lower()}"
+    assert checked_image(sideways.getvalue(), "image", 1000) == CheckedImage(media_type, 6)
+    assert checked_image(upright.getvalue(), "image", 1000) == CheckedImage(media_type, 1)
 
 
 @pytest.fixture

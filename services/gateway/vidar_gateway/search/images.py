@@ -7,6 +7,7 @@ message's 1 MB), and the object is removed once it has answered.
 """
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 
@@ -63,7 +64,7 @@ def checked_image(data: bytes, param: str, max_pixels: int) -> CheckedImage:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=list(IMAGE_FORMATS)) as opened:
                 width, height, image_format = *opened.size, opened.format
-                orientation = opened.getexif().get(EXIF_ORIENTATION, UPRIGHT)
+                raw_exif = opened.info.get("exif")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # Pillow refuses, by its header, an image over its own limit (about 89 M pixels) before
         # saying its size: too many pixels all the same, the 413 the README promises, not a 400.
@@ -72,7 +73,22 @@ def checked_image(data: bytes, param: str, max_pixels: int) -> CheckedImage:
         raise ApiError(400, f"{param}: not a JPEG, PNG or WebP image", param=param) from None
     if width * height > max_pixels:
         raise _too_many_pixels(param, f"{width}x{height}", max_pixels)
-    return CheckedImage(IMAGE_FORMATS[str(image_format)], orientation if orientation in range(1, 9) else UPRIGHT)
+    return CheckedImage(IMAGE_FORMATS[str(image_format)], _orientation(raw_exif))
+
+
+def _orientation(raw_exif: bytes | None) -> int:
+    """The EXIF orientation that the header carries. Read from the header's bytes, since Pillow's
+    `getexif` decodes a PNG's pixels to look for it after them; an unreadable one is upright, as
+    the detector takes it."""
+    if not raw_exif:
+        return UPRIGHT
+    exif = Image.Exif()
+    try:
+        exif.load(raw_exif)
+    except (OSError, ValueError, SyntaxError, struct.error):
+        return UPRIGHT
+    orientation = exif.get(EXIF_ORIENTATION, UPRIGHT)
+    return orientation if orientation in range(1, 9) else UPRIGHT
 
 
 async def detected(
