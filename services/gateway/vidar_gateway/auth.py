@@ -6,9 +6,11 @@ A gateway keeps the role of each valid token it was sent for ROLE_KEPT_S seconds
 requests reads the token once rather than once a request (on SecantusDB, which serves one command
 at a time, every read costs every service). A token revoked with `vidar-gateway token revoke` (a
 process of its own) therefore stops working within ROLE_KEPT_S seconds; an unknown token is read
-every time, so a new one works at once.
+every time, so a new one works at once. Requests that find the role expired together wait for one
+read (a burst's clients all found it expired at once, and each read it).
 """
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -43,12 +45,20 @@ class TokenStore:
     def __init__(self, db: AsyncDatabase) -> None:
         self._tokens = db[TOKENS]
         self._kept: dict[str, tuple[Role, float]] = {}  # digest -> role, until when (monotonic)
+        self._reading: dict[str, asyncio.Future[Role | None]] = {}  # digest -> its read in flight
 
     async def role_of(self, token: str) -> Role | None:
         token_digest = digest(token)
         role, until = self._kept.get(token_digest, (None, 0.0))
         if role is not None and time.monotonic() < until:
             return role
+        reading = self._reading.get(token_digest)
+        if reading is None:
+            reading = self._reading[token_digest] = asyncio.ensure_future(self._read_role(token_digest))
+            reading.add_done_callback(lambda _: self._reading.pop(token_digest, None))
+        return await asyncio.shield(reading)  # a request given up on leaves the read to the others
+
+    async def _read_role(self, token_digest: str) -> Role | None:
         doc = await self._tokens.find_one({"_id": token_digest}, projection={"role": 1})
         if doc is None:
             self._kept.pop(token_digest, None)
