@@ -154,7 +154,7 @@ def processed(stack: FullStack, client: httpx.Client, name: str) -> Run:
     assert archive["health_status"]["status"] == ProcessingStatus.COMPLETED, archive["health_status"]
     eventually(lambda: consumer_caught_up(stack.nats_url, DURABLE), timeout=600, what="the events matched")
     events = MongoClient(stack.mongo_url)["vidar"]["detections"].count_documents({"video_id": video_id})
-    fps = float(archive["statistic"]["processing_fps"])
+    fps = float(archive["health_status"]["statistic"]["processing_fps"])
     return Run(fps, events, cpu_seconds(detector) - detector_before, cpu_seconds(gateway) - gateway_before)
 
 
