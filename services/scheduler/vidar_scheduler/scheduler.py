@@ -45,6 +45,7 @@ from vidar.models.jobs import (
 )
 from vidar.mongo import update_returning_before, updated
 from vidar.outbox import Outbox, Transaction
+from vidar.status_counts import keep_status_moves
 from vidar_scheduler.lifecycle import (
     IN_FLIGHT_VALUES,
     RUN_TAKEN_OVER,
@@ -138,6 +139,8 @@ class Scheduler:
                 if ids:
                     synced = entering(S.NOT_STARTED, display=display)
                     await self._videos.update_many({"_id": {"$in": ids}}, synced, session=session)
+            moves = [(doc["health_status"]["status"], S.NOT_STARTED.value) for doc in found]
+            await keep_status_moves(self._videos.database, moves, session)
             for doc in found:
                 await self._stage_move(transaction, doc, S.NOT_STARTED)
 
@@ -515,7 +518,7 @@ class Scheduler:
     ) -> bool:
         """In `transaction`, move the video as `change` says if the state machine allows it from where
         it is (and it is on run `run_id`, and matches `where`), with its `video.processing.<status>`
-        event; whether it moved."""
+        event and the kept count of each status (`vidar.status_counts`); whether it moved."""
         guard, update = status_update(
             video_id,
             change.status,
@@ -527,9 +530,13 @@ class Scheduler:
             only_from=change.only_from,
         )
         guard.update(where or {})
-        doc = await updated(self._videos, guard, update, session=transaction.session)
-        if doc is None:
+        session = transaction.session
+        # The status it leaves, read in the transaction that moves it: a move meanwhile conflicts.
+        before = await self._videos.find_one(guard, projection={STATUS: 1}, session=session)
+        doc = None if before is None else await updated(self._videos, guard, update, session=session)
+        if before is None or doc is None:
             return False
+        await keep_status_moves(self._videos.database, [(before["health_status"]["status"], change.status)], session)
         await self._stage_move(transaction, doc, change.status)
         return True
 

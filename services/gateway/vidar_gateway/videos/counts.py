@@ -6,8 +6,10 @@ about 5 s for a camera group that holds 100,000 (SecantusDB decodes every archiv
 0.1 ms each). Every other filter is counted from the archives, led by its most selective clause.
 
 Kept per value rather than in a counted index: SecantusDB counts nothing from an index alone.
-Camera groups and cases are the filters that are an equality on a field the gateway writes; the
-status is the scheduler's and changes many times a run, and names and dates are no equality.
+Camera groups and cases are the filters that are an equality on a field the gateway writes. The
+status is the scheduler's: kept in the same document as `statuses.<STATUS>`, counted in at create
+and out at delete here, and moved by the scheduler in each status move (`vidar.status_counts`).
+Names and dates are no equality.
 
 The same kept counts say which clause of a filter matches fewest archives (`clause_sizes`): a
 list led by it reads only those, where windows of its ordering would read every archive of the
@@ -35,27 +37,33 @@ from typing import Any
 
 import numpy as np
 from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from vidar.archive import VIDEOS
-from vidar.mongo import COUNTERS
+from vidar.documents import STATUS
+from vidar.mongo import COUNTERS, in_transaction
 from vidar.outbox import Transaction
+from vidar.status_counts import ARCHIVE_COUNT, STATUSES, status_key
 from vidar_gateway.pagination import leading_with
 from vidar_gateway.shared_reads import SharedReads
 from vidar_gateway.videos import catalogue
 from vidar_gateway.videos.name_fences import NAME_FENCES, ensure_name_fences, fence_path, is_fence
 
-ARCHIVE_COUNT = "videos.count"
 _GROUPS = "camera_groups"
 _GROUP_CASES = "group_cases"
-# The filters a kept count answers: camera_groups, case_in.
-_KEPT_FIELDS = {"camera_group", "case"}
+# The filters a kept count answers: camera_groups, case_in, status_in.
+_KEPT_FIELDS = {"camera_group", "case", STATUS}
+_GROUPED_FIELDS = {"camera_group", "case"}
 # Set once the catalogue holds every archive in this version's entries, each page with its version
 # (a database made before had no catalogue, or pages without versions).
 CATALOGUED = "catalogue_version"
 CATALOGUE_VERSION = 2
+# Set once the statuses of every archive were counted (a database made before kept none).
+STATUSES_COUNTED = "status_count_version"
+STATUS_COUNT_VERSION = 1
 OLDEST_CREATED = "oldest_created"
 NEWEST_CREATED = "newest_created"
 
@@ -93,21 +101,46 @@ def _in(condition: Any) -> set[Any]:
     return set(condition["$in"]) if isinstance(condition, dict) else {condition}
 
 
+def _is_equality(condition: Any) -> bool:
+    """Whether `condition` is an equality or an `$in` alone (what `_in` reads)."""
+    return not isinstance(condition, dict) or condition.keys() == {"$in"}
+
+
+def _status_key(archive: dict[str, Any]) -> str:
+    """The counter of the status `archive` has (as read in the transaction that creates or deletes it)."""
+    return status_key(archive["health_status"]["status"])
+
+
 @dataclass(frozen=True)
 class KeptCounts:
-    """The counts as read: in all, of each camera group, of each case of each camera group; and the
-    version of each page of the catalogue, by page number."""
+    """The counts as read: in all, of each camera group, of each case of each camera group, of each
+    status (None before they are counted); and the version of each page of the catalogue, by page
+    number."""
 
     total: int
     groups: dict[str, int]
     cases: dict[str, dict[str, int]]
     catalogue_versions: dict[str, ObjectId] = field(default_factory=dict)
+    statuses: dict[str, int] | None = None
 
     def of(self, query: dict[str, Any]) -> int | None:
-        """The count of `query` if one is kept for it (no filter, or camera groups and cases alone),
-        else None."""
+        """The count of `query` if the kept counts answer it, else None: no filter, camera groups and
+        cases, statuses; a status with camera groups or cases only where one of the two decides it
+        (it matches none, or every archive)."""
         if not query.keys() <= _KEPT_FIELDS:
             return None
+        grouped = self._of_grouped({key: query[key] for key in _GROUPED_FIELDS & query.keys()})
+        if STATUS not in query:
+            return grouped
+        in_status = self._of_statuses(query[STATUS])
+        if in_status is None or grouped == self.total:
+            return in_status
+        if in_status == self.total:
+            return grouped
+        return 0 if 0 in (in_status, grouped) else None
+
+    def _of_grouped(self, query: dict[str, Any]) -> int:
+        """The count of camera groups and cases, or of every archive."""
         if not query:
             return self.total
         chosen = [str(group) for group in _in(query["camera_group"])] if "camera_group" in query else list(self.cases)
@@ -116,10 +149,16 @@ class KeptCounts:
         cases = _in(query["case"])
         return sum(int(self.cases.get(group, {}).get(str(case), 0)) for group in chosen for case in cases)
 
+    def _of_statuses(self, condition: Any) -> int | None:
+        if self.statuses is None or not _is_equality(condition):
+            return None
+        return sum(int(self.statuses.get(status, 0)) for status in _in(condition))
+
     def clause_sizes(self, query: dict[str, Any]) -> dict[str, int]:
         """For each clause of `query` that a kept count answers alone, how many archives it matches;
         an `_id` clause of listed ids matches at most as many."""
-        sizes = {field: self.of({field: query[field]}) or 0 for field in _KEPT_FIELDS & query.keys()}
+        clauses = {field: self.of({field: query[field]}) for field in _KEPT_FIELDS & query.keys()}
+        sizes = {field: size for field, size in clauses.items() if size is not None}
         ids = query.get("_id")
         if isinstance(ids, dict) and "$in" in ids:
             sizes["_id"] = len(ids["$in"])
@@ -143,7 +182,8 @@ class ArchiveCounts:
         """Counted once, at the gateway's start, on a database that has no count kept yet, or no
         count of cases (made by an earlier version): every archive is read then. Another gateway
         starting at the same moment counts the same; the first one stored wins."""
-        kept = await self._counters.find_one({"_id": ARCHIVE_COUNT}, projection={_GROUP_CASES: 1, CATALOGUED: 1})
+        marks = {_GROUP_CASES: 1, CATALOGUED: 1, STATUSES_COUNTED: 1}
+        kept = await self._counters.find_one({"_id": ARCHIVE_COUNT}, projection=marks)
         if kept is None or _GROUP_CASES not in kept:
             by_cell = {"_id": {"group": "$camera_group", "case": "$case"}, "n": {"$sum": 1}}
             dates = {"oldest": {"$min": "$created_date"}, "newest": {"$max": "$created_date"}}
@@ -153,7 +193,18 @@ class ArchiveCounts:
             archives = await self._videos.find({}, projection=catalogue.FIELDS).to_list()
             await catalogue.keep(self._counters.database, archives, ARCHIVE_COUNT)
             await self._counters.update_one({"_id": ARCHIVE_COUNT}, {"$set": {CATALOGUED: CATALOGUE_VERSION}})
+        if kept is None or kept.get(STATUSES_COUNTED) != STATUS_COUNT_VERSION:
+            await in_transaction(self._counters.database.client, self._count_statuses)
         await ensure_name_fences(self._counters.database, self._videos)
+
+    async def _count_statuses(self, session: AsyncClientSession) -> None:
+        """Every archive counted in its status, in one transaction: a status the scheduler moves
+        meanwhile writes the same document, so one of the two runs again after the other."""
+        by_status = [{"$group": {"_id": f"${STATUS}", "n": {"$sum": 1}}}]
+        counted = await (await self._videos.aggregate(by_status, session=session)).to_list()
+        statuses = {str(row["_id"]): row["n"] for row in counted}
+        counts = {STATUSES: statuses, STATUSES_COUNTED: STATUS_COUNT_VERSION}
+        await self._counters.update_one({"_id": ARCHIVE_COUNT}, {"$set": counts}, session=session)
 
     async def _keep_all(self, cells: list[dict[str, Any]]) -> None:
         groups: Counter[str] = Counter()
@@ -179,7 +230,9 @@ class ArchiveCounts:
     async def _read_kept(self) -> "KeptCounts":
         kept = await self._counters.find_one({"_id": ARCHIVE_COUNT}) or {}
         versions = kept.get(catalogue.VERSIONS, {})
-        return KeptCounts(int(kept.get("value", 0)), kept.get(_GROUPS, {}), kept.get(_GROUP_CASES, {}), versions)
+        statuses = kept.get(STATUSES) if kept.get(STATUSES_COUNTED) == STATUS_COUNT_VERSION else None
+        groups, cases = kept.get(_GROUPS, {}), kept.get(_GROUP_CASES, {})
+        return KeptCounts(int(kept.get("value", 0)), groups, cases, versions, statuses)
 
     async def count(self, query: dict[str, Any]) -> int:
         """Kept; or matched in the catalogue where it answers; or counted from the archives led by
@@ -206,7 +259,7 @@ class ArchiveCounts:
     async def add(self, transaction: Transaction, archive: dict[str, Any], change: int) -> None:
         """`archive` is created (`change` 1) or deleted (-1)."""
         update: dict[str, Any] = {
-            "$inc": {"value": change, **self._cells(archive, change)},
+            "$inc": {"value": change, **self._cells(archive, change), _status_key(archive): change},
             "$set": catalogue.new_versions([archive["_id"]]),
         }
         if change > 0:
@@ -226,7 +279,7 @@ class ArchiveCounts:
         catalogue page rewrites its up to PAGE_SIZE entries)."""
         cells: Counter[str] = Counter(value=len(archives))
         for archive in archives:
-            cells.update(self._cells(archive, 1))
+            cells.update({**self._cells(archive, 1), _status_key(archive): 1})
         dates = [archive["created_date"] for archive in archives]
         update = {
             "$inc": dict(cells),
@@ -244,7 +297,8 @@ class ArchiveCounts:
             await self._fence(transaction, {"$set": fences})
 
     async def change(self, transaction: Transaction, before: dict[str, Any], after: dict[str, Any]) -> None:
-        """An archive was changed from `before` to `after` (its camera group, case or name, maybe)."""
+        """An archive was changed from `before` to `after` (its camera group, case or name, maybe). Its
+        status is the scheduler's, which may have moved it between the two reads: counted there."""
         cells = Counter(self._cells(before, -1))
         cells.update(self._cells(after, 1))
         listed = catalogue.entry(after)
@@ -261,7 +315,7 @@ class ArchiveCounts:
 
     @staticmethod
     def _cells(archive: dict[str, Any], change: int) -> dict[str, int]:
-        """The counters `archive` is counted in, each with `change`."""
+        """The counters of the gateway's fields `archive` is counted in, each with `change`."""
         group = archive["camera_group"]
         cells = {group_key(group): change}
         if archive.get("case") is not None:
