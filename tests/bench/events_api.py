@@ -68,6 +68,9 @@ QUALITY_FLOOR = 0.9
 # answers one request at a time, so more connections only queue (16 put p50 at 10 s).
 CONNECTIONS = 1
 INSERT_BATCH = 5_000
+# A check may read every event where no index serves its list (seconds on SecantusDB, minutes on a
+# loaded machine): it is timed afterwards, not refused.
+CHECK_TIMEOUT_S = 600
 THUMBNAIL = Path(".cache/videos/faces/obama.jpg")  # a real photograph, from tests/data/fetch_videos.sh
 _SEEDS: dict[DetectorType, int] = {"face": 20261124, "body": 20261207, "car": 20261208}
 
@@ -281,6 +284,7 @@ def endpoints(gw: Gateway, video: dict, by_kind: dict[DetectorType, list[dict]],
     a list's first page, and its count."""
     paths: dict[str, str] = {}
     with gw.client() as client:
+        client.timeout = httpx.Timeout(CHECK_TIMEOUT_S)
         for name, case in cases(video, start).items():
             found = [d for d in by_kind[_KIND_OF_TYPE[case.object_type]] if case.matches(d)]
             key = _ORDER_KEYS[case.ordering.removeprefix("-")]
