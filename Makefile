@@ -44,7 +44,7 @@ lint: $(STAMP)
 
 bench: $(STAMP) $(VIDEOS) $(MODELS)
 	command -v wrk || (apt-get update && apt-get install -y wrk)
-	$(BIN)/python -m tests.bench.report videos_api creation events_api uploads decode detector clustering search matching load soak
+	$(BIN)/python -m tests.bench.report videos_api creation events_api uploads decode detector clustering search matching load grown soak
 
 # The generated documents: the events' AsyncAPI and the settings' reference (tests check both are current).
 docs: $(STAMP)
