@@ -17,6 +17,7 @@ from tests.stack import MONGO_ACCOUNT, Gateway, ServiceProcess, controllable_ser
 from vidar.devstack.servers import HOST
 from vidar.documents import ArchiveSettings, new_video_document
 from vidar.health import ProcessingStatus
+from vidar.status_counts import status_key
 from vidar_gateway.videos.counts import ARCHIVE_COUNT, group_key
 
 ALREADY_STORED = 3_000
@@ -51,7 +52,8 @@ def store_synced_archives(db: Database, count: int) -> None:
     for document in documents:
         document["health_status"]["status"] = ProcessingStatus.NOT_STARTED.value
     db["videos"].insert_many(documents)
-    db["counters"].update_one({"_id": ARCHIVE_COUNT}, {"$inc": {"value": count, group_key(1): count}})
+    synced = status_key(ProcessingStatus.NOT_STARTED)
+    db["counters"].update_one({"_id": ARCHIVE_COUNT}, {"$inc": {"value": count, group_key(1): count, synced: count}})
 
 
 async def create_archives(gw: Gateway, count: int) -> list[int]:
