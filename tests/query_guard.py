@@ -29,6 +29,7 @@ WHOLE_READS = {
     ("gateway/vidar_gateway/search/qdrant.py", "backfill"): "the Qdrant collection's backfill",
     ("gateway/vidar_gateway/search/qdrant.py", "<dictcomp>"): "the backfill's current runs",
     ("gateway/vidar_gateway/videos/counts.py", "ensure"): "the archive counts, kept from then on",
+    ("gateway/vidar_gateway/videos/counts.py", "_count_statuses"): "the status counts, kept from then on",
     ("gateway/vidar_gateway/records/index.py", "_read_all"): "the record index, at start and when records change",
 }
 # Shapes no index serves on either server, allowed by name until they have one: a substring of a
