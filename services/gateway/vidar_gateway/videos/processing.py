@@ -2,11 +2,12 @@
 
 from vidar import subjects
 from vidar.documents import why_unusable
-from vidar.health import BUSY_VALUES
+from vidar.health import BUSY
 from vidar.models.events import Envelope
 from vidar.models.jobs import ProcessRequested, StopRequested
 from vidar.models.stream_settings import StreamSettings
 from vidar.outbox import Outbox
+from vidar.read_models import ArchiveStatus
 from vidar_gateway.errors import ApiError
 from vidar_gateway.videos.store import VideoStore
 
@@ -17,8 +18,8 @@ def why_not_processed(doc: dict) -> str | None:
     fetch or probe. A source on its way (a file not probed yet, a `url` being fetched) is not: the
     scheduler holds the run until it is ready, as the contract's upload-then-process flow expects;
     nor is a failed run's `error`."""
-    status = doc["health_status"]["status"]
-    if status in BUSY_VALUES:
+    status = ArchiveStatus.model_validate(doc).status
+    if status in BUSY:
         return f"it is {status} already; stop it first (POST /videos/{doc['_id']}/stop/) to start a new run"
     return why_unusable(doc)
 
@@ -45,7 +46,7 @@ class ProcessingRequests:
     async def stop(self, video_id: int) -> dict:
         """Stop a running or queued run; stopping an idle video changes nothing."""
         doc = await self._videos.get(video_id)
-        if doc["health_status"]["status"] in BUSY_VALUES:
+        if ArchiveStatus.model_validate(doc).status in BUSY:
             await self._announce(Envelope(type=subjects.VIDEO_STOP_REQUESTED, payload=StopRequested(video_id=video_id)))
         return doc
 

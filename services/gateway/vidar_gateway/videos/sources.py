@@ -26,9 +26,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from vidar import archive, documents, subjects
 from vidar.documents import UploadLock
-from vidar.health import BUSY_VALUES
+from vidar.health import BUSY, BUSY_VALUES
 from vidar.models.source_changes import SourceChange, SourceChangeReply, SourceCommitRequest, SourceRemoveRequest
 from vidar.objectstore import ObjectStore
+from vidar.read_models import ArchiveStatus
 from vidar.streams import AsyncStreamReader, StreamTooLarge, first_chunk
 from vidar_gateway.errors import ApiError, not_found
 
@@ -152,7 +153,7 @@ class Sources:
         doc = await self._videos.find_one({"_id": video_id}, projection={documents.STATUS: 1, "upload": 1})
         if doc is None:
             raise not_found("video", video_id)
-        if doc["health_status"]["status"] in BUSY_VALUES:
+        if ArchiveStatus.model_validate(doc).status in BUSY:
             raise being_processed(video_id)
         if doc.get("upload") is not None:
             raise ApiError(409, f"video {video_id} is receiving another upload")
