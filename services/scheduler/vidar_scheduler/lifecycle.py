@@ -26,7 +26,7 @@ from vidar.documents import (
     source_state,
     updates,
 )
-from vidar.health import BUSY_VALUES, ProcessingStatus, sources_of
+from vidar.health import BUSY, ProcessingStatus, sources_of
 from vidar.models.jobs import (
     IN_FLIGHT,
     JobDispatch,
@@ -41,6 +41,7 @@ from vidar.models.jobs import (
     Statistic,
 )
 from vidar.models.stream_settings import DETECTOR_TYPES, StreamSettings
+from vidar.read_models import ArchiveStatus
 
 S = ProcessingStatus
 IN_FLIGHT_VALUES = [state.value for state in IN_FLIGHT]
@@ -60,7 +61,7 @@ class StatusChange:
 
 def is_busy(video: dict) -> bool:
     """Queued or running: a request to process changes nothing, a stop has something to stop."""
-    return video["health_status"]["status"] in BUSY_VALUES
+    return ArchiveStatus.model_validate(video).status in BUSY
 
 
 def queues_a_run(video: dict | None) -> bool:
