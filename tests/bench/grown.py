@@ -17,6 +17,7 @@ events a second). The target is reported, not enforced, since the host may be sh
 import argparse
 import contextlib
 import io
+import math
 import os
 import random
 import tempfile
@@ -115,7 +116,7 @@ def grow(stack: FullStack, client: httpx.Client, archives: int, detections: int)
     started = time.monotonic()
     mongo: MongoClient[dict] = MongoClient(stack.mongo_url)
     with mongo:
-        holders = sorted(copies.names)[: -(-detections // EVENTS_PER_ARCHIVE)]
+        holders = sorted(copies.names)[: math.ceil(detections / EVENTS_PER_ARCHIVE)]
         videos = list(mongo["vidar"]["videos"].find({"_id": {"$in": holders}}, {"camera_group": 1}))
     for number, video in enumerate(videos, 1):
         add_events({"id": video["_id"], "camera_group": video["camera_group"]}, stack)
