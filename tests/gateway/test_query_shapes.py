@@ -15,6 +15,7 @@ from vidar_gateway.pagination import (
     CREATED_DATE_WINDOWS,
     Edge,
     Ordering,
+    SortField,
     TextId,
     _anchor,
     _between,
@@ -23,6 +24,7 @@ from vidar_gateway.pagination import (
     _key_windows,
     leading_with,
 )
+from vidar_gateway.params import CalendarDateTime
 from vidar_gateway.videos.filters import ORDER_FIELDS as VIDEO_ORDER_FIELDS
 from vidar_gateway.videos.filters import VideoFilters
 
@@ -118,7 +120,9 @@ def test_windows_end_in_one_unbounded_query() -> None:
 
 
 async def test_an_ordering_without_a_start_is_one_query() -> None:
-    oldest_first = Ordering.parse("created_date", EVENT_ORDER_FIELDS, TextId)
+    # Dates oldest first, with no kept span to start at (events start at storage's span instead).
+    fields = {"created_date": SortField("created_date", CalendarDateTime, CREATED_DATE_WINDOWS)}
+    oldest_first = Ordering.parse("created_date", fields, TextId)
     query = {"name": "x"}
     anchor = await _anchor(NO_COLLECTION, query, oldest_first, ascending=True)
     assert anchor is None
