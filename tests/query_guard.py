@@ -31,6 +31,8 @@ WHOLE_READS = {
     ("gateway/vidar_gateway/videos/counts.py", "ensure"): "the archive counts, kept from then on",
     ("gateway/vidar_gateway/videos/counts.py", "_count_statuses"): "the status counts, kept from then on",
     ("gateway/vidar_gateway/records/index.py", "_read_all"): "the record index, at start and when records change",
+    ("storage/vidar_storage/event_counts.py", "_count_every_record"): "the event counts, made once from the records",
+    ("storage/vidar_storage/event_counts.py", "ensure"): "the event counts' older version, cleared once",
 }
 # Shapes no index serves on either server, allowed by name until they have one: a substring of a
 # name alone (`name_contains` with no other filter) is an unanchored regex, which MongoDB too

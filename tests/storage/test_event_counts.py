@@ -2,14 +2,16 @@
 records, redeliveries, matches, a new run and a deleted archive: `/events/<kind>/count/` answers
 from them what counting the records answers."""
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 from pymongo.database import Database
 
 from tests.polling import eventually
-from tests.stack import Gateway, consumer_caught_up
+from tests.stack import Gateway, Ports, consumer_caught_up, mongo_url
 from tests.storage.archives import new_archive
 from tests.storage.test_detections import counts, detection, posted, publish
 from vidar import event_counts, subjects
@@ -19,6 +21,7 @@ from vidar.models.attributes import AgeFeature, BodyFeatures, ColorFeature, Face
 from vidar.models.events import Envelope
 from vidar.models.jobs import DetectionPosted, Statistic, VideoProcessing
 from vidar.models.matches import DetectionMatched
+from vidar_storage.event_counts import EventCounts
 
 pytestmark = pytest.mark.usefixtures("storage")
 
@@ -143,3 +146,37 @@ def test_a_new_run_and_a_deletion_take_the_archive_out(api: httpx.Client, gw: Ga
 
     eventually(counts_equal_records, what="the archive's events out of every count")
     assert db.event_counts.find_one({"_id": f"archive:{video_id}:face"}) is None
+
+
+def test_counts_are_made_once_from_records_recorded_before_they_were_kept(
+    api: httpx.Client, gw: Gateway, db: Database, stack: Ports
+) -> None:
+    """A database whose events were recorded before storage kept their counts (no version marker)
+    gets them made from its records at storage's start, once; without that, its global counts
+    would miss them and a walk oldest first would start past them."""
+    video_id = new_archive(api)
+    db.videos.update_one({"_id": video_id}, {"$set": {"current_run": "run-a"}})
+    publish(gw, *(posted(face(video_id, "run-a", track, "female", 20 + track)) for track in (1, 2, 3)))
+    eventually(lambda: counts(api, video_id) == (3, 0, 0), what="the records")
+    eventually(lambda: consumer_caught_up(gw.env["VIDAR_NATS_URL"], STORAGE_DETECTIONS), what="storage")
+    own = {"_id": f"archive:{video_id}:face"}
+    kept = db.event_counts.find_one(own)
+
+    db.event_counts.delete_many({})  # as before storage kept any: every count and the marker gone
+    asyncio.run(ensure_counts(stack))
+    assert db.event_counts.find_one(own) == kept
+    assert_counts_equal_records(api, db, video_id)
+    assert_walks_from_the_span(api, db, video_id)
+    db.event_counts.update_one(own, {"$inc": {event_counts.TOTAL: 1}})
+    asyncio.run(ensure_counts(stack))
+    assert db.event_counts.find_one(own)[event_counts.TOTAL] == 4, "made once: the marker says so"
+    db.event_counts.update_one(own, {"$inc": {event_counts.TOTAL: -1}})
+
+
+async def ensure_counts(stack: Ports) -> None:
+    """What storage does at its start."""
+    client: AsyncMongoClient = AsyncMongoClient(mongo_url(stack), tz_aware=True)
+    try:
+        await EventCounts(client["vidar"]).ensure()
+    finally:
+        await client.close()

@@ -40,6 +40,7 @@ from vidar_storage.abandoned_uploads import AbandonedUploads
 from vidar_storage.acknowledgements import Acknowledgements, serve_acknowledgements
 from vidar_storage.clusters import ClusterRecords
 from vidar_storage.detections import DetectionRecords
+from vidar_storage.event_counts import EventCounts
 from vidar_storage.matches import MatchRecords
 from vidar_storage.service import Storage
 from vidar_storage.settings import StorageSettings
@@ -158,6 +159,7 @@ def create_app(settings: StorageSettings | None = None) -> AsgiFastStream:
         await until_servers_answer(objects.ensure_bucket)()
         await until_servers_answer(records.ensure_indexes)()
         await until_servers_answer(clusters.ensure_indexes)()
+        await until_servers_answer(EventCounts(db).ensure)()
         relay = asyncio.create_task(outbox.relay_forever())
         sweeper = asyncio.create_task(abandoned_uploads.sweep_forever())
         try:
