@@ -2,17 +2,19 @@
 1,000,000 detections, against the same run on an empty one (target: >= 90%).
 
 Starts the whole stack as processes (one detector) and processes vtest.avi once to warm the
-detector up (its first run was about 20% slower). Then, on the database that run left (one
-archive), creates an archive through the API with bodies and cars at their defaults, uploads
-vtest.avi, processes it and records the run's `health_status.statistic.processing_fps`, the wall
-time from the process request to COMPLETED and what it found. Then grows the same database as the
+detector up (models loaded, caches filled: the measured runs differ in the database alone). Then,
+on the database that run left (one archive), creates an archive through the API with bodies and
+cars at their defaults, uploads vtest.avi, processes it and records the run's
+`health_status.statistic.processing_fps`, the wall time from the process request to COMPLETED and
+what it found. Then grows the same database as the
 API and storage would have written it: copies of an API-made archive up to 100,000 archives, counts
 and catalogue kept (`tests.bench.videos_api`), and 10,000 detection records (faces, bodies and
 cars, with embeddings, box histories and attributes) in each of 100 of them, with the counts
 storage keeps (`tests.bench.events_api`). vtest is then processed again in a new archive and the
 two runs compared. The host's 1-minute load is printed at each run's start and end: a ratio
 measured while it moved by more than LOAD_MOVED is flagged. `--archives` and `--detections` grow a
-smaller database (SecantusDB inserted 85 to 200 events a second on this host). The target is reported, not enforced, since the host may be shared.
+smaller database (SecantusDB inserted 85 to 200 events a second on this host). The target is
+reported, not enforced, since the host may be shared.
 """
 
 import argparse
