@@ -5,6 +5,7 @@ posted faces are that person seen again (the same embedding with a little noise)
 
 import asyncio
 import contextlib
+import os
 import signal
 import uuid
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from qdrant_client import QdrantClient
 from tests.gateway.test_detection_events import Archive
 from tests.gateway.test_watch_lists import new_watch_list
 from tests.polling import eventually
-from tests.stack import S3_ACCESS_KEY, S3_SECRET_KEY, Gateway, ServiceProcess, gateway, service
+from tests.stack import S3_ACCESS_KEY, S3_SECRET_KEY, Gateway, ServiceProcess, consumer_info, gateway, service
 from vidar import subjects
 from vidar.bus import EVENTS_STREAM
 from vidar.devstack.servers import HOST, Ports
@@ -32,6 +33,7 @@ from vidar.models.events import Envelope
 from vidar.models.jobs import DetectionPosted
 from vidar.models.matches import DetectionMatched
 from vidar_gateway.records import qdrant
+from vidar_gateway.records.matching import ACK_WAIT, DURABLE
 
 RNG = np.random.default_rng(27)
 
@@ -358,3 +360,29 @@ def test_a_list_turned_on_finds_its_records_earlier_events(scene: Scene) -> None
     assert "matched" not in scene.stored(earlier)
     assert scene.api.patch(f"/watch-lists/{watch_list}/", json={"active": True}).status_code == 200
     assert (scene.matched(earlier)["matched_card"], scene.matched(earlier)["matched_lists"]) == (card, [watch_list])
+
+
+def test_a_gateway_killed_while_matching_loses_no_match_and_repeats_none(
+    scene: Scene, stack: Ports, tmp_path: Path
+) -> None:
+    """The session's gateway paused, a replica matches alone and is killed -9 with events in
+    flight: those it had not acknowledged are redelivered (after the consumer's ack wait) to the
+    session's gateway, once resumed, and each event is matched and published once."""
+    person = a_person()
+    watch_list = new_watch_list(scene.api, name="killed replica")["id"]
+    card, _ = scene.record(person, [watch_list])
+    video_id, run_id = scene.archive()
+    with service("vidar-gateway", stack, tmp_path, admin_token="test-admin-token") as replica:
+        os.kill(scene.gw.pid, signal.SIGSTOP)
+        try:
+            posted = scene.post(video_id, run_id, [seen_again(person) for _ in range(40)])
+            nats_url = scene.gw.env["VIDAR_NATS_URL"]
+            eventually(lambda: consumer_info(nats_url, DURABLE).num_ack_pending, timeout=10, what="events in flight")
+            replica.stop(signal.SIGKILL)
+        finally:
+            os.kill(scene.gw.pid, signal.SIGCONT)
+    every_match = {"_id": {"$in": posted}, "matched": True}
+    redelivered = ACK_WAIT + 30
+    eventually(lambda: scene.db.detections.count_documents(every_match) == len(posted), timeout=redelivered, what="all")
+    assert [scene.matched(event_id)["matched_card"] for event_id in posted] == [card] * len(posted)
+    assert sorted(asyncio.run(matches_on_the_bus(scene.gw, set(posted)))) == sorted(posted)
