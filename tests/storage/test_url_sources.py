@@ -145,7 +145,13 @@ def test_a_late_progress_note_does_not_hide_a_failed_fetch(api: httpx.Client, gw
 def test_a_failure_of_a_url_fetched_since_changes_nothing(api: httpx.Client, gw: Gateway, media_server: str) -> None:
     url = f"{media_server}/videos/carphone_pristine.mp4"
     video_id = new_archive(api, url=url)
-    good = probed(api, video_id)
+
+    def probed_and_synced() -> dict | None:
+        video = probed(api, video_id)
+        return video if video["health_status"]["status"] != "WAITING_FOR_SYNC" else None
+
+    # Synced too: the scheduler syncs a burst's archives together, so it may come after the probe.
+    good = eventually(probed_and_synced, what=f"video {video_id} probed and synced")
     stale = VideoFetchFailed(video_id=video_id, url=url, error=f"Could not fetch {url}: timed out.")
     delivered_late(gw, Envelope(type=subjects.VIDEO_FETCH_FAILED, payload=stale), "scheduler-fetch-failed")
     assert shown(api.get(f"/videos/{video_id}/").json()) == shown(good)
