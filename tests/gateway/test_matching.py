@@ -121,6 +121,10 @@ async def publish(gw: Gateway, detections: list[DetectionPosted]) -> None:
         await connection.close()
 
 
+# An ordered consumer hands over the stored matches at once: this long without one is the end.
+QUIET = 3.0
+
+
 async def matches_on_the_bus(gw: Gateway, event_ids: set[str]) -> list[str]:
     """The event ids of every match of these events that the stream holds, repeats included."""
     connection = await nats.connect(gw.env["VIDAR_NATS_URL"])
@@ -130,7 +134,10 @@ async def matches_on_the_bus(gw: Gateway, event_ids: set[str]) -> list[str]:
         last = (await stream.stream_info(EVENTS_STREAM.name)).state.last_seq
         found = []
         while True:
-            message = await subscription.next_msg(timeout=10)
+            try:
+                message = await subscription.next_msg(timeout=QUIET)
+            except nats.errors.TimeoutError:
+                return found  # no match since: the stream's last messages are other events
             event_id = Envelope[DetectionMatched].model_validate_json(message.data).payload.event_id
             if event_id in event_ids:
                 found.append(event_id)
