@@ -14,6 +14,7 @@ from tests.gateway.test_matching import Scene, a_person, matches_on_the_bus, see
 from tests.gateway.test_watch_lists import new_watch_list
 from tests.polling import eventually
 from tests.stack import MONGO_ACCOUNT, S3_ACCESS_KEY, S3_SECRET_KEY, Servers, controllable_servers, gateway, service
+from vidar.bus import ACK_WAIT
 from vidar.devstack.servers import HOST
 
 
@@ -52,6 +53,8 @@ def test_faces_posted_around_a_nats_restart_are_each_matched_once(own_stack: tup
     after = scene.post(video_id, run_id, [seen_again(person) for _ in range(20)])
     posted = before + after
     every_match = {"_id": {"$in": posted}, "matched": True}
-    eventually(lambda: scene.db.detections.count_documents(every_match) == len(posted), timeout=60, what="all")
+    # Events storage had in hand when NATS went away come back after its ack wait.
+    redelivered = ACK_WAIT.total_seconds() + 60
+    eventually(lambda: scene.db.detections.count_documents(every_match) == len(posted), timeout=redelivered, what="all")
     assert [scene.matched(event_id)["matched_card"] for event_id in posted] == [card] * len(posted)
     assert sorted(asyncio.run(matches_on_the_bus(scene.gw, set(posted)))) == sorted(posted)
