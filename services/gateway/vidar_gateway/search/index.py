@@ -46,16 +46,11 @@ class VectorIndex(Protocol):
         ...
 
 
-class EmbeddedIndex:
-    """The matrices, and per archive the run its rows are of and its current run as last read
-    (a posted object of that run is added without asking MongoDB again)."""
+class MatrixIndex:
+    """`VectorIndex` on matrices held as they are (the record index's embedded engine)."""
 
-    def __init__(self, db: AsyncDatabase) -> None:
-        self._videos = db[archive.VIDEOS]
-        self._detections = db[archive.DETECTIONS]
-        self._matrices = _empty_matrices()
-        self._held_runs: dict[int, str] = {}
-        self._current_runs: dict[int, str | None] = {}
+    def __init__(self, matrices: dict[DetectorType, VectorMatrix]) -> None:
+        self._matrices = matrices
 
     def __len__(self) -> int:
         return sum(len(matrix) for matrix in self._matrices.values())
@@ -68,6 +63,18 @@ class EmbeddedIndex:
         self, kind: DetectorType, vector: np.ndarray, min_confidence: float, videos: set[int] | None
     ) -> list[Ranked]:
         return await search_matrix(self._matrices[kind], kind, vector, min_confidence, videos)
+
+
+class EmbeddedIndex(MatrixIndex):
+    """The matrices, and per archive the run its rows are of and its current run as last read
+    (a posted object of that run is added without asking MongoDB again)."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        super().__init__(_empty_matrices())
+        self._videos = db[archive.VIDEOS]
+        self._detections = db[archive.DETECTIONS]
+        self._held_runs: dict[int, str] = {}
+        self._current_runs: dict[int, str | None] = {}
 
     async def rebuild(self) -> None:
         """Everything again from MongoDB: each archive's current run, then that run's records."""
@@ -125,25 +132,6 @@ class EmbeddedIndex:
     def _drop_rows(self, video_id: int) -> None:
         for matrix in self._matrices.values():
             matrix.drop(video_id)
-
-
-class MatrixIndex:
-    """`VectorIndex` on matrices held as they are (the record index's embedded engine)."""
-
-    def __init__(self, matrices: dict[DetectorType, VectorMatrix]) -> None:
-        self._matrices = matrices
-
-    def __len__(self) -> int:
-        return sum(len(matrix) for matrix in self._matrices.values())
-
-    @property
-    def nbytes(self) -> int:
-        return sum(matrix.nbytes for matrix in self._matrices.values())
-
-    async def search(
-        self, kind: DetectorType, vector: np.ndarray, min_confidence: float, videos: set[int] | None
-    ) -> list[Ranked]:
-        return await search_matrix(self._matrices[kind], kind, vector, min_confidence, videos)
 
 
 async def search_matrix(
